@@ -1,0 +1,265 @@
+package embedded_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/smarteye/smarteye/telemetry/store/embedded"
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	code := storetest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func exec1(t *testing.T, url, sql string, args ...any) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	if _, err := conn.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func count(t *testing.T, url, sql string) int {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	var n int
+	if err := conn.QueryRow(t.Context(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestInitStartStopReuse(t *testing.T) {
+	dir := filepath.Join(storetest.TempDir(t), "pg")
+	c, err := embedded.New(embedded.Config{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Pid()
+	exec1(t, c.URL(), "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+	if err := c.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Fatalf("postmaster %d still alive after Stop", pid)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); !os.IsNotExist(err) {
+		t.Fatalf("postmaster.pid left after a clean stop: %v", err)
+	}
+
+	// A second run reuses the cluster and its data.
+	c2, err := embedded.New(embedded.Config{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Stop(30 * time.Second)
+	if n := count(t, c2.URL(), "SELECT v FROM kept"); n != 42 {
+		t.Fatalf("got %d, want 42", n)
+	}
+	if !strings.HasPrefix(c2.URL(), "postgres://smarteye@/smarteye?") {
+		t.Fatalf("unexpected URL %s", c2.URL())
+	}
+}
+
+func TestKilledPostmasterIsRestarted(t *testing.T) {
+	c := storetest.NewCluster(t)
+	exec1(t, c.URL(), "CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)")
+	ctx, cancel := context.WithCancel(t.Context())
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(ctx) }()
+
+	old := c.Pid()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "a new postmaster", func() bool {
+		p := c.Pid()
+		return p != 0 && p != old
+	})
+	if n := count(t, c.URL(), "SELECT v FROM kept"); n != 7 {
+		t.Fatalf("after crash recovery got %d, want 7", n)
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	if c.Pid() != 0 {
+		t.Fatal("server still registered after Run returned")
+	}
+}
+
+func TestStalePidFileOfAnotherProcess(t *testing.T) {
+	c := storetest.NewCluster(t)
+	if err := c.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A crash left a postmaster.pid naming a pid that now belongs to an
+	// unrelated live process (this test binary).
+	pidFile := filepath.Join(c.Dir(), "postmaster.pid")
+	content := strconv.Itoa(os.Getpid()) + "\n" + c.Dir() + "\n"
+	if err := os.WriteFile(pidFile, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// The server account must be able to replace it.
+		st, _ := os.Stat(c.Dir())
+		sys := st.Sys().(*syscall.Stat_t)
+		os.Chown(pidFile, int(sys.Uid), int(sys.Gid))
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatalf("start over a stale postmaster.pid: %v", err)
+	}
+	if count(t, c.URL(), "SELECT 1") != 1 {
+		t.Fatal("server not usable")
+	}
+}
+
+func TestOrphanedServerOfEarlierRunIsStopped(t *testing.T) {
+	old := storetest.NewCluster(t)
+	oldPid := old.Pid()
+	// smarteye was killed; its server was not. A new smarteye starts on the
+	// same cluster directory.
+	c, err := embedded.New(embedded.Config{Dir: old.Dir(), Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(30 * time.Second)
+	select {
+	case <-old.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the orphaned server was not stopped")
+	}
+	if c.Pid() == oldPid || alive(oldPid) {
+		t.Fatal("expected a new server process")
+	}
+	if count(t, c.URL(), "SELECT 1") != 1 {
+		t.Fatal("server not usable")
+	}
+}
+
+func TestErrorsAUserCanActOn(t *testing.T) {
+	t.Run("missing binaries", func(t *testing.T) {
+		_, err := embedded.New(embedded.Config{Dir: t.TempDir() + "/pg", BinDir: t.TempDir()})
+		if err == nil || !strings.Contains(err.Error(), "apt-get install postgresql-15") {
+			t.Fatalf("got %v, want an error naming the install command", err)
+		}
+	})
+	t.Run("not a cluster", func(t *testing.T) {
+		dir := filepath.Join(storetest.TempDir(t), "pg")
+		os.Mkdir(dir, 0o700)
+		os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600)
+		if os.Geteuid() == 0 {
+			u, err := user.Lookup("postgres")
+			if err != nil {
+				t.Fatal(err)
+			}
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			os.Chown(dir, uid, gid)
+		}
+		c, err := embedded.New(embedded.Config{Dir: dir, Fast: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Start(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "is not a PostgreSQL cluster") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	if os.Geteuid() != 0 {
+		return // the rest is about running the server as another account
+	}
+	t.Run("owned by someone else", func(t *testing.T) {
+		dir := filepath.Join(storetest.TempDir(t), "pg")
+		os.Mkdir(dir, 0o700)
+		os.Chown(dir, 65534, 65534)
+		c, err := embedded.New(embedded.Config{Dir: dir, Fast: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Start(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "is owned by uid 65534") || !strings.Contains(err.Error(), "chown -R") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("unreachable for the server account", func(t *testing.T) {
+		private := t.TempDir() // 0700, owned by root
+		c, err := embedded.New(embedded.Config{Dir: filepath.Join(private, "var", "pg"), Fast: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Start(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "is not searchable") || !strings.Contains(err.Error(), private) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestLongDataDirGetsShortSocketDir(t *testing.T) {
+	base := storetest.TempDir(t)
+	long := filepath.Join(base, strings.Repeat("d", 90), "pg")
+	os.MkdirAll(filepath.Dir(long), 0o755)
+	c, err := embedded.New(embedded.Config{Dir: long, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SocketDir())+len("/.s.PGSQL.5432") > 107 {
+		t.Fatalf("socket dir too long: %s", c.SocketDir())
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(30 * time.Second)
+	if count(t, c.URL(), "SELECT 1") != 1 {
+		t.Fatal("server not usable")
+	}
+}
