@@ -256,7 +256,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.proc != nil {
-		return errors.New("embedded postgres: already started")
+		select {
+		case <-c.done: // stopped behind our back (pg_ctl, a crash): start again
+			c.proc, c.done = nil, nil
+		default:
+			return errors.New("embedded postgres: already started")
+		}
 	}
 	if err := c.prepareDirs(); err != nil {
 		return err

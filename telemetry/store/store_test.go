@@ -1,0 +1,521 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	code := storetest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func testLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func newStore(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	if cfg.URL == "" {
+		cfg.URL = storetest.URL(t)
+	}
+	if cfg.Log == nil {
+		cfg.Log = testLog()
+	}
+	s, err := New(cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// runStore runs s until the test ends and waits until it is ready.
+func runStore(t *testing.T, s *Store) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, 30*time.Second, "store ready", s.Ready)
+}
+
+// runWriter runs w until the test ends (or stop is called).
+func runWriter(t *testing.T, w *Writer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func queryInt(t *testing.T, s *Store, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := s.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestMigrateEmptyThenIdempotent(t *testing.T) {
+	s := newStore(t, Config{})
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Migrate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) || s.Mode() != ModePostgres || s.State().SchemaVersion != len(ms) {
+		t.Fatalf("applied %d (want %d), mode %q, version %d", n, len(ms), s.Mode(), s.State().SchemaVersion)
+	}
+	for _, table := range []string{"sites", "cameras", "vehicles", "telemetry", "detections", "events",
+		"alerts", "alert_log", "audit_log", "detections_5m", "store_batches"} {
+		if queryInt(t, s, "SELECT count(*) FROM pg_class WHERE relname = $1 AND relkind IN ('r', 'p')", table) != 1 {
+			t.Errorf("table %s missing", table)
+		}
+	}
+	for _, table := range []string{"telemetry", "detections", "events"} {
+		if queryInt(t, s, "SELECT count(*) FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid WHERE c.relname = $1", table) != 1 {
+			t.Errorf("%s is not partitioned", table)
+		}
+	}
+	if queryInt(t, s, `SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING gist (geom)%' AND tablename IN ('telemetry', 'detections', 'events', 'alerts')`) != 4 {
+		t.Error("missing GiST indexes on geometry columns")
+	}
+
+	// Again, and from a second process's point of view.
+	if n, err := s.Migrate(t.Context()); err != nil || n != 0 {
+		t.Fatalf("second run: applied %d, %v", n, err)
+	}
+	s2 := newStore(t, Config{URL: s.cfg.URL})
+	if n, err := s2.Migrate(t.Context()); err != nil || n != 0 || s2.Mode() != ModePostgres {
+		t.Fatalf("second store: applied %d, mode %s, %v", n, s2.Mode(), err)
+	}
+	if got := queryInt(t, s, "SELECT count(*) FROM schema_migrations"); got != int64(len(ms)) {
+		t.Fatalf("schema_migrations has %d rows", got)
+	}
+
+	// A database never changes mode.
+	s3 := newStore(t, Config{URL: s.cfg.URL, Mode: string(ModeTimescaleDB)})
+	if _, err := s3.Migrate(t.Context()); err == nil || !strings.Contains(err.Error(), "cannot change") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestConcurrentMigrations(t *testing.T) {
+	url := storetest.URL(t)
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := New(Config{URL: url, Log: testLog()}, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			n, err := s.Migrate(context.Background())
+			total.Add(int64(n))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, _ := loadMigrations()
+	if total.Load() != int64(len(ms)) {
+		t.Fatalf("migrations applied %d times in all, want %d", total.Load(), len(ms))
+	}
+}
+
+func TestTimescaleDBModeWithoutExtension(t *testing.T) {
+	s := newStore(t, Config{Mode: string(ModeTimescaleDB)})
+	_, err := s.Migrate(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "no timescaledb extension") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestUnreachableDatabaseRetriesWithoutFailing(t *testing.T) {
+	s := newStore(t, Config{URL: "postgres://nobody@/smarteye?host=/nonexistent&connect_timeout=1", Log: testLog()})
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run must keep retrying and return nil when stopped, got %v", err)
+	}
+	st := s.State()
+	if st.Ready || st.Error == "" {
+		t.Fatalf("state %+v: want not ready with an error", st)
+	}
+}
+
+func telemetryRow(ts time.Time, vehicle string, lat, lon float64) []any {
+	row := make([]any, len(Telemetry.Columns))
+	row[0], row[1], row[2], row[3] = ts, vehicle, lat, lon
+	row[4] = float32(80)
+	row[14], row[15], row[16] = "AUTO", true, int16(3)
+	return row
+}
+
+func TestPartitionsAheadAndRetention(t *testing.T) {
+	s := newStore(t, Config{Retention: map[string]time.Duration{"telemetry": 30 * 24 * time.Hour}})
+	// Migrate and maintain by hand rather than with Run, whose own
+	// maintenance would race with the checks below.
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.setReady(true, nil)
+	if err := s.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, d := range []int{0, 1, 2, 3} {
+		name := partitionName("telemetry", now.AddDate(0, 0, d))
+		if queryInt(t, s, "SELECT count(*) FROM pg_class WHERE relname = $1", name) != 1 {
+			t.Errorf("partition %s not created ahead", name)
+		}
+	}
+
+	w, err := NewWriter(s, WriterConfig{SpoolDir: t.TempDir(), Log: testLog(), FlushInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWriter(t, w)
+	old, recent := now.AddDate(0, 0, -40), now.AddDate(0, 0, -2)
+	for i := range 10 {
+		for _, ts := range []time.Time{old, recent, now} {
+			if err := w.Add(Telemetry, telemetryRow(ts.Add(time.Duration(i)*time.Second), "drone-1", 22.5+float64(i)*1e-4, 114.05)...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stop()
+	if got := queryInt(t, s, "SELECT count(*) FROM telemetry"); got != 30 {
+		t.Fatalf("telemetry rows %d, want 30", got)
+	}
+	oldPart := partitionName("telemetry", old)
+	if queryInt(t, s, "SELECT count(*) FROM pg_class WHERE relname = $1", oldPart) != 1 {
+		t.Fatalf("partition %s for old rows not created on demand", oldPart)
+	}
+	if got := queryInt(t, s, "SELECT count(*) FROM telemetry WHERE ST_Intersects(geom, ST_MakeEnvelope(114, 22, 115, 23, 4326))"); got != 30 {
+		t.Fatalf("generated geometry: %d rows in the box, want 30", got)
+	}
+
+	if err := s.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if queryInt(t, s, "SELECT count(*) FROM pg_class WHERE relname = $1", oldPart) != 0 {
+		t.Fatalf("partition %s past retention not dropped", oldPart)
+	}
+	if got := queryInt(t, s, "SELECT count(*) FROM telemetry"); got != 20 {
+		t.Fatalf("after retention %d rows, want the 20 recent ones", got)
+	}
+	if got := testutil.ToFloat64(s.m.partitionsDropped); got != 1 {
+		t.Fatalf("partitions dropped metric %v", got)
+	}
+	// Tables without retention keep everything.
+	if queryInt(t, s, "SELECT count(*) FROM pg_class WHERE relname = $1", partitionName("events", now)) != 1 {
+		t.Fatal("events partitions missing")
+	}
+}
+
+func detectionRow(ts time.Time, camera, class string, conf float32) []any {
+	return []any{ts, camera, int64(1), class, conf, float32(10), float32(20), float32(30), float32(60), nil, nil, nil, "uncalibrated"}
+}
+
+func TestSummaryRefresh(t *testing.T) {
+	s := newStore(t, Config{})
+	runStore(t, s)
+	w, err := NewWriter(s, WriterConfig{SpoolDir: t.TempDir(), Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWriter(t, w)
+	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-time.Hour)
+	for i := range 120 {
+		class := "person"
+		if i%3 == 0 {
+			class = "car"
+		}
+		w.Add(Detections, detectionRow(base.Add(time.Duration(i)*30*time.Second), "cam-"+fmt.Sprint(i%2), class, 0.5+float32(i%5)/10)...)
+	}
+	stop()
+	if _, err := s.RefreshSummary(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const diff = `
+SELECT count(*) FROM (
+  (SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01') b, camera_id, class, count(*) n FROM detections GROUP BY 1, 2, 3
+   EXCEPT SELECT bucket, camera_id, class, detections FROM detections_5m)
+  UNION ALL
+  (SELECT bucket, camera_id, class, detections FROM detections_5m
+   EXCEPT SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01'), camera_id, class, count(*) FROM detections GROUP BY 1, 2, 3)) d`
+	if n := queryInt(t, s, diff); n != 0 {
+		t.Fatalf("summary differs from detections in %d rows", n)
+	}
+	if queryInt(t, s, "SELECT sum(detections) FROM detections_5m") != 120 {
+		t.Fatal("summary total is not 120")
+	}
+
+	// A late detection in an already summarised recent bucket is picked up.
+	w2, _ := NewWriter(s, WriterConfig{SpoolDir: t.TempDir(), Log: testLog()})
+	stop2 := runWriter(t, w2)
+	w2.Add(Detections, detectionRow(time.Now().UTC().Add(-2*time.Minute), "cam-0", "person", 0.9)...)
+	stop2()
+	if _, err := s.RefreshSummary(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, s, diff); n != 0 {
+		t.Fatalf("after a late detection the summary differs in %d rows", n)
+	}
+}
+
+func eventRow(seq int) []any {
+	var id [16]byte
+	binary.BigEndian.PutUint64(id[8:], uint64(seq))
+	return []any{time.Now().UTC(), id, "cbd", "test.seq", nil, nil, nil, nil, nil, fmt.Sprint(seq), []byte(`{"seq":` + fmt.Sprint(seq) + `}`)}
+}
+
+// TestWriterExactlyOnceAcrossImmediateStop kills the database (pg_ctl stop
+// -m immediate) in the middle of ingest and starts it again: every row
+// arrives, none twice.
+func TestWriterExactlyOnceAcrossImmediateStop(t *testing.T) {
+	c := storetest.NewCluster(t)
+	s := newStore(t, Config{URL: c.URL(), HealthInterval: 200 * time.Millisecond})
+	runStore(t, s)
+	reg := prometheus.NewRegistry()
+	w, err := NewWriter(s, WriterConfig{SpoolDir: t.TempDir(), Log: testLog(), BatchSize: 1000, FlushInterval: 50 * time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWriter(t, w)
+
+	const total = 40000
+	var sent atomic.Int64
+	producer := make(chan error, 1)
+	go func() {
+		for i := range total {
+			if err := w.AddWait(context.Background(), Events, eventRow(i)...); err != nil {
+				producer <- err
+				return
+			}
+			sent.Add(1)
+			if i%200 == 0 {
+				time.Sleep(5 * time.Millisecond) // about 40k rows/s: ingest, not a bulk load
+			}
+		}
+		producer <- nil
+	}()
+
+	waitFor(t, 20*time.Second, "rows written before the kill", func() bool {
+		return testutil.ToFloat64(w.m.written.WithLabelValues("events")) > 5000
+	})
+	if out, err := c.PgCtl(t.Context(), "stop", "-m", "immediate"); err != nil {
+		t.Fatalf("pg_ctl stop -m immediate: %v: %s", err, out)
+	}
+	waitFor(t, 20*time.Second, "rows spooled during the outage", func() bool {
+		return testutil.ToFloat64(w.m.spooled.WithLabelValues("events")) > 0
+	})
+	time.Sleep(300 * time.Millisecond) // let the outage last a little
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-producer; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "spool replayed and queue empty", func() bool {
+		return w.SpoolBytes() == 0 && w.QueueDepth() == 0
+	})
+	stop()
+
+	got := queryInt(t, s, "SELECT count(*) FROM events")
+	distinct := queryInt(t, s, "SELECT count(DISTINCT id) FROM events")
+	if got != total || distinct != total {
+		t.Fatalf("rows %d, distinct %d, want %d of each", got, distinct, total)
+	}
+	replayed := testutil.ToFloat64(w.m.replayed.WithLabelValues("events"))
+	if replayed == 0 {
+		t.Fatal("nothing was replayed from the spool")
+	}
+	if dropped := testutil.CollectAndCount(w.m.dropped); dropped != 0 {
+		t.Fatalf("%d rows dropped", dropped)
+	}
+	t.Logf("written %v, spooled %v, replayed %v, duplicates %v",
+		testutil.ToFloat64(w.m.written.WithLabelValues("events")),
+		testutil.ToFloat64(w.m.spooled.WithLabelValues("events")), replayed, testutil.ToFloat64(w.m.duplicates))
+}
+
+// lostAck commits for real but reports the first n commits as failed, as
+// when the connection dies between COMMIT and its acknowledgement.
+type lostAck struct {
+	*Store
+	n atomic.Int32
+}
+
+func (l *lostAck) CopyBatch(ctx context.Context, b *Batch) (bool, error) {
+	dup, err := l.Store.CopyBatch(ctx, b)
+	if err == nil && l.n.Add(-1) >= 0 {
+		return false, errors.New("connection reset after COMMIT")
+	}
+	return dup, err
+}
+
+func TestWriterSkipsBatchWhoseCommitWasNotAcknowledged(t *testing.T) {
+	s := newStore(t, Config{})
+	runStore(t, s)
+	db := &lostAck{Store: s}
+	db.n.Store(1)
+	w, err := NewWriter(db, WriterConfig{SpoolDir: t.TempDir(), Log: testLog(), FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWriter(t, w)
+	for i := range 100 {
+		w.Add(Events, eventRow(i)...)
+	}
+	waitFor(t, 10*time.Second, "replay", func() bool { return testutil.ToFloat64(w.m.duplicates) == 1 && w.SpoolBytes() == 0 })
+	for i := 100; i < 200; i++ {
+		w.Add(Events, eventRow(i)...)
+	}
+	stop()
+	if got := queryInt(t, s, "SELECT count(*) FROM events"); got != 200 {
+		t.Fatalf("rows %d, want 200", got)
+	}
+}
+
+func TestWriterRejectedBatchGoesToDeadLetter(t *testing.T) {
+	s := newStore(t, Config{})
+	runStore(t, s)
+	dir := t.TempDir()
+	w, err := NewWriter(s, WriterConfig{SpoolDir: dir, Log: testLog(), FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWriter(t, w)
+	bad := detectionRow(time.Now(), "cam", "person", 0.5)
+	bad[4] = nil // confidence is NOT NULL: the database refuses the batch
+	w.Add(Detections, bad...)
+	waitFor(t, 10*time.Second, "rejection", func() bool { return testutil.ToFloat64(w.m.rejected.WithLabelValues("detections")) == 1 })
+	// Later rows are not blocked behind it.
+	w.Add(Detections, detectionRow(time.Now(), "cam", "person", 0.5)...)
+	stop()
+	if got := queryInt(t, s, "SELECT count(*) FROM detections"); got != 1 {
+		t.Fatalf("rows %d, want 1", got)
+	}
+	dl, err := openSpool(dir+"/rejected", 0, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	b, err := dl.Next()
+	if err != nil || len(b.Rows) != 1 || b.Rows[0][4] != nil {
+		t.Fatalf("dead letter: %v %+v", err, b)
+	}
+}
+
+func TestWriterQueueFullDropsAndCounts(t *testing.T) {
+	w, err := NewWriter(nil, WriterConfig{SpoolDir: t.TempDir(), QueueSize: 3, Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := w.Add(Events, eventRow(i)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Add(Events, eventRow(3)...); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("got %v", err)
+	}
+	if got := testutil.ToFloat64(w.m.dropped.WithLabelValues("events", "queue_full")); got != 1 {
+		t.Fatalf("dropped %v", got)
+	}
+	if w.QueueDepth() != 3 {
+		t.Fatalf("queue depth %d", w.QueueDepth())
+	}
+	if err := w.Add(Events, "not a time"); err == nil {
+		t.Fatal("a malformed row was accepted")
+	}
+	w.spool.Close()
+}
+
+// TestWriterSpoolsWhenDatabaseNeverCame stops with everything spooled and
+// replays it in a later process once the database is there.
+func TestWriterSpoolsAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	down := newStore(t, Config{URL: "postgres://nobody@/x?host=/nonexistent"})
+	w, err := NewWriter(down, WriterConfig{SpoolDir: dir, Log: testLog(), FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWriter(t, w)
+	for i := range 500 {
+		w.Add(Events, eventRow(i)...)
+	}
+	stop()
+	if w.SpoolBytes() == 0 {
+		t.Fatal("nothing spooled")
+	}
+
+	s := newStore(t, Config{})
+	runStore(t, s)
+	w2, err := NewWriter(s, WriterConfig{SpoolDir: dir, Log: testLog(), FlushInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop2 := runWriter(t, w2)
+	waitFor(t, 10*time.Second, "replay", func() bool { return w2.SpoolBytes() == 0 })
+	stop2()
+	if got := queryInt(t, s, "SELECT count(*) FROM events"); got != 500 {
+		t.Fatalf("rows %d, want 500", got)
+	}
+	var first, last string
+	s.pool.QueryRow(t.Context(), "SELECT (array_agg(message ORDER BY time, message::int))[1], (array_agg(message ORDER BY time, message::int))[500] FROM events").Scan(&first, &last)
+	if first != "0" || last != "499" {
+		t.Fatalf("order: first %s last %s", first, last)
+	}
+}
