@@ -1,0 +1,384 @@
+// Package config loads smarteye's configuration: defaults, then one strict
+// YAML file (deploy/smarteye.yml documents every key), then SMARTEYE_*
+// environment overrides (for secrets), then command-line flags, then
+// Validate. It owns no behaviour: main maps it onto each component's Config.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Each field's comment states its default.
+type Config struct {
+	// DataDir holds the embedded database, the outage spool and, later,
+	// recordings. It defaults to "./var".
+	DataDir  string   `yaml:"data_dir"`
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	Database Database `yaml:"database"`
+	Store    Store    `yaml:"store"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. It defaults to info.
+	Level string `yaml:"level"`
+	// Format is text or json. It defaults to text.
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the dashboard and API server.
+type HTTP struct {
+	// Address is host:port. It defaults to 127.0.0.1:8080.
+	Address string `yaml:"address"`
+	// ShutdownTimeout bounds graceful shutdown. It defaults to 10 seconds.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Database configures the PostgreSQL connection or the embedded cluster.
+type Database struct {
+	// URL of a PostgreSQL server with PostGIS (and TimescaleDB if wanted).
+	// Empty runs the embedded cluster in <data_dir>/pg. It defaults to "".
+	URL string `yaml:"url"`
+	// Mode is auto, timescaledb or postgres. It defaults to auto.
+	Mode string `yaml:"mode"`
+	// MaxConns caps the connection pool. It defaults to 8.
+	MaxConns int `yaml:"max_conns"`
+	// ConnectTimeout bounds one connection attempt. It defaults to 10 seconds.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	Embedded       Embedded `yaml:"embedded"`
+}
+
+// Embedded configures the embedded PostgreSQL cluster.
+type Embedded struct {
+	// BinDir holds initdb and postgres. Empty finds them. It defaults to "".
+	BinDir string `yaml:"bin_dir"`
+	// RunAs is the account the server runs as when smarteye runs as root.
+	// It defaults to "postgres".
+	RunAs string `yaml:"run_as"`
+	// Listen is a TCP host:port for other clients; empty is the Unix socket
+	// only. It defaults to "".
+	Listen string `yaml:"listen"`
+	// StartTimeout bounds start-up and crash recovery. It defaults to 60 seconds.
+	StartTimeout Duration `yaml:"start_timeout"`
+}
+
+// Store configures the batch writer and upkeep.
+type Store struct {
+	// BatchSize is the most rows per COPY. It defaults to 5000.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a row waits. It defaults to 500 milliseconds.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// QueueSize is the rows queued before new ones are dropped. It defaults to 100000.
+	QueueSize int `yaml:"queue_size"`
+	// SpoolMaxBytes caps the outage spool; 0 is no cap. It defaults to 0.
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	// PartitionsAhead is days of partitions made ahead. It defaults to 3.
+	PartitionsAhead int `yaml:"partitions_ahead"`
+	// MaintenanceInterval is how often upkeep runs. It defaults to 1 hour.
+	MaintenanceInterval Duration `yaml:"maintenance_interval"`
+	// SummaryInterval is how often detections_5m is refreshed. It defaults to 1 minute.
+	SummaryInterval Duration `yaml:"summary_interval"`
+	// CompressAfter is when TimescaleDB compresses. It defaults to 7 days.
+	CompressAfter Duration  `yaml:"compress_after"`
+	Retention     Retention `yaml:"retention"`
+}
+
+// Retention is how long each time-series table keeps rows; 0 keeps them forever.
+type Retention struct {
+	// Telemetry defaults to 30 days.
+	Telemetry Duration `yaml:"telemetry"`
+	// Detections defaults to 90 days.
+	Detections Duration `yaml:"detections"`
+	// Events defaults to 365 days.
+	Events Duration `yaml:"events"`
+}
+
+const day = 24 * time.Hour
+
+// Default returns the configuration smarteye runs on without a file (the
+// demo's embedded defaults). deploy/smarteye.yml states the same values.
+func Default() Config {
+	return Config{
+		DataDir: "./var",
+		Log:     Log{Level: "info", Format: "text"},
+		HTTP:    HTTP{Address: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
+		Database: Database{
+			Mode:           "auto",
+			MaxConns:       8,
+			ConnectTimeout: Duration(10 * time.Second),
+			Embedded:       Embedded{RunAs: "postgres", StartTimeout: Duration(time.Minute)},
+		},
+		Store: Store{
+			BatchSize:           5000,
+			FlushInterval:       Duration(500 * time.Millisecond),
+			QueueSize:           100000,
+			PartitionsAhead:     3,
+			MaintenanceInterval: Duration(time.Hour),
+			SummaryInterval:     Duration(time.Minute),
+			CompressAfter:       Duration(7 * day),
+			Retention: Retention{
+				Telemetry:  Duration(30 * day),
+				Detections: Duration(90 * day),
+				Events:     Duration(365 * day),
+			},
+		},
+	}
+}
+
+// Load reads the file at path over the defaults, applies SMARTEYE_*
+// environment overrides and validates the result. path "" loads only the
+// defaults and the environment.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := Parse(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := ApplyEnv(&cfg, os.Environ()); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type config\.(\w+)$`)
+	badValue     = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+)
+
+// Parse decodes YAML strictly over cfg: an unknown key, a duplicate key or a
+// value of the wrong type is an error naming the key's line.
+func Parse(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file keeps the defaults
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			msgs[i] = e
+			if m := unknownField.FindStringSubmatch(e); m != nil {
+				msgs[i] = fmt.Sprintf("line %s: unknown key %q (not a setting of %s; see deploy/smarteye.yml)", m[1], m[2], sectionName(m[3]))
+			} else if m := badValue.FindStringSubmatch(e); m != nil {
+				msgs[i] = fmt.Sprintf("line %s: %q is not a valid %s", m[1], m[3], m[4])
+			}
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	if err != nil {
+		return err
+	}
+	// A second document is a mistake, not something to ignore.
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document")
+	}
+	return nil
+}
+
+func sectionName(typ string) string {
+	switch typ {
+	case "Config":
+		return "the top level"
+	case "Embedded":
+		return "database.embedded"
+	case "Retention":
+		return "store.retention"
+	}
+	return strings.ToLower(typ)
+}
+
+// EnvPrefix starts every environment override: SMARTEYE_DATABASE_URL sets
+// database.url, SMARTEYE_HTTP_ADDRESS sets http.address, and so on for every
+// scalar key (the YAML path upper-cased, dots as underscores).
+const EnvPrefix = "SMARTEYE_"
+
+// ApplyEnv sets keys from SMARTEYE_* variables in env ("KEY=value" pairs).
+// An unknown SMARTEYE_ variable is an error, so that a typo is not ignored.
+func ApplyEnv(cfg *Config, env []string) error {
+	fields := map[string]reflect.Value{}
+	collectEnv(reflect.ValueOf(cfg).Elem(), EnvPrefix, fields)
+	var errs []error
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, EnvPrefix) {
+			continue
+		}
+		f, ok := fields[k]
+		if !ok {
+			errs = append(errs, fmt.Errorf("environment variable %s is not a setting", k))
+			continue
+		}
+		if err := setScalar(f, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func collectEnv(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		key := prefix + strings.ToUpper(name)
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			collectEnv(f, key+"_", out)
+			continue
+		}
+		out[key] = f
+	}
+}
+
+func setScalar(f reflect.Value, s string) error {
+	if d, ok := f.Addr().Interface().(*Duration); ok {
+		v, err := ParseDuration(s)
+		*d = Duration(v)
+		return err
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		f.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		f.SetBool(b)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// Validate checks every value and returns all problems at once, each naming
+// its key and what to do.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if err := checkAddr(c.HTTP.Address); err != nil {
+		bad("http.address", "%v; write host:port, e.g. 127.0.0.1:8080 or :8080", err)
+	}
+	positive(bad, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	if c.Database.URL != "" {
+		u, err := url.Parse(c.Database.URL)
+		switch {
+		case err != nil:
+			bad("database.url", "not a URL: %v", redact(err.Error()))
+		case u.Scheme != "postgres" && u.Scheme != "postgresql":
+			bad("database.url", "scheme %q: write postgres://user:password@host:5432/dbname", u.Scheme)
+		}
+	}
+	switch c.Database.Mode {
+	case "auto", "timescaledb", "postgres":
+	default:
+		bad("database.mode", "%q is not one of auto, timescaledb, postgres", c.Database.Mode)
+	}
+	if c.Database.MaxConns < 2 || c.Database.MaxConns > 1000 {
+		bad("database.max_conns", "%d is out of range 2..1000", c.Database.MaxConns)
+	}
+	positive(bad, "database.connect_timeout", c.Database.ConnectTimeout)
+	positive(bad, "database.embedded.start_timeout", c.Database.Embedded.StartTimeout)
+	if c.Database.Embedded.RunAs == "" {
+		bad("database.embedded.run_as", "must name an account (Debian's PostgreSQL package creates \"postgres\")")
+	}
+	if l := c.Database.Embedded.Listen; l != "" {
+		if err := checkAddr(l); err != nil {
+			bad("database.embedded.listen", "%v; write host:port, e.g. 127.0.0.1:5433, or leave empty for the Unix socket only", err)
+		}
+	}
+	s := c.Store
+	if s.BatchSize < 1 || s.BatchSize > 100000 {
+		bad("store.batch_size", "%d is out of range 1..100000", s.BatchSize)
+	}
+	positive(bad, "store.flush_interval", s.FlushInterval)
+	if s.QueueSize < s.BatchSize {
+		bad("store.queue_size", "%d is smaller than store.batch_size (%d)", s.QueueSize, s.BatchSize)
+	}
+	if s.SpoolMaxBytes < 0 {
+		bad("store.spool_max_bytes", "must be 0 (no cap) or more")
+	}
+	if s.PartitionsAhead < 1 || s.PartitionsAhead > 60 {
+		bad("store.partitions_ahead", "%d is out of range 1..60 days", s.PartitionsAhead)
+	}
+	positive(bad, "store.maintenance_interval", s.MaintenanceInterval)
+	positive(bad, "store.summary_interval", s.SummaryInterval)
+	positive(bad, "store.compress_after", s.CompressAfter)
+	for key, d := range map[string]Duration{
+		"store.retention.telemetry": s.Retention.Telemetry, "store.retention.detections": s.Retention.Detections,
+		"store.retention.events": s.Retention.Events,
+	} {
+		if d < 0 {
+			bad(key, "must be 0 (keep forever) or positive")
+		} else if d > 0 && time.Duration(d) < day {
+			bad(key, "%s is less than a day, the partition size; use 1d or more", d)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func positive(bad func(string, string, ...any), key string, d Duration) {
+	if d <= 0 {
+		bad(key, "must be positive, e.g. 10s")
+	}
+}
+
+func checkAddr(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number in 0..65535", port)
+	}
+	return nil
+}
+
+var urlPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
+
+func redact(s string) string { return urlPassword.ReplaceAllString(s, "${1}xxxxx@") }

@@ -1,0 +1,209 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGoodFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		check func(t *testing.T, c Config)
+	}{
+		{"minimal.good.yml", func(t *testing.T, c Config) {
+			want := Default()
+			want.HTTP.Address = ":9090"
+			if !reflect.DeepEqual(c, want) {
+				t.Fatalf("got %+v", c)
+			}
+		}},
+		{"empty.good.yml", func(t *testing.T, c Config) {
+			if !reflect.DeepEqual(c, Default()) {
+				t.Fatalf("got %+v", c)
+			}
+		}},
+		{"external_db.good.yml", func(t *testing.T, c Config) {
+			if c.Database.URL != "postgres://smarteye@db.internal:5432/smarteye" || c.Database.Mode != "timescaledb" ||
+				c.Database.MaxConns != 20 || c.Log.Format != "json" {
+				t.Fatalf("got %+v", c.Database)
+			}
+			r := c.Store.Retention
+			if r.Telemetry.D() != 14*24*time.Hour || r.Detections != 0 || r.Events.D() != 36*time.Hour {
+				t.Fatalf("retention %+v", r)
+			}
+			if c.Store.BatchSize != 5000 {
+				t.Fatal("unset keys must keep their defaults")
+			}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []string // every one must appear in the error
+	}{
+		{"unknown_key.bad.yml", []string{"line 3", `unknown key "adress"`, "http"}},
+		{"unknown_top.bad.yml", []string{"line 1", `unknown key "camras"`, "top level"}},
+		{"bad_duration.bad.yml", []string{"line 2", `invalid duration "10x"`}},
+		{"unitless_duration.bad.yml", []string{"line 2", `"30"`, "unit"}},
+		{"bad_type.bad.yml", []string{"line 2", `"many" is not a valid int`}},
+		{"bad_values.bad.yml", []string{
+			`log.level: "verbose" is not one of debug, info, warn, error`,
+			"http.address: address localhost: missing port",
+			`database.mode: "mysql"`,
+			`database.url: scheme "mysql"`,
+			"store.batch_size: 0 is out of range",
+			"store.retention.telemetry: 1h0m0s is less than a day",
+		}},
+		{"duplicate_key.bad.yml", []string{"line 3", `"http" already defined`}},
+		{"two_docs.bad.yml", []string{"more than one YAML document"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tc.file))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestDocumentedFile keeps deploy/smarteye.yml and Default() the same: the
+// file documents every key with its default value.
+func TestDocumentedFile(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "..", "deploy", "smarteye.yml")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Fatalf("deploy/smarteye.yml differs from Default():\nfile:    %+v\ndefault: %+v", c, Default())
+	}
+	// Every key of the configuration appears in the file with a comment above it.
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(string(b), "\n")
+	keys := map[string]bool{}
+	collectKeys(reflectType(), "", keys)
+	for key := range keys {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		found := false
+		for i, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), leaf+":") && i > 0 && strings.HasPrefix(strings.TrimSpace(lines[i-1]), "#") {
+				found = true
+			}
+			if strings.HasPrefix(strings.TrimSpace(l), leaf+":") && strings.HasSuffix(strings.TrimSpace(l), ":") {
+				found = true // a section: documented by its keys
+			}
+		}
+		if !found && !strings.HasPrefix(key, "store.retention.") {
+			t.Errorf("key %s is not documented in deploy/smarteye.yml", key)
+		}
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c := Default()
+	err := ApplyEnv(&c, []string{
+		"PATH=/usr/bin",
+		"SMARTEYE_DATABASE_URL=postgres://u:secret@h/db",
+		"SMARTEYE_STORE_BATCH_SIZE=100",
+		"SMARTEYE_STORE_RETENTION_EVENTS=2w",
+		"SMARTEYE_DATABASE_EMBEDDED_RUN_AS=pgsvc",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.URL != "postgres://u:secret@h/db" || c.Store.BatchSize != 100 ||
+		c.Store.Retention.Events.D() != 14*24*time.Hour || c.Database.Embedded.RunAs != "pgsvc" {
+		t.Fatalf("got %+v", c)
+	}
+	err = ApplyEnv(&c, []string{"SMARTEYE_DATABSE_URL=x", "SMARTEYE_STORE_BATCH_SIZE=lots"})
+	if err == nil || !strings.Contains(err.Error(), "SMARTEYE_DATABSE_URL is not a setting") || !strings.Contains(err.Error(), `"lots" is not an integer`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"500ms", 500 * time.Millisecond, true},
+		{"1h30m", 90 * time.Minute, true},
+		{"30d", 30 * 24 * time.Hour, true},
+		{"1w2d", 9 * 24 * time.Hour, true},
+		{"1.5d", 36 * time.Hour, true},
+		{"30", 0, false},
+		{"", 0, false},
+		{"d", 0, false},
+		{"10x", 0, false},
+		{"-5s", 0, false},
+		{"99999999999999d", 0, false},
+	} {
+		got, err := ParseDuration(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseDuration(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+	for _, d := range []Duration{0, Duration(500 * time.Millisecond), Duration(30 * 24 * time.Hour), Duration(90 * time.Minute)} {
+		back, err := ParseDuration(d.String())
+		if err != nil || Duration(back) != d {
+			t.Errorf("%v does not round-trip: %v %v", d, back, err)
+		}
+	}
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"10s", "30d", "1w2d3h", "1.5d", "0", "500ms"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("%q parsed to negative %v", s, d)
+		}
+		back, err := ParseDuration(Duration(d).String())
+		if err != nil || back != d {
+			t.Fatalf("%q: %v does not round-trip (%v, %v)", s, d, back, err)
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{"testdata/external_db.good.yml", "testdata/bad_values.bad.yml", "../../../../deploy/smarteye.yml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if err := Parse(b, &c); err != nil {
+			return
+		}
+		_ = c.Validate() // must not panic, whatever was parsed
+	})
+}

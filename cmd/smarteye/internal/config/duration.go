@@ -1,0 +1,99 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as in Go ("500ms", "10s", "1h30m")
+// with two more units for retention periods: d (24 h) and w (7 d), e.g.
+// "30d" or "1w2d". A bare 0 is zero.
+type Duration time.Duration
+
+// ParseDuration parses a Duration. Units are ms, s, m, h, d, w; a number
+// without a unit is an error (is "30" seconds or days?).
+func ParseDuration(s string) (time.Duration, error) {
+	in := strings.TrimSpace(s)
+	if in == "0" {
+		return 0, nil
+	}
+	if in == "" {
+		return 0, fmt.Errorf("empty duration; write a number and a unit, e.g. 10s or 30d")
+	}
+	var total time.Duration
+	rest := in
+	for rest != "" {
+		i := 0
+		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
+			i++
+		}
+		j := i
+		for j < len(rest) && (rest[j] >= 'a' && rest[j] <= 'z' || rest[j] == 'µ') {
+			j++
+		}
+		num, unit := rest[:i], rest[i:j]
+		if num == "" || unit == "" {
+			return 0, fmt.Errorf("invalid duration %q; write a number and a unit (ms, s, m, h, d, w), e.g. 10s or 30d", s)
+		}
+		var d time.Duration
+		switch unit {
+		case "d", "w":
+			n, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0, fmt.Errorf("invalid duration %q", s)
+			}
+			per := 24 * time.Hour
+			if unit == "w" {
+				per *= 7
+			}
+			if n*float64(per) > float64(1<<62) {
+				return 0, fmt.Errorf("duration %q is too long", s)
+			}
+			d = time.Duration(n * float64(per))
+		default:
+			var err error
+			d, err = time.ParseDuration(num + unit)
+			if err != nil {
+				return 0, fmt.Errorf("invalid duration %q; units are ms, s, m, h, d, w", s)
+			}
+		}
+		if total > 1<<62-d {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		total += d
+		rest = rest[j:]
+	}
+	return total, nil
+}
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as 10s", n.Line)
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration the way it is read back.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// String writes whole days as "30d", anything else as Go does.
+func (d Duration) String() string {
+	td := time.Duration(d)
+	if td != 0 && td%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
+	}
+	return td.String()
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

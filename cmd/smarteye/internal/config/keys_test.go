@@ -1,0 +1,21 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+)
+
+func reflectType() reflect.Type { return reflect.TypeOf(Config{}) }
+
+// collectKeys lists the dotted YAML paths of every scalar key.
+func collectKeys(t reflect.Type, prefix string, out map[string]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		ft := t.Field(i).Type
+		if ft.Kind() == reflect.Struct {
+			collectKeys(ft, prefix+name+".", out)
+			continue
+		}
+		out[prefix+name] = true
+	}
+}
