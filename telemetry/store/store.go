@@ -38,7 +38,7 @@ type Mode string
 
 // Storage modes; ModeAuto is a configuration value only.
 const (
-	ModeAuto        = "auto"
+	ModeAuto             = "auto"
 	ModeTimescaleDB Mode = "timescaledb"
 	ModePostgres    Mode = "postgres"
 )

@@ -148,7 +148,7 @@ type Cluster struct {
 	bin       Binaries
 	log       *slog.Logger
 	socketDir string
-	port      string // also names the socket file: .s.PGSQL.<port>
+	port      string              // also names the socket file: .s.PGSQL.<port>
 	cred      *syscall.Credential // nil when not root
 	runAs     string
 

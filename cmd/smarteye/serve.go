@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/store/embedded"
+)
+
+var errConfig = errors.New("configuration")
+
+// database starts the embedded cluster when no URL is configured and returns
+// the URL to use; cluster is nil for an external database.
+func database(ctx context.Context, cfg config.Config, log *slog.Logger) (url string, cluster *embedded.Cluster, err error) {
+	if cfg.Database.URL != "" {
+		return cfg.Database.URL, nil, nil
+	}
+	e := cfg.Database.Embedded
+	cluster, err = embedded.New(embedded.Config{
+		Dir:          filepath.Join(cfg.DataDir, "pg"),
+		BinDir:       e.BinDir,
+		RunAs:        e.RunAs,
+		Listen:       e.Listen,
+		StartTimeout: e.StartTimeout.D(),
+		Log:          log,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cluster.Start(ctx); err != nil {
+		return "", nil, err
+	}
+	return cluster.URL(), cluster, nil
+}
+
+func storeConfig(cfg config.Config, url string, log *slog.Logger) store.Config {
+	s := cfg.Store
+	return store.Config{
+		URL:                 url,
+		Mode:                cfg.Database.Mode,
+		MaxConns:            int32(cfg.Database.MaxConns),
+		ConnectTimeout:      cfg.Database.ConnectTimeout.D(),
+		PartitionsAhead:     s.PartitionsAhead,
+		MaintenanceInterval: s.MaintenanceInterval.D(),
+		SummaryInterval:     s.SummaryInterval.D(),
+		CompressAfter:       s.CompressAfter.D(),
+		Retention: map[string]time.Duration{
+			"telemetry":  s.Retention.Telemetry.D(),
+			"detections": s.Retention.Detections.D(),
+			"events":     s.Retention.Events.D(),
+		},
+		Log: log,
+	}
+}
+
+// prepareDataDir makes the data directory and checks that it is usable.
+func prepareDataDir(cfg *config.Config) error {
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	probe, err := os.CreateTemp(abs, ".write-test-")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", abs, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	cfg.DataDir = abs
+	return nil
+}
+
+// serve runs the platform until ctx ends.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, demo bool) error {
+	if err := prepareDataDir(&cfg); err != nil {
+		return err
+	}
+	log.Info("starting smarteye", "version", versionString(), "data_dir", cfg.DataDir, "demo", demo)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "smarteye_build_info",
+			Help:        "Always 1; the version is a label.",
+			ConstLabels: prometheus.Labels{"version": versionString()},
+		}, func() float64 { return 1 }),
+	)
+	board := telemetry.NewBoard()
+
+	url, cluster, err := database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	dbKind := "external"
+	if cluster != nil {
+		dbKind = "embedded"
+		// Stopped last, after everything that writes to it.
+		defer cluster.Stop(30 * time.Second)
+	}
+
+	st, err := store.New(storeConfig(cfg, url, log), reg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	w, err := store.NewWriter(st, store.WriterConfig{
+		BatchSize:     cfg.Store.BatchSize,
+		FlushInterval: cfg.Store.FlushInterval.D(),
+		QueueSize:     cfg.Store.QueueSize,
+		SpoolDir:      filepath.Join(cfg.DataDir, "spool"),
+		SpoolMaxBytes: cfg.Store.SpoolMaxBytes,
+		Log:           log,
+		Registerer:    reg,
+	})
+	if err != nil {
+		return err
+	}
+	srv := dashboard.New(dashboard.Config{
+		Address:         cfg.HTTP.Address,
+		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
+		Version:         versionString(),
+		Database:        dbKind,
+	}, dashboard.Deps{Store: st, Writer: w, Board: board, Gatherer: reg, Registerer: reg, Log: log})
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "smarteye %s: dashboard at %s (Ctrl-C stops)\n", versionString(), srv.URL())
+
+	// Start order; shutdown runs in reverse: the HTTP server stops taking
+	// requests, then the writer flushes or spools what it holds (nothing
+	// writes after it), then the store's upkeep stops, then the embedded
+	// PostgreSQL stops (deferred above, after the pool closes).
+	comps := []component{}
+	if cluster != nil {
+		comps = append(comps, component{"database", cluster.Run})
+	}
+	comps = append(comps,
+		component{"store", st.Run},
+		component{"writer", w.Run},
+		component{"status board", func(ctx context.Context) error { return reportStatus(ctx, board, st, w, cluster) }},
+		component{"http", srv.Run},
+	)
+	return runAll(ctx, log, board, comps...)
+}
+
+// reportStatus keeps the status board's store, writer and database entries
+// current for /api/v1/status.
+func reportStatus(ctx context.Context, board *telemetry.Board, st *store.Store, w *store.Writer, cluster *embedded.Cluster) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		s := st.State()
+		switch {
+		case s.Ready:
+			board.Set("store", telemetry.StateOK, fmt.Sprintf("%s mode, schema version %d", s.Mode, s.SchemaVersion))
+		default:
+			board.Set("store", telemetry.StateDown, s.Error)
+		}
+		if b := w.SpoolBytes(); b > 0 {
+			board.Set("writer", telemetry.StateDegraded, fmt.Sprintf("database unavailable: %d bytes spooled", b))
+		} else {
+			board.Set("writer", telemetry.StateOK, fmt.Sprintf("%d rows queued", w.QueueDepth()))
+		}
+		if cluster != nil {
+			if cluster.Pid() != 0 {
+				board.Set("database", telemetry.StateOK, fmt.Sprintf("embedded PostgreSQL %d, pid %d", cluster.Version(), cluster.Pid()))
+			} else {
+				board.Set("database", telemetry.StateDown, "embedded PostgreSQL not running")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// migrate applies the migrations and reports the schema.
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	if err := prepareDataDir(&cfg); err != nil {
+		return err
+	}
+	url, cluster, err := database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if cluster != nil {
+		defer cluster.Stop(30 * time.Second)
+	}
+	st, err := store.New(storeConfig(cfg, url, log), nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	s := st.State()
+	fmt.Fprintf(stdout, "applied %d migration(s); schema version %d, store mode %s\n", n, s.SchemaVersion, s.Mode)
+	return nil
+}

@@ -1,0 +1,280 @@
+// Package dashboard is smarteye's HTTP face: health and readiness probes,
+// Prometheus metrics, the JSON API under /api/v1 and the web app. It reads
+// state from telemetry and the store and never writes time series itself.
+package dashboard
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Config configures the server.
+type Config struct {
+	// Address is host:port. It defaults to 127.0.0.1:8080.
+	Address string
+	// ShutdownTimeout bounds graceful shutdown. It defaults to 10 seconds.
+	ShutdownTimeout time.Duration
+	// Version is reported by /api/v1/status.
+	Version string
+	// Database says where the database is: "embedded" or "external".
+	Database string
+}
+
+// Store is what the server needs of the store.
+type Store interface {
+	CheckReady(ctx context.Context) error
+	State() store.State
+}
+
+// Writer is what the server reports of the batch writer.
+type Writer interface {
+	QueueDepth() int64
+	SpoolBytes() int64
+}
+
+// Deps are the parts the server reads from.
+type Deps struct {
+	Store    Store
+	Writer   Writer
+	Board    *telemetry.Board
+	Gatherer prometheus.Gatherer
+	// Registerer receives the server's own metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	started time.Time
+	ln      net.Listener
+	srv     *http.Server
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+//go:embed status.html
+var statusPage []byte
+
+// New builds the server; Listen binds it.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1:8080"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Log.With("component", "dashboard"),
+		started: time.Now().UTC(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smarteye_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smarteye_http_request_seconds",
+			Help:    "HTTP request duration by route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	if deps.Registerer != nil {
+		deps.Registerer.MustRegister(s.requests, s.duration)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("GET /api/v1/status", s.status)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(statusPage)
+	})
+	s.srv = &http.Server{
+		Handler:           s.instrument(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Listen binds the address, so that a busy port fails at start-up.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("dashboard: listen on %s: %w (another smarteye running? choose another with --http)", s.cfg.Address, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address (useful with port 0); nil before Listen.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// URL is the dashboard's URL as a user on this machine opens it.
+func (s *Server) URL() string {
+	a, ok := s.Addr().(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port)) + "/"
+}
+
+// Run serves until ctx ends, then shuts down gracefully within
+// ShutdownTimeout. Listen must have succeeded.
+func (s *Server) Run(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	s.log.Info("serving", "url", s.URL())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("dashboard: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		s.log.Warn("graceful shutdown timed out; closing connections", "err", err)
+		s.srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched" // keeps label cardinality bounded against scanners
+		}
+		s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+		s.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "code", rec.code, "took", time.Since(start))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is 200 when the store is reachable and migrated, 503 otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.deps.Store.CheckReady(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "store: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+}
+
+// Status is the body of GET /api/v1/status.
+type Status struct {
+	Version    string                      `json:"version"`
+	Go         string                      `json:"go"`
+	StartedAt  time.Time                   `json:"started_at"`
+	Uptime     float64                     `json:"uptime_seconds"`
+	Store      StoreStatus                 `json:"store"`
+	Components []telemetry.ComponentStatus `json:"components"`
+}
+
+// StoreStatus reports the store and its writer.
+type StoreStatus struct {
+	store.State
+	Database   string `json:"database"`
+	QueueDepth int64  `json:"writer_queue_depth"`
+	SpoolBytes int64  `json:"writer_spool_bytes"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st := Status{
+		Version:   s.cfg.Version,
+		Go:        runtime.Version(),
+		StartedAt: s.started,
+		Uptime:    time.Since(s.started).Seconds(),
+		Store:     StoreStatus{State: s.deps.Store.State(), Database: s.cfg.Database},
+	}
+	if s.deps.Writer != nil {
+		st.Store.QueueDepth, st.Store.SpoolBytes = s.deps.Writer.QueueDepth(), s.deps.Writer.SpoolBytes()
+	}
+	if s.deps.Board != nil {
+		st.Components = s.deps.Board.Snapshot()
+	}
+	writeJSON(w, http.StatusOK, st)
+}
