@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd *exec.Cmd
 	url string
-	log *strings.Builder
+	log *syncWriter
 }
 
 var urlLine = regexp.MustCompile(`dashboard at (http://\S+)`)
@@ -51,8 +51,8 @@ func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	stdout, _ := cmd.StdoutPipe()
-	var log strings.Builder
-	cmd.Stderr = &syncWriter{b: &log}
+	log := &syncWriter{}
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func start(t *testing.T, args ...string) *proc {
 		if !ok {
 			t.Fatalf("smarteye exited before printing its URL:\n%s", log.String())
 		}
-		return &proc{cmd: cmd, url: u, log: &log}
+		return &proc{cmd: cmd, url: u, log: log}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no dashboard URL within 60s:\n%s", log.String())
 	}
@@ -81,7 +81,13 @@ func start(t *testing.T, args ...string) *proc {
 
 type syncWriter struct {
 	mu sync.Mutex
-	b  *strings.Builder
+	b  strings.Builder
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 func (w *syncWriter) Write(p []byte) (int, error) {

@@ -22,6 +22,10 @@ import (
 
 var errConfig = errors.New("configuration")
 
+// fallbackClusterDir holds the embedded cluster when smarteye runs as root
+// and the PostgreSQL account cannot reach <data_dir>/pg (under /root, say).
+const fallbackClusterDir = "/var/lib/smarteye"
+
 // database starts the embedded cluster when no URL is configured and returns
 // the URL to use; cluster is nil for an external database.
 func database(ctx context.Context, cfg config.Config, log *slog.Logger) (url string, cluster *embedded.Cluster, err error) {
@@ -35,6 +39,7 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger) (url str
 		RunAs:        e.RunAs,
 		Listen:       e.Listen,
 		StartTimeout: e.StartTimeout.D(),
+		FallbackDir:  fallbackClusterDir,
 		Log:          log,
 	})
 	if err != nil {

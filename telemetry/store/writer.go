@@ -200,12 +200,16 @@ func (w *Writer) Run(ctx context.Context) error {
 	defer w.spool.Close()
 	tick := time.NewTicker(max(w.cfg.FlushInterval/5, 10*time.Millisecond))
 	defer tick.Stop()
+	// A COPY under way when shutdown begins is let finish rather than
+	// aborted (each has its own timeout): aborting it would only move its
+	// rows to the spool.
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case q := <-w.in:
-			w.enqueue(ctx, q)
+			w.enqueue(wctx, q)
 		case now := <-tick.C:
-			w.flushDue(ctx, now)
+			w.flushDue(wctx, now)
 			if !w.spool.Empty() && !now.Before(w.nextReplay) {
 				w.replay(ctx)
 			}
@@ -244,7 +248,7 @@ func (w *Writer) flush(ctx context.Context, b *Batch) {
 	defer w.queueDepth.Add(-int64(len(b.Rows)))
 	if w.spool.Empty() {
 		start := time.Now()
-		dup, err := w.db.CopyBatch(ctx, b)
+		dup, err := w.copy(ctx, b)
 		switch {
 		case err == nil:
 			w.m.flushSeconds.Observe(time.Since(start).Seconds())
@@ -259,6 +263,15 @@ func (w *Writer) flush(ctx context.Context, b *Batch) {
 		w.nextReplay = time.Now().Add(w.backoff)
 	}
 	w.toSpool(b)
+}
+
+// copyTimeout bounds one COPY: a hung connection is treated as an outage.
+const copyTimeout = time.Minute
+
+func (w *Writer) copy(ctx context.Context, b *Batch) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, copyTimeout)
+	defer cancel()
+	return w.db.CopyBatch(ctx, b)
 }
 
 func (w *Writer) toSpool(b *Batch) {
@@ -325,7 +338,7 @@ func (w *Writer) replay(ctx context.Context) {
 			w.retryLater()
 			break
 		}
-		dup, err := w.db.CopyBatch(ctx, b)
+		dup, err := w.copy(context.WithoutCancel(ctx), b)
 		if err != nil && Retryable(err) {
 			w.log.Debug("replay: database still unavailable", "err", err)
 			w.retryLater()

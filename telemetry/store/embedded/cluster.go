@@ -68,6 +68,11 @@ type Config struct {
 	// --no-sync, fsync=off): for throwaway test clusters only. A killed
 	// server still keeps every commit.
 	Fast bool
+	// FallbackDir is where the cluster goes when this process is root and
+	// the server account cannot reach Dir (a data directory under /root,
+	// say): FallbackDir/pg-<hash of Dir>, with a warning in the log. Empty:
+	// that case is an error naming the fix.
+	FallbackDir string
 	// Settings are extra server settings passed as -c name=value.
 	Settings map[string]string
 	// Log receives lifecycle messages. It defaults to slog.Default().
@@ -207,6 +212,17 @@ func New(cfg Config) (*Cluster, error) {
 	c.port = "5432"
 	if cfg.Listen != "" {
 		_, c.port, _ = net.SplitHostPort(cfg.Listen)
+	}
+	if c.cred != nil && cfg.FallbackDir != "" {
+		if err := checkSearchable(dir, c.cred.Uid, c.cred.Gid, c.runAs); err != nil {
+			h := sha256.Sum256([]byte(dir))
+			fb := filepath.Join(cfg.FallbackDir, "pg-"+hex.EncodeToString(h[:4]))
+			c.log.Warn("the PostgreSQL account cannot reach the data directory; keeping the cluster elsewhere", "wanted", dir, "using", fb, "reason", err)
+			if err := os.MkdirAll(cfg.FallbackDir, 0o755); err != nil {
+				return nil, fmt.Errorf("embedded postgres: %w", err)
+			}
+			c.cfg.Dir, dir = fb, fb
+		}
 	}
 	c.socketDir = socketDir(dir)
 	return c, nil

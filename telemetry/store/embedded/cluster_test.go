@@ -242,6 +242,24 @@ func TestErrorsAUserCanActOn(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("unreachable with a fallback", func(t *testing.T) {
+		private := t.TempDir()
+		fallback := filepath.Join(storetest.TempDir(t), "clusters")
+		c, err := embedded.New(embedded.Config{Dir: filepath.Join(private, "var", "pg"), FallbackDir: fallback, Fast: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(c.Dir(), fallback+"/pg-") {
+			t.Fatalf("cluster dir %s, want one under %s", c.Dir(), fallback)
+		}
+		if err := c.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Stop(30 * time.Second)
+		if count(t, c.URL(), "SELECT 1") != 1 {
+			t.Fatal("server not usable")
+		}
+	})
 }
 
 func TestLongDataDirGetsShortSocketDir(t *testing.T) {

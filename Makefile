@@ -1,0 +1,42 @@
+# smarteye — the two commands a user needs are `make demo` and `make test`.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/smarteye
+
+.PHONY: all build demo test vet bench fuzz deps clean
+
+all: build
+
+# Debian packages (PostgreSQL 15, PostGIS, build tools); quick when present.
+deps:
+	@bash deploy/install-deps.sh
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/smarteye
+
+# Runs smarteye on its embedded defaults with its own PostgreSQL in ./var.
+demo: build
+	./$(BIN) demo --data-dir ./var
+
+vet:
+	$(GO) vet ./...
+
+# Every test, with the race detector. Tests start their own PostgreSQL.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Each fuzz target for FUZZTIME (default 30s); the seed corpora run in `make test`.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./telemetry/store/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./cmd/smarteye/internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./cmd/smarteye/internal/config/
+
+# Benchmarks against their baselines; writes BENCHMARKS.md.
+bench:
+	@bash deploy/install-deps.sh --bench
+	$(GO) run ./deploy/bench -out BENCHMARKS.md
+
+clean:
+	rm -rf bin

@@ -1,0 +1,342 @@
+// Command bench measures smarteye against named baselines on this machine,
+// in one run, and writes BENCHMARKS.md. `make bench` runs it.
+//
+// Store: the batch writer (COPY through pgx, 5,000-row batches, batch ids
+// for exactly-once) loading 1M telemetry rows, against `psql \copy` of the
+// same rows from a CSV file, into the same table of the same throwaway
+// PostgreSQL cluster, with and without the PostGIS GiST index. Each figure is
+// the median of several alternating runs; the ratio is writer / psql.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/store/embedded"
+)
+
+func main() {
+	out := flag.String("out", "BENCHMARKS.md", "report file")
+	rows := flag.Int("rows", 1_000_000, "telemetry rows per run")
+	runs := flag.Int("runs", 3, "runs per variant (the median is reported)")
+	flag.Parse()
+	if err := run(*out, *rows, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	variant    string
+	writer     []float64 // rows/s
+	psql       []float64
+	writerSecs []float64
+	psqlSecs   []float64
+}
+
+func run(out string, nrows, runs int) error {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	root, err := os.MkdirTemp("", "smarteye-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	os.Chmod(root, 0o711)
+
+	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	defer c.Stop(time.Minute)
+	st, err := store.New(store.Config{URL: c.URL(), Log: log}, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	go st.Run(ctx) // marks the store ready for the writer
+
+	progress("generating %d telemetry rows", nrows)
+	data := generate(nrows)
+	csvPath := filepath.Join(root, "telemetry.csv")
+	if err := writeCSV(csvPath, data); err != nil {
+		return err
+	}
+	for !st.Ready() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	lo, hi := data[0][0].(time.Time), data[len(data)-1][0].(time.Time)
+	if err := st.EnsurePartitions(ctx, "telemetry", lo, hi); err != nil {
+		return err
+	}
+
+	pool := st.Pool()
+	var results []result
+	for _, variant := range []string{"with PostGIS point + GiST + (vehicle, time) index", "without the GiST index"} {
+		if strings.HasPrefix(variant, "without") {
+			if _, err := pool.Exec(ctx, "DROP INDEX telemetry_geom"); err != nil {
+				return err
+			}
+		}
+		r := result{variant: variant}
+		for i := range runs {
+			if _, err := pool.Exec(ctx, "TRUNCATE telemetry; CHECKPOINT"); err != nil {
+				return err
+			}
+			d, err := timeWriter(ctx, st, root, data, log)
+			if err != nil {
+				return err
+			}
+			if err := checkCount(ctx, st, nrows); err != nil {
+				return err
+			}
+			r.writer, r.writerSecs = append(r.writer, float64(nrows)/d.Seconds()), append(r.writerSecs, d.Seconds())
+			progress("%s, run %d/%d: writer %.2fs (%.0f rows/s)", variant, i+1, runs, d.Seconds(), float64(nrows)/d.Seconds())
+
+			if _, err := pool.Exec(ctx, "TRUNCATE telemetry; CHECKPOINT"); err != nil {
+				return err
+			}
+			d, err = timePsql(ctx, c, csvPath)
+			if err != nil {
+				return err
+			}
+			if err := checkCount(ctx, st, nrows); err != nil {
+				return err
+			}
+			r.psql, r.psqlSecs = append(r.psql, float64(nrows)/d.Seconds()), append(r.psqlSecs, d.Seconds())
+			progress("%s, run %d/%d: psql \\copy %.2fs (%.0f rows/s)", variant, i+1, runs, d.Seconds(), float64(nrows)/d.Seconds())
+		}
+		results = append(results, r)
+	}
+	if _, err := pool.Exec(ctx, "CREATE INDEX IF NOT EXISTS telemetry_geom ON telemetry USING gist (geom)"); err != nil {
+		return err
+	}
+	return report(out, c, nrows, runs, results)
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func checkCount(ctx context.Context, st *store.Store, want int) error {
+	var n int
+	if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM telemetry").Scan(&n); err != nil {
+		return err
+	}
+	if n != want {
+		return fmt.Errorf("telemetry holds %d rows after a load of %d", n, want)
+	}
+	return nil
+}
+
+// timeWriter loads every row through a new Writer and waits for its final
+// flush: the time until the rows are committed.
+func timeWriter(ctx context.Context, st *store.Store, root string, data [][]any, log *slog.Logger) (time.Duration, error) {
+	spool := filepath.Join(root, "spool")
+	os.RemoveAll(spool)
+	w, err := store.NewWriter(st, store.WriterConfig{SpoolDir: spool, Log: log})
+	if err != nil {
+		return 0, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- w.Run(wctx) }()
+	for _, row := range data {
+		if err := w.AddWait(ctx, store.Telemetry, row...); err != nil {
+			cancel()
+			return 0, err
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	if w.SpoolBytes() != 0 {
+		return 0, fmt.Errorf("writer spooled %d bytes: the database was not taking rows", w.SpoolBytes())
+	}
+	return d, nil
+}
+
+func timePsql(ctx context.Context, c *embedded.Cluster, csvPath string) (time.Duration, error) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		psql = filepath.Join(c.BinDir(), "psql")
+	}
+	cols := make([]string, len(store.Telemetry.Columns))
+	for i, col := range store.Telemetry.Columns {
+		cols[i] = col.Name
+	}
+	cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", c.URL(),
+		"-c", fmt.Sprintf(`\copy telemetry(%s) FROM '%s' WITH (FORMAT csv)`, strings.Join(cols, ","), csvPath))
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("psql \\copy: %v: %s", err, out)
+	}
+	return time.Since(start), nil
+}
+
+// generate makes n telemetry rows: 20 drones at 10 Hz circling over a CBD
+// block, with the value ranges of real flights.
+func generate(n int) [][]any {
+	const vehicles = 20
+	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	rows := make([][]any, n)
+	for i := range rows {
+		v := i % vehicles
+		tick := i / vehicles
+		ts := start.Add(time.Duration(tick) * 100 * time.Millisecond)
+		a := float64(tick)/600*2*math.Pi + float64(v)
+		lat := 22.5431 + 0.002*math.Sin(a) + 0.0005*float64(v)
+		lon := 114.0579 + 0.002*math.Cos(a)
+		rows[i] = []any{
+			ts, "drone-" + strconv.Itoa(v), lat, lon,
+			float32(60 + v), float32(55 + v), float32(math.Mod(a*180/math.Pi+90, 360)),
+			float32(2 * math.Sin(a)), float32(-3), float32(math.Mod(a*180/math.Pi, 360)),
+			float32(8.5), float32(0.1), float32(22.2 - float64(tick)/1e5), float32(90 - float64(tick)/1e4),
+			"AUTO", true, int16(3), int16(14), float32(0.8), float32(-45), float32(0),
+		}
+	}
+	return rows
+}
+
+func writeCSV(path string, data [][]any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, row := range data {
+		for i, v := range row {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			switch v := v.(type) {
+			case nil:
+			case time.Time:
+				w.WriteString(v.Format(time.RFC3339Nano))
+			case float64:
+				w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+			case float32:
+				w.WriteString(strconv.FormatFloat(float64(v), 'g', -1, 32))
+			case int16:
+				w.WriteString(strconv.Itoa(int(v)))
+			case bool:
+				w.WriteString(strconv.FormatBool(v))
+			case string:
+				w.WriteString(v)
+			}
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func report(path string, c *embedded.Cluster, nrows, runs int, results []result) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./deploy/bench`) on %s. The machine is shared and noisy: figures are medians of %d alternating runs, and the ratios, measured in the same run against the same server, matter more than the absolute numbers.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runs)
+	fmt.Fprintf(&b, "## Machine\n\n| | |\n|---|---|\n| CPU | %s |\n| Cores | %d |\n| Memory | %s |\n| Kernel | %s |\n| Go | %s |\n| PostgreSQL | %s |\n\n",
+		cpuModel(), runtime.NumCPU(), memTotal(), kernel(), runtime.Version(), pgVersion(c))
+	fmt.Fprintf(&b, "## Store: batch writer vs `psql \\copy`\n\n")
+	fmt.Fprintf(&b, "%s telemetry rows (20 drones at 10 Hz), loaded into the `telemetry` table of a throwaway PostgreSQL cluster (plain-PostgreSQL mode: daily partitions, a generated PostGIS point column). ", fmtInt(nrows))
+	fmt.Fprintf(&b, "**writer**: `store.Writer.AddWait` for every row, COPY in 5,000-row batches through pgx, each batch with its id for exactly-once, timed until the final flush has committed. **psql**: `psql -c \"\\copy telemetry(...) FROM 'telemetry.csv' WITH (FORMAT csv)\"` of the same rows as CSV (the file is written before timing). Goal: writer ≥ 0.8× psql.\n\n")
+	fmt.Fprintf(&b, "| Indexes | writer rows/s (median) | psql \\copy rows/s (median) | writer / psql | writer runs (s) | psql runs (s) |\n|---|---:|---:|---:|---|---|\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %s | %s | **%.2f×** | %s | %s |\n", r.variant, fmtInt(int(median(r.writer))), fmtInt(int(median(r.psql))),
+			median(r.writer)/median(r.psql), secs(r.writerSecs), secs(r.psqlSecs))
+	}
+	fmt.Fprintf(&b, "\nCommand: `make bench` (rows and runs: `go run ./deploy/bench -rows N -runs R`).\n")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	progress("wrote %s", path)
+	return nil
+}
+
+func secs(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fmtInt(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			_, v, _ := strings.Cut(l, ":")
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.Atoi(f[1])
+			return fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return "?"
+}
+
+func kernel() string {
+	out, err := exec.Command("uname", "-sr").Output()
+	if err != nil {
+		return runtime.GOOS
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func pgVersion(c *embedded.Cluster) string {
+	out, err := exec.Command(filepath.Join(c.BinDir(), "postgres"), "--version").Output()
+	if err != nil {
+		return strconv.Itoa(c.Version())
+	}
+	return strings.TrimSpace(string(out)) + " + PostGIS"
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages smarteye needs to build, run and test.
+# Idempotent and quick when everything is present: it asks apt only for what
+# is missing. Run as root (or with sudo).
+set -euo pipefail
+
+# Package lists by purpose; later features add theirs here.
+RUNTIME=(
+  postgresql-15            # embedded database server (initdb, postgres, pg_ctl)
+  postgresql-15-postgis-3  # PostGIS: geometry columns and GiST indexes
+  postgresql-client-15     # psql: the benchmark's baseline and for operators
+)
+BUILD=(
+  gcc                      # cgo (later: the decoder and OpenCV detectors)
+  make
+)
+BENCH=(
+  hyperfine                # whole-command timings in make bench
+)
+
+want=("${RUNTIME[@]}" "${BUILD[@]}")
+if [[ "${1:-}" == "--bench" ]]; then
+  want+=("${BENCH[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    SUDO=sudo
+  else
+    echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's postgresql-common would start a system cluster on port 5432;
+# smarteye runs its own and does not need it.
+if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q .; then
+  echo "install-deps: note: a system PostgreSQL cluster exists; smarteye does not use it" >&2
+fi
