@@ -35,7 +35,7 @@ fuzz:
 
 # Benchmarks against their baselines; writes BENCHMARKS.md.
 bench:
-	@bash deploy/install-deps.sh --bench
+	@bash deploy/install-deps.sh
 	$(GO) run ./deploy/bench -out BENCHMARKS.md
 
 clean:

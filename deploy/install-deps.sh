@@ -14,14 +14,8 @@ BUILD=(
   gcc                      # cgo (later: the decoder and OpenCV detectors)
   make
 )
-BENCH=(
-  hyperfine                # whole-command timings in make bench
-)
 
 want=("${RUNTIME[@]}" "${BUILD[@]}")
-if [[ "${1:-}" == "--bench" ]]; then
-  want+=("${BENCH[@]}")
-fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -17,11 +17,13 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -48,7 +50,9 @@ type result struct {
 }
 
 func run(out string, nrows, runs int) error {
-	ctx := context.Background()
+	// Ctrl-C stops the benchmark's PostgreSQL and removes its files.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	root, err := os.MkdirTemp("", "smarteye-bench-")
 	if err != nil {
@@ -75,16 +79,16 @@ func run(out string, nrows, runs int) error {
 	}
 	go st.Run(ctx) // marks the store ready for the writer
 
-	progress("generating %d telemetry rows", nrows)
-	data := generate(nrows)
+	progress("writing %d telemetry rows as CSV for psql", nrows)
+	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	csvPath := filepath.Join(root, "telemetry.csv")
-	if err := writeCSV(csvPath, data); err != nil {
+	if err := writeCSV(csvPath, start, nrows); err != nil {
 		return err
 	}
 	for !st.Ready() {
 		time.Sleep(50 * time.Millisecond)
 	}
-	lo, hi := data[0][0].(time.Time), data[len(data)-1][0].(time.Time)
+	lo, hi := row(start, 0)[0].(time.Time), row(start, nrows-1)[0].(time.Time)
 	if err := st.EnsurePartitions(ctx, "telemetry", lo, hi); err != nil {
 		return err
 	}
@@ -102,7 +106,7 @@ func run(out string, nrows, runs int) error {
 			if _, err := pool.Exec(ctx, "TRUNCATE telemetry; CHECKPOINT"); err != nil {
 				return err
 			}
-			d, err := timeWriter(ctx, st, root, data, log)
+			d, err := timeWriter(ctx, st, root, start, nrows, log)
 			if err != nil {
 				return err
 			}
@@ -149,8 +153,9 @@ func checkCount(ctx context.Context, st *store.Store, want int) error {
 }
 
 // timeWriter loads every row through a new Writer and waits for its final
-// flush: the time until the rows are committed.
-func timeWriter(ctx context.Context, st *store.Store, root string, data [][]any, log *slog.Logger) (time.Duration, error) {
+// flush: the time until the rows are committed. Rows are made as they are
+// added, as ingest makes them, not held in memory beforehand.
+func timeWriter(ctx context.Context, st *store.Store, root string, start time.Time, nrows int, log *slog.Logger) (time.Duration, error) {
 	spool := filepath.Join(root, "spool")
 	os.RemoveAll(spool)
 	w, err := store.NewWriter(st, store.WriterConfig{SpoolDir: spool, Log: log})
@@ -159,10 +164,10 @@ func timeWriter(ctx context.Context, st *store.Store, root string, data [][]any,
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start := time.Now()
+	began := time.Now()
 	go func() { done <- w.Run(wctx) }()
-	for _, row := range data {
-		if err := w.AddWait(ctx, store.Telemetry, row...); err != nil {
+	for i := range nrows {
+		if err := w.AddWait(ctx, store.Telemetry, row(start, i)...); err != nil {
 			cancel()
 			return 0, err
 		}
@@ -171,7 +176,7 @@ func timeWriter(ctx context.Context, st *store.Store, root string, data [][]any,
 	if err := <-done; err != nil {
 		return 0, err
 	}
-	d := time.Since(start)
+	d := time.Since(began)
 	if w.SpoolBytes() != 0 {
 		return 0, fmt.Errorf("writer spooled %d bytes: the database was not taking rows", w.SpoolBytes())
 	}
@@ -196,38 +201,41 @@ func timePsql(ctx context.Context, c *embedded.Cluster, csvPath string) (time.Du
 	return time.Since(start), nil
 }
 
-// generate makes n telemetry rows: 20 drones at 10 Hz circling over a CBD
-// block, with the value ranges of real flights.
-func generate(n int) [][]any {
+// row makes telemetry row i of a flight of 20 drones at 10 Hz circling over
+// a CBD block from start, with the value ranges of real flights.
+func row(start time.Time, i int) []any {
 	const vehicles = 20
-	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
-	rows := make([][]any, n)
-	for i := range rows {
-		v := i % vehicles
-		tick := i / vehicles
-		ts := start.Add(time.Duration(tick) * 100 * time.Millisecond)
-		a := float64(tick)/600*2*math.Pi + float64(v)
-		lat := 22.5431 + 0.002*math.Sin(a) + 0.0005*float64(v)
-		lon := 114.0579 + 0.002*math.Cos(a)
-		rows[i] = []any{
-			ts, "drone-" + strconv.Itoa(v), lat, lon,
-			float32(60 + v), float32(55 + v), float32(math.Mod(a*180/math.Pi+90, 360)),
-			float32(2 * math.Sin(a)), float32(-3), float32(math.Mod(a*180/math.Pi, 360)),
-			float32(8.5), float32(0.1), float32(22.2 - float64(tick)/1e5), float32(90 - float64(tick)/1e4),
-			"AUTO", true, int16(3), int16(14), float32(0.8), float32(-45), float32(0),
-		}
+	v := i % vehicles
+	tick := i / vehicles
+	ts := start.Add(time.Duration(tick) * 100 * time.Millisecond)
+	a := float64(tick)/600*2*math.Pi + float64(v)
+	lat := 22.5431 + 0.002*math.Sin(a) + 0.0005*float64(v)
+	lon := 114.0579 + 0.002*math.Cos(a)
+	return []any{
+		ts, vehicleNames[v], lat, lon,
+		float32(60 + v), float32(55 + v), float32(math.Mod(a*180/math.Pi+90, 360)),
+		float32(2 * math.Sin(a)), float32(-3), float32(math.Mod(a*180/math.Pi, 360)),
+		float32(8.5), float32(0.1), float32(22.2 - float64(tick)/1e5), float32(90 - float64(tick)/1e4),
+		"AUTO", true, int16(3), int16(14), float32(0.8), float32(-45), float32(0),
 	}
-	return rows
 }
 
-func writeCSV(path string, data [][]any) error {
+var vehicleNames = func() []string {
+	n := make([]string, 20)
+	for i := range n {
+		n[i] = "drone-" + strconv.Itoa(i)
+	}
+	return n
+}()
+
+func writeCSV(path string, start time.Time, nrows int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	for _, row := range data {
-		for i, v := range row {
+	for r := range nrows {
+		for i, v := range row(start, r) {
 			if i > 0 {
 				w.WriteByte(',')
 			}
@@ -272,7 +280,7 @@ func report(path string, c *embedded.Cluster, nrows, runs int, results []result)
 		cpuModel(), runtime.NumCPU(), memTotal(), kernel(), runtime.Version(), pgVersion(c))
 	fmt.Fprintf(&b, "## Store: batch writer vs `psql \\copy`\n\n")
 	fmt.Fprintf(&b, "%s telemetry rows (20 drones at 10 Hz), loaded into the `telemetry` table of a throwaway PostgreSQL cluster (plain-PostgreSQL mode: daily partitions, a generated PostGIS point column). ", fmtInt(nrows))
-	fmt.Fprintf(&b, "**writer**: `store.Writer.AddWait` for every row, COPY in 5,000-row batches through pgx, each batch with its id for exactly-once, timed until the final flush has committed. **psql**: `psql -c \"\\copy telemetry(...) FROM 'telemetry.csv' WITH (FORMAT csv)\"` of the same rows as CSV (the file is written before timing). Goal: writer ≥ 0.8× psql.\n\n")
+	fmt.Fprintf(&b, "**writer**: `store.Writer.AddWait` for every row as it is made, COPY in 5,000-row batches through pgx, each batch with its id for exactly-once, timed until the final flush has committed. **psql**: `psql -c \"\\copy telemetry(...) FROM 'telemetry.csv' WITH (FORMAT csv)\"` of the same rows as CSV (the file is written before timing). Goal: writer ≥ 0.8× psql.\n\n")
 	fmt.Fprintf(&b, "| Indexes | writer rows/s (median) | psql \\copy rows/s (median) | writer / psql | writer runs (s) | psql runs (s) |\n|---|---:|---:|---:|---|---|\n")
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %s | %s | %s | **%.2f×** | %s | %s |\n", r.variant, fmtInt(int(median(r.writer))), fmtInt(int(median(r.psql))),

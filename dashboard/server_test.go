@@ -1,0 +1,124 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	code := storetest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// serve runs a server over a real store until the test ends.
+func serve(t *testing.T) (string, *store.Store) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	st, err := store.New(store.Config{URL: storetest.URL(t)}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board := telemetry.NewBoard()
+	board.Set("camera.north", telemetry.StateDegraded, "stalled for 4s")
+	srv := New(Config{Address: "127.0.0.1:0", Version: "test", Database: "embedded"},
+		Deps{Store: st, Board: board, Gatherer: reg, Registerer: reg})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		st.Close()
+	})
+	return srv.URL(), st
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReadinessFollowsTheStore(t *testing.T) {
+	base, st := serve(t)
+	if code, body := get(t, base+"readyz"); code != 503 || !strings.Contains(body, "not migrated") {
+		t.Fatalf("before migration: %d %s", code, body)
+	}
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, base+"readyz"); code != 200 {
+		t.Fatalf("after migration: %d %s", code, body)
+	}
+	code, body := get(t, base+"api/v1/status")
+	var s Status
+	if err := json.Unmarshal([]byte(body), &s); err != nil || code != 200 {
+		t.Fatalf("%d %v %s", code, err, body)
+	}
+	if s.Version != "test" || s.Store.Mode != store.ModePostgres || s.Store.Database != "embedded" ||
+		len(s.Components) != 1 || s.Components[0].State != telemetry.StateDegraded {
+		t.Fatalf("status %+v", s)
+	}
+}
+
+func TestHostileRequests(t *testing.T) {
+	base, _ := serve(t)
+	for _, tc := range []struct {
+		method, path string
+		header       map[string]string
+		want         int
+	}{
+		{"POST", "api/v1/status", nil, http.StatusMethodNotAllowed},
+		{"DELETE", "metrics", nil, http.StatusMethodNotAllowed},
+		{"GET", "api/v1/../../etc/passwd", nil, http.StatusNotFound},
+		{"GET", "api/v1/status%00", nil, http.StatusNotFound},
+		{"GET", "api/v1/status", map[string]string{"X-Big": strings.Repeat("a", 128<<10)}, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		for k, v := range tc.header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s /%s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	// The server is still fine, and unmatched paths do not blow up metric labels.
+	code, body := get(t, base+"metrics")
+	if code != 200 || strings.Contains(body, "etc/passwd") {
+		t.Fatalf("metrics after hostile requests: %d", code)
+	}
+}
