@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 )
@@ -177,8 +178,9 @@ func replaceDB(u, db string) string {
 	return u[:i+1] + db + u[j:]
 }
 
-// Main runs the tests and then stops the shared cluster and removes the
-// template. Use it as TestMain's body: os.Exit(storetest.Main(m)).
+// Main runs the tests, stops the shared cluster, removes the template and,
+// when the tests passed, fails the run if goroutines leaked. Use it as
+// TestMain's body: os.Exit(storetest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
 	sharedMu.Lock()
@@ -188,6 +190,12 @@ func Main(m *testing.M) int {
 	sharedMu.Unlock()
 	if templateDir != "" {
 		os.RemoveAll(filepath.Dir(templateDir))
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	return code
 }
