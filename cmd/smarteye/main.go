@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -130,9 +129,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error("smarteye stopped", "err", err)
-		if errors.Is(err, errConfig) {
-			return 2
-		}
 		return 1
 	}
 	return 0

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,8 +18,6 @@ import (
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 )
-
-var errConfig = errors.New("configuration")
 
 // fallbackClusterDir holds the embedded cluster when smarteye runs as root
 // and the PostgreSQL account cannot reach <data_dir>/pg (under /root, say).

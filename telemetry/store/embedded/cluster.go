@@ -451,7 +451,7 @@ func (c *Cluster) clearStale(ctx context.Context) error {
 // isOurPostmaster reports whether pid is a live postgres whose working
 // directory is this cluster (the server chdirs into its data directory).
 func (c *Cluster) isOurPostmaster(pid int) bool {
-	if syscall.Kill(pid, 0) != nil && !errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
