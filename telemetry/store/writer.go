@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -26,21 +27,11 @@ type Batch struct {
 func (b *Batch) days() []time.Time {
 	var days []time.Time
 	for _, r := range b.Rows {
-		d := dayOf(r[0].(time.Time))
-		if len(days) == 0 || !days[len(days)-1].Equal(d) && !containsDay(days, d) {
+		if d := dayOf(r[0].(time.Time)); !slices.ContainsFunc(days, d.Equal) {
 			days = append(days, d)
 		}
 	}
 	return days
-}
-
-func containsDay(days []time.Time, d time.Time) bool {
-	for _, x := range days {
-		if x.Equal(d) {
-			return true
-		}
-	}
-	return false
 }
 
 // Copier writes one batch atomically; it reports duplicate when the batch's

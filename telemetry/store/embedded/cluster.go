@@ -251,9 +251,10 @@ func (c *Cluster) Dir() string { return c.cfg.Dir }
 func (c *Cluster) SocketDir() string { return c.socketDir }
 
 // URL is the connection URL of the cluster's database over the Unix socket.
-func (c *Cluster) URL() string { return c.url(c.cfg.Database) }
+func (c *Cluster) URL() string { return c.DatabaseURL(c.cfg.Database) }
 
-func (c *Cluster) url(db string) string {
+// DatabaseURL is the connection URL of another database of the cluster.
+func (c *Cluster) DatabaseURL(db string) string {
 	q := url.Values{"host": {c.socketDir}, "port": {c.port}, "sslmode": {"disable"}}
 	return "postgres://" + url.PathEscape(c.cfg.User) + "@/" + url.PathEscape(db) + "?" + q.Encode()
 }
@@ -552,7 +553,7 @@ func openLog(p string) (*os.File, error) {
 func (c *Cluster) waitReady(ctx context.Context, done <-chan struct{}) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		conn, err := pgconn.Connect(cctx, c.url("postgres"))
+		conn, err := pgconn.Connect(cctx, c.DatabaseURL("postgres"))
 		cancel()
 		if err == nil {
 			return conn.Close(ctx)
@@ -568,7 +569,7 @@ func (c *Cluster) waitReady(ctx context.Context, done <-chan struct{}) error {
 }
 
 func (c *Cluster) createDatabase(ctx context.Context) error {
-	conn, err := pgconn.Connect(ctx, c.url("postgres"))
+	conn, err := pgconn.Connect(ctx, c.DatabaseURL("postgres"))
 	if err != nil {
 		return fmt.Errorf("embedded postgres: %w", err)
 	}

@@ -164,18 +164,7 @@ func URL(t testing.TB) string {
 	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("storetest: create database: %v", err)
 	}
-	return replaceDB(c.URL(), name)
-}
-
-func replaceDB(u, db string) string {
-	// c.URL() is postgres://user@/smarteye?...
-	i := len("postgres://")
-	for ; i < len(u) && u[i] != '/'; i++ {
-	}
-	j := i + 1
-	for ; j < len(u) && u[j] != '?'; j++ {
-	}
-	return u[:i+1] + db + u[j:]
+	return c.DatabaseURL(name)
 }
 
 // Main runs the tests, stops the shared cluster, removes the template and,
