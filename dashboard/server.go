@@ -49,9 +49,13 @@ type Writer interface {
 
 // Deps are the parts the server reads from.
 type Deps struct {
-	Store    Store
-	Writer   Writer
-	Board    *telemetry.Board
+	Store  Store
+	Writer Writer
+	Board  *telemetry.Board
+	// Bus is the live feed; nil is an empty one.
+	Bus telemetry.Bus
+	// History is stored telemetry; nil serves no tracks.
+	History  History
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -67,8 +71,9 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	liveClients prometheus.Gauge
 }
 
 //go:embed status.html
@@ -85,6 +90,9 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
+	if deps.Bus == nil {
+		deps.Bus = telemetry.NewHub(nil)
+	}
 	s := &Server{
 		cfg:     cfg,
 		deps:    deps,
@@ -99,15 +107,23 @@ func New(cfg Config, deps Deps) *Server {
 			Help:    "HTTP request duration by route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		liveClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smarteye_live_clients",
+			Help: "Open /api/v1/live WebSocket connections.",
+		}),
 	}
 	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.requests, s.duration)
+		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /api/v1/status", s.status)
+	mux.HandleFunc("GET /api/v1/vehicles", s.listVehicles)
+	mux.HandleFunc("GET /api/v1/vehicles/{id}", s.getVehicle)
+	mux.HandleFunc("GET /api/v1/vehicles/{id}/track", s.vehicleTrack)
+	mux.HandleFunc("GET /api/v1/live", s.live)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -5,6 +5,8 @@
 //	smarteye serve -c smarteye.yml   run with a configuration file
 //	smarteye demo                    run on the embedded defaults
 //	smarteye migrate -c smarteye.yml apply database migrations and exit
+//	smarteye import FILE.tlog --vehicle NAME   import a recorded flight
+//	smarteye sim [--to udp:HOST:PORT]  fly simulated drones to a ground station
 //	smarteye version                 print the version
 package main
 
@@ -46,10 +48,17 @@ func versionString() string {
 const usage = `smarteye: drone and video situational awareness
 
 Usage:
-  smarteye serve [-c FILE] [--http ADDR] [--data-dir DIR]   run the platform
-  smarteye demo [--http ADDR] [--data-dir DIR]               run on the embedded defaults
-  smarteye migrate [-c FILE] [--data-dir DIR]                apply database migrations and exit
-  smarteye version                                           print the version
+  smarteye serve [-c FILE] [--http ADDR] [--mavlink ADDR] [--data-dir DIR]
+                                        run the platform
+  smarteye demo [--http ADDR] [--mavlink ADDR] [--data-dir DIR]
+                                        run on the embedded defaults with simulated drones
+  smarteye migrate [-c FILE] [--data-dir DIR]
+                                        apply database migrations and exit
+  smarteye import [-c FILE] [--data-dir DIR] --vehicle NAME [--system-id N] FILE.tlog
+                                        import a recorded flight log; importing it again adds nothing
+  smarteye sim [-c FILE] [--to udp:HOST:PORT|tcp:HOST:PORT] [--drones N]
+                                        fly simulated drones towards a ground station
+  smarteye version                      print the version
 
 The configuration file is documented in deploy/smarteye.yml. Without -c the
 built-in defaults apply: HTTP on 127.0.0.1:8080, data in ./var, and an
@@ -68,9 +77,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("smarteye "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfgPath, httpAddr, dataDir string
+	var cfgPath, httpAddr, dataDir, mavAddr, vehicle, target string
+	var systemID, drones int
 	switch cmd {
-	case "serve", "migrate":
+	case "serve", "migrate", "import", "sim":
 		fs.StringVar(&cfgPath, "c", "", "configuration file (see deploy/smarteye.yml)")
 		fs.StringVar(&cfgPath, "config", "", "same as -c")
 	case "demo":
@@ -84,15 +94,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smarteye: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if cmd != "migrate" {
+	switch cmd {
+	case "serve", "demo":
 		fs.StringVar(&httpAddr, "http", "", "HTTP address (default from config: 127.0.0.1:8080)")
+		fs.StringVar(&mavAddr, "mavlink", "", "address of the first udp-server MAVLink link (default from config: :14550)")
+	case "import":
+		fs.StringVar(&vehicle, "vehicle", "", "name of the vehicle the log belongs to (required)")
+		fs.IntVar(&systemID, "system-id", 0, "the vehicle's MAVLink system id, when the log has several vehicles")
+	case "sim":
+		fs.StringVar(&target, "to", "udp:127.0.0.1:14550", "where to send: udp:HOST:PORT or tcp:HOST:PORT")
+		fs.IntVar(&drones, "drones", 0, "number of drones (default: those in sim.drones)")
 	}
-	fs.StringVar(&dataDir, "data-dir", "", "data directory (default from config: ./var)")
+	if cmd != "sim" {
+		fs.StringVar(&dataDir, "data-dir", "", "data directory (default from config: ./var)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 {
+	var file string
+	switch {
+	case cmd == "import" && fs.NArg() == 1 && vehicle != "":
+		file = fs.Arg(0)
+	case cmd == "import":
+		fmt.Fprintln(stderr, "smarteye import: usage: smarteye import --vehicle NAME FILE.tlog")
+		return 2
+	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "smarteye %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return 2
+	}
+	if systemID < 0 || systemID > 255 || drones < 0 || drones > 1000 {
+		fmt.Fprintf(stderr, "smarteye %s: --system-id is 1..255 and --drones 0..1000\n", cmd)
 		return 2
 	}
 
@@ -104,7 +135,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if dataDir != "" {
 			cfg.DataDir = dataDir
 		}
-		err = cfg.Validate()
+		if mavAddr != "" {
+			err = setMAVLinkAddr(&cfg, mavAddr)
+		}
+		if err == nil {
+			err = cfg.Validate()
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "smarteye:", err)
@@ -124,6 +160,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
+	case "import":
+		err = importLog(ctx, cfg, log, stderr, file, vehicle, uint8(systemID))
+	case "sim":
+		err = runSim(ctx, cfg, log, stdout, target, drones)
 	default:
 		err = serve(ctx, cfg, log, stdout, cmd == "demo")
 	}
@@ -132,6 +172,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// setMAVLinkAddr applies --mavlink to the first udp-server link.
+func setMAVLinkAddr(cfg *config.Config, addr string) error {
+	for i, l := range cfg.MAVLink.Links {
+		if l.Type == "udp-server" {
+			cfg.MAVLink.Links[i].Address = addr
+			return nil
+		}
+	}
+	return fmt.Errorf("--mavlink: no udp-server link is configured (mavlink.links)")
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

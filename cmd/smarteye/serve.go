@@ -134,19 +134,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	hub := telemetry.NewHub(reg)
+	ingest, err := ingestComponents(cfg, log, demo, hub, w, reg)
+	if err != nil {
+		return err
+	}
 	srv := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
 		Version:         versionString(),
 		Database:        dbKind,
-	}, dashboard.Deps{Store: st, Writer: w, Board: board, Gatherer: reg, Registerer: reg, Log: log})
+	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Gatherer: reg, Registerer: reg, Log: log})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "smarteye %s: dashboard at %s (Ctrl-C stops)\n", versionString(), srv.URL())
 
 	// Start order; shutdown runs in reverse: the HTTP server stops taking
-	// requests, then the writer flushes or spools what it holds (nothing
+	// requests, the drones and links stop, the vehicle registry writes its
+	// last update, then the writer flushes or spools what it holds (nothing
 	// writes after it), then the store's upkeep stops, then the embedded
 	// PostgreSQL stops (deferred above, after the pool closes).
 	comps := []component{}
@@ -156,9 +162,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	comps = append(comps,
 		component{"store", st.Run},
 		component{"writer", w.Run},
+		component{"vehicle registry", func(ctx context.Context) error { return st.SyncVehicles(ctx, hub.Vehicles, 5*time.Second) }},
 		component{"status board", func(ctx context.Context) error { return reportStatus(ctx, board, st, w, cluster) }},
-		component{"http", srv.Run},
 	)
+	comps = append(comps, ingest...)
+	comps = append(comps, component{"http", srv.Run})
 	return runAll(ctx, log, board, comps...)
 }
 

@@ -1,10 +1,10 @@
 package store
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/smarteye/smarteye/telemetry"
 )
 
 // Kind is the Go type a column's values have when they are handed to the
@@ -160,25 +160,4 @@ var (
 )
 
 // NewID returns a random (version 4) UUID.
-func NewID() [16]byte {
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	return id
-}
-
-// FormatID writes a UUID in its canonical text form.
-func FormatID(id [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], id[10:])
-	return string(b[:])
-}
+func NewID() [16]byte { return telemetry.NewUUID() }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarteye/smarteye/telemetry"
 )
 
 // Batch is a set of rows of one table written in one transaction. Its ID
@@ -283,7 +285,7 @@ func (w *Writer) toSpool(b *Batch) {
 func (w *Writer) written(b *Batch, duplicate, replayed bool) {
 	if duplicate {
 		w.m.duplicates.Inc()
-		w.log.Info("batch was already written; skipped", "table", b.Table.Name, "batch", FormatID(b.ID), "rows", len(b.Rows))
+		w.log.Info("batch was already written; skipped", "table", b.Table.Name, "batch", telemetry.UUID(b.ID).String(), "rows", len(b.Rows))
 		return
 	}
 	w.m.written.WithLabelValues(b.Table.Name).Add(float64(len(b.Rows)))

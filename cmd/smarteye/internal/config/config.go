@@ -30,6 +30,62 @@ type Config struct {
 	HTTP     HTTP     `yaml:"http"`
 	Database Database `yaml:"database"`
 	Store    Store    `yaml:"store"`
+	MAVLink  MAVLink  `yaml:"mavlink"`
+	Sim      Sim      `yaml:"sim"`
+}
+
+// MAVLink configures telemetry ingest.
+type MAVLink struct {
+	// SystemID is smarteye's own system id. It defaults to 254.
+	SystemID int `yaml:"system_id"`
+	// HeartbeatInterval is how often smarteye's heartbeat is sent on every
+	// link; 0 sends none. It defaults to 1 second.
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	// StoredRate is the most samples stored per vehicle per second. It defaults to 10.
+	StoredRate float64 `yaml:"stored_rate"`
+	// LinkTimeout is the silence after which a link is lost. It defaults to 5 seconds.
+	LinkTimeout Duration `yaml:"link_timeout"`
+	// MaxDiscovered caps unconfigured vehicles per link. It defaults to 64.
+	MaxDiscovered int `yaml:"max_discovered"`
+	// Links defaults to one UDP server on :14550.
+	Links []Link `yaml:"links"`
+	// Vehicles defaults to none (every vehicle is discovered).
+	Vehicles []Vehicle `yaml:"vehicles"`
+}
+
+// Link is one MAVLink endpoint.
+type Link struct {
+	Name       string `yaml:"name"`
+	Type       string `yaml:"type"`
+	Address    string `yaml:"address"`
+	Baud       int    `yaml:"baud"`
+	ReadBuffer int    `yaml:"read_buffer"`
+}
+
+// Vehicle is one configured vehicle.
+type Vehicle struct {
+	Name       string `yaml:"name"`
+	Link       string `yaml:"link"`
+	SystemID   int    `yaml:"system_id"`
+	Camera     string `yaml:"camera"`
+	SigningKey string `yaml:"signing_key"`
+}
+
+// Sim configures the simulated drones of "smarteye demo" and "smarteye sim".
+type Sim struct {
+	// Drones defaults to three drones patrolling the demo site.
+	Drones []SimDrone `yaml:"drones"`
+}
+
+// SimDrone is one simulated drone.
+type SimDrone struct {
+	Name     string       `yaml:"name"`
+	SystemID int          `yaml:"system_id"`
+	Type     string       `yaml:"type"`
+	Speed    float64      `yaml:"speed"`
+	Altitude float64      `yaml:"altitude"`
+	Battery  Duration     `yaml:"battery"`
+	Route    [][2]float64 `yaml:"route"`
 }
 
 // Log configures logging.
@@ -136,6 +192,16 @@ func Default() Config {
 				Events:     Duration(365 * day),
 			},
 		},
+		MAVLink: MAVLink{
+			SystemID:          254,
+			HeartbeatInterval: Duration(time.Second),
+			StoredRate:        10,
+			LinkTimeout:       Duration(5 * time.Second),
+			MaxDiscovered:     64,
+			Links:             []Link{{Name: "udp", Type: "udp-server", Address: ":14550", ReadBuffer: 8 << 20}},
+			Vehicles:          []Vehicle{},
+		},
+		Sim: defaultSim(),
 	}
 }
 
@@ -208,6 +274,12 @@ func sectionName(typ string) string {
 		return "database.embedded"
 	case "Retention":
 		return "store.retention"
+	case "Link":
+		return "mavlink.links[]"
+	case "Vehicle":
+		return "mavlink.vehicles[]"
+	case "SimDrone":
+		return "sim.drones[]"
 	}
 	return strings.ToLower(typ)
 }
@@ -269,6 +341,12 @@ func setScalar(f reflect.Value, s string) error {
 			return fmt.Errorf("%q is not an integer", s)
 		}
 		f.SetInt(n)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		f.SetFloat(n)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
@@ -279,6 +357,21 @@ func setScalar(f reflect.Value, s string) error {
 		return fmt.Errorf("cannot be set from the environment")
 	}
 	return nil
+}
+
+// demoRoutes are patrols over the demo's synthetic CBD block ([lat, lon], WGS 84).
+var demoRoutes = [][][2]float64{
+	{{22.5412, 114.0538}, {22.5412, 114.0572}, {22.5388, 114.0572}, {22.5388, 114.0538}},
+	{{22.5420, 114.0545}, {22.5395, 114.0560}, {22.5420, 114.0575}},
+	{{22.5405, 114.0530}, {22.5405, 114.0580}},
+}
+
+func defaultSim() Sim {
+	return Sim{Drones: []SimDrone{
+		{Name: "drone-1", SystemID: 1, Type: "quadrotor", Speed: 8, Altitude: 60, Battery: Duration(25 * time.Minute), Route: demoRoutes[0]},
+		{Name: "drone-2", SystemID: 2, Type: "hexarotor", Speed: 6, Altitude: 45, Battery: Duration(30 * time.Minute), Route: demoRoutes[1]},
+		{Name: "drone-3", SystemID: 3, Type: "fixed_wing", Speed: 16, Altitude: 120, Battery: Duration(40 * time.Minute), Route: demoRoutes[2]},
+	}}
 }
 
 // Validate checks every value and returns all problems at once, each naming
@@ -359,7 +452,98 @@ func (c *Config) Validate() error {
 			bad(key, "%s is less than a day, the partition size; use 1d or more", d)
 		}
 	}
+	c.validateMAVLink(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateMAVLink(bad func(string, string, ...any)) {
+	m := c.MAVLink
+	if m.SystemID < 1 || m.SystemID > 255 {
+		bad("mavlink.system_id", "%d is out of range 1..255", m.SystemID)
+	}
+	if m.HeartbeatInterval < 0 {
+		bad("mavlink.heartbeat_interval", "must be 0 (none) or positive")
+	}
+	if m.StoredRate < 0 || m.StoredRate > 1000 {
+		bad("mavlink.stored_rate", "%g is out of range 0..1000 samples per second", m.StoredRate)
+	}
+	positive(bad, "mavlink.link_timeout", m.LinkTimeout)
+	if m.MaxDiscovered < 0 || m.MaxDiscovered > 10000 {
+		bad("mavlink.max_discovered", "%d is out of range 0..10000", m.MaxDiscovered)
+	}
+	links := map[string]bool{}
+	for i, l := range m.Links {
+		key := fmt.Sprintf("mavlink.links[%d]", i)
+		if l.Name == "" || links[l.Name] {
+			bad(key+".name", "%q must be set and unique", l.Name)
+		}
+		links[l.Name] = true
+		switch l.Type {
+		case "udp-server", "udp-client", "tcp-server", "tcp-client":
+			if err := checkAddr(l.Address); err != nil {
+				bad(key+".address", "%v; write host:port, e.g. :14550 or 192.168.1.10:14550", err)
+			}
+		case "serial":
+			if l.Address == "" {
+				bad(key+".address", "name the serial device, e.g. /dev/ttyUSB0")
+			}
+			if l.Baud < 0 {
+				bad(key+".baud", "must be positive, e.g. 57600")
+			}
+		default:
+			bad(key+".type", "%q is not one of udp-server, udp-client, tcp-server, tcp-client, serial", l.Type)
+		}
+		if l.ReadBuffer < 0 {
+			bad(key+".read_buffer", "must be 0 (default) or a size in bytes")
+		}
+	}
+	ids := map[string]bool{}
+	names := map[string]bool{}
+	for i, v := range m.Vehicles {
+		key := fmt.Sprintf("mavlink.vehicles[%d]", i)
+		if v.Name == "" || names[v.Name] || strings.ContainsAny(v.Name, "/?#% ") {
+			bad(key+".name", "%q must be set, unique, and without spaces, '/', '?', '#' or '%%'", v.Name)
+		}
+		names[v.Name] = true
+		if !links[v.Link] {
+			bad(key+".link", "%q is not one of mavlink.links", v.Link)
+		}
+		if v.SystemID < 1 || v.SystemID > 255 {
+			bad(key+".system_id", "%d is out of range 1..255", v.SystemID)
+		}
+		if id := fmt.Sprint(v.Link, "/", v.SystemID); ids[id] {
+			bad(key+".system_id", "system %d on link %s is configured twice", v.SystemID, v.Link)
+		} else {
+			ids[id] = true
+		}
+		if k := v.SigningKey; k != "" && len(k) < 8 {
+			bad(key+".signing_key", "a passphrase needs at least 8 characters (or give 64 hex digits)")
+		}
+	}
+	for i, d := range c.Sim.Drones {
+		key := fmt.Sprintf("sim.drones[%d]", i)
+		if d.Name == "" {
+			bad(key+".name", "must be set")
+		}
+		if d.SystemID < 1 || d.SystemID > 255 {
+			bad(key+".system_id", "%d is out of range 1..255", d.SystemID)
+		}
+		if d.Speed <= 0 || d.Speed > 100 {
+			bad(key+".speed", "%g is out of range (0, 100] m/s", d.Speed)
+		}
+		if d.Altitude <= 0 || d.Altitude > 5000 {
+			bad(key+".altitude", "%g is out of range (0, 5000] m", d.Altitude)
+		}
+		positive(bad, key+".battery", d.Battery)
+		if len(d.Route) < 2 {
+			bad(key+".route", "needs at least 2 waypoints, each [lat, lon]")
+		}
+		for j, p := range d.Route {
+			if p[0] < -90 || p[0] > 90 || p[1] < -180 || p[1] > 180 {
+				bad(fmt.Sprintf("%s.route[%d]", key, j), "[%g, %g] is not [lat, lon] in degrees", p[0], p[1])
+			}
+		}
+	}
 }
 
 func positive(bad func(string, string, ...any), key string, d Duration) {

@@ -105,6 +105,8 @@ func TestDocumentedFile(t *testing.T) {
 		leaf := key[strings.LastIndex(key, ".")+1:]
 		found := false
 		for i, l := range lines {
+			// A list item's key may be documented in a commented example.
+			l = strings.TrimLeft(l, "#- ")
 			if strings.HasPrefix(strings.TrimSpace(l), leaf+":") && i > 0 && strings.HasPrefix(strings.TrimSpace(lines[i-1]), "#") {
 				found = true
 			}

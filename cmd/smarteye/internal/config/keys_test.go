@@ -12,6 +12,10 @@ func collectKeys(t reflect.Type, prefix string, out map[string]bool) {
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 		ft := t.Field(i).Type
+		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+			collectKeys(ft.Elem(), prefix+name+".", out)
+			continue
+		}
 		if ft.Kind() == reflect.Struct {
 			collectKeys(ft, prefix+name+".", out)
 			continue

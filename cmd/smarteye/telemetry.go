@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/ingest/mavlink"
+	"github.com/smarteye/smarteye/ingest/sim"
+	"github.com/smarteye/smarteye/telemetry"
+)
+
+// mavlinkConfig maps the configuration onto the ingest's. In the demo, the
+// simulated drones are configured vehicles on the first UDP server link.
+func mavlinkConfig(cfg config.Config, log *slog.Logger, demo bool) mavlink.Config {
+	m := cfg.MAVLink
+	c := mavlink.Config{
+		SystemID:          uint8(m.SystemID),
+		HeartbeatInterval: m.HeartbeatInterval.D(),
+		StoredRate:        m.StoredRate,
+		LinkTimeout:       m.LinkTimeout.D(),
+		MaxDiscovered:     m.MaxDiscovered,
+		Log:               log,
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = -1 // none
+	}
+	if c.StoredRate == 0 {
+		c.StoredRate = -1 // store none
+	}
+	for _, l := range m.Links {
+		c.Links = append(c.Links, mavlink.LinkConfig{Name: l.Name, Type: l.Type, Address: l.Address, Baud: l.Baud, ReadBuffer: l.ReadBuffer})
+	}
+	for _, v := range m.Vehicles {
+		c.Vehicles = append(c.Vehicles, mavlink.VehicleConfig{Name: v.Name, Link: v.Link, SystemID: uint8(v.SystemID), Camera: v.Camera, SigningKey: v.SigningKey})
+	}
+	if demo {
+		if link := demoLink(cfg); link != "" {
+		drones:
+			for _, d := range cfg.Sim.Drones {
+				for _, v := range c.Vehicles {
+					if v.Name == d.Name || (v.Link == link && int(v.SystemID) == d.SystemID) {
+						continue drones
+					}
+				}
+				c.Vehicles = append(c.Vehicles, mavlink.VehicleConfig{Name: d.Name, Link: link, SystemID: uint8(d.SystemID), Camera: d.Name + "-cam"})
+			}
+		}
+	}
+	return c
+}
+
+// demoLink is the link the demo's drones fly into: the first UDP server.
+func demoLink(cfg config.Config) string {
+	for _, l := range cfg.MAVLink.Links {
+		if l.Type == mavlink.UDPServer {
+			return l.Name
+		}
+	}
+	return ""
+}
+
+func simDrones(cfg config.Config) []sim.Drone {
+	var ds []sim.Drone
+	for _, d := range cfg.Sim.Drones {
+		ds = append(ds, sim.Drone{Name: d.Name, SystemID: uint8(d.SystemID), Type: d.Type, Speed: d.Speed, Altitude: d.Altitude, Battery: d.Battery.D(), Route: d.Route})
+	}
+	return ds
+}
+
+// localTarget turns a server's bound address into one a local client dials.
+func localTarget(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// ingestComponents builds the MAVLink ingest (and, in the demo, the
+// simulated drones flying into it) and binds its links.
+func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer) ([]component, error) {
+	in, err := mavlink.New(mavlinkConfig(cfg, log, demo), mavlink.LiveSink{Bus: bus, Writer: w}, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Start(); err != nil {
+		return nil, err
+	}
+	comps := []component{{"mavlink", in.Run}}
+	if demo && len(cfg.Sim.Drones) > 0 {
+		link := demoLink(cfg)
+		if link == "" {
+			return nil, fmt.Errorf("demo: the simulated drones need a udp-server MAVLink link")
+		}
+		s, err := sim.New(sim.Config{Drones: simDrones(cfg), Target: "udp:" + localTarget(in.Addr(link)), Log: log})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("simulated drones flying", "drones", len(cfg.Sim.Drones), "link", link)
+		comps = append(comps, component{"simulated drones", s.Run})
+	}
+	return comps, nil
+}
+
+// runSim flies the configured drones towards a ground station.
+func runSim(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, target string, n int) error {
+	drones := simDrones(cfg)
+	if len(drones) == 0 {
+		return fmt.Errorf("sim: no drones configured (sim.drones)")
+	}
+	if n > 0 {
+		drones = cloneDrones(drones, n)
+	}
+	s, err := sim.New(sim.Config{Drones: drones, Target: target, Log: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "smarteye sim: %d drone(s) sending MAVLink 2 to %s (Ctrl-C stops)\n", len(drones), target)
+	start := time.Now()
+	err = s.Run(ctx)
+	fmt.Fprintf(stdout, "sent %d frames in %s\n", s.Stats().Frames.Load(), time.Since(start).Round(time.Second))
+	return err
+}
+
+// cloneDrones makes n drones from the configured ones: the routes repeat,
+// each copy shifted a little, with system ids 1..n.
+func cloneDrones(base []sim.Drone, n int) []sim.Drone {
+	out := make([]sim.Drone, n)
+	for i := range out {
+		d := base[i%len(base)]
+		shift := float64(i/len(base)) * 0.0004 // about 45 m north per round
+		route := make([][2]float64, len(d.Route))
+		for j, p := range d.Route {
+			route[j] = [2]float64{p[0] + shift, p[1]}
+		}
+		d.Route = route
+		d.SystemID = uint8(i%255 + 1)
+		d.Name = "sim-" + strconv.Itoa(i+1)
+		out[i] = d
+	}
+	return out
+}

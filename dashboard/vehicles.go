@@ -1,0 +1,272 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// History is what the server reads of stored telemetry.
+type History interface {
+	Vehicles(ctx context.Context) ([]store.VehicleRecord, error)
+	Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]store.TrackPoint, error)
+}
+
+// Track limits.
+const (
+	defaultTrackPoints = 1000
+	maxTrackPoints     = 20000
+	defaultTrackRange  = time.Hour
+)
+
+// vehicles merges the live state with vehicles known only from history
+// (heard before a restart): those are listed with their link lost.
+func (s *Server) vehicles(ctx context.Context) ([]telemetry.Vehicle, error) {
+	live := s.deps.Bus.Vehicles()
+	if s.deps.History == nil {
+		return live, nil
+	}
+	recs, err := s.deps.History.Vehicles(ctx)
+	if err != nil {
+		return live, err
+	}
+	for _, r := range recs {
+		if slices.ContainsFunc(live, func(v telemetry.Vehicle) bool { return v.ID == r.ID }) {
+			continue
+		}
+		v := telemetry.Vehicle{ID: r.ID, Name: r.Name, Link: r.Link, SystemID: uint8(r.SystemID), Type: r.Type, Autopilot: r.Autopilot, Discovered: r.Discovered,
+			Health: telemetry.Health{State: telemetry.LinkLost}}
+		if r.LastSeen != nil {
+			v.Health.LastHeard = *r.LastSeen
+			v.Updated = *r.LastSeen
+		}
+		live = append(live, v)
+	}
+	slices.SortFunc(live, func(a, b telemetry.Vehicle) int { return strings.Compare(a.ID, b.ID) })
+	return live, nil
+}
+
+func (s *Server) listVehicles(w http.ResponseWriter, r *http.Request) {
+	vs, err := s.vehicles(r.Context())
+	if err != nil {
+		s.log.Warn("vehicle history unavailable; listing live vehicles only", "err", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"vehicles": vs})
+}
+
+func (s *Server) getVehicle(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if v, ok := s.deps.Bus.Vehicle(id); ok {
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
+	vs, _ := s.vehicles(r.Context())
+	for _, v := range vs {
+		if v.ID == id {
+			writeJSON(w, http.StatusOK, v)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
+}
+
+// parseRange reads from and to (RFC 3339) with defaults: to is now, from is
+// def before to.
+func parseRange(r *http.Request, def time.Duration) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	to = time.Now()
+	if s := q.Get("to"); s != "" {
+		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return from, to, errors.New("to: not an RFC 3339 time such as 2026-11-23T14:00:00Z")
+		}
+	}
+	from = to.Add(-def)
+	if s := q.Get("from"); s != "" {
+		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return from, to, errors.New("from: not an RFC 3339 time such as 2026-11-23T14:00:00Z")
+		}
+	}
+	if !to.After(from) {
+		return from, to, errors.New("to must be after from")
+	}
+	return from, to, nil
+}
+
+func (s *Server) vehicleTrack(w http.ResponseWriter, r *http.Request) {
+	if s.deps.History == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
+		return
+	}
+	id := r.PathValue("id")
+	from, to, err := parseRange(r, defaultTrackRange)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	n := defaultTrackPoints
+	if s := r.URL.Query().Get("max_points"); s != "" {
+		n, err = strconv.Atoi(s)
+		if err != nil || n < 2 || n > maxTrackPoints {
+			writeError(w, http.StatusBadRequest, "max_points: a whole number from 2 to "+strconv.Itoa(maxTrackPoints))
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	pts, err := s.deps.History.Track(ctx, id, from, to, n)
+	if err != nil {
+		s.log.Warn("track query failed", "vehicle", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "track unavailable: the database did not answer")
+		return
+	}
+	if pts == nil {
+		pts = []store.TrackPoint{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"vehicle": id, "from": from.UTC(), "to": to.UTC(), "max_points": n, "points": pts})
+}
+
+// Live-feed limits.
+const (
+	liveQueue        = 4096
+	liveWriteTimeout = 10 * time.Second
+	livePing         = 20 * time.Second
+)
+
+// live is the WebSocket GET /api/v1/live: a snapshot of every vehicle,
+// then every update as it happens. Query parameters filter it: types
+// (vehicle,event), vehicles (ids) and rate (most updates per second per
+// vehicle; 0 is every one). A client that reads too slowly loses its
+// oldest updates, told by a "dropped" message, and never slows ingest.
+func (s *Server) live(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	types := map[string]bool{"vehicle": true, "event": true}
+	if t := q.Get("types"); t != "" {
+		types = map[string]bool{}
+		for _, x := range strings.Split(t, ",") {
+			if x != "vehicle" && x != "event" {
+				writeError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event")
+				return
+			}
+			types[x] = true
+		}
+	}
+	var only map[string]bool
+	if v := q.Get("vehicles"); v != "" {
+		only = map[string]bool{}
+		for _, x := range strings.Split(v, ",") {
+			only[x] = true
+		}
+	}
+	var minGap time.Duration
+	if v := q.Get("rate"); v != "" {
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil || rate < 0 || rate > 1000 {
+			writeError(w, http.StatusBadRequest, "rate: updates per second per vehicle, 0 (all) to 1000")
+			return
+		}
+		if rate > 0 {
+			minGap = time.Duration(float64(time.Second) / rate)
+		}
+	}
+	// The server's read timeout would end the connection after 30 s: a
+	// hijacked connection keeps its deadlines. Pings keep it honest instead.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	c, err := websocket.Accept(w, r, nil) // same-origin only: a foreign page cannot read the feed
+	if err != nil {
+		return // Accept has answered
+	}
+	defer c.CloseNow()
+	s.liveClients.Inc()
+	defer s.liveClients.Dec()
+	ctx := c.CloseRead(r.Context()) // the client sends nothing; this notices it going away
+
+	sub := s.deps.Bus.Subscribe(liveQueue)
+	defer sub.Close()
+	send := func(v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, b)
+	}
+	wanted := func(id string) bool { return only == nil || only[id] }
+	if types["vehicle"] {
+		var snap []telemetry.Vehicle
+		for _, v := range s.deps.Bus.Vehicles() {
+			if wanted(v.ID) {
+				snap = append(snap, v)
+			}
+		}
+		if snap == nil {
+			snap = []telemetry.Vehicle{}
+		}
+		if err := send(map[string]any{"type": "snapshot", "vehicles": snap}); err != nil {
+			return
+		}
+	}
+	lastSent := map[string]time.Time{}
+	ping := time.NewTicker(livePing)
+	defer ping.Stop()
+	var buf []telemetry.Update
+	var reported uint64
+	for {
+		select {
+		case <-ctx.Done():
+			c.Close(websocket.StatusNormalClosure, "")
+			return
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				return
+			}
+		case <-sub.Ready():
+			buf = sub.Take(buf[:0])
+			for _, u := range buf {
+				switch {
+				case u.Vehicle != nil:
+					id := u.Vehicle.ID
+					if !types["vehicle"] || !wanted(id) {
+						continue
+					}
+					if minGap > 0 {
+						if now := time.Now(); now.Sub(lastSent[id]) < minGap {
+							continue
+						} else {
+							lastSent[id] = now
+						}
+					}
+				case u.Event != nil:
+					if !types["event"] || (only != nil && !only[u.Event.VehicleID]) {
+						continue
+					}
+				}
+				if err := send(u); err != nil {
+					return
+				}
+			}
+			clear(buf)
+			if d := sub.Dropped(); d > reported {
+				reported = d
+				if err := send(map[string]any{"type": "dropped", "count": d}); err != nil {
+					return
+				}
+			}
+		}
+	}
+}

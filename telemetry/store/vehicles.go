@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smarteye/smarteye/telemetry"
+)
+
+// TelemetryRow is v's state at t as a row of Telemetry. A vehicle without a
+// position (no 3D fix) stores NULL lat/lon, never (0, 0).
+func TelemetryRow(v *telemetry.Vehicle, t time.Time) []any {
+	row := make([]any, len(Telemetry.Columns))
+	row[0], row[1] = t, v.ID
+	if p := v.Position; p.Valid {
+		row[2], row[3], row[4], row[5] = p.Lat, p.Lon, float32(p.AltMSL), float32(p.AltRel)
+	}
+	if m := v.Motion; m.Valid {
+		row[6], row[10], row[11] = float32(m.Heading), float32(m.GroundSpeed), float32(m.ClimbRate)
+	}
+	if a := v.Attitude; a.Valid {
+		row[7], row[8], row[9] = float32(a.Roll), float32(a.Pitch), float32(a.Yaw)
+	}
+	if b := v.Battery; b.Valid {
+		row[12] = float32(b.Voltage)
+		if b.Remaining >= 0 {
+			row[13] = float32(b.Remaining)
+		}
+	}
+	if v.Mode != "" {
+		row[14] = v.Mode
+	}
+	row[15] = v.Armed
+	if g := v.GPS; g.Valid {
+		row[16] = int16(g.Fix)
+		if g.Satellites >= 0 {
+			row[17] = int16(g.Satellites)
+		}
+		if g.EPH > 0 {
+			row[18] = float32(g.EPH)
+		}
+	}
+	if g := v.Gimbal; g.Valid {
+		row[19], row[20] = float32(g.Pitch), float32(g.Yaw)
+	}
+	return row
+}
+
+// EventRow is e as a row of Events.
+func EventRow(e *telemetry.Event) []any {
+	row := []any{e.Time, [16]byte(e.ID), nilIfEmpty(e.Site), e.Kind, nilIfEmpty(e.CameraID), nilIfEmpty(e.VehicleID), nil, nil, nil, nilIfEmpty(e.Message), nil}
+	if e.Lat != nil && e.Lon != nil {
+		row[7], row[8] = *e.Lat, *e.Lon
+	}
+	if len(e.Data) > 0 {
+		if b, err := json.Marshal(e.Data); err == nil {
+			row[10] = b
+		}
+	}
+	return row
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// UpsertVehicles records vehicles in the vehicles table: identity, and
+// first and last heard.
+func (s *Store) UpsertVehicles(ctx context.Context, vs []telemetry.Vehicle) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	if !s.Ready() {
+		return errNotReady
+	}
+	b := &pgx.Batch{}
+	for _, v := range vs {
+		var seen any
+		if !v.Health.LastHeard.IsZero() {
+			seen = v.Health.LastHeard
+		}
+		b.Queue(`INSERT INTO vehicles (id, site_id, name, link, system_id, vehicle_type, autopilot, discovered, first_seen, last_seen)
+			VALUES ($1, (SELECT id FROM sites WHERE id = $2), $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), $8, $9, $9)
+			ON CONFLICT (id) DO UPDATE SET
+				name = EXCLUDED.name, link = EXCLUDED.link, system_id = EXCLUDED.system_id,
+				vehicle_type = COALESCE(EXCLUDED.vehicle_type, vehicles.vehicle_type),
+				autopilot = COALESCE(EXCLUDED.autopilot, vehicles.autopilot),
+				discovered = EXCLUDED.discovered,
+				first_seen = COALESCE(vehicles.first_seen, EXCLUDED.first_seen),
+				last_seen = GREATEST(vehicles.last_seen, EXCLUDED.last_seen)`,
+			v.ID, v.Site, v.Name, v.Link, int(v.SystemID), v.Type, v.Autopilot, v.Discovered, seen)
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: upsert vehicles: %w", err)
+	}
+	return nil
+}
+
+// VehicleRecord is a row of the vehicles table.
+type VehicleRecord struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Link       string     `json:"link"`
+	SystemID   int        `json:"system_id"`
+	Type       string     `json:"type,omitempty"`
+	Autopilot  string     `json:"autopilot,omitempty"`
+	Discovered bool       `json:"discovered"`
+	FirstSeen  *time.Time `json:"first_seen,omitempty"`
+	LastSeen   *time.Time `json:"last_seen,omitempty"`
+}
+
+// Vehicles lists the vehicles table by id.
+func (s *Store) Vehicles(ctx context.Context) ([]VehicleRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, link, system_id, COALESCE(vehicle_type, ''), COALESCE(autopilot, ''), discovered, first_seen, last_seen FROM vehicles ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (VehicleRecord, error) {
+		var v VehicleRecord
+		err := r.Scan(&v.ID, &v.Name, &v.Link, &v.SystemID, &v.Type, &v.Autopilot, &v.Discovered, &v.FirstSeen, &v.LastSeen)
+		return v, err
+	})
+}
+
+// TrackPoint is one point of a vehicle's stored track.
+type TrackPoint struct {
+	Time        time.Time `json:"t"`
+	Lat         float64   `json:"lat"`
+	Lon         float64   `json:"lon"`
+	AltMSL      *float32  `json:"alt_msl,omitempty"`
+	AltRel      *float32  `json:"alt_rel,omitempty"`
+	Heading     *float32  `json:"heading,omitempty"`
+	GroundSpeed *float32  `json:"ground_speed,omitempty"`
+}
+
+// ErrRange is returned for a time range that is empty or reversed.
+var ErrRange = errors.New("store: 'to' must be after 'from'")
+
+// Track returns a vehicle's positions in [from, to), downsampled in the
+// database to at most maxPoints: the range is cut into maxPoints equal
+// buckets and each bucket keeps its first point; the last point of the
+// range is always kept. Rows without a position (no fix) are skipped.
+func (s *Store) Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]TrackPoint, error) {
+	if !to.After(from) {
+		return nil, ErrRange
+	}
+	maxPoints = max(maxPoints, 2)
+	step := to.Sub(from) / time.Duration(maxPoints-1)
+	if step <= 0 {
+		step = time.Microsecond
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH pts AS (
+			SELECT time, lat, lon, alt_msl, alt_rel, heading, ground_speed
+			FROM telemetry
+			WHERE vehicle_id = $1 AND time >= $2 AND time < $3 AND lat IS NOT NULL
+		), firsts AS (
+			SELECT DISTINCT ON (date_bin($4::interval, time, $2)) *
+			FROM pts ORDER BY date_bin($4::interval, time, $2), time
+		), last AS (
+			SELECT * FROM pts ORDER BY time DESC LIMIT 1
+		)
+		SELECT * FROM firsts UNION SELECT * FROM last ORDER BY time`,
+		vehicle, from, to, step)
+	if err != nil {
+		return nil, fmt.Errorf("store: track: %w", err)
+	}
+	pts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TrackPoint, error) {
+		var p TrackPoint
+		err := r.Scan(&p.Time, &p.Lat, &p.Lon, &p.AltMSL, &p.AltRel, &p.Heading, &p.GroundSpeed)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: track: %w", err)
+	}
+	if len(pts) > maxPoints { // the last point may add one beyond the buckets
+		pts = append(pts[:maxPoints-1], pts[len(pts)-1])
+	}
+	return pts, nil
+}
+
+// SyncVehicles keeps the vehicles table in step with the live state that
+// list returns, every interval and once more when ctx ends: a vehicle is
+// written when it is new or was heard since its last write. A database
+// outage only delays it.
+func (s *Store) SyncVehicles(ctx context.Context, list func() []telemetry.Vehicle, interval time.Duration) error {
+	written := map[string]time.Time{}
+	sync := func(ctx context.Context) {
+		var todo []telemetry.Vehicle
+		for _, v := range list() {
+			if last, ok := written[v.ID]; !ok || v.Health.LastHeard.After(last) {
+				todo = append(todo, v)
+			}
+		}
+		if len(todo) == 0 || !s.Ready() {
+			return
+		}
+		if err := s.UpsertVehicles(ctx, todo); err != nil {
+			s.log.Warn("vehicle registry not updated; will retry", "err", err)
+			return
+		}
+		for _, v := range todo {
+			written[v.ID] = v.Health.LastHeard
+		}
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			sync(fctx)
+			cancel()
+			return nil
+		case <-t.C:
+			sync(ctx)
+		}
+	}
+}
