@@ -3,6 +3,7 @@
 # Idempotent and quick when everything is present: it asks apt only for what
 # is missing. Run as root (or with sudo).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # Package lists by purpose; later features add theirs here.
 RUNTIME=(
@@ -15,7 +16,13 @@ BUILD=(
   make
 )
 
-want=("${RUNTIME[@]}" "${BUILD[@]}")
+TEST=()
+# Node.js and npm run the independent MAVLink peer (node-mavlink) in the
+# tests and benchmarks; Debian's are enough (any Node.js >= 18).
+command -v node >/dev/null || TEST+=(nodejs)
+command -v npm >/dev/null || TEST+=(npm)
+
+want=("${RUNTIME[@]}" "${BUILD[@]}" "${TEST[@]}")
 
 missing=()
 for p in "${want[@]}"; do
@@ -24,7 +31,19 @@ for p in "${want[@]}"; do
   fi
 done
 
+# npm packages from the committed lock files, when missing or stale.
+npm_deps() {
+  local dir
+  for dir in ingest/mavlink/testdata/nodepeer; do
+    if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+      echo "install-deps: npm ci in $dir" >&2
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  done
+}
+
 if ((${#missing[@]} == 0)); then
+  npm_deps
   exit 0
 fi
 
@@ -48,3 +67,4 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q .; then
   echo "install-deps: note: a system PostgreSQL cluster exists; smarteye does not use it" >&2
 fi
+npm_deps

@@ -74,7 +74,7 @@ func (t *tracker) apply(msg message.Message, comp uint8, now time.Time) (changed
 		v.Motion.VEast = float64(m.Vy) * cm
 		v.Motion.VDown = float64(m.Vz) * cm
 		v.Motion.GroundSpeed = math.Hypot(v.Motion.VNorth, v.Motion.VEast)
-		v.Motion.ClimbRate = -v.Motion.VDown
+		v.Motion.ClimbRate = 0 - v.Motion.VDown + 0 // + 0: no "-0" in JSON
 		if m.Hdg != math.MaxUint16 {
 			v.Motion.Heading = float64(m.Hdg) * cdeg
 		}

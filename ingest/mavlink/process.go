@@ -168,8 +168,18 @@ func (p *Processor) Frame(f frame.Frame, now time.Time) {
 	}
 	sys, comp := f.GetSystemID(), f.GetComponentID()
 	t := p.vehicles[sys]
-	if t != nil && t.key != nil && !p.checkSignature(t, f) {
-		return
+	switch {
+	case t != nil && t.key != nil:
+		if !p.checkSignature(t.key, &t.sigTime, &t.state.Health, f) {
+			return
+		}
+	case t == nil:
+		if vc, ok := p.configured[sys]; ok && vc.key != nil {
+			var sigTime uint64
+			if !p.checkSignature(vc.key, &sigTime, nil, f) {
+				return
+			}
+		}
 	}
 	mp := p.rw.GetMessage(raw.ID)
 	if mp == nil {
@@ -181,7 +191,6 @@ func (p *Processor) Frame(f frame.Frame, now time.Time) {
 		return
 	}
 	var sum uint16
-	_, isV2 := f.(*frame.V2Frame)
 	switch ff := f.(type) {
 	case *frame.V1Frame:
 		sum = ff.GenerateChecksum(mp.CRCExtra())
@@ -192,7 +201,10 @@ func (p *Processor) Frame(f frame.Frame, now time.Time) {
 		p.drop(DropBadCRC)
 		return
 	}
-	msg, err := mp.Read(raw, isV2)
+	// Decoded with MAVLink 2's rules whatever the frame's version: the
+	// payload layout is the same, and MAVLink 1 senders that append the
+	// extension fields (node-mavlink, some routers) then decode too.
+	msg, err := mp.Read(raw, true)
 	if err != nil {
 		p.drop(DropDecode)
 		return
@@ -201,12 +213,12 @@ func (p *Processor) Frame(f frame.Frame, now time.Time) {
 		if t = p.admit(sys, comp, msg, now); t == nil {
 			return
 		}
-		if t.key != nil && !p.checkSignature(t, f) {
-			return
+		if v2, ok := f.(*frame.V2Frame); ok && t.key != nil {
+			t.sigTime = v2.SignatureTimestamp
 		}
 	}
 	p.heard(t, f, comp, now)
-	if t.apply(msg, comp, now) {
+	if t.apply(msg, comp, now) || t.identityChanged {
 		t.dirty = true
 		t.state.Updated = now
 		if t.identityChanged {
@@ -248,7 +260,7 @@ func (p *Processor) admit(sys, comp uint8, msg message.Message, now time.Time) *
 	}
 	p.vehicles[sys] = t
 	p.counts.Vehicles.Add(1)
-	p.sink.Vehicle(&t.state)
+	t.identityChanged = true // announced to the sink once the first message is applied
 	if !configured {
 		t.event(now, "vehicle.discovered", fmt.Sprintf("new vehicle: system %d on link %s", sys, p.cfg.Link), map[string]any{"system_id": sys, "link": p.cfg.Link})
 	}
@@ -258,25 +270,27 @@ func (p *Processor) admit(sys, comp uint8, msg message.Message, now time.Time) *
 // checkSignature enforces MAVLink 2 signing for a vehicle with a key:
 // frames must be signed with it, with timestamps that do not go back more
 // than a few seconds (replays).
-func (p *Processor) checkSignature(t *tracker, f frame.Frame) bool {
+// h, when not nil, counts the rejection.
+func (p *Processor) checkSignature(key *frame.V2Key, sigTime *uint64, h *telemetry.Health, f frame.Frame) bool {
+	reject := func(reason int) bool {
+		p.drop(reason)
+		if h != nil {
+			h.Rejected++
+		}
+		return false
+	}
 	v2, ok := f.(*frame.V2Frame)
 	if !ok || v2.Signature == nil {
-		p.drop(DropUnsigned)
-		t.state.Health.Rejected++
-		return false
+		return reject(DropUnsigned)
 	}
-	if sig := v2.GenerateSignature(t.key); subtle.ConstantTimeCompare(sig[:], v2.Signature[:]) != 1 {
-		p.drop(DropBadSignature)
-		t.state.Health.Rejected++
-		return false
+	if sig := v2.GenerateSignature(key); subtle.ConstantTimeCompare(sig[:], v2.Signature[:]) != 1 {
+		return reject(DropBadSignature)
 	}
 	const replayWindow = 10 * 100000 // 10 s in the signature's 10 µs units
-	if t.sigTime > replayWindow && v2.SignatureTimestamp < t.sigTime-replayWindow {
-		p.drop(DropReplayed)
-		t.state.Health.Rejected++
-		return false
+	if *sigTime > replayWindow && v2.SignatureTimestamp < *sigTime-replayWindow {
+		return reject(DropReplayed)
 	}
-	t.sigTime = max(t.sigTime, v2.SignatureTimestamp)
+	*sigTime = max(*sigTime, v2.SignatureTimestamp)
 	return true
 }
 
