@@ -67,8 +67,20 @@ func importLog(ctx context.Context, cfg config.Config, log *slog.Logger, progres
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
+	runCtx, stopStore := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { st.Run(runCtx); close(stopped) }()
+	defer func() { stopStore(); <-stopped }()
+	for !st.Ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if keep := cfg.Store.Retention.Telemetry.D(); keep > 0 && time.Since(scan.Last) > keep {
+		log.Warn("the log is older than the telemetry retention: the next upkeep removes what is imported; set store.retention.telemetry to 0 (or longer) to keep it",
+			"log_ends", scan.Last.UTC().Format(time.RFC3339), "retention", cfg.Store.Retention.Telemetry)
 	}
 
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -171,6 +183,7 @@ func (s *importSink) flush(t *store.Table) {
 	id[6] = id[6]&0x0f | 0x40
 	id[8] = id[8]&0x3f | 0x80
 	b := &store.Batch{ID: id, Table: t, Rows: rows}
+	giveUp := time.Now().Add(2 * time.Minute)
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 		dup, err := s.st.CopyBatch(s.ctx, b)
 		if err == nil {
@@ -181,7 +194,7 @@ func (s *importSink) flush(t *store.Table) {
 			}
 			return
 		}
-		if !store.Retryable(err) || s.ctx.Err() != nil {
+		if !store.Retryable(err) || s.ctx.Err() != nil || time.Now().After(giveUp) {
 			s.err = err
 			return
 		}

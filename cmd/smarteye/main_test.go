@@ -49,6 +49,10 @@ var urlLine = regexp.MustCompile(`dashboard at (http://\S+)`)
 // start runs smarteye with args and waits for the dashboard URL it prints.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	if args[0] == "serve" || args[0] == "demo" {
+		// Tests run side by side: MAVLink on a port the OS picks, not :14550.
+		args = append(args, "--mavlink", "127.0.0.1:0")
+	}
 	cmd := exec.Command(binary, args...)
 	stdout, _ := cmd.StdoutPipe()
 	log := &syncWriter{}

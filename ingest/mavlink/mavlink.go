@@ -351,10 +351,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	var drains, beats sync.WaitGroup
 	for _, l := range in.links {
+		events := l.node.Events()
 		drains.Add(1)
 		go func() {
 			defer drains.Done()
-			in.drain(l)
+			in.drain(l, events)
 		}()
 	}
 	if in.cfg.HeartbeatInterval > 0 {
@@ -373,10 +374,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 
 // drain is the link's one consumer of node events: nothing else touches
 // its Processor. It returns when the node, closed, closes its channel.
-func (in *Ingest) drain(l *link) {
+func (in *Ingest) drain(l *link, events chan gomavlib.Event) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	events := l.node.Events()
 	for {
 		select {
 		case ev, ok := <-events:

@@ -26,6 +26,8 @@ type LogScan struct {
 	// Vehicles are the system ids that sent an autopilot HEARTBEAT, in
 	// order of appearance.
 	Vehicles []uint8
+	// First and Last are the first and last entries' times.
+	First, Last time.Time
 }
 
 // entries reads a log's entries, skipping unreadable ones and entries with
@@ -65,6 +67,10 @@ func ScanLog(r io.Reader) (LogScan, error) {
 	var s LogScan
 	var err error
 	s.Frames, s.Errors, err = entries(r, func(e *tlog.Entry) error {
+		if s.First.IsZero() {
+			s.First = e.Time
+		}
+		s.Last = e.Time
 		raw, ok := e.Frame.GetMessage().(*message.MessageRaw)
 		if !ok || raw.ID != 0 || slices.Contains(s.Vehicles, e.Frame.GetSystemID()) {
 			return nil
