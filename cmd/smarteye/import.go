@@ -291,4 +291,3 @@ func byteSize(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
-
