@@ -108,8 +108,13 @@ func TestDemoDronesLiveAndStored(t *testing.T) {
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
 	req.Header.Set("Origin", "http://evil.example")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-origin live feed: %v %v", resp.StatusCode, err)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin live feed: %d, want 403", resp.StatusCode)
 	}
 
 	// The stored track, downsampled.
@@ -133,6 +138,7 @@ func TestDemoDronesLiveAndStored(t *testing.T) {
 		}
 	}
 	stopWith(t, p, syscall.SIGTERM)
+	http.DefaultClient.CloseIdleConnections()
 }
 
 var importLine = regexp.MustCompile(`(\d+) frames \((\d+) unreadable\).* (\d+) rows added, (\d+) already imported`)
@@ -196,6 +202,7 @@ func TestImportRecordedFlight(t *testing.T) {
 		t.Errorf("imported vehicle not listed from history: %+v", list.Vehicles)
 	}
 	stopWith(t, p, syscall.SIGTERM)
+	http.DefaultClient.CloseIdleConnections()
 
 	// Bad input: a file that is not a log, and a missing vehicle name.
 	junk := filepath.Join(t.TempDir(), "junk.tlog")

@@ -34,6 +34,8 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report file")
 	rows := flag.Int("rows", 1_000_000, "telemetry rows per run")
 	runs := flag.Int("runs", 3, "runs per variant (the median is reported)")
+	flag.IntVar(&fleetDrones, "fleet-drones", 100, "simulated drones in the end-to-end MAVLink run")
+	flag.DurationVar(&fleetTime, "fleet-time", time.Minute, "length of the end-to-end MAVLink run")
 	flag.Parse()
 	if err := run(*out, *rows, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -48,6 +50,11 @@ type result struct {
 	writerSecs []float64
 	psqlSecs   []float64
 }
+
+var (
+	fleetDrones int
+	fleetTime   time.Duration
+)
 
 func run(out string, nrows, runs int) error {
 	// Ctrl-C stops the benchmark's PostgreSQL and removes its files.
@@ -134,7 +141,15 @@ func run(out string, nrows, runs int) error {
 	if _, err := pool.Exec(ctx, "CREATE INDEX IF NOT EXISTS telemetry_geom ON telemetry USING gist (geom)"); err != nil {
 		return err
 	}
-	return report(out, c, nrows, runs, results)
+	decode, err := benchDecode(root, runs)
+	if err != nil {
+		return err
+	}
+	fleet, err := benchFleet(ctx, st, root, fleetDrones, fleetTime, log)
+	if err != nil {
+		return err
+	}
+	return report(out, c, nrows, runs, results, decode+fleet)
 }
 
 func progress(format string, args ...any) {
@@ -272,7 +287,7 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func report(path string, c *embedded.Cluster, nrows, runs int, results []result) error {
+func report(path string, c *embedded.Cluster, nrows, runs int, results []result, more string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./deploy/bench`) on %s. The machine is shared and noisy: figures are medians of %d alternating runs, and the ratios, measured in the same run against the same server, matter more than the absolute numbers.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runs)
@@ -286,7 +301,8 @@ func report(path string, c *embedded.Cluster, nrows, runs int, results []result)
 		fmt.Fprintf(&b, "| %s | %s | %s | **%.2f×** | %s | %s |\n", r.variant, fmtInt(int(median(r.writer))), fmtInt(int(median(r.psql))),
 			median(r.writer)/median(r.psql), secs(r.writerSecs), secs(r.psqlSecs))
 	}
-	fmt.Fprintf(&b, "\nCommand: `make bench` (rows and runs: `go run ./deploy/bench -rows N -runs R`).\n")
+	fmt.Fprintf(&b, "\n%s", more)
+	fmt.Fprintf(&b, "Command: `make bench` (`go run ./deploy/bench -rows N -runs R -fleet-drones D -fleet-time 60s`).\n")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
