@@ -52,21 +52,11 @@ func importLog(ctx context.Context, cfg config.Config, log *slog.Logger, progres
 	var fileSum [32]byte
 	h.Sum(fileSum[:0])
 
-	if err := prepareDataDir(&cfg); err != nil {
-		return err
-	}
-	url, cluster, err := database(ctx, cfg, log)
+	st, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	if cluster != nil {
-		defer cluster.Stop(30 * time.Second)
-	}
-	st, err := store.New(storeConfig(cfg, url, log), nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer closeStore()
 	runCtx, stopStore := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() { st.Run(runCtx); close(stopped) }()

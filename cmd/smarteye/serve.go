@@ -203,23 +203,37 @@ func reportStatus(ctx context.Context, board *telemetry.Board, st *store.Store, 
 	}
 }
 
-// migrate applies the migrations and reports the schema.
-func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+// openStore opens the store for a one-off command (migrate, import),
+// starting the embedded cluster when no URL is configured; closeStore
+// closes the pool, then stops the cluster.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (st *store.Store, closeStore func(), err error) {
 	if err := prepareDataDir(&cfg); err != nil {
-		return err
+		return nil, nil, err
 	}
 	url, cluster, err := database(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if cluster != nil {
-		defer cluster.Stop(30 * time.Second)
+	stop := func() {
+		if cluster != nil {
+			cluster.Stop(30 * time.Second)
+		}
 	}
-	st, err := store.New(storeConfig(cfg, url, log), nil)
+	st, err = store.New(storeConfig(cfg, url, log), nil)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return st, func() { st.Close(); stop() }, nil
+}
+
+// migrate applies the migrations and reports the schema.
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	st, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore()
 	n, err := st.Migrate(ctx)
 	if err != nil {
 		return err
