@@ -252,7 +252,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 						}
 					}
 				case u.Event != nil:
-					if !types["event"] || (only != nil && !only[u.Event.VehicleID]) {
+					if !types["event"] || !wanted(u.Event.VehicleID) {
 						continue
 					}
 				}

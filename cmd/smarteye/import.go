@@ -78,16 +78,13 @@ func importLog(ctx context.Context, cfg config.Config, log *slog.Logger, progres
 	}
 	sink := &importSink{ctx: ctx, st: st, batchSize: cfg.Store.BatchSize, log: log}
 	sink.seed = sha256.Sum256(append(append(fileSum[:], name...), 0))
-	rate := cfg.MAVLink.StoredRate
-	if rate == 0 {
-		rate = -1
-	}
+	mc := mavlinkConfig(cfg, log, false) // the same stored rate and timeout as live ingest
 	bar = newProgress(progress, "importing "+fi.Name(), fi.Size())
 	res, err := mavlink.ReadLog(ctx, bar.reader(f), mavlink.ProcessorConfig{
 		Link:          "import",
 		Vehicles:      []mavlink.VehicleConfig{{Name: name, SystemID: sysID}},
-		StoredRate:    rate,
-		LinkTimeout:   cfg.MAVLink.LinkTimeout.D(),
+		StoredRate:    mc.StoredRate,
+		LinkTimeout:   mc.LinkTimeout,
 		MaxDiscovered: 0,
 	}, sink)
 	if err == nil {

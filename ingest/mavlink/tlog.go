@@ -117,10 +117,7 @@ func ReadLog(ctx context.Context, r io.Reader, cfg ProcessorConfig, sink Sink) (
 		}
 		res.Last = e.Time
 		p.Frame(e.Frame, e.Time)
-		if res.Frames%4096 == 0 {
-			return ctx.Err()
-		}
-		return nil
+		return ctx.Err()
 	})
 	if !res.Last.IsZero() {
 		p.Tick(res.Last.Add(time.Second))
