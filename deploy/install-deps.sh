@@ -10,13 +10,30 @@ RUNTIME=(
   postgresql-15            # embedded database server (initdb, postgres, pg_ctl)
   postgresql-15-postgis-3  # PostGIS: geometry columns and GiST indexes
   postgresql-client-15     # psql: the benchmark's baseline and for operators
+  ffmpeg                   # simulated cameras publish with it; tests use it as an RTSP peer
+  opencv-data              # Haar/LBP cascades for the cascade detector
 )
 BUILD=(
-  gcc                      # cgo (later: the decoder and OpenCV detectors)
+  gcc                      # cgo: the decoder and the OpenCV detectors
+  g++
   make
+  pkg-config
+  libopencv-dev            # OpenCV 4.6 for gocv (vision/cv)
+  libavcodec-dev           # the decoder (ingest/decode)
+  libavutil-dev
+  libswscale-dev
 )
 
-TEST=()
+TEST=(
+  gstreamer1.0-rtsp                 # a second, independent RTSP server in the tests
+  gir1.2-gst-rtsp-server-1.0
+  python3-gi
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly         # x264enc
+  python3-opencv                    # the independent HOG baseline and the benchmark's Python script
+  hyperfine
+)
 # Node.js and npm run the independent MAVLink peer (node-mavlink) in the
 # tests and benchmarks; Debian's are enough (any Node.js >= 18).
 command -v node >/dev/null || TEST+=(nodejs)
@@ -42,8 +59,28 @@ npm_deps() {
   done
 }
 
+# OpenCV's sample pedestrian footage (vtest.avi) from Debian's opencv-doc
+# package: downloaded and unpacked, not installed (the package is large).
+footage() {
+  local dst=deploy/footage/vtest.avi
+  [[ -s $dst ]] && return 0
+  if [[ -s /usr/share/doc/opencv-doc/examples/data/vtest.avi ]]; then
+    mkdir -p deploy/footage && cp /usr/share/doc/opencv-doc/examples/data/vtest.avi "$dst"
+    return 0
+  fi
+  echo "install-deps: fetching vtest.avi from Debian's opencv-doc" >&2
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download opencv-doc >/dev/null 2>&1 || { apt-get update -qq && apt-get download opencv-doc >/dev/null; })
+  dpkg -x "$tmp"/opencv-doc_*.deb "$tmp/x"
+  mkdir -p deploy/footage
+  cp "$tmp/x/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$dst"
+  rm -rf "$tmp"
+}
+
 if ((${#missing[@]} == 0)); then
   npm_deps
+  footage
   exit 0
 fi
 
@@ -68,3 +105,4 @@ if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q
   echo "install-deps: note: a system PostgreSQL cluster exists; smarteye does not use it" >&2
 fi
 npm_deps
+footage

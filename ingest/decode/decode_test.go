@@ -18,8 +18,8 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if code == 0 && gocv.MatProfile.Count() != 0 {
-		fmt.Fprintf(os.Stderr, "%d gocv Mats left open\n", gocv.MatProfile.Count())
+	if n := openMats(); code == 0 && n > 0 {
+		fmt.Fprintf(os.Stderr, "%d gocv Mats left open\n", n)
 		code = 1
 	}
 	os.Exit(code)

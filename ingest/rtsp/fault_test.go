@@ -1,0 +1,236 @@
+package rtsp_test
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smarteye/smarteye/ingest/rtsp"
+	"github.com/smarteye/smarteye/ingest/sim"
+)
+
+// liarServer is a hand-written RTSP server that answers well enough to
+// get a client to PLAY, then lies: its SDP or its RTP is garbage.
+type liarServer struct {
+	l       net.Listener
+	sdp     string
+	status  string // DESCRIBE's status line; default "200 OK"
+	payload func(r *rand.Rand, seq uint16) []byte
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
+}
+
+const goodSDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=liar\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n" +
+	"m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=control:trackID=0\r\n"
+
+func startLiar(t *testing.T, ls *liarServer) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.l = l
+	ls.wg.Add(1)
+	go func() {
+		defer ls.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			ls.mu.Lock()
+			ls.conns = append(ls.conns, c)
+			ls.mu.Unlock()
+			ls.wg.Add(1)
+			go func() {
+				defer ls.wg.Done()
+				ls.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		ls.mu.Lock()
+		for _, c := range ls.conns {
+			c.Close()
+		}
+		ls.mu.Unlock()
+		ls.wg.Wait()
+	})
+	return "rtsp://" + l.Addr().String() + "/cam"
+}
+
+func (ls *liarServer) serve(c net.Conn) {
+	defer c.Close()
+	r := textproto.NewReader(bufio.NewReader(c))
+	for {
+		line, err := r.ReadLine()
+		if err != nil {
+			return
+		}
+		hdr, err := r.ReadMIMEHeader()
+		if err != nil {
+			return
+		}
+		if n, _ := strconv.Atoi(hdr.Get("Content-Length")); n > 0 {
+			buf := make([]byte, n)
+			if _, err := r.R.Read(buf); err != nil {
+				return
+			}
+		}
+		method, _, _ := strings.Cut(line, " ")
+		cseq := hdr.Get("Cseq")
+		switch method {
+		case "OPTIONS":
+			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nPublic: DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n", cseq)
+		case "DESCRIBE":
+			status := ls.status
+			if status == "" {
+				status = "200 OK"
+			}
+			fmt.Fprintf(c, "RTSP/1.0 %s\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Base: rtsp://%s/cam/\r\nContent-Length: %d\r\n\r\n%s",
+				status, cseq, ls.l.Addr(), len(ls.sdp), ls.sdp)
+		case "SETUP":
+			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 12345678;timeout=60\r\n\r\n", cseq)
+		case "PLAY":
+			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nSession: 12345678\r\n\r\n", cseq)
+			go ls.spew(c)
+		default:
+			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nSession: 12345678\r\n\r\n", cseq)
+		}
+	}
+}
+
+// spew writes interleaved RTP packets with garbage payloads at ~500/s.
+func (ls *liarServer) spew(c net.Conn) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for seq := uint16(0); ; seq++ {
+		p := ls.payload(r, seq)
+		frame := append([]byte{'$', 0, 0, 0}, p...)
+		binary.BigEndian.PutUint16(frame[2:], uint16(len(p)))
+		if _, err := c.Write(frame); err != nil {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// rtpPacket builds an RTP header (version 2, PT 96) around payload.
+func rtpPacket(seq uint16, ts uint32, marker bool, payload []byte) []byte {
+	h := make([]byte, 12, 12+len(payload))
+	h[0] = 0x80
+	h[1] = 96
+	if marker {
+		h[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(h[2:], seq)
+	binary.BigEndian.PutUint32(h[4:], ts)
+	binary.BigEndian.PutUint32(h[8:], 0xdecafbad)
+	return append(h, payload...)
+}
+
+// garbageRTP mixes what lying cameras send: non-RTP bytes, FU-A fragments
+// out of order, STAP-A with sizes past the end, NAL units of noise, and
+// huge units.
+func garbageRTP(r *rand.Rand, seq uint16) []byte {
+	ts := uint32(seq) * 3600
+	noise := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.UintN(256))
+		}
+		return b
+	}
+	switch seq % 6 {
+	case 0:
+		return noise(1 + r.IntN(200)) // not RTP
+	case 1:
+		return rtpPacket(seq, ts, false, append([]byte{28, 0x05}, noise(100)...)) // FU-A middle, no start
+	case 2:
+		return rtpPacket(seq, ts, true, append([]byte{24, 0xff, 0xff}, noise(20)...)) // STAP-A, size past the end
+	case 3:
+		return rtpPacket(seq, ts, true, append([]byte{0x65}, noise(300)...)) // an "IDR slice" of noise
+	case 4:
+		return rtpPacket(seq, ts, true, append([]byte{0x67}, noise(8)...)) // an "SPS" of noise
+	default:
+		return rtpPacket(seq, ts, r.IntN(2) == 0, noise(r.IntN(1400)))
+	}
+}
+
+func TestFaultyServers(t *testing.T) {
+	// A healthy camera runs beside the faulty ones the whole time.
+	good := startServer(t, false)
+	defer publish(t, good, &sim.Publisher{Source: "testsrc2", Width: 320, Height: 240, FPS: 25, URL: good.URL("ok")})()
+	gs, gq, gch, gstop := run(t, rtsp.Config{Camera: "healthy", URL: good.URL("ok"), Transport: rtsp.TransportTCP}, 1024)
+	defer gstop()
+	collect(t, gq, 5, 15*time.Second)
+
+	auth := &sim.RTSPServer{User: "admin", Pass: "right"}
+	if err := auth.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close()
+	defer publish(t, auth, &sim.Publisher{Source: "testsrc2", Width: 160, Height: 120, FPS: 10, URL: auth.URL("cam")})()
+
+	for _, tc := range []struct {
+		name    string
+		url     func(t *testing.T) string
+		wantErr string // in LastError when the stream must stay down
+		errors  bool   // the stream must count RTP errors
+	}{
+		{"no credentials", func(*testing.T) string { return "rtsp://" + auth.Addr() + "/cam" }, "401", false},
+		{"wrong password", func(*testing.T) string { return "rtsp://admin:wrong@" + auth.Addr() + "/cam" }, "401", false},
+		{"not found", func(*testing.T) string { return good.URL("nothing-here") }, "404", false},
+		{"refused", func(t *testing.T) string { return fmt.Sprintf("rtsp://127.0.0.1:%d/cam", freePort(t)) }, "connect", false},
+		{"garbage SDP", func(t *testing.T) string {
+			return startLiar(t, &liarServer{sdp: "v=0\r\nthis is not\x00 an SDP\r\nm=video what\r\n"})
+		}, "describe", false},
+		{"SDP without video", func(t *testing.T) string {
+			return startLiar(t, &liarServer{sdp: "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\na=control:trackID=0\r\n"})
+		}, "no H.264", false},
+		{"server error", func(t *testing.T) string { return startLiar(t, &liarServer{sdp: goodSDP, status: "500 Internal Server Error"}) }, "500", false},
+		{"garbage RTP", func(t *testing.T) string { return startLiar(t, &liarServer{sdp: goodSDP, payload: garbageRTP}) }, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, ch, stop := run(t, rtsp.Config{Camera: "bad", URL: tc.url(t), Transport: rtsp.TransportTCP, ReadTimeout: 2 * time.Second}, 16)
+			if tc.errors {
+				waitFor(t, 10*time.Second, "RTP errors counted", func() bool {
+					st := s.Stats()
+					return st.RTPErrors > 20
+				})
+			} else {
+				waitFor(t, 10*time.Second, "down", func() bool { return ch.count(rtsp.StatusDown) > 0 })
+				waitFor(t, 10*time.Second, "a retry", func() bool { return s.Stats().Reconnects > 0 })
+				if st := s.Stats(); !strings.Contains(st.LastError, tc.wantErr) || st.Status != rtsp.StatusDown {
+					t.Fatalf("status %s, last error %q, want it to mention %q", st.Status, st.LastError, tc.wantErr)
+				}
+				// Retries stay down: no flapping through connecting.
+				if n := ch.count(rtsp.StatusConnecting); n != 0 {
+					t.Fatalf("%d changes to connecting", n)
+				}
+			}
+			stop()
+			t.Logf("stats: %+v", s.Stats())
+		})
+	}
+
+	// The right password works.
+	_, q, _, stop := run(t, rtsp.Config{Camera: "authed", URL: auth.URL("cam"), Transport: rtsp.TransportTCP}, 64)
+	collect(t, q, 5, 15*time.Second)
+	stop()
+
+	// And the healthy camera never noticed.
+	if gch.count(rtsp.StatusDown) != 0 || gs.Status() != rtsp.StatusLive {
+		t.Fatalf("healthy camera: %s, changes %+v", gs.Status(), gch.all)
+	}
+	collect(t, gq, 5, 5*time.Second)
+}

@@ -1,0 +1,387 @@
+package rtsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/pion/rtp"
+)
+
+var errNoVideo = errors.New("no H.264, H.265 or MJPEG video in the stream")
+
+// depacketiser turns RTP packets of one format into access units.
+type depacketiser struct {
+	codec  string
+	decode func(*rtp.Packet) ([][]byte, error)
+	// params are the parameter sets (VPS, SPS, PPS) last seen, in band or
+	// from the SDP, prepended to keyframes that lack them.
+	params [][]byte
+	isKey  func([][]byte) bool
+}
+
+func newDepacketiser(desc *description.Session) (*description.Media, format.Format, *depacketiser, error) {
+	var h264f *format.H264
+	if medi := desc.FindFormat(&h264f); medi != nil {
+		dec, err := h264f.CreateDecoder()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		d := &depacketiser{codec: H264, decode: dec.Decode, isKey: h264.IsRandomAccess}
+		sps, pps := h264f.SafeParams()
+		d.params = nonEmpty(sps, pps)
+		return medi, h264f, d, nil
+	}
+	var h265f *format.H265
+	if medi := desc.FindFormat(&h265f); medi != nil {
+		dec, err := h265f.CreateDecoder()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		d := &depacketiser{codec: H265, decode: dec.Decode, isKey: h265.IsRandomAccess}
+		vps, sps, pps := h265f.SafeParams()
+		d.params = nonEmpty(vps, sps, pps)
+		return medi, h265f, d, nil
+	}
+	var mjpegf *format.MJPEG
+	if medi := desc.FindFormat(&mjpegf); medi != nil {
+		dec, err := mjpegf.CreateDecoder()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		d := &depacketiser{codec: MJPEG, isKey: func([][]byte) bool { return true }}
+		d.decode = func(p *rtp.Packet) ([][]byte, error) {
+			img, err := dec.Decode(p)
+			if err != nil {
+				return nil, err
+			}
+			return [][]byte{img}, nil
+		}
+		return medi, mjpegf, d, nil
+	}
+	return nil, nil, nil, errNoVideo
+}
+
+func nonEmpty(bs ...[]byte) [][]byte {
+	var out [][]byte
+	for _, b := range bs {
+		if len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// isParam reports whether a NAL unit is a parameter set.
+func (d *depacketiser) isParam(n []byte) (slot int, ok bool) {
+	switch d.codec {
+	case H264:
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			return 0, true
+		case h264.NALUTypePPS:
+			return 1, true
+		}
+	case H265:
+		if len(n) < 2 {
+			return 0, false
+		}
+		switch h265.NALUType((n[0] >> 1) & 0x3f) {
+		case h265.NALUType_VPS_NUT:
+			return 0, true
+		case h265.NALUType_SPS_NUT:
+			return 1, true
+		case h265.NALUType_PPS_NUT:
+			return 2, true
+		}
+	}
+	return 0, false
+}
+
+// unit copies the depacketised NAL units into one buffer the consumers
+// may keep (the depacketiser reuses its own), adding the parameter sets
+// to a keyframe that came without them.
+func (d *depacketiser) unit(nalus [][]byte) (out [][]byte, key bool) {
+	key = d.isKey(nalus)
+	hasParams := false
+	if d.codec != MJPEG {
+		for _, n := range nalus {
+			if len(n) == 0 {
+				continue
+			}
+			if _, ok := d.isParam(n); ok {
+				hasParams = true
+			}
+		}
+		if hasParams {
+			d.params = d.params[:0]
+			for _, n := range nalus {
+				if len(n) > 0 {
+					if _, ok := d.isParam(n); ok {
+						d.params = append(d.params, append([]byte(nil), n...))
+					}
+				}
+			}
+		}
+	}
+	size := 0
+	for _, n := range nalus {
+		size += len(n)
+	}
+	prefix := !hasParams && key && d.codec != MJPEG
+	if prefix {
+		for _, p := range d.params {
+			size += len(p)
+		}
+	}
+	buf := make([]byte, 0, size)
+	out = make([][]byte, 0, len(nalus)+3)
+	add := func(n []byte) {
+		start := len(buf)
+		buf = append(buf, n...)
+		out = append(out, buf[start:len(buf):len(buf)])
+	}
+	if prefix {
+		for _, p := range d.params {
+			add(p)
+		}
+	}
+	for _, n := range nalus {
+		if len(n) > 0 {
+			add(n)
+		}
+	}
+	return out, key
+}
+
+// dimensions reads the picture size from the SPS, when there is one.
+func (d *depacketiser) dimensions() (w, h int) {
+	for _, p := range d.params {
+		if slot, ok := d.isParam(p); ok {
+			switch {
+			case d.codec == H264 && slot == 0:
+				var sps h264.SPS
+				if sps.Unmarshal(p) == nil {
+					return sps.Width(), sps.Height()
+				}
+			case d.codec == H265 && slot == 1:
+				var sps h265.SPS
+				if sps.Unmarshal(p) == nil {
+					return sps.Width(), sps.Height()
+				}
+			}
+		}
+	}
+	return 0, 0
+}
+
+// session runs one RTSP session until it fails or ctx ends. wentLive
+// reports that at least one picture arrived.
+func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
+	s.mu.Lock()
+	s.stats.Transport = s.cfg.Transport
+	s.rate = rateWindow{}
+	s.mu.Unlock()
+	u, err := base.ParseURL(s.cfg.URL)
+	if err != nil {
+		return false, fmt.Errorf("url: %w", redactErr(err))
+	}
+	c := &gortsplib.Client{
+		Scheme:       u.Scheme,
+		Host:         u.Host,
+		ReadTimeout:  s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.ReadTimeout,
+		UserAgent:    "smarteye",
+	}
+	if u.Scheme == "rtsps" {
+		c.TLSConfig = s.cfg.tlsConfig(u.Hostname())
+	}
+	switch s.cfg.Transport {
+	case TransportTCP:
+		t := gortsplib.TransportTCP
+		c.Transport = &t
+	case TransportUDP:
+		t := gortsplib.TransportUDP
+		c.Transport = &t
+	}
+	c.OnPacketsLost = func(lost uint64) {
+		s.mu.Lock()
+		s.stats.RTPLost += lost
+		s.mu.Unlock()
+	}
+	c.OnDecodeError = func(err error) {
+		s.mu.Lock()
+		s.stats.RTPErrors++
+		s.mu.Unlock()
+		s.log.Debug("rtp decode error", "err", err)
+	}
+	c.OnTransportSwitch = func(err error) {
+		s.log.Info("transport switched to TCP", "reason", err)
+		s.mu.Lock()
+		s.stats.Transport = TransportTCP
+		s.mu.Unlock()
+	}
+
+	if err := c.Start2(); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	// Close the client when ctx ends so that every blocking call returns.
+	stop := context.AfterFunc(ctx, c.Close)
+	defer func() {
+		stop()
+		c.Close()
+	}()
+
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		return false, fmt.Errorf("describe: %w", err)
+	}
+	medi, forma, dep, err := newDepacketiser(desc)
+	if err != nil {
+		return false, fmt.Errorf("describe: %w", err)
+	}
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		return false, fmt.Errorf("setup: %w", err)
+	}
+
+	w, h := dep.dimensions()
+	s.mu.Lock()
+	s.stats.Codec = dep.codec
+	s.stats.Width, s.stats.Height = w, h
+	s.mu.Unlock()
+
+	var (
+		anchorWall time.Time // arrival time of the first picture
+		anchorPTS  int64     // its RTP time
+		live       = make(chan struct{})
+		signalled  bool // only the reader goroutine touches it
+		lastUnit   = time.Now()
+		clockRate  = int64(forma.ClockRate())
+	)
+	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		s.mu.Lock()
+		s.stats.RTPPackets++
+		s.mu.Unlock()
+		// Every packet goes through the time decoder: it starts at the
+		// first packet that begins a random-access picture.
+		pts, ptsOK := c.PacketPTS2(medi, pkt)
+		nalus, err := dep.decode(pkt)
+		if err != nil {
+			if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrMorePacketsNeeded) &&
+				!errors.Is(err, rtpmjpeg.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) &&
+				!errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) && !errors.Is(err, rtpmjpeg.ErrNonStartingPacketAndNoPrevious) {
+				s.mu.Lock()
+				s.stats.RTPErrors++
+				s.mu.Unlock()
+				s.log.Debug("depacketise", "err", err)
+			}
+			return
+		}
+		if len(nalus) == 0 {
+			return
+		}
+		now := time.Now()
+		if !ptsOK {
+			return // before the first keyframe
+		}
+		if anchorWall.IsZero() {
+			anchorWall, anchorPTS = now, pts
+		}
+		at := anchorWall.Add(time.Duration(pts-anchorPTS) * time.Second / time.Duration(clockRate))
+		source := "arrival"
+		skewed := false
+		if ntp, ok := c.PacketNTP(medi, pkt); ok {
+			if d := now.Sub(ntp); d < s.cfg.MaxClockSkew && d > -s.cfg.MaxClockSkew {
+				at, source = ntp, "rtcp"
+			} else {
+				skewed = true
+			}
+		}
+		units, key := dep.unit(nalus)
+		au := &AccessUnit{
+			Camera:   s.cfg.Camera,
+			Codec:    dep.codec,
+			Time:     at,
+			PTS:      time.Duration(pts) * time.Second / time.Duration(clockRate),
+			Key:      key,
+			NALUs:    units,
+			Received: now,
+		}
+		size := au.Size()
+
+		s.mu.Lock()
+		s.stats.Frames++
+		s.stats.Bytes += uint64(size)
+		s.stats.LastFrame = now
+		s.stats.ClockSource = source
+		if skewed {
+			s.stats.ClockSkewed++
+		}
+		if key {
+			s.stats.Keyframes++
+			s.stats.LastKeyframe = now
+			if s.stats.Width == 0 {
+				s.stats.Width, s.stats.Height = dep.dimensions()
+			}
+		}
+		s.rate.add(now, size)
+		queues := s.queues
+		s.mu.Unlock()
+		for _, q := range queues {
+			q.push(au)
+		}
+		if !signalled {
+			signalled = true
+			close(live)
+		}
+	})
+
+	if _, err := c.Play(nil); err != nil {
+		return false, fmt.Errorf("play: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+
+	// The packet callback runs on gortsplib's reader goroutine; this one
+	// watches for the first picture and for stalls.
+	tick := time.NewTicker(s.cfg.StallTimeout / 4)
+	defer tick.Stop()
+	gotFirst := false
+	for {
+		select {
+		case err := <-done:
+			return gotFirst, err
+		case <-live:
+			live = nil
+			gotFirst = true
+			s.setStatus(StatusLive, "")
+		case <-tick.C:
+			s.mu.Lock()
+			if !s.stats.LastFrame.IsZero() {
+				lastUnit = s.stats.LastFrame
+			}
+			s.mu.Unlock()
+			quiet := time.Since(lastUnit)
+			switch st := s.Status(); {
+			case gotFirst && quiet > s.cfg.StallTimeout && st == StatusLive:
+				s.setStatus(StatusStalled, fmt.Sprintf("no picture for %s", quiet.Round(100*time.Millisecond)))
+			case gotFirst && quiet <= s.cfg.StallTimeout && st == StatusStalled:
+				s.setStatus(StatusLive, "")
+			case !gotFirst && quiet > s.cfg.ReadTimeout:
+				// Packets arrive (or not) but never a whole picture: a
+				// lying camera. Give up on this session.
+				return false, fmt.Errorf("no picture within %s", s.cfg.ReadTimeout)
+			}
+		}
+	}
+}
