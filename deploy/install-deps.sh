@@ -33,6 +33,7 @@ TEST=(
   gstreamer1.0-plugins-ugly         # x264enc
   python3-opencv                    # the independent HOG baseline and the benchmark's Python script
   hyperfine
+  darknet                           # yolov3(-tiny).cfg and coco.names for the YOLO tests (no weights)
 )
 # Node.js and npm run the independent MAVLink peer (node-mavlink) in the
 # tests and benchmarks; Debian's are enough (any Node.js >= 18).
