@@ -9,13 +9,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Update is one message of the live feed: a vehicle's new state or an event.
-// Exactly one of Vehicle and Event is set.
+// Update is one message of the live feed: a vehicle's or a camera's new
+// state, an event, or one frame's detections. Exactly one of the pointers
+// is set.
 type Update struct {
-	// Type is "vehicle" or "event".
-	Type    string   `json:"type"`
-	Vehicle *Vehicle `json:"vehicle,omitempty"`
-	Event   *Event   `json:"event,omitempty"`
+	// Type is "vehicle", "camera", "event" or "detections".
+	Type       string      `json:"type"`
+	Vehicle    *Vehicle    `json:"vehicle,omitempty"`
+	Camera     *Camera     `json:"camera,omitempty"`
+	Event      *Event      `json:"event,omitempty"`
+	Detections *Detections `json:"detections,omitempty"`
 }
 
 // Bus is the live feed as its producers and consumers see it. The Hub is
@@ -24,9 +27,13 @@ type Update struct {
 type Bus interface {
 	PublishVehicle(v Vehicle)
 	PublishEvent(e Event)
+	PublishCamera(c Camera)
+	PublishDetections(d Detections)
 	Subscribe(queue int) *Subscription
 	Vehicles() []Vehicle
 	Vehicle(id string) (Vehicle, bool)
+	Cameras() []Camera
+	Camera(id string) (Camera, bool)
 }
 
 // Hub keeps the latest state of every vehicle and fans every update out to
@@ -35,6 +42,7 @@ type Bus interface {
 type Hub struct {
 	mu       sync.RWMutex
 	vehicles map[string]Vehicle
+	cameras  map[string]Camera
 	subs     map[*Subscription]struct{}
 
 	published *prometheus.CounterVec
@@ -47,6 +55,7 @@ var _ Bus = (*Hub)(nil)
 func NewHub(reg prometheus.Registerer) *Hub {
 	h := &Hub{
 		vehicles: make(map[string]Vehicle),
+		cameras:  make(map[string]Camera),
 		subs:     make(map[*Subscription]struct{}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_hub_updates_total",

@@ -164,6 +164,7 @@ type Event struct {
 	Site      string         `json:"site,omitempty"`
 	VehicleID string         `json:"vehicle_id,omitempty"`
 	CameraID  string         `json:"camera_id,omitempty"`
+	TrackID   uint64         `json:"track_id,omitempty"`
 	Lat       *float64       `json:"lat,omitempty"`
 	Lon       *float64       `json:"lon,omitempty"`
 	Message   string         `json:"message,omitempty"`

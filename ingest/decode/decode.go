@@ -166,6 +166,16 @@ func (d *Decoder) Close() {
 	}
 }
 
+// Reset makes the decoder wait for the next keyframe: call it when units
+// were lost (a consumer queue overflowed), so that no picture is decoded
+// against missing references.
+func (d *Decoder) Reset() {
+	if d.codec != MJPEG {
+		d.needKey = true
+	}
+	C.avcodec_flush_buffers(d.ctx)
+}
+
 // Stats returns the counters.
 func (d *Decoder) Stats() Stats {
 	return Stats{Units: d.units.Load(), Decoded: d.decoded.Load(), Converted: d.converted.Load(), Skipped: d.skipped.Load(), Errors: d.errs.Load()}

@@ -78,6 +78,13 @@ func (q *Queue) Len() int {
 	return q.n
 }
 
+// Closed reports that the stream has stopped and will queue no more.
+func (q *Queue) Closed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.done
+}
+
 // Dropped counts the units this consumer lost to a full queue.
 func (q *Queue) Dropped() uint64 { return q.dropped.Load() }
 

@@ -54,6 +54,9 @@ func TelemetryRow(v *telemetry.Vehicle, t time.Time) []any {
 // EventRow is e as a row of Events.
 func EventRow(e *telemetry.Event) []any {
 	row := []any{e.Time, [16]byte(e.ID), nilIfEmpty(e.Site), e.Kind, nilIfEmpty(e.CameraID), nilIfEmpty(e.VehicleID), nil, nil, nil, nilIfEmpty(e.Message), nil}
+	if e.TrackID != 0 {
+		row[6] = int64(e.TrackID)
+	}
 	if e.Lat != nil && e.Lon != nil {
 		row[7], row[8] = *e.Lat, *e.Lon
 	}

@@ -1,0 +1,87 @@
+package telemetry
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Camera is a camera's live state as the hub keeps it: its stream's status
+// and rates, and what the analysis makes of it.
+type Camera struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	Kind      string    `json:"kind"`                 // fixed or drone
+	VehicleID string    `json:"vehicle_id,omitempty"` // drone cameras
+	Status    string    `json:"status"`               // connecting, live, stalled, down
+	Since     time.Time `json:"since"`
+	Reason    string    `json:"reason,omitempty"`
+	Codec     string    `json:"codec,omitempty"`
+	Width     int       `json:"width,omitempty"`
+	Height    int       `json:"height,omitempty"`
+	FPS       float64   `json:"fps"`
+	Bitrate   float64   `json:"bitrate"` // bits/s
+	// Detector is what analyses the stream (hog, motion, cascade:…, yolo:…,
+	// none); DetectorError why it cannot, when it cannot.
+	Detector      string  `json:"detector"`
+	DetectorError string  `json:"detector_error,omitempty"`
+	AnalysisFPS   float64 `json:"analysis_fps"`
+	Tracks        int     `json:"tracks"` // confirmed tracks now
+	// Counts are the tracks inside each zone now, by class.
+	Counts  map[string]map[string]int `json:"counts,omitempty"`
+	Updated time.Time                 `json:"updated"`
+}
+
+// Object is one tracked detection in a Detections update.
+type Object struct {
+	TrackID    uint64     `json:"track_id"`
+	Class      string     `json:"class"`
+	Confidence float64    `json:"confidence"`
+	Box        [4]float64 `json:"box"` // x, y, w, h in pixels of the frame
+}
+
+// Detections are the tracked objects of one analysed frame, for the live
+// map and the video overlays (aligned with the video by Time).
+type Detections struct {
+	Camera  string    `json:"camera"`
+	Time    time.Time `json:"time"` // capture time of the frame
+	Width   int       `json:"width"`
+	Height  int       `json:"height"`
+	Objects []Object  `json:"objects"`
+}
+
+// PublishCamera records c as the latest state of camera c.ID and sends it
+// to every subscriber.
+func (h *Hub) PublishCamera(c Camera) {
+	h.mu.Lock()
+	h.cameras[c.ID] = c
+	h.mu.Unlock()
+	h.fanOut(Update{Type: "camera", Camera: &c})
+	h.published.WithLabelValues("camera").Inc()
+}
+
+// PublishDetections sends one frame's detections to every subscriber.
+func (h *Hub) PublishDetections(d Detections) {
+	h.fanOut(Update{Type: "detections", Detections: &d})
+	h.published.WithLabelValues("detections").Inc()
+}
+
+// Cameras returns the latest state of every camera, ordered by ID.
+func (h *Hub) Cameras() []Camera {
+	h.mu.RLock()
+	cs := make([]Camera, 0, len(h.cameras))
+	for _, c := range h.cameras {
+		cs = append(cs, c)
+	}
+	h.mu.RUnlock()
+	slices.SortFunc(cs, func(a, b Camera) int { return strings.Compare(a.ID, b.ID) })
+	return cs
+}
+
+// Camera returns the latest state of one camera.
+func (h *Hub) Camera(id string) (Camera, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	c, ok := h.cameras[id]
+	return c, ok
+}
