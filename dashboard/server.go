@@ -54,8 +54,10 @@ type Deps struct {
 	Board  *telemetry.Board
 	// Bus is the live feed; nil is an empty one.
 	Bus telemetry.Bus
-	// History is stored telemetry; nil serves no tracks.
-	History  History
+	// History is stored telemetry, events and detections; nil serves none.
+	History History
+	// Cameras lists the cameras with their status; nil lists none.
+	Cameras  CameraSource
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -123,6 +125,10 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("GET /api/v1/vehicles", s.listVehicles)
 	mux.HandleFunc("GET /api/v1/vehicles/{id}", s.getVehicle)
 	mux.HandleFunc("GET /api/v1/vehicles/{id}/track", s.vehicleTrack)
+	mux.HandleFunc("GET /api/v1/cameras", s.listCameras)
+	mux.HandleFunc("GET /api/v1/cameras/{id}", s.getCamera)
+	mux.HandleFunc("GET /api/v1/events", s.listEvents)
+	mux.HandleFunc("GET /api/v1/detections", s.listDetections)
 	mux.HandleFunc("GET /api/v1/live", s.live)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)

@@ -20,6 +20,8 @@ import (
 type History interface {
 	Vehicles(ctx context.Context) ([]store.VehicleRecord, error)
 	Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]store.TrackPoint, error)
+	Events(ctx context.Context, q store.EventQuery) ([]store.EventRecord, error)
+	Detections(ctx context.Context, q store.DetectionQuery) ([]store.DetectionRecord, error)
 }
 
 // Track limits.
@@ -149,22 +151,28 @@ const (
 // oldest updates, told by a "dropped" message, and never slows ingest.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	types := map[string]bool{"vehicle": true, "event": true}
+	types := map[string]bool{"vehicle": true, "event": true, "camera": true, "detections": true}
 	if t := q.Get("types"); t != "" {
 		types = map[string]bool{}
 		for _, x := range strings.Split(t, ",") {
-			if x != "vehicle" && x != "event" {
-				writeError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event")
+			if x != "vehicle" && x != "event" && x != "camera" && x != "detections" {
+				writeError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event, camera, detections")
 				return
 			}
 			types[x] = true
 		}
 	}
-	var only map[string]bool
+	var only, onlyCams map[string]bool
 	if v := q.Get("vehicles"); v != "" {
 		only = map[string]bool{}
 		for _, x := range strings.Split(v, ",") {
 			only[x] = true
+		}
+	}
+	if v := q.Get("cameras"); v != "" {
+		onlyCams = map[string]bool{}
+		for _, x := range strings.Split(v, ",") {
+			onlyCams[x] = true
 		}
 	}
 	var minGap time.Duration
@@ -204,17 +212,39 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		return c.Write(wctx, websocket.MessageText, b)
 	}
 	wanted := func(id string) bool { return only == nil || only[id] }
-	if types["vehicle"] {
-		var snap []telemetry.Vehicle
-		for _, v := range s.deps.Bus.Vehicles() {
-			if wanted(v.ID) {
-				snap = append(snap, v)
+	wantedCam := func(id string) bool { return onlyCams == nil || onlyCams[id] }
+	// An event concerns a vehicle, a camera, or neither (then it passes
+	// whenever events are wanted and no id filter excludes it).
+	wantedEvent := func(e *telemetry.Event) bool {
+		switch {
+		case e.VehicleID != "":
+			return wanted(e.VehicleID) && (onlyCams == nil || only != nil)
+		case e.CameraID != "":
+			return wantedCam(e.CameraID) && (only == nil || onlyCams != nil)
+		}
+		return only == nil && onlyCams == nil
+	}
+	if types["vehicle"] || types["camera"] {
+		snap := map[string]any{"type": "snapshot"}
+		if types["vehicle"] {
+			vs := []telemetry.Vehicle{}
+			for _, v := range s.deps.Bus.Vehicles() {
+				if wanted(v.ID) {
+					vs = append(vs, v)
+				}
 			}
+			snap["vehicles"] = vs
 		}
-		if snap == nil {
-			snap = []telemetry.Vehicle{}
+		if types["camera"] {
+			cs := []telemetry.Camera{}
+			for _, c := range s.deps.Bus.Cameras() {
+				if wantedCam(c.ID) {
+					cs = append(cs, c)
+				}
+			}
+			snap["cameras"] = cs
 		}
-		if err := send(map[string]any{"type": "snapshot", "vehicles": snap}); err != nil {
+		if err := send(snap); err != nil {
 			return
 		}
 	}
@@ -252,7 +282,15 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 						}
 					}
 				case u.Event != nil:
-					if !types["event"] || !wanted(u.Event.VehicleID) {
+					if !types["event"] || !wantedEvent(u.Event) {
+						continue
+					}
+				case u.Camera != nil:
+					if !types["camera"] || !wantedCam(u.Camera.ID) {
+						continue
+					}
+				case u.Detections != nil:
+					if !types["detections"] || !wantedCam(u.Detections.Camera) {
 						continue
 					}
 				}

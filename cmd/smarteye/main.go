@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/vision/cv"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -50,8 +51,9 @@ const usage = `smarteye: drone and video situational awareness
 Usage:
   smarteye serve [-c FILE] [--http ADDR] [--mavlink ADDR] [--data-dir DIR]
                                         run the platform
-  smarteye demo [--http ADDR] [--mavlink ADDR] [--data-dir DIR]
-                                        run on the embedded defaults with simulated drones
+  smarteye demo [--http ADDR] [--mavlink ADDR] [--rtsp ADDR] [--data-dir DIR]
+                                        run on the embedded defaults with simulated
+                                        drones and cameras
   smarteye migrate [-c FILE] [--data-dir DIR]
                                         apply database migrations and exit
   smarteye import [-c FILE] [--data-dir DIR] --vehicle NAME [--system-id N] FILE.tlog
@@ -66,6 +68,11 @@ embedded PostgreSQL cluster.
 `
 
 func main() {
+	// smarteye starts itself again to run user-supplied models, so that a
+	// model that crashes OpenCV cannot take the platform down.
+	if cv.IsWorker() {
+		os.Exit(cv.WorkerMain())
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -77,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("smarteye "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfgPath, httpAddr, dataDir, mavAddr, vehicle, target string
+	var cfgPath, httpAddr, dataDir, mavAddr, rtspAddr, vehicle, target string
 	var systemID, drones int
 	switch cmd {
 	case "serve", "migrate", "import", "sim":
@@ -98,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve", "demo":
 		fs.StringVar(&httpAddr, "http", "", "HTTP address (default from config: 127.0.0.1:8080)")
 		fs.StringVar(&mavAddr, "mavlink", "", "address of the first udp-server MAVLink link (default from config: :14550)")
+		if cmd == "demo" {
+			fs.StringVar(&rtspAddr, "rtsp", "", "address of the simulated cameras' RTSP server (default from config: 127.0.0.1:8554)")
+		}
 	case "import":
 		fs.StringVar(&vehicle, "vehicle", "", "name of the vehicle the log belongs to (required)")
 		fs.IntVar(&systemID, "system-id", 0, "the vehicle's MAVLink system id, when the log has several vehicles")
@@ -134,6 +144,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if dataDir != "" {
 			cfg.DataDir = dataDir
+		}
+		if rtspAddr != "" {
+			cfg.Sim.RTSPAddress = rtspAddr
 		}
 		if mavAddr != "" {
 			err = setMAVLinkAddr(&cfg, mavAddr)

@@ -53,6 +53,9 @@ func start(t *testing.T, args ...string) *proc {
 		// Tests run side by side: MAVLink on a port the OS picks, not :14550.
 		args = append(args, "--mavlink", "127.0.0.1:0")
 	}
+	if args[0] == "demo" {
+		args = append(args, "--rtsp", "127.0.0.1:0")
+	}
 	cmd := exec.Command(binary, args...)
 	stdout, _ := cmd.StdoutPipe()
 	log := &syncWriter{}

@@ -139,12 +139,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg)
+	if err != nil {
+		return err
+	}
+	ingest = append(ingest, videoComps...)
 	srv := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
 		Version:         versionString(),
 		Database:        dbKind,
-	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Gatherer: reg, Registerer: reg, Log: log})
+	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Gatherer: reg, Registerer: reg, Log: log})
 	if err := srv.Listen(); err != nil {
 		return err
 	}

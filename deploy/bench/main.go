@@ -36,8 +36,19 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per variant (the median is reported)")
 	flag.IntVar(&fleetDrones, "fleet-drones", 100, "simulated drones in the end-to-end MAVLink run")
 	flag.DurationVar(&fleetTime, "fleet-time", time.Minute, "length of the end-to-end MAVLink run")
+	flag.BoolVar(&videoBench, "video", true, "include the H.264 decode benchmark (ingest/decode vs ffmpeg)")
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video"`)
 	flag.Parse()
-	if err := run(*out, *rows, *runs); err != nil {
+	var err error
+	switch *only {
+	case "":
+		err = run(*out, *rows, *runs)
+	case "video":
+		err = runVideoOnly(*out, *runs)
+	default:
+		err = fmt.Errorf("-only %q: the section that runs alone is video", *only)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -54,6 +65,7 @@ type result struct {
 var (
 	fleetDrones int
 	fleetTime   time.Duration
+	videoBench  bool
 )
 
 func run(out string, nrows, runs int) error {
@@ -67,6 +79,15 @@ func run(out string, nrows, runs int) error {
 	}
 	defer os.RemoveAll(root)
 	os.Chmod(root, 0o711)
+
+	// Video first, before PostgreSQL starts: it needs no database, and an
+	// idle cluster's background work would only add noise to its timings.
+	var video string
+	if videoBench {
+		if video, err = benchVideo(ctx, root, runs); err != nil {
+			return err
+		}
+	}
 
 	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})
 	if err != nil {
@@ -149,7 +170,7 @@ func run(out string, nrows, runs int) error {
 	if err != nil {
 		return err
 	}
-	return report(out, c, nrows, runs, results, decode+fleet)
+	return report(out, c, nrows, runs, results, decode+fleet+video)
 }
 
 func progress(format string, args ...any) {

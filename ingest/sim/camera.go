@@ -231,6 +231,8 @@ type Publisher struct {
 	GOP int
 	// Codec is h264 (default) or h265.
 	Codec string
+	// Mirror flips the picture left-right (a second view from one clip).
+	Mirror bool
 	// Log receives ffmpeg's failures.
 	Log *slog.Logger
 
@@ -260,6 +262,9 @@ func (p *Publisher) Args() []string {
 	}
 	if p.FPS > 0 && p.Source != "testsrc2" && p.Source != "" {
 		vf = append(vf, fmt.Sprintf("fps=%d", p.FPS))
+	}
+	if p.Mirror {
+		vf = append(vf, "hflip")
 	}
 	if len(vf) > 0 {
 		args = append(args, "-vf", strings.Join(vf, ","))
@@ -331,15 +336,10 @@ func lastLine(s string) string {
 
 // Footage finds OpenCV's sample pedestrian video vtest.avi (Debian's
 // opencv-doc package; `make deps` extracts it into deploy/footage without
-// installing the package). It looks at SMARTEYE_FOOTAGE, the extracted
-// copy (from the working directory or dir and their parents), and the
-// installed package. ok is false when there is none.
+// installing the package). It looks at the extracted copy (from the
+// working directory or dir and their parents), then the installed package.
+// ok is false when there is none.
 func Footage(dir string) (path string, ok bool) {
-	if p := os.Getenv("SMARTEYE_FOOTAGE"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-	}
 	rel := "deploy/footage/vtest.avi"
 	for _, base := range []string{".", dir} {
 		if base == "" {

@@ -31,7 +31,68 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Store    Store    `yaml:"store"`
 	MAVLink  MAVLink  `yaml:"mavlink"`
+	Video    Video    `yaml:"video"`
 	Sim      Sim      `yaml:"sim"`
+}
+
+// Video configures the cameras and their analysis.
+type Video struct {
+	// Workers is how many detections run at once across all cameras; 0
+	// means one per core. It defaults to 0.
+	Workers int `yaml:"workers"`
+	// Snapshots keeps a JPEG of each track's best frame under
+	// <data_dir>/snapshots, for as long as events are kept. It defaults to true.
+	Snapshots bool `yaml:"snapshots"`
+	// ReadTimeout ends an RTSP session that receives nothing. It defaults to 10 seconds.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// StallTimeout marks a stream stalled when no picture arrives. It defaults to 3 seconds.
+	StallTimeout Duration `yaml:"stall_timeout"`
+	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// Cameras defaults to none (the demo adds its simulated ones).
+	Cameras []Camera `yaml:"cameras"`
+}
+
+// Camera is one RTSP camera.
+type Camera struct {
+	ID             string  `yaml:"id"`
+	Name           string  `yaml:"name"`
+	Kind           string  `yaml:"kind"`
+	Vehicle        string  `yaml:"vehicle"`
+	URL            string  `yaml:"url"`
+	Transport      string  `yaml:"transport"`
+	TLSFingerprint string  `yaml:"tls_fingerprint"`
+	Detector       string  `yaml:"detector"`
+	Rate           float64 `yaml:"rate"`
+	Gate           *bool   `yaml:"gate"`
+	MinConfidence  float64 `yaml:"min_confidence"`
+	Model          Model   `yaml:"model"`
+	Zones          []Zone  `yaml:"zones"`
+}
+
+// Model is a cascade or YOLO model file set.
+type Model struct {
+	Cascade    string   `yaml:"cascade"`
+	Class      string   `yaml:"class"`
+	MinSize    int      `yaml:"min_size"`
+	Config     string   `yaml:"config"`
+	Weights    string   `yaml:"weights"`
+	ONNX       string   `yaml:"onnx"`
+	Layout     string   `yaml:"layout"`
+	Names      string   `yaml:"names"`
+	Input      int      `yaml:"input"`
+	Confidence float64  `yaml:"confidence"`
+	NMS        float64  `yaml:"nms"`
+	Keep       []string `yaml:"keep"`
+}
+
+// Zone is a polygon in a camera's image.
+type Zone struct {
+	Name     string       `yaml:"name"`
+	Polygon  [][2]float64 `yaml:"polygon"`
+	Classes  []string     `yaml:"classes"`
+	Dwell    Duration     `yaml:"dwell"`
+	MinCount int          `yaml:"min_count"`
 }
 
 // MAVLink configures telemetry ingest.
@@ -75,6 +136,28 @@ type Vehicle struct {
 type Sim struct {
 	// Drones defaults to three drones patrolling the demo site.
 	Drones []SimDrone `yaml:"drones"`
+	// RTSPAddress is where the demo's RTSP server for its simulated cameras
+	// listens. It defaults to 127.0.0.1:8554.
+	RTSPAddress string `yaml:"rtsp_address"`
+	// Footage is the sample video the simulated cameras loop; empty finds
+	// OpenCV's vtest.avi (see `make deps`), and without it they show
+	// ffmpeg's test pattern. It defaults to "".
+	Footage string `yaml:"footage"`
+	// Cameras defaults to two fixed cameras over the demo plaza.
+	Cameras []SimCamera `yaml:"cameras"`
+}
+
+// SimCamera is one simulated camera: ffmpeg looping footage into the
+// demo's RTSP server, analysed like a real camera.
+type SimCamera struct {
+	ID       string  `yaml:"id"`
+	Name     string  `yaml:"name"`
+	Source   string  `yaml:"source"`
+	Mirror   bool    `yaml:"mirror"`
+	Codec    string  `yaml:"codec"`
+	Detector string  `yaml:"detector"`
+	Rate     float64 `yaml:"rate"`
+	Zones    []Zone  `yaml:"zones"`
 }
 
 // SimDrone is one simulated drone.
@@ -201,6 +284,13 @@ func Default() Config {
 			Links:             []Link{{Name: "udp", Type: "udp-server", Address: ":14550", ReadBuffer: 8 << 20}},
 			Vehicles:          []Vehicle{},
 		},
+		Video: Video{
+			Snapshots:    true,
+			ReadTimeout:  Duration(10 * time.Second),
+			StallTimeout: Duration(3 * time.Second),
+			MaxBackoff:   Duration(30 * time.Second),
+			Cameras:      []Camera{},
+		},
 		Sim: defaultSim(),
 	}
 }
@@ -280,6 +370,14 @@ func sectionName(typ string) string {
 		return "mavlink.vehicles[]"
 	case "SimDrone":
 		return "sim.drones[]"
+	case "Camera":
+		return "video.cameras[]"
+	case "Model":
+		return "video.cameras[].model"
+	case "Zone":
+		return "video.cameras[].zones[]"
+	case "SimCamera":
+		return "sim.cameras[]"
 	}
 	return strings.ToLower(typ)
 }
@@ -367,7 +465,12 @@ var demoRoutes = [][][2]float64{
 }
 
 func defaultSim() Sim {
-	return Sim{Drones: []SimDrone{
+	return Sim{RTSPAddress: "127.0.0.1:8554", Cameras: []SimCamera{
+		{ID: "plaza-north", Name: "Plaza north", Source: "vtest", Codec: "h264", Detector: "hog", Rate: 2, Zones: []Zone{
+			{Name: "crossing", Polygon: [][2]float64{{0, 330}, {768, 330}, {768, 576}, {0, 576}}, Classes: []string{"person"}, Dwell: Duration(20 * time.Second), MinCount: 4},
+		}},
+		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Detector: "hog", Rate: 2},
+	}, Drones: []SimDrone{
 		{Name: "drone-1", SystemID: 1, Type: "quadrotor", Speed: 8, Altitude: 60, Battery: Duration(25 * time.Minute), Route: demoRoutes[0]},
 		{Name: "drone-2", SystemID: 2, Type: "hexarotor", Speed: 6, Altitude: 45, Battery: Duration(30 * time.Minute), Route: demoRoutes[1]},
 		{Name: "drone-3", SystemID: 3, Type: "fixed_wing", Speed: 16, Altitude: 120, Battery: Duration(40 * time.Minute), Route: demoRoutes[2]},
@@ -453,7 +556,98 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateMAVLink(bad)
+	c.validateVideo(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateVideo(bad func(string, string, ...any)) {
+	v := c.Video
+	if v.Workers < 0 || v.Workers > 256 {
+		bad("video.workers", "%d is out of range 0 (one per core)..256", v.Workers)
+	}
+	positive(bad, "video.read_timeout", v.ReadTimeout)
+	positive(bad, "video.stall_timeout", v.StallTimeout)
+	positive(bad, "video.max_backoff", v.MaxBackoff)
+	ids := map[string]bool{}
+	for _, s := range c.Sim.Cameras {
+		ids[s.ID] = true
+	}
+	for i, cam := range v.Cameras {
+		key := fmt.Sprintf("video.cameras[%d]", i)
+		switch {
+		case cam.ID == "":
+			bad(key+".id", "must not be empty")
+		case ids[cam.ID]:
+			bad(key+".id", "%q is used twice", cam.ID)
+		}
+		ids[cam.ID] = true
+		switch cam.Kind {
+		case "", "fixed":
+		case "drone":
+			if cam.Vehicle == "" {
+				bad(key+".vehicle", "a drone camera names the vehicle that carries it")
+			}
+		default:
+			bad(key+".kind", "%q is not one of fixed, drone", cam.Kind)
+		}
+		if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+			bad(key+".url", "want rtsp://[user:password@]host[:port]/path or rtsps://…")
+		}
+		switch cam.Transport {
+		case "", "auto", "tcp", "udp":
+		default:
+			bad(key+".transport", "%q is not one of auto, tcp, udp", cam.Transport)
+		}
+		validateAnalysis(bad, key, cam.Detector, cam.Rate, cam.Zones)
+		if (cam.Detector == "cascade" && cam.Model.Cascade == "") || (cam.Detector == "yolo" && cam.Model.ONNX == "" && cam.Model.Weights == "") {
+			bad(key+".model", "the %s detector needs its model files", cam.Detector)
+		}
+	}
+	for i, s := range c.Sim.Cameras {
+		key := fmt.Sprintf("sim.cameras[%d]", i)
+		if s.ID == "" {
+			bad(key+".id", "must not be empty")
+		}
+		switch s.Codec {
+		case "", "h264", "h265":
+		default:
+			bad(key+".codec", "%q is not one of h264, h265", s.Codec)
+		}
+		if s.Detector == "cascade" || s.Detector == "yolo" {
+			bad(key+".detector", "simulated cameras run hog, motion or none")
+		}
+		validateAnalysis(bad, key, s.Detector, s.Rate, s.Zones)
+	}
+	if a := c.Sim.RTSPAddress; a != "" {
+		if err := checkAddr(a); err != nil {
+			bad("sim.rtsp_address", "%v", err)
+		}
+	}
+}
+
+func validateAnalysis(bad func(string, string, ...any), key, detector string, rate float64, zones []Zone) {
+	switch detector {
+	case "", "hog", "motion", "cascade", "yolo", "none":
+	default:
+		bad(key+".detector", "%q is not one of hog, motion, cascade, yolo, none", detector)
+	}
+	if rate < 0 || rate > 60 {
+		bad(key+".rate", "%g is out of range 0..60 analysed frames per second", rate)
+	}
+	names := map[string]bool{}
+	for j, z := range zones {
+		zk := fmt.Sprintf("%s.zones[%d]", key, j)
+		if z.Name == "" || names[z.Name] {
+			bad(zk+".name", "zone names must be unique and not empty")
+		}
+		names[z.Name] = true
+		if len(z.Polygon) < 3 {
+			bad(zk+".polygon", "a polygon needs at least 3 [x, y] points")
+		}
+		if z.Dwell < 0 || z.MinCount < 0 {
+			bad(zk, "dwell and min_count must not be negative")
+		}
+	}
 }
 
 func (c *Config) validateMAVLink(bad func(string, string, ...any)) {

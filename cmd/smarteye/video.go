@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/ingest/mavlink"
+	"github.com/smarteye/smarteye/ingest/rtsp"
+	"github.com/smarteye/smarteye/ingest/sim"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/vision"
+	"github.com/smarteye/smarteye/vision/analysis"
+	"github.com/smarteye/smarteye/vision/cv"
+)
+
+// camera is one camera at run time: its stream and its analysis.
+type camera struct {
+	cfg      config.Camera
+	stream   *rtsp.Stream
+	queue    *rtsp.Queue
+	analyzer *analysis.Analyzer
+}
+
+// video holds the cameras; it is the dashboard's source of camera status.
+type video struct {
+	cams []*camera
+	pool *analysis.Pool
+	bus  telemetry.Bus
+	// ready reports whether a simulated camera publishes yet (demo only):
+	// its stream waits for it rather than start with a 404 and a
+	// stream.down event.
+	ready func(id string) bool
+}
+
+// Cameras implements dashboard.CameraSource.
+func (v *video) Cameras() []dashboard.Camera {
+	out := make([]dashboard.Camera, 0, len(v.cams))
+	for _, c := range v.cams {
+		out = append(out, v.describe(c))
+	}
+	return out
+}
+
+func (v *video) describe(c *camera) dashboard.Camera {
+	kind := c.cfg.Kind
+	if kind == "" {
+		kind = "fixed"
+	}
+	dc := dashboard.Camera{ID: c.cfg.ID, Name: c.cfg.Name, Kind: kind, VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats()}
+	if c.analyzer != nil {
+		dc.Analysis = c.analyzer.Stats()
+	}
+	return dc
+}
+
+// state is the camera as the live feed shows it.
+func (v *video) state(c *camera) telemetry.Camera {
+	st := c.stream.Stats()
+	kind := c.cfg.Kind
+	if kind == "" {
+		kind = "fixed"
+	}
+	tc := telemetry.Camera{
+		ID: c.cfg.ID, Name: c.cfg.Name, Kind: kind, VehicleID: c.cfg.Vehicle,
+		Status: string(st.Status), Since: st.Since, Reason: st.Reason, Codec: st.Codec,
+		Width: st.Width, Height: st.Height, FPS: st.FPS, Bitrate: st.Bitrate,
+		Detector: analysis.DetectorNone, Updated: time.Now(),
+	}
+	if c.analyzer != nil {
+		as := c.analyzer.Stats()
+		tc.Detector, tc.DetectorError, tc.AnalysisFPS, tc.Tracks = as.Detector, as.DetectorError, as.AnalysisFPS, as.Tracks
+		tc.Counts = c.analyzer.Counts()
+	}
+	return tc
+}
+
+// videoSink sends analysis results to the live bus and the store.
+type videoSink struct {
+	bus telemetry.Bus
+	w   mavlink.RowWriter
+}
+
+func (s videoSink) Frame(f vision.Frame) {
+	d := telemetry.Detections{Camera: f.Camera, Time: f.Time, Width: f.Width, Height: f.Height, Objects: make([]telemetry.Object, 0, len(f.Detections))}
+	for _, o := range f.Detections {
+		d.Objects = append(d.Objects, telemetry.Object{TrackID: o.TrackID, Class: o.Class, Confidence: o.Confidence, Box: [4]float64{o.Box.X, o.Box.Y, o.Box.W, o.Box.H}})
+		if s.w != nil {
+			// Georeferencing arrives with the camera models (geo).
+			_ = s.w.Add(store.Detections, f.Time, f.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
+				float32(o.Box.X), float32(o.Box.Y), float32(o.Box.W), float32(o.Box.H), nil, nil, nil, "uncalibrated")
+		}
+	}
+	s.bus.PublishDetections(d)
+}
+
+func (s videoSink) Event(e telemetry.Event) {
+	s.bus.PublishEvent(e)
+	if s.w != nil {
+		_ = s.w.Add(store.Events, store.EventRow(&e)...)
+	}
+}
+
+// simCameras turns the demo's simulated cameras into configured cameras
+// served by the demo's RTSP server.
+func simCameras(cfg config.Config, server string) []config.Camera {
+	var out []config.Camera
+	for _, s := range cfg.Sim.Cameras {
+		out = append(out, config.Camera{
+			ID: s.ID, Name: s.Name, Kind: "fixed", URL: "rtsp://" + server + "/" + s.ID, Transport: rtsp.TransportTCP,
+			Detector: s.Detector, Rate: s.Rate, Zones: s.Zones,
+		})
+	}
+	return out
+}
+
+// footage resolves sim.footage (empty: find vtest.avi).
+func footage(cfg config.Config) (string, bool) {
+	if cfg.Sim.Footage != "" {
+		_, err := os.Stat(cfg.Sim.Footage)
+		return cfg.Sim.Footage, err == nil
+	}
+	exe, _ := os.Executable()
+	return sim.Footage(filepath.Dir(exe))
+}
+
+// videoComponents builds the cameras (and, in the demo, the RTSP server and
+// the ffmpeg publishers of the simulated ones).
+func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer) ([]component, *video, error) {
+	var comps []component
+	cams := cfg.Video.Cameras
+	v := &video{bus: bus}
+	if demo && len(cfg.Sim.Cameras) > 0 {
+		srv := &sim.RTSPServer{Address: cfg.Sim.RTSPAddress, Log: log.With("component", "sim.rtsp")}
+		if err := srv.Start(); err != nil {
+			return nil, nil, fmt.Errorf("demo cameras: %w", err)
+		}
+		src, ok := footage(cfg)
+		if !ok {
+			log.Warn("sample footage not found (run `make deps`); the simulated cameras show ffmpeg's test pattern")
+		}
+		var pubs []*sim.Publisher
+		for _, s := range cfg.Sim.Cameras {
+			p := &sim.Publisher{URL: srv.URL(s.ID), Codec: s.Codec, Mirror: s.Mirror, Log: log.With("component", "sim.camera", "camera", s.ID)}
+			switch {
+			case s.Source == "vtest" && ok:
+				p.Source = src
+			case s.Source == "vtest" || s.Source == "testsrc2" || s.Source == "":
+				p.Source, p.Width, p.Height, p.FPS = "testsrc2", 768, 576, 10
+			default:
+				p.Source = s.Source
+			}
+			pubs = append(pubs, p)
+		}
+		log.Info("simulated cameras publishing", "cameras", len(pubs), "rtsp", "rtsp://"+srv.Addr()+"/")
+		comps = append(comps, component{"simulated cameras", func(ctx context.Context) error {
+			var wg sync.WaitGroup
+			for _, p := range pubs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := p.Run(ctx); err != nil {
+						log.Error("simulated camera", "err", err)
+					}
+				}()
+			}
+			<-ctx.Done()
+			wg.Wait()
+			srv.Close()
+			return nil
+		}})
+		cams = append(simCameras(cfg, srv.Addr()), cams...)
+		v.ready = srv.Ready
+	}
+	if len(cams) == 0 {
+		return comps, v, nil
+	}
+	pool, err := analysis.NewPool(cfg.Video.Workers, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.pool = pool
+	sink := videoSink{bus: bus, w: w}
+	snapDir := ""
+	if cfg.Video.Snapshots {
+		snapDir = filepath.Join(cfg.DataDir, "snapshots")
+	}
+	for _, cc := range cams {
+		c := &camera{cfg: cc}
+		stream, err := rtsp.New(rtsp.Config{
+			Camera: cc.ID, URL: cc.URL, Transport: cc.Transport, TLSFingerprint: cc.TLSFingerprint,
+			ReadTimeout: cfg.Video.ReadTimeout.D(), StallTimeout: cfg.Video.StallTimeout.D(), MaxBackoff: cfg.Video.MaxBackoff.D(),
+			OnStatus: func(ch rtsp.Change) { streamEvent(ch, c, v, sink) },
+			Log:      log,
+		})
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		c.stream = stream
+		if cc.Detector != analysis.DetectorNone {
+			ac, err := analysisConfig(cc, snapDir, log)
+			if err != nil {
+				pool.Close()
+				return nil, nil, fmt.Errorf("camera %s: %w", cc.ID, err)
+			}
+			a, err := analysis.New(ac, pool, sink)
+			if err != nil {
+				pool.Close()
+				return nil, nil, err
+			}
+			c.analyzer = a
+			c.queue = stream.Subscribe("vision", 256)
+		}
+		v.cams = append(v.cams, c)
+		bus.PublishCamera(v.state(c))
+	}
+	for _, c := range v.cams {
+		comps = append(comps, component{"camera " + c.cfg.ID, func(ctx context.Context) error {
+			if v.ready != nil {
+				for deadline := time.Now().Add(15 * time.Second); !v.ready(c.cfg.ID) && time.Now().Before(deadline); {
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}
+			var wg sync.WaitGroup
+			if c.analyzer != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := c.analyzer.Run(ctx, c.queue); err != nil {
+						log.Error("analysis stopped", "camera", c.cfg.ID, "err", err)
+					}
+				}()
+			}
+			err := c.stream.Run(ctx)
+			wg.Wait()
+			return err
+		}})
+	}
+	comps = append(comps, component{"camera status", func(ctx context.Context) error {
+		defer pool.Close() // after every camera has stopped
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				for _, c := range v.cams {
+					bus.PublishCamera(v.state(c))
+				}
+			}
+		}
+	}})
+	if snapDir != "" && cfg.Store.Retention.Events > 0 {
+		keep := cfg.Store.Retention.Events.D()
+		comps = append(comps, component{"snapshot retention", func(ctx context.Context) error {
+			for {
+				if n, err := analysis.PruneSnapshots(snapDir, time.Now().Add(-keep)); err != nil {
+					log.Warn("snapshot retention", "err", err)
+				} else if n > 0 {
+					log.Info("snapshot retention: removed old days", "days", n)
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(time.Hour):
+				}
+			}
+		}})
+	}
+	_ = reg
+	return comps, v, nil
+}
+
+// streamEvent turns a stream's status change into an event and a camera update.
+func streamEvent(ch rtsp.Change, c *camera, v *video, sink videoSink) {
+	if ch.To == rtsp.StatusConnecting {
+		return
+	}
+	msg := fmt.Sprintf("camera %s is %s", ch.Camera, ch.To)
+	if ch.Reason != "" {
+		msg += ": " + ch.Reason
+	}
+	sink.Event(telemetry.Event{Time: ch.Time, ID: telemetry.NewUUID(), Kind: "stream." + string(ch.To), CameraID: ch.Camera, Message: msg,
+		Data: map[string]any{"from": string(ch.From), "reason": ch.Reason}})
+	if c.stream != nil {
+		v.bus.PublishCamera(v.state(c))
+	}
+}
+
+func analysisConfig(cc config.Camera, snapDir string, log *slog.Logger) (analysis.Config, error) {
+	ac := analysis.Config{
+		Camera: cc.ID, Drone: cc.Kind == "drone", Detector: cc.Detector, Rate: cc.Rate, Gate: cc.Gate,
+		MinConfidence: cc.MinConfidence, SnapshotDir: snapDir, Log: log,
+	}
+	if cc.Detector == analysis.DetectorCascade || cc.Detector == analysis.DetectorYOLO {
+		m := cc.Model
+		ac.Model = &cv.ModelConfig{Kind: cc.Detector, Cascade: m.Cascade, Class: m.Class, MinSize: m.MinSize, Config: m.Config, Weights: m.Weights,
+			ONNX: m.ONNX, Layout: vision.Layout(m.Layout), Names: m.Names, Input: m.Input, Confidence: m.Confidence, NMS: m.NMS, Keep: m.Keep}
+	}
+	for _, z := range cc.Zones {
+		vz := vision.Zone{Name: z.Name, Classes: z.Classes, Dwell: z.Dwell.D(), MinCount: z.MinCount}
+		for _, p := range z.Polygon {
+			vz.Polygon = append(vz.Polygon, vision.Point{X: p[0], Y: p[1]})
+		}
+		ac.Zones = append(ac.Zones, vz)
+	}
+	return ac, ac.Validate()
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
+)
+
+type cameraView struct {
+	dashboard.Camera
+	Stream struct {
+		Status     string
+		Codec      string
+		Width      int
+		FPS        float64
+		Frames     uint64
+		Reconnects uint64
+	} `json:"stream"`
+	Analysis struct {
+		Detector    string
+		Analysed    uint64
+		Detections  uint64
+		AnalysisFPS float64 `json:"analysis_fps"`
+	} `json:"analysis"`
+}
+
+// The demo's cameras: ffmpeg loops OpenCV's pedestrian clip into the
+// demo's RTSP server, smarteye pulls and analyses it; people are detected,
+// tracked, stored, published live and counted in the zone; a camera that
+// dies goes down and comes back.
+func TestDemoCamerasAnalysed(t *testing.T) {
+	data := storetest.TempDir(t) + "/var"
+	began := time.Now().UTC().Add(-time.Second)
+	p := start(t, "demo", "--data-dir", data, "--http", "127.0.0.1:0")
+	waitReady(t, p)
+
+	// Both cameras live and analysed.
+	var list struct{ Cameras []cameraView }
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		getJSON(t, p.url+"api/v1/cameras", &list)
+		ok := len(list.Cameras) == 2
+		for _, c := range list.Cameras {
+			ok = ok && c.Stream.Status == "live" && c.Analysis.Detections > 0
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cameras: %+v\n%s", list.Cameras, p.log.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, c := range list.Cameras {
+		if c.Stream.Codec != "H264" || c.Stream.Width != 768 || c.Analysis.Detector != "hog" || !strings.HasPrefix(c.URL, "rtsp://127.0.0.1:") {
+			t.Errorf("camera %+v", c)
+		}
+	}
+	var one cameraView
+	if code := getJSON(t, p.url+"api/v1/cameras/plaza-north", &one); code != 200 || one.ID != "plaza-north" || one.Name != "Plaza north" {
+		t.Fatalf("GET camera: %d %+v", code, one)
+	}
+	var e struct{ Error string }
+	if code := getJSON(t, p.url+"api/v1/cameras/nope", &e); code != 404 {
+		t.Fatalf("unknown camera: %d", code)
+	}
+
+	// Live detections, filtered to one camera.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, strings.Replace(p.url, "http", "ws", 1)+"api/v1/live?types=detections,camera&cameras=plaza-south", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	persons := 0
+	for frames := 0; frames < 6; {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var u struct {
+			Type       string
+			Cameras    []telemetry.Camera
+			Detections *telemetry.Detections
+		}
+		json.Unmarshal(b, &u)
+		switch u.Type {
+		case "snapshot":
+			if len(u.Cameras) != 1 || u.Cameras[0].ID != "plaza-south" {
+				t.Fatalf("snapshot %s", b)
+			}
+		case "detections":
+			if u.Detections.Camera != "plaza-south" || u.Detections.Width != 768 {
+				t.Fatalf("detections %s", b)
+			}
+			if d := time.Since(u.Detections.Time); d < -time.Second || d > 10*time.Second {
+				t.Fatalf("frame time %s ago", d)
+			}
+			persons += len(u.Detections.Objects)
+			frames++
+		case "camera", "event":
+		default:
+			t.Fatalf("unexpected %s", b)
+		}
+	}
+	if persons == 0 {
+		t.Fatal("no person in 6 live frames")
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+
+	// Stored: detections with track ids, and the events.
+	var dets struct{ Detections []store.DetectionRecord }
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		getJSON(t, p.url+"api/v1/detections?camera=plaza-north&limit=500&from="+began.Format(time.RFC3339Nano), &dets)
+		if len(dets.Detections) >= 10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(dets.Detections) < 10 {
+		t.Fatalf("%d stored detections", len(dets.Detections))
+	}
+	for _, d := range dets.Detections {
+		if d.CameraID != "plaza-north" || d.Class != "person" || d.TrackID == nil || d.Box[3] < 64 {
+			t.Fatalf("stored detection %+v", d)
+		}
+	}
+	kinds := waitEvents(t, p, began, "camera=plaza-north", func(k map[string]int) bool {
+		return k["stream.live"] >= 1 && k["track.start"] >= 1 && k["zone.enter"] >= 1 && k["track.end"] >= 1
+	})
+	t.Logf("events on plaza-north: %v", kinds)
+	if kinds["stream.down"] != 0 {
+		t.Errorf("the demo camera went down at start-up: %v", kinds)
+	}
+
+	var evs struct{ Events []store.EventRecord }
+	getJSON(t, p.url+"api/v1/events?kind=track.end&camera=plaza-north&from="+began.Format(time.RFC3339Nano), &evs)
+	snap := ""
+	for _, ev := range evs.Events {
+		var d struct{ Snapshot string }
+		json.Unmarshal(ev.Data, &d)
+		if d.Snapshot != "" {
+			snap = d.Snapshot
+		}
+	}
+	if b, err := os.ReadFile(snap); err != nil || len(b) < 1000 || b[0] != 0xff {
+		t.Fatalf("track.end snapshot %q: %v", snap, err)
+	}
+	for _, bad := range []string{"limit=0", "limit=x", "track=-1", "from=2020-01-01T00:00:00Z&to=2021-01-01T00:00:00Z"} {
+		if code := getJSON(t, p.url+"api/v1/detections?"+bad, &e); code != 400 || e.Error == "" {
+			t.Errorf("detections?%s: %d %q", bad, code, e.Error)
+		}
+	}
+
+	// The camera dies (its ffmpeg is killed): down, then live again by itself.
+	killed := time.Now().UTC()
+	if err := killPublisher(p.cmd.Process.Pid, "plaza-south"); err != nil {
+		t.Fatal(err)
+	}
+	kinds = waitEvents(t, p, killed, "camera=plaza-south&kind=stream.", func(k map[string]int) bool {
+		return k["stream.down"] >= 1 && k["stream.live"] >= 1
+	})
+	t.Logf("after the kill: %v", kinds)
+	// The other camera never noticed.
+	var n map[string]int
+	n = waitEvents(t, p, killed, "camera=plaza-north&kind=stream.", func(map[string]int) bool { return true })
+	if n["stream.down"] != 0 {
+		t.Fatalf("plaza-north went down too: %v", n)
+	}
+	stopWith(t, p, syscall.SIGTERM)
+}
+
+func waitEvents(t *testing.T, p *proc, from time.Time, filter string, done func(map[string]int) bool) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var evs struct{ Events []store.EventRecord }
+		getJSON(t, p.url+"api/v1/events?limit=5000&"+filter+"&from="+from.Format(time.RFC3339Nano), &evs)
+		kinds := map[string]int{}
+		for _, e := range evs.Events {
+			kinds[e.Kind]++
+		}
+		if done(kinds) {
+			return kinds
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events %s: %v\n%s", filter, kinds, p.log.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// killPublisher kills the ffmpeg child of pid publishing the camera.
+func killPublisher(pid int, camera string) error {
+	out, err := exec.Command("pgrep", "-P", strconv.Itoa(pid), "ffmpeg").Output()
+	if err != nil {
+		return fmt.Errorf("pgrep: %w", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		cmdline, _ := os.ReadFile("/proc/" + f + "/cmdline")
+		if strings.Contains(string(cmdline), "/"+camera+"\x00") || strings.HasSuffix(string(cmdline), "/"+camera+"\x00") {
+			n, _ := strconv.Atoi(f)
+			return syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no ffmpeg publishing %s among %q", camera, out)
+}

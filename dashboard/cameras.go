@@ -1,0 +1,143 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Camera is a camera as the API shows it: configuration, the stream's
+// status and statistics, and its analysis (detector, rates, errors).
+type Camera struct {
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Kind      string `json:"kind"`
+	VehicleID string `json:"vehicle_id,omitempty"`
+	URL       string `json:"url"`                // password removed
+	Stream    any    `json:"stream"`             // status, codec, size, fps, bitrate, RTP loss, reconnects, last keyframe…
+	Analysis  any    `json:"analysis,omitempty"` // detector, analysis fps, tracks, decoder counters…
+}
+
+// CameraSource lists the cameras; the video runtime implements it.
+type CameraSource interface {
+	Cameras() []Camera
+}
+
+// Query limits for events and detections.
+const (
+	defaultRows = 1000
+	maxRows     = 50000
+	maxRange    = 31 * 24 * time.Hour
+)
+
+func (s *Server) listCameras(w http.ResponseWriter, r *http.Request) {
+	cams := []Camera{}
+	if s.deps.Cameras != nil {
+		cams = append(cams, s.deps.Cameras.Cameras()...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cameras": cams})
+}
+
+func (s *Server) getCamera(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.deps.Cameras != nil {
+		for _, c := range s.deps.Cameras.Cameras() {
+			if c.ID == id {
+				writeJSON(w, http.StatusOK, c)
+				return
+			}
+		}
+	}
+	writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+}
+
+// rowLimit parses ?limit=.
+func rowLimit(r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultRows, true
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 1 && n <= maxRows
+}
+
+// GET /api/v1/events?camera=&vehicle=&kind=&from=&to=&limit=: newest first;
+// kind is exact or a prefix ending in "." (kind=zone. for every zone event).
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	if s.deps.History == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
+		return
+	}
+	from, to, err := parseRange(r, 24*time.Hour)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if to.Sub(from) > maxRange {
+		writeError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
+		return
+	}
+	limit, ok := rowLimit(r)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+		return
+	}
+	q := r.URL.Query()
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	evs, err := s.deps.History.Events(ctx, store.EventQuery{From: from, To: to, Camera: q.Get("camera"), Vehicle: q.Get("vehicle"), Kind: q.Get("kind"), Limit: limit})
+	if err != nil {
+		s.log.Warn("events query failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "events unavailable: the database did not answer")
+		return
+	}
+	if evs == nil {
+		evs = []store.EventRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "limit": limit, "events": evs})
+}
+
+// GET /api/v1/detections?camera=&class=&track=&from=&to=&limit=: newest first.
+func (s *Server) listDetections(w http.ResponseWriter, r *http.Request) {
+	if s.deps.History == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
+		return
+	}
+	from, to, err := parseRange(r, time.Hour)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if to.Sub(from) > maxRange {
+		writeError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
+		return
+	}
+	limit, ok := rowLimit(r)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+		return
+	}
+	q := r.URL.Query()
+	var track int64
+	if v := q.Get("track"); v != "" {
+		if track, err = strconv.ParseInt(v, 10, 64); err != nil || track <= 0 {
+			writeError(w, http.StatusBadRequest, "track: a track id")
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	ds, err := s.deps.History.Detections(ctx, store.DetectionQuery{From: from, To: to, Camera: q.Get("camera"), Class: q.Get("class"), TrackID: track, Limit: limit})
+	if err != nil {
+		s.log.Warn("detections query failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "detections unavailable: the database did not answer")
+		return
+	}
+	if ds == nil {
+		ds = []store.DetectionRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "limit": limit, "detections": ds})
+}

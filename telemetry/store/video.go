@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EventQuery selects events; empty fields do not filter.
+type EventQuery struct {
+	From, To time.Time // [From, To), required
+	Camera   string
+	Vehicle  string
+	Kind     string // exact, or a prefix ending in "." (e.g. "zone.")
+	Limit    int    // newest first; at most this many
+}
+
+// EventRecord is a stored event.
+type EventRecord struct {
+	Time     time.Time       `json:"time"`
+	ID       string          `json:"id"`
+	Kind     string          `json:"kind"`
+	Site     *string         `json:"site,omitempty"`
+	CameraID *string         `json:"camera_id,omitempty"`
+	Vehicle  *string         `json:"vehicle_id,omitempty"`
+	TrackID  *int64          `json:"track_id,omitempty"`
+	Lat      *float64        `json:"lat,omitempty"`
+	Lon      *float64        `json:"lon,omitempty"`
+	Message  *string         `json:"message,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+// Events returns the events matching q, newest first.
+func (s *Store) Events(ctx context.Context, q EventQuery) ([]EventRecord, error) {
+	if !q.To.After(q.From) {
+		return nil, ErrRange
+	}
+	where := []string{"time >= $1", "time < $2"}
+	args := []any{q.From, q.To}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if q.Camera != "" {
+		add("camera_id = ?", q.Camera)
+	}
+	if q.Vehicle != "" {
+		add("vehicle_id = ?", q.Vehicle)
+	}
+	if k := q.Kind; k != "" {
+		if strings.HasSuffix(k, ".") {
+			add("starts_with(kind, ?)", k)
+		} else {
+			add("kind = ?", k)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, id::text, kind, site_id, camera_id, vehicle_id, track_id, lat, lon, message, data
+		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY time DESC LIMIT `+strconv.Itoa(max(q.Limit, 1)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventRecord, error) {
+		var e EventRecord
+		var data []byte
+		err := r.Scan(&e.Time, &e.ID, &e.Kind, &e.Site, &e.CameraID, &e.Vehicle, &e.TrackID, &e.Lat, &e.Lon, &e.Message, &data)
+		e.Data = data
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return out, nil
+}
+
+// DetectionQuery selects detections.
+type DetectionQuery struct {
+	From, To time.Time // required
+	Camera   string
+	Class    string
+	TrackID  int64
+	Limit    int // newest first
+}
+
+// DetectionRecord is a stored detection.
+type DetectionRecord struct {
+	Time          time.Time  `json:"time"`
+	CameraID      string     `json:"camera_id"`
+	TrackID       *int64     `json:"track_id,omitempty"`
+	Class         string     `json:"class"`
+	Confidence    float32    `json:"confidence"`
+	Box           [4]float32 `json:"box"` // x, y, w, h in pixels
+	Lat           *float64   `json:"lat,omitempty"`
+	Lon           *float64   `json:"lon,omitempty"`
+	PositionError *float32   `json:"position_error,omitempty"`
+	GeoStatus     *string    `json:"geo_status,omitempty"`
+}
+
+// Detections returns the detections matching q, newest first.
+func (s *Store) Detections(ctx context.Context, q DetectionQuery) ([]DetectionRecord, error) {
+	if !q.To.After(q.From) {
+		return nil, ErrRange
+	}
+	where := []string{"time >= $1", "time < $2"}
+	args := []any{q.From, q.To}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if q.Camera != "" {
+		add("camera_id = ?", q.Camera)
+	}
+	if q.Class != "" {
+		add("class = ?", q.Class)
+	}
+	if q.TrackID != 0 {
+		add("track_id = ?", q.TrackID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, camera_id, track_id, class, confidence, box_x, box_y, box_w, box_h, lat, lon, position_error, geo_status
+		FROM detections WHERE `+strings.Join(where, " AND ")+` ORDER BY time DESC LIMIT `+strconv.Itoa(max(q.Limit, 1)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: detections: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DetectionRecord, error) {
+		var d DetectionRecord
+		err := r.Scan(&d.Time, &d.CameraID, &d.TrackID, &d.Class, &d.Confidence, &d.Box[0], &d.Box[1], &d.Box[2], &d.Box[3], &d.Lat, &d.Lon, &d.PositionError, &d.GeoStatus)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: detections: %w", err)
+	}
+	return out, nil
+}
