@@ -65,8 +65,10 @@ func (d Detection) String() string {
 type Frame struct {
 	Camera string    `json:"camera"`
 	Time   time.Time `json:"time"` // wall-clock capture time of the frame
-	Width  int       `json:"width"`
-	Height int       `json:"height"`
+	// Received is when the picture's last packet reached smarteye.
+	Received time.Time `json:"received"`
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
 	// Detections are the tracked objects in this frame (confirmed tracks
 	// only: a detection that has not yet been seen often enough to be a
 	// track is left out, so flicker never reaches the map).

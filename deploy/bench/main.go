@@ -31,22 +31,35 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(rtspServerEnv); spec != "" {
+		// The cameras' side of the vision benchmark, in its own process.
+		if err := serveRTSP(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "bench camera side:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	out := flag.String("out", "BENCHMARKS.md", "report file")
 	rows := flag.Int("rows", 1_000_000, "telemetry rows per run")
 	runs := flag.Int("runs", 3, "runs per variant (the median is reported)")
 	flag.IntVar(&fleetDrones, "fleet-drones", 100, "simulated drones in the end-to-end MAVLink run")
 	flag.DurationVar(&fleetTime, "fleet-time", time.Minute, "length of the end-to-end MAVLink run")
 	flag.BoolVar(&videoBench, "video", true, "include the H.264 decode benchmark (ingest/decode vs ffmpeg)")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video"`)
+	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
+	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
+	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"`)
 	flag.Parse()
 	var err error
 	switch *only {
 	case "":
 		err = run(*out, *rows, *runs)
 	case "video":
-		err = runVideoOnly(*out, *runs)
+		err = runVideoOnly(*out, *runs, true, false)
+	case "vision":
+		err = runVideoOnly(*out, *runs, false, true)
 	default:
-		err = fmt.Errorf("-only %q: the section that runs alone is video", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video and vision", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -87,6 +100,13 @@ func run(out string, nrows, runs int) error {
 		if video, err = benchVideo(ctx, root, runs); err != nil {
 			return err
 		}
+	}
+	if visionBench {
+		vis, err := benchVision(ctx, root)
+		if err != nil {
+			return err
+		}
+		video += vis
 	}
 
 	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})

@@ -197,7 +197,9 @@ func TestFaultyServers(t *testing.T) {
 		{"SDP without video", func(t *testing.T) string {
 			return startLiar(t, &liarServer{sdp: "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\na=control:trackID=0\r\n"})
 		}, "no H.264", false},
-		{"server error", func(t *testing.T) string { return startLiar(t, &liarServer{sdp: goodSDP, status: "500 Internal Server Error"}) }, "500", false},
+		{"server error", func(t *testing.T) string {
+			return startLiar(t, &liarServer{sdp: goodSDP, status: "500 Internal Server Error"})
+		}, "500", false},
 		{"garbage RTP", func(t *testing.T) string { return startLiar(t, &liarServer{sdp: goodSDP, payload: garbageRTP}) }, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

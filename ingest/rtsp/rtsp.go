@@ -102,8 +102,9 @@ type Config struct {
 	// which doubles from the first to the second. They default to 1 and
 	// 30 seconds.
 	MinBackoff, MaxBackoff time.Duration
-	// MaxClockSkew is how far a camera's RTCP clock may be from ours
-	// before its timestamps are distrusted. It defaults to 5 seconds.
+	// MaxClockSkew is how far in the past a camera's RTCP clock may put a
+	// picture before its timestamps are distrusted (a time in the future,
+	// beyond 100 ms, always is). It defaults to 5 seconds.
 	MaxClockSkew time.Duration
 	// OnStatus is called on every status change (from the stream's own
 	// goroutine; keep it short).

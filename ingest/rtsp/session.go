@@ -18,6 +18,10 @@ import (
 	"github.com/pion/rtp"
 )
 
+// maxFuture is how far in the future a camera's RTCP time may claim a
+// picture was captured before it is distrusted.
+const maxFuture = 100 * time.Millisecond
+
 var errNoVideo = errors.New("no H.264, H.265 or MJPEG video in the stream")
 
 // depacketiser turns RTP packets of one format into access units.
@@ -301,7 +305,9 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 		source := "arrival"
 		skewed := false
 		if ntp, ok := c.PacketNTP(medi, pkt); ok {
-			if d := now.Sub(ntp); d < s.cfg.MaxClockSkew && d > -s.cfg.MaxClockSkew {
+			// A picture cannot be captured after it arrived: allow a little
+			// for clocks synchronised by NTP, distrust more.
+			if d := now.Sub(ntp); d < s.cfg.MaxClockSkew && d > -maxFuture {
 				at, source = ntp, "rtcp"
 			} else {
 				skewed = true

@@ -233,6 +233,9 @@ type Publisher struct {
 	Codec string
 	// Mirror flips the picture left-right (a second view from one clip).
 	Mirror bool
+	// Copy publishes an already encoded file's video as it is (no
+	// re-encoding: a camera's stream at almost no CPU cost).
+	Copy bool
 	// Log receives ffmpeg's failures.
 	Log *slog.Logger
 
@@ -255,6 +258,9 @@ func (p *Publisher) Args() []string {
 		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", w, h, fps))
 	} else {
 		args = append(args, "-stream_loop", "-1", "-i", p.Source)
+	}
+	if p.Copy {
+		return append(args, "-an", "-c:v", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", p.URL)
 	}
 	var vf []string
 	if p.Width > 0 && p.Source != "testsrc2" && p.Source != "" {

@@ -309,8 +309,9 @@ func (a *Analyzer) fps(now time.Time) float64 {
 
 // frame is a decoded picture handed from the decoding loop to the analysis.
 type frame struct {
-	mat  gocv.Mat
-	time time.Time
+	mat      gocv.Mat
+	time     time.Time
+	received time.Time
 }
 
 // Run analyses the units of q until ctx ends or q is closed (the stream
@@ -428,7 +429,7 @@ func (a *Analyzer) decodeLoop(ctx context.Context, q *rtsp.Queue, todo chan<- *f
 				continue
 			}
 			if ok && want {
-				spare.time = au.Time
+				spare.time, spare.received = au.Time, au.Received
 				todo <- spare // never blocks: at most two frames exist
 				spare = nil
 				next = au.Time.Add(interval)
@@ -610,7 +611,7 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 	a.stats.Tracks = tracker.Active()
 	a.counts = zones.Counts()
 	a.mu.Unlock()
-	a.sink.Frame(vision.Frame{Camera: a.cfg.Camera, Time: f.time, Width: f.mat.Cols(), Height: f.mat.Rows(), Detections: dets})
+	a.sink.Frame(vision.Frame{Camera: a.cfg.Camera, Time: f.time, Received: f.received, Width: f.mat.Cols(), Height: f.mat.Rows(), Detections: dets})
 }
 
 // endTracks reports ended tracks: zone exits first, then track.end with

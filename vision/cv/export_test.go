@@ -1,10 +1,8 @@
 package cv
 
-
 // KillWorker kills a Remote's worker process, as a crash would.
 func KillWorker(r *Remote) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cmd.Process.Kill()
 }
-

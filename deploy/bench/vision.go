@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/smarteye/smarteye/ingest/rtsp"
+	"github.com/smarteye/smarteye/ingest/sim"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/vision"
+	"github.com/smarteye/smarteye/vision/analysis"
+)
+
+// The vision benchmark: how many 720p25 cameras one machine analyses
+// (RTSP ingest, decoding, motion gate, HOG at 2 analysed frames a second)
+// without losing RTP, what one camera costs, what a Python OpenCV script
+// doing the same costs, and how long a frame takes from the camera to the
+// live feed.
+var (
+	visionBench      bool
+	visionWindow     time.Duration
+	visionMaxStreams int
+)
+
+// rtspServerEnv makes the benchmark binary a separate RTSP server process
+// ("ADDR CLIP N"): the cameras' side, whose CPU is not ours.
+const rtspServerEnv = "SMARTEYE_BENCH_RTSP_SERVER"
+
+const (
+	visionRate   = 2.0 // analysed frames per second per camera
+	visionWarmup = 6 * time.Second
+)
+
+// serveRTSP runs the camera side: an RTSP server and n ffmpeg publishers
+// copying the clip (no re-encoding), until stdin closes.
+func serveRTSP(spec string) error {
+	f := strings.Fields(spec)
+	if len(f) != 3 {
+		return fmt.Errorf("%s=%q: want ADDR CLIP N", rtspServerEnv, spec)
+	}
+	n, _ := strconv.Atoi(f[2])
+	srv := &sim.RTSPServer{Address: f[0]}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range n {
+		p := &sim.Publisher{Source: f[1], Copy: true, URL: srv.URL("cam" + strconv.Itoa(i))}
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Run(ctx) }()
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		ready := 0
+		for i := range n {
+			if srv.Ready("cam" + strconv.Itoa(i)) {
+				ready++
+			}
+		}
+		if ready == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d publishers ready", ready, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Println("ready", srv.Addr())
+	bufio.NewReader(os.Stdin).ReadString('\n') // until the parent goes
+	cancel()
+	wg.Wait()
+	return nil
+}
+
+// cameras starts the camera side with n streams; stop ends it.
+func cameras(ctx context.Context, clip string, n int) (addr string, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), rtspServerEnv+"=127.0.0.1:0 "+clip+" "+strconv.Itoa(n))
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if f := strings.Fields(line); err != nil || len(f) != 2 || f[0] != "ready" {
+		stop()
+		return "", nil, fmt.Errorf("camera side: %q %v", line, err)
+	}
+	return strings.Fields(line)[1], stop, nil
+}
+
+// latencySink records, for each analysed frame, how long after its
+// arrival it reached the sink (where the hub publishes it).
+type latencySink struct {
+	mu     sync.Mutex
+	on     bool
+	lat    []time.Duration
+	people int
+}
+
+func (s *latencySink) Frame(f vision.Frame) {
+	d := time.Since(f.Received)
+	s.mu.Lock()
+	if s.on {
+		s.lat = append(s.lat, d)
+		s.people += len(f.Detections)
+	}
+	s.mu.Unlock()
+}
+
+func (s *latencySink) Event(telemetry.Event) {}
+
+type visionRun struct {
+	streams     int
+	detector    string
+	cpu         float64 // cores used by the analysing process
+	minFPS      float64 // slowest camera's analysed frames per second
+	rtpLost     uint64
+	queueDrops  uint64
+	busy        uint64
+	decodeErrs  uint64
+	people      float64 // per analysed frame
+	p50, p95    time.Duration
+	sustained   bool
+	analysed    uint64
+	decodeUnits uint64
+}
+
+func cpuSelf() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runOurs analyses n streams for the window and measures.
+func runOurs(ctx context.Context, clip string, n int, detector string) (visionRun, error) {
+	addr, stop, err := cameras(ctx, clip, n)
+	if err != nil {
+		return visionRun{}, err
+	}
+	defer stop()
+	pool, err := analysis.NewPool(0, nil)
+	if err != nil {
+		return visionRun{}, err
+	}
+	defer pool.Close()
+	sink := &latencySink{}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var streams []*rtsp.Stream
+	var ans []*analysis.Analyzer
+	for i := range n {
+		s, err := rtsp.New(rtsp.Config{Camera: "cam" + strconv.Itoa(i), URL: "rtsp://" + addr + "/cam" + strconv.Itoa(i), Transport: rtsp.TransportTCP})
+		if err != nil {
+			cancel()
+			return visionRun{}, err
+		}
+		q := s.Subscribe("vision", 256)
+		a, err := analysis.New(analysis.Config{Camera: s.Camera(), Detector: detector, Rate: visionRate}, pool, sink)
+		if err != nil {
+			cancel()
+			return visionRun{}, err
+		}
+		streams, ans = append(streams, s), append(ans, a)
+		wg.Add(2)
+		go func() { defer wg.Done(); s.Run(rctx) }()
+		go func() { defer wg.Done(); a.Run(rctx, q) }()
+	}
+	defer func() { cancel(); wg.Wait() }()
+
+	time.Sleep(visionWarmup)
+	type snap struct {
+		analysed             []uint64
+		lost, drops, busy, d uint64
+		units                uint64
+	}
+	take := func() snap {
+		var s snap
+		for i := range streams {
+			st, as := streams[i].Stats(), ans[i].Stats()
+			s.analysed = append(s.analysed, as.Analysed)
+			s.lost += st.RTPLost
+			s.drops += st.QueueDrops
+			s.busy += as.Busy
+			s.d += as.DecodeErrors + as.Decoder.Errors
+			s.units += as.Decoder.Units
+		}
+		return s
+	}
+	sink.mu.Lock()
+	sink.on = true
+	sink.mu.Unlock()
+	before, cpu0, t0 := take(), cpuSelf(), time.Now()
+	select {
+	case <-ctx.Done():
+		return visionRun{}, ctx.Err()
+	case <-time.After(visionWindow):
+	}
+	after, cpu1, el := take(), cpuSelf(), time.Since(t0)
+	sink.mu.Lock()
+	sink.on = false
+	lat := slices.Clone(sink.lat)
+	people := sink.people
+	sink.mu.Unlock()
+
+	r := visionRun{streams: n, detector: detector, cpu: (cpu1 - cpu0).Seconds() / el.Seconds(), minFPS: 1e9,
+		rtpLost: after.lost - before.lost, queueDrops: after.drops - before.drops, busy: after.busy - before.busy, decodeErrs: after.d - before.d,
+		decodeUnits: after.units - before.units}
+	for i := range streams {
+		a := after.analysed[i] - before.analysed[i]
+		r.analysed += a
+		r.minFPS = min(r.minFPS, float64(a)/el.Seconds())
+	}
+	if r.analysed > 0 {
+		r.people = float64(people) / float64(r.analysed)
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		r.p50, r.p95 = lat[len(lat)/2], lat[len(lat)*95/100]
+	}
+	r.sustained = r.minFPS >= 0.9*visionRate && r.rtpLost == 0 && r.queueDrops == 0 && r.decodeErrs == 0
+	return r, nil
+}
+
+type pythonRun struct {
+	cpu               float64 // cores
+	fps, analysedPerS float64
+	people            float64 // per analysed frame
+	keptUp            bool
+	err               string
+}
+
+// runPython runs the Python OpenCV script on one stream.
+func runPython(ctx context.Context, clip string) (pythonRun, error) {
+	addr, stop, err := cameras(ctx, clip, 1)
+	if err != nil {
+		return pythonRun{}, err
+	}
+	defer stop()
+	script := filepath.Join(repoRoot(), "deploy", "bench", "opencv_people.py")
+	secs := (visionWindow + visionWarmup).Seconds()
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", script, "rtsp://"+addr+"/cam0", strconv.FormatFloat(secs, 'f', 0, 64), strconv.FormatFloat(visionRate, 'f', 1, 64))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	el := time.Since(start)
+	if err != nil {
+		return pythonRun{}, fmt.Errorf("python3 %s: %v: %s", script, err, stderr.String())
+	}
+	var res struct {
+		Frames, Analysed, People int
+		Seconds                  float64
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return pythonRun{}, fmt.Errorf("python output %q: %w", out, err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	r := pythonRun{cpu: cpu.Seconds() / el.Seconds(), fps: float64(res.Frames) / res.Seconds, analysedPerS: float64(res.Analysed) / res.Seconds}
+	if res.Analysed > 0 {
+		r.people = float64(res.People) / float64(res.Analysed)
+	}
+	r.keptUp = r.fps >= 0.95*25
+	return r, nil
+}
+
+func repoRoot() string {
+	d, _ := os.Getwd()
+	for p := d; p != "/"; p = filepath.Dir(p) {
+		if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+			return p
+		}
+	}
+	return d
+}
+
+func benchVision(ctx context.Context, root string) (string, error) {
+	footage, ok := sim.Footage("")
+	if !ok {
+		return "", errors.New("vision benchmark: vtest.avi not found (run make deps)")
+	}
+	clip := filepath.Join(root, "720p25.mkv")
+	progress("vision: encoding a 720p25 camera stream from %s", footage)
+	args := []string{"-v", "error", "-y", "-stream_loop", "-1", "-i", footage, "-t", "60",
+		"-vf", "scale=1280:720,setpts=N/25/TB", "-r", "25", "-an", "-c:v", "libx264", "-preset", "veryfast",
+		"-g", "50", "-bf", "0", "-pix_fmt", "yuv420p", clip}
+	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ffmpeg: %v\n%s", err, out)
+	}
+
+	// Ingest + decode + motion gate alone (the motion detector: no HOG).
+	progress("vision: 4 streams, motion gate only")
+	gateOnly, err := runOurs(ctx, clip, 4, analysis.DetectorMotion)
+	if err != nil {
+		return "", err
+	}
+	progress("vision: gate only: %.1f%% of a core per stream", 100*gateOnly.cpu/4)
+
+	var runs []visionRun
+	for _, n := range []int{1, 2, 3, 4, 6, 8, 10, 12, 16} {
+		if n > visionMaxStreams {
+			break
+		}
+		progress("vision: %d stream(s), motion gate + HOG", n)
+		r, err := runOurs(ctx, clip, n, analysis.DetectorHOG)
+		if err != nil {
+			return "", err
+		}
+		progress("vision: %d streams: %.2f cores, slowest %.2f analysed/s, RTP lost %d, sustained %v", n, r.cpu, r.minFPS, r.rtpLost, r.sustained)
+		runs = append(runs, r)
+		if !r.sustained {
+			break
+		}
+	}
+	progress("vision: the Python OpenCV script on one stream")
+	py, err := runPython(ctx, clip)
+	if err != nil {
+		py.err = err.Error()
+	}
+	return visionReport(clip, gateOnly, runs, py), nil
+}
+
+func visionReport(clip string, gate visionRun, runs []visionRun, py pythonRun) string {
+	var b strings.Builder
+	b.WriteString("## Vision: cameras analysed per machine\n\n")
+	fmt.Fprintf(&b, "A 720p25 camera stream (OpenCV's `vtest.avi` scaled to 1280x720 and retimed to 25 distinct pictures a second; libx264 veryfast, keyframe every 2 s, ~%s) is published N times by a separate process (Debian's ffmpeg with `-c copy` into smarteye's simulated RTSP server), and one smarteye process pulls every stream over RTSP/TCP, decodes it (every picture: they are all references), runs the MOG2 motion gate and OpenCV's HOG people detector on the moving regions %.0f times a second, tracks and reports. CPU is the smarteye process's (getrusage) over a %s window after %s of warm-up; a configuration is **sustained** when every camera is analysed at ≥ 90%% of %.0f frames/s with no RTP packet lost, no unit dropped by a queue and no decode error. Latency is from the arrival of the picture's last RTP packet at smarteye to the moment its detections reach the sink that publishes them on the live feed (it includes waiting for a free detector; the camera's own encoder and network delay come before it and are not measured here).\n\n",
+		"2 Mbit/s", visionRate, visionWindow, visionWarmup, visionRate)
+	fmt.Fprintf(&b, "Command: `go run ./deploy/bench` (section `-vision`); streams: `ffmpeg -stream_loop -1 -i vtest.avi -t 60 -vf scale=1280:720,setpts=N/25/TB -r 25 -c:v libx264 -preset veryfast -g 50 -bf 0 720p25.mkv`.\n\n")
+	b.WriteString("| Streams | Detector | CPU (cores) | per stream (% of a core) | slowest camera, analysed/s | RTP lost | queue drops | latency p50 | latency p95 | persons per analysed frame | sustained |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	row := func(r visionRun) {
+		fmt.Fprintf(&b, "| %d | %s | %.2f | %.1f | %.2f | %d | %d | %s | %s | %.2f | %s |\n", r.streams, r.detector, r.cpu, 100*r.cpu/float64(r.streams), r.minFPS,
+			r.rtpLost, r.queueDrops, r.p50.Round(time.Millisecond), r.p95.Round(time.Millisecond), r.people, map[bool]string{true: "yes", false: "**no**"}[r.sustained])
+	}
+	row(gate)
+	best := 0
+	for _, r := range runs {
+		row(r)
+		if r.sustained {
+			best = r.streams
+		}
+	}
+	b.WriteString("\n")
+	perStream := 0.0
+	if len(runs) > 0 {
+		perStream = runs[0].cpu
+	}
+	fmt.Fprintf(&b, "- **Ingest + decode + motion gate: %.1f %% of a core per 720p25 stream** (goal ≤ 10 %%), from the motion-only row.\n", 100*gate.cpu/float64(gate.streams))
+	fmt.Fprintf(&b, "- **Capacity: %d streams of 720p25 sustained** with motion gating and HOG at %.0f analysed frames/s each, on this %d-core machine", best, visionRate, numCPU())
+	if len(runs) > 0 && !runs[len(runs)-1].sustained {
+		fmt.Fprintf(&b, " (at %d the slowest camera fell to %.2f analysed/s)", runs[len(runs)-1].streams, runs[len(runs)-1].minFPS)
+	}
+	b.WriteString(".\n")
+	if py.err != "" {
+		fmt.Fprintf(&b, "- The Python script did not run: %s\n\n", py.err)
+		return b.String()
+	}
+	b.WriteString("\n### Against a Python OpenCV script\n\n")
+	b.WriteString("What a user would write instead (`deploy/bench/opencv_people.py`, Debian's python3-opencv 4.6): `cv2.VideoCapture(rtsp)` reading every picture, MOG2 on a 320-pixel grey copy, and HOG with the same parameters on the whole frame when something moves, 2 times a second; one stream, one process, OpenCV's threads off as in smarteye.\n\n")
+	b.WriteString("| | CPU per stream (% of a core) | pictures read/s | analysed/s | persons per analysed frame | keeps up with 25 fps |\n|---|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "| Python OpenCV script | %.1f | %.1f | %.2f | %.2f | %s |\n", 100*py.cpu, py.fps, py.analysedPerS, py.people, map[bool]string{true: "yes", false: "**no**"}[py.keptUp])
+	if len(runs) > 0 {
+		fmt.Fprintf(&b, "| smarteye (1 stream) | %.1f | 25 | %.2f | %.2f | %s |\n\n", 100*perStream, runs[0].minFPS, runs[0].people, map[bool]string{true: "yes", false: "**no**"}[runs[0].sustained])
+		ratio := py.cpu / perStream
+		fmt.Fprintf(&b, "**Streams per core, smarteye ÷ Python: %.1f×** (goal ≥ 2×). ", ratio)
+		b.WriteString("Both decode every picture with the same libavcodec; the Python script also converts every picture to BGR (VideoCapture has no other mode), and runs HOG on the whole frame, where smarteye converts only the analysed pictures and runs HOG on the moving regions.\n\n")
+	}
+	return b.String()
+}
+
+func numCPU() int {
+	n := 0
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "processor") {
+			n++
+		}
+	}
+	return n
+}
