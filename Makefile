@@ -38,6 +38,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./cmd/smarteye/internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLog$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeH264$$' -fuzztime $(FUZZTIME) ./ingest/decode/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeYOLO$$' -fuzztime $(FUZZTIME) ./vision/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseClassNames$$' -fuzztime $(FUZZTIME) ./vision/
+	$(GO) test -run '^$$' -fuzz '^FuzzDarknetWeights$$' -fuzztime $(FUZZTIME) ./vision/
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzReadMsg$$' -fuzztime $(FUZZTIME) ./vision/cv/
 
 # Benchmarks against their baselines; writes BENCHMARKS.md.
 bench:

@@ -34,6 +34,7 @@ TEST=(
   python3-opencv                    # the independent HOG baseline and the benchmark's Python script
   hyperfine
   darknet                           # yolov3(-tiny).cfg and coco.names for the YOLO tests (no weights)
+  python3-onnx                      # builds small ONNX networks with generated weights for the YOLO tests
 )
 # Node.js and npm run the independent MAVLink peer (node-mavlink) in the
 # tests and benchmarks; Debian's are enough (any Node.js >= 18).

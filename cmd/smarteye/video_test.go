@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -183,7 +185,20 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 	if n["stream.down"] != 0 {
 		t.Fatalf("plaza-north went down too: %v", n)
 	}
+	// The cameras in the metrics.
+	resp, err := http.Get(p.url + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`smarteye_camera_up{camera="plaza-north"} 1`, `smarteye_camera_analysed_frames_total{camera="plaza-south"}`, `smarteye_camera_reconnects_total{camera="plaza-south"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	stopWith(t, p, syscall.SIGTERM)
+	http.DefaultClient.CloseIdleConnections()
 }
 
 func waitEvents(t *testing.T, p *proc, from time.Time, filter string, done func(map[string]int) bool) map[string]int {

@@ -236,9 +236,12 @@ func TestGStreamerServer(t *testing.T) {
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		t.Fatalf("GStreamer server: %q %v\n%s", line, err, stderr.String())
 	}
-	for _, transport := range []string{rtsp.TransportTCP, rtsp.TransportUDP} {
-		t.Run(transport, func(t *testing.T) {
-			s, q, _, stop := run(t, rtsp.Config{Camera: "gst", URL: fmt.Sprintf("rtsp://127.0.0.1:%d/test", port), Transport: transport}, 256)
+	for _, tc := range []struct{ path, transport, codec string }{
+		{"test", rtsp.TransportTCP, rtsp.H264},
+		{"test", rtsp.TransportUDP, rtsp.H264},
+	} {
+		t.Run(tc.path+"/"+tc.transport, func(t *testing.T) {
+			s, q, _, stop := run(t, rtsp.Config{Camera: "gst", URL: fmt.Sprintf("rtsp://127.0.0.1:%d/%s", port, tc.path), Transport: tc.transport}, 256)
 			units := collect(t, q, 50, 15*time.Second)
 			stop()
 			keys := 0
@@ -248,7 +251,7 @@ func TestGStreamerServer(t *testing.T) {
 				}
 			}
 			st := s.Stats()
-			if keys == 0 || st.Width != 320 || st.Codec != rtsp.H264 {
+			if keys == 0 || st.Width != 320 || st.Height != 240 || st.Codec != tc.codec {
 				t.Fatalf("%d keys, stats %+v", keys, st)
 			}
 			// GStreamer sends RTCP sender reports: capture times come from them.

@@ -32,6 +32,31 @@ type depacketiser struct {
 	// from the SDP, prepended to keyframes that lack them.
 	params [][]byte
 	isKey  func([][]byte) bool
+	// jpegW, jpegH are the last MJPEG picture's size.
+	jpegW, jpegH int
+}
+
+// jpegSize reads the size from a JPEG's start-of-frame segment.
+func jpegSize(b []byte) (w, h int, ok bool) {
+	for i := 2; i+9 <= len(b); {
+		if b[i] != 0xff {
+			return 0, 0, false
+		}
+		m := b[i+1]
+		if m == 0xd8 || m == 0x01 || (m >= 0xd0 && m <= 0xd7) {
+			i += 2
+			continue
+		}
+		if m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc {
+			return int(b[i+7])<<8 | int(b[i+8]), int(b[i+5])<<8 | int(b[i+6]), true
+		}
+		n := int(b[i+2])<<8 | int(b[i+3])
+		if n < 2 {
+			return 0, 0, false
+		}
+		i += 2 + n
+	}
+	return 0, 0, false
 }
 
 func newDepacketiser(desc *description.Session) (*description.Media, format.Format, *depacketiser, error) {
@@ -68,6 +93,9 @@ func newDepacketiser(desc *description.Session) (*description.Media, format.Form
 			img, err := dec.Decode(p)
 			if err != nil {
 				return nil, err
+			}
+			if w, h, ok := jpegSize(img); ok {
+				d.jpegW, d.jpegH = w, h
 			}
 			return [][]byte{img}, nil
 		}
@@ -170,6 +198,9 @@ func (d *depacketiser) unit(nalus [][]byte) (out [][]byte, key bool) {
 
 // dimensions reads the picture size from the SPS, when there is one.
 func (d *depacketiser) dimensions() (w, h int) {
+	if d.codec == MJPEG {
+		return d.jpegW, d.jpegH
+	}
 	for _, p := range d.params {
 		if slot, ok := d.isParam(p); ok {
 			switch {

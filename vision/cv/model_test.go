@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/smarteye/smarteye/vision"
 	"github.com/smarteye/smarteye/vision/cv"
 )
 
@@ -284,6 +286,49 @@ func TestAnalysisRegions(t *testing.T) {
 					t.Fatalf("region %v: smaller than the window or outside", g)
 				}
 			}
+		})
+	}
+}
+
+// ONNX networks in both YOLO output layouts, built with generated weights:
+// they load, run, and their outputs decode into boxes inside the frame.
+func TestYOLOONNXLayouts(t *testing.T) {
+	img := vtestMat(t)
+	defer img.Close()
+	for _, layout := range []string{"yolov5", "yolov8"} {
+		t.Run(layout, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), layout+".onnx")
+			if out, err := exec.Command("/usr/bin/python3", "testdata/make_onnx.py", layout, "256", file).CombinedOutput(); err != nil {
+				t.Fatalf("make_onnx.py (Debian's python3-onnx): %v\n%s", err, out)
+			}
+			r, err := cv.NewRemote(cv.ModelConfig{Kind: "yolo", ONNX: file, Layout: vision.Layout(layout), Input: 256, Names: cocoNames, Confidence: 0.5}, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if err := r.Start(); err != nil {
+				t.Fatal(err)
+			}
+			info, _ := r.Status()
+			if !strings.Contains(info, layout) || !strings.Contains(info, "80 classes") {
+				t.Fatalf("status %q", info)
+			}
+			start := time.Now()
+			dets, err := r.Detect(img, image.Rectangle{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Generated outputs: boxes spread over the input with high
+			// scores, decoded, mapped back through the letterbox and clipped.
+			if len(dets) == 0 {
+				t.Fatal("no box decoded from the generated outputs")
+			}
+			for _, d := range dets {
+				if d.Box.X < 0 || d.Box.Y < 0 || d.Box.X+d.Box.W > 768.01 || d.Box.Y+d.Box.H > 576.01 || d.Confidence < 0.5 || d.Class == "" {
+					t.Fatalf("detection %v", d)
+				}
+			}
+			t.Logf("%s: %d boxes from generated weights in %s (shapes and timing only)", layout, len(dets), time.Since(start))
 		})
 	}
 }

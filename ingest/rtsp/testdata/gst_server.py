@@ -1,7 +1,7 @@
 # A GStreamer RTSP server (gst-rtsp-server through PyGObject): a second,
 # independent server implementation for smarteye's RTSP client tests.
-# Usage: gst_server.py PORT; serves /test (H.264) and /h265 (H.265 when the
-# encoder is installed). Prints "ready" when listening.
+# Usage: gst_server.py PORT; serves /test (H.264).
+# Prints "ready" when listening.
 import sys
 
 import gi

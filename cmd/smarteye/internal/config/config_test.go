@@ -69,6 +69,11 @@ func TestBadFiles(t *testing.T) {
 			"store.retention.telemetry: 1h0m0s is less than a day",
 		}},
 		{"duplicate_key.bad.yml", []string{"line 3", `"http" already defined`}},
+		{"bad_cameras.bad.yml", []string{
+			"video.workers", "video.cameras[0].url", `video.cameras[0].transport: "quic"`, `video.cameras[0].detector: "magic"`,
+			"video.cameras[0].rate", "video.cameras[0].zones[0].polygon", `video.cameras[1].id: "gate" is used twice`,
+			"video.cameras[1].vehicle", "video.cameras[1].model", "sim.cameras[0].id", `sim.cameras[0].codec: "vp9"`,
+		}},
 		{"two_docs.bad.yml", []string{"more than one YAML document"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -1,0 +1,24 @@
+package rtsp
+
+import "testing"
+
+func TestJPEGSize(t *testing.T) {
+	sof := []byte{0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2, 0xff, 0xc0, 0, 17, 8, 0x01, 0xe0, 0x02, 0x80, 3}
+	if w, h, ok := jpegSize(append(sof, make([]byte, 20)...)); !ok || w != 640 || h != 480 {
+		t.Fatalf("%d %d %v", w, h, ok)
+	}
+	for _, bad := range [][]byte{nil, {0xff, 0xd8}, {0xff, 0xd8, 0x00, 0x00, 0, 0, 0, 0, 0, 0}, {0xff, 0xd8, 0xff, 0xe0, 0, 1, 0, 0, 0, 0, 0}} {
+		if _, _, ok := jpegSize(bad); ok {
+			t.Errorf("%x: size found", bad)
+		}
+	}
+}
+
+func FuzzJPEGSize(f *testing.F) {
+	f.Add([]byte{0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0x01, 0xe0, 0x02, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if w, h, ok := jpegSize(b); ok && (w < 0 || h < 0 || w > 65535 || h > 65535) {
+			t.Fatal(w, h)
+		}
+	})
+}
