@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg)
+	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg, board)
 	if err != nil {
 		return err
 	}

@@ -135,7 +135,7 @@ func footage(cfg config.Config) (string, bool) {
 
 // videoComponents builds the cameras (and, in the demo, the RTSP server and
 // the ffmpeg publishers of the simulated ones).
-func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer) ([]component, *video, error) {
+func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer, board *telemetry.Board) ([]component, *video, error) {
 	var comps []component
 	cams := cfg.Video.Cameras
 	v := &video{bus: bus}
@@ -260,7 +260,11 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 				return nil
 			case <-t.C:
 				for _, c := range v.cams {
-					bus.PublishCamera(v.state(c))
+					st := v.state(c)
+					bus.PublishCamera(st)
+					if board != nil {
+						board.Set("camera "+st.ID, boardState(st), boardDetail(st))
+					}
 				}
 			}
 		}
@@ -344,6 +348,30 @@ func (v *video) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(camDetectDesc, prometheus.GaugeValue, as.DetectTime.Seconds(), id)
 		}
 	}
+}
+
+// boardState grades a camera for the status board: down when its stream
+// is, degraded when stalled or when its detector cannot run.
+func boardState(c telemetry.Camera) string {
+	switch {
+	case c.Status == string(rtsp.StatusDown):
+		return telemetry.StateDown
+	case c.Status != string(rtsp.StatusLive) || c.DetectorError != "":
+		return telemetry.StateDegraded
+	}
+	return telemetry.StateOK
+}
+
+func boardDetail(c telemetry.Camera) string {
+	switch {
+	case c.Status != string(rtsp.StatusLive):
+		return fmt.Sprintf("%s: %s", c.Status, c.Reason)
+	case c.DetectorError != "":
+		return fmt.Sprintf("live %.0f fps; %s cannot run: %s", c.FPS, c.Detector, c.DetectorError)
+	case c.Detector == analysis.DetectorNone:
+		return fmt.Sprintf("live %s %dx%d %.0f fps, not analysed", c.Codec, c.Width, c.Height, c.FPS)
+	}
+	return fmt.Sprintf("live %s %dx%d %.0f fps; %s %.1f frames/s, %d tracks", c.Codec, c.Width, c.Height, c.FPS, c.Detector, c.AnalysisFPS, c.Tracks)
 }
 
 // streamEvent turns a stream's status change into an event and a camera update.
