@@ -54,14 +54,26 @@ func (s *Server) getCamera(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
 }
 
-// rowLimit parses ?limit=.
-func rowLimit(r *http.Request) (int, bool) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return defaultRows, true
+// pageParams parses ?from=&to=&limit= (the range defaulting to the last
+// def), answering 400 itself when they are wrong.
+func pageParams(w http.ResponseWriter, r *http.Request, def time.Duration) (from, to time.Time, limit int, ok bool) {
+	from, to, err := parseRange(r, def)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return from, to, 0, false
 	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n >= 1 && n <= maxRows
+	if to.Sub(from) > maxRange {
+		writeError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
+		return from, to, 0, false
+	}
+	limit = defaultRows
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxRows {
+			writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+			return from, to, 0, false
+		}
+	}
+	return from, to, limit, true
 }
 
 // GET /api/v1/events?camera=&vehicle=&kind=&from=&to=&limit=: newest first;
@@ -71,18 +83,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
-	from, to, err := parseRange(r, 24*time.Hour)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if to.Sub(from) > maxRange {
-		writeError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
-		return
-	}
-	limit, ok := rowLimit(r)
+	from, to, limit, ok := pageParams(w, r, 24*time.Hour)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
 		return
 	}
 	q := r.URL.Query()
@@ -106,22 +108,13 @@ func (s *Server) listDetections(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
-	from, to, err := parseRange(r, time.Hour)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if to.Sub(from) > maxRange {
-		writeError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
-		return
-	}
-	limit, ok := rowLimit(r)
+	from, to, limit, ok := pageParams(w, r, time.Hour)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
 		return
 	}
 	q := r.URL.Query()
 	var track int64
+	var err error
 	if v := q.Get("track"); v != "" {
 		if track, err = strconv.ParseInt(v, 10, 64); err != nil || track <= 0 {
 			writeError(w, http.StatusBadRequest, "track: a track id")

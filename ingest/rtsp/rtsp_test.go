@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,6 +212,28 @@ func TestCameraKilledAndBack(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	collect(t, q, 10, 10*time.Second)
+}
+
+// A camera that freezes (its encoder stops, the connection stays) is
+// stalled, then live again when it resumes, without reconnecting.
+func TestCameraStalls(t *testing.T) {
+	srv := startServer(t, false)
+	pub := &sim.Publisher{Source: "testsrc2", Width: 320, Height: 240, FPS: 25, URL: srv.URL("cam")}
+	defer publish(t, srv, pub)()
+	s, q, ch, stop := run(t, rtsp.Config{Camera: "c1", URL: srv.URL("cam"), Transport: rtsp.TransportTCP, StallTimeout: time.Second, ReadTimeout: 10 * time.Second}, 64)
+	defer stop()
+	collect(t, q, 10, 15*time.Second)
+	if err := pub.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "stalled", func() bool { return ch.count(rtsp.StatusStalled) == 1 })
+	if err := pub.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "live again", func() bool { return ch.count(rtsp.StatusLive) == 2 })
+	if st := s.Stats(); st.Reconnects != 0 || ch.count(rtsp.StatusDown) != 0 {
+		t.Fatalf("reconnected: %+v", st)
+	}
 }
 
 func TestGStreamerServer(t *testing.T) {

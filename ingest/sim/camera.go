@@ -137,18 +137,23 @@ func (s *RTSPServer) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCt
 	}
 }
 
+// serve answers a reader's DESCRIBE or SETUP with the path's stream.
+func (s *RTSPServer) serve(path string) (*base.Response, *gortsplib.ServerStream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.paths[strings.Trim(path, "/")]
+	if !ok {
+		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, p.stream, nil
+}
+
 // OnDescribe serves a published path.
 func (s *RTSPServer) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.paths[strings.Trim(ctx.Path, "/")]
-	if !ok {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
-	}
-	return &base.Response{StatusCode: base.StatusOK}, p.stream, nil
+	return s.serve(ctx.Path)
 }
 
 // OnAnnounce takes a publisher; a new one replaces the old.
@@ -180,13 +185,7 @@ func (s *RTSPServer) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Resp
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.paths[strings.Trim(ctx.Path, "/")]
-	if !ok {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
-	}
-	return &base.Response{StatusCode: base.StatusOK}, p.stream, nil
+	return s.serve(ctx.Path)
 }
 
 // OnPlay starts a reader.
@@ -319,6 +318,17 @@ func (p *Publisher) Run(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// Signal sends sig to the running ffmpeg (SIGSTOP freezes a camera,
+// SIGCONT thaws it).
+func (p *Publisher) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return errors.New("not running")
+	}
+	return p.cmd.Process.Signal(sig)
 }
 
 // Kill stops the running ffmpeg abruptly, as a camera losing power; Run

@@ -35,32 +35,48 @@ type EventRecord struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 }
 
+// filter builds a WHERE clause over a time range, adding conditions whose
+// "?" becomes the next placeholder.
+type filter struct {
+	where []string
+	args  []any
+}
+
+func newFilter(from, to time.Time) *filter {
+	return &filter{where: []string{"time >= $1", "time < $2"}, args: []any{from, to}}
+}
+
+func (f *filter) add(cond string, v any) {
+	f.args = append(f.args, v)
+	f.where = append(f.where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(f.args))))
+}
+
+// sql is " WHERE … ORDER BY time DESC LIMIT n".
+func (f *filter) sql(limit int) string {
+	return " WHERE " + strings.Join(f.where, " AND ") + " ORDER BY time DESC LIMIT " + strconv.Itoa(max(limit, 1))
+}
+
 // Events returns the events matching q, newest first.
 func (s *Store) Events(ctx context.Context, q EventQuery) ([]EventRecord, error) {
 	if !q.To.After(q.From) {
 		return nil, ErrRange
 	}
-	where := []string{"time >= $1", "time < $2"}
-	args := []any{q.From, q.To}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	f := newFilter(q.From, q.To)
 	if q.Camera != "" {
-		add("camera_id = ?", q.Camera)
+		f.add("camera_id = ?", q.Camera)
 	}
 	if q.Vehicle != "" {
-		add("vehicle_id = ?", q.Vehicle)
+		f.add("vehicle_id = ?", q.Vehicle)
 	}
 	if k := q.Kind; k != "" {
 		if strings.HasSuffix(k, ".") {
-			add("starts_with(kind, ?)", k)
+			f.add("starts_with(kind, ?)", k)
 		} else {
-			add("kind = ?", k)
+			f.add("kind = ?", k)
 		}
 	}
 	rows, err := s.pool.Query(ctx, `SELECT time, id::text, kind, site_id, camera_id, vehicle_id, track_id, lat, lon, message, data
-		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY time DESC LIMIT `+strconv.Itoa(max(q.Limit, 1)), args...)
+		FROM events`+f.sql(q.Limit), f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
@@ -105,23 +121,18 @@ func (s *Store) Detections(ctx context.Context, q DetectionQuery) ([]DetectionRe
 	if !q.To.After(q.From) {
 		return nil, ErrRange
 	}
-	where := []string{"time >= $1", "time < $2"}
-	args := []any{q.From, q.To}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	f := newFilter(q.From, q.To)
 	if q.Camera != "" {
-		add("camera_id = ?", q.Camera)
+		f.add("camera_id = ?", q.Camera)
 	}
 	if q.Class != "" {
-		add("class = ?", q.Class)
+		f.add("class = ?", q.Class)
 	}
 	if q.TrackID != 0 {
-		add("track_id = ?", q.TrackID)
+		f.add("track_id = ?", q.TrackID)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT time, camera_id, track_id, class, confidence, box_x, box_y, box_w, box_h, lat, lon, position_error, geo_status
-		FROM detections WHERE `+strings.Join(where, " AND ")+` ORDER BY time DESC LIMIT `+strconv.Itoa(max(q.Limit, 1)), args...)
+		FROM detections`+f.sql(q.Limit), f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: detections: %w", err)
 	}

@@ -404,8 +404,12 @@ func (a *Analyzer) decodeLoop(ctx context.Context, q *rtsp.Queue, todo chan<- *f
 			a.stats.KeyframesOnly = keysOnly
 			a.mu.Unlock()
 
-			// Only the newest due unit of a batch is worth converting.
+			// Only the newest due unit of a batch is worth converting; with
+			// keyframes only, the due keyframe.
 			due := !au.Time.Before(next) && i == len(units)-1
+			if keysOnly {
+				due = !au.Time.Before(next) && au.Key
+			}
 			if due && spare == nil {
 				select {
 				case spare = <-free:
@@ -432,7 +436,13 @@ func (a *Analyzer) decodeLoop(ctx context.Context, q *rtsp.Queue, todo chan<- *f
 				spare.time, spare.received = au.Time, au.Received
 				todo <- spare // never blocks: at most two frames exist
 				spare = nil
-				next = au.Time.Add(interval)
+				// Keep the cadence (2/s stays 2/s, not one interval plus
+				// the wait for the next picture); after falling behind,
+				// start again from this picture.
+				if next.IsZero() || au.Time.Sub(next) > interval {
+					next = au.Time
+				}
+				next = next.Add(interval)
 			}
 		}
 	}

@@ -71,11 +71,16 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // camera publishes vtest with ffmpeg on a fresh server and returns its URL.
 func camera(t *testing.T, path string) string {
 	t.Helper()
+	return cameraOn(t, path, false)
+}
+
+func cameraOn(t *testing.T, path string, udp bool) string {
+	t.Helper()
 	footage, ok := sim.Footage("")
 	if !ok {
 		t.Fatal("vtest.avi not found: run `make deps`")
 	}
-	srv := &sim.RTSPServer{}
+	srv := &sim.RTSPServer{UDP: udp}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +127,12 @@ func baseline(t *testing.T, n int) float64 {
 
 func start(t *testing.T, url string, cfg analysis.Config, pool *analysis.Pool, sink analysis.Sink) (*analysis.Analyzer, *rtsp.Stream, func()) {
 	t.Helper()
-	s, err := rtsp.New(rtsp.Config{Camera: cfg.Camera, URL: url, Transport: rtsp.TransportTCP})
+	return startOver(t, url, rtsp.TransportTCP, cfg, pool, sink)
+}
+
+func startOver(t *testing.T, url, transport string, cfg analysis.Config, pool *analysis.Pool, sink analysis.Sink) (*analysis.Analyzer, *rtsp.Stream, func()) {
+	t.Helper()
+	s, err := rtsp.New(rtsp.Config{Camera: cfg.Camera, URL: url, Transport: transport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +241,57 @@ func TestPeopleOnRealFootage(t *testing.T) {
 	// second: every unit decoded, a few converted.
 	if st.Decoder.Converted > st.Decoder.Decoded/2+2 {
 		t.Fatalf("converted %d of %d decoded", st.Decoder.Converted, st.Decoder.Decoded)
+	}
+}
+
+// The same footage over RTP/UDP, motion-gated as fixed cameras are by
+// default: people found in most frames, no packet lost on loopback.
+func TestPeopleOverUDP(t *testing.T) {
+	url := cameraOn(t, "vtest", true)
+	pool, err := analysis.NewPool(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	rec := &recorder{}
+	a, s, stop := startOver(t, url, rtsp.TransportUDP, analysis.Config{Camera: "udp", Rate: 4}, pool, rec)
+	waitFor(t, 60*time.Second, "20 analysed frames", func() bool { return a.Stats().Analysed >= 20 })
+	st := s.Stats()
+	stop()
+	frames, _ := rec.snapshot()
+	with := 0
+	for _, f := range frames {
+		if len(f.Detections) > 0 {
+			with++
+		}
+	}
+	t.Logf("UDP: %d of %d frames with people; stream %s, %d RTP packets, %d lost; gated %d", with, len(frames), st.Transport, st.RTPPackets, st.RTPLost, a.Stats().Gated)
+	if st.Transport != rtsp.TransportUDP || with < len(frames)*2/3 {
+		t.Fatalf("transport %s, people in %d of %d frames", st.Transport, with, len(frames))
+	}
+}
+
+// Analysing once a second a stream with a keyframe every second: only the
+// keyframes are decoded at all.
+func TestKeyframesOnly(t *testing.T) {
+	url := camera(t, "vtest") // GOP 10 at 10 frames/s
+	pool, err := analysis.NewPool(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	a, _, stop := start(t, url, analysis.Config{Camera: "slow", Rate: 1}, pool, &recorder{})
+	// Once the keyframe period is known (after two keyframes), only
+	// keyframes are decoded.
+	waitFor(t, 30*time.Second, "3 analysed frames", func() bool { return a.Stats().Analysed >= 3 })
+	before := a.Stats().Decoder
+	waitFor(t, 30*time.Second, "8 analysed frames", func() bool { return a.Stats().Analysed >= 8 })
+	stop()
+	st := a.Stats()
+	units, decoded := st.Decoder.Units-before.Units, st.Decoder.Decoded-before.Decoded
+	t.Logf("%d units, %d decoded, %d converted", units, decoded, st.Decoder.Converted-before.Converted)
+	if !st.KeyframesOnly || units < 30 || decoded > units/10+2 || st.Decoder.Errors != 0 {
+		t.Fatalf("keyframes only %v: %d of %d units decoded", st.KeyframesOnly, decoded, units)
 	}
 }
 
