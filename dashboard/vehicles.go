@@ -212,7 +212,18 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		return c.Write(wctx, websocket.MessageText, b)
 	}
 	wanted := func(id string) bool { return only == nil || only[id] }
-	wantedCam := func(id string) bool { return onlyCams == nil || onlyCams[id] }
+	// A camera passes a camera filter by id; under a vehicle filter alone,
+	// only the cameras those vehicles carry pass.
+	wantedCam := func(id string) bool {
+		switch {
+		case onlyCams != nil:
+			return onlyCams[id]
+		case only != nil:
+			c, ok := s.deps.Bus.Camera(id)
+			return ok && c.VehicleID != "" && only[c.VehicleID]
+		}
+		return true
+	}
 	// An event concerns a vehicle, a camera, or neither (then it passes
 	// whenever events are wanted and no id filter excludes it).
 	wantedEvent := func(e *telemetry.Event) bool {
@@ -220,7 +231,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		case e.VehicleID != "":
 			return wanted(e.VehicleID) && (onlyCams == nil || only != nil)
 		case e.CameraID != "":
-			return wantedCam(e.CameraID) && (only == nil || onlyCams != nil)
+			return wantedCam(e.CameraID)
 		}
 		return only == nil && onlyCams == nil
 	}

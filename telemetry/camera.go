@@ -43,11 +43,14 @@ type Object struct {
 // Detections are the tracked objects of one analysed frame, for the live
 // map and the video overlays (aligned with the video by Time).
 type Detections struct {
-	Camera  string    `json:"camera"`
-	Time    time.Time `json:"time"` // capture time of the frame
-	Width   int       `json:"width"`
-	Height  int       `json:"height"`
-	Objects []Object  `json:"objects"`
+	Camera string    `json:"camera"`
+	Time   time.Time `json:"time"` // capture time of the frame
+	// Received is when the picture reached smarteye (Time to Received is
+	// the camera's and the network's delay; Received to now is ours).
+	Received time.Time `json:"received"`
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	Objects  []Object  `json:"objects"`
 }
 
 // PublishCamera records c as the latest state of camera c.ID and sends it

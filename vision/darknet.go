@@ -9,12 +9,18 @@ import (
 	"strings"
 )
 
+// ErrUnsupportedLayer is returned by DarknetWeights for a layer type it
+// cannot count: the weights file then cannot be checked (OpenCV may still
+// load the network).
+var ErrUnsupportedLayer = errors.New("unsupported layer type")
+
 // DarknetWeights returns how many float32 parameters a Darknet network
 // described by cfg has, so that a weights file can be checked before
 // OpenCV reads it: OpenCV accepts a truncated weights file silently and
 // runs the network on whatever memory holds. It understands the layers of
 // the YOLOv2/v3/v4 family (convolutional, maxpool, upsample, route,
-// shortcut, yolo, region, reorg, dropout, avgpool); anything else is an error.
+// shortcut, yolo, region, reorg, dropout, avgpool; grouped routes as in
+// YOLOv4-tiny); anything else is ErrUnsupportedLayer.
 func DarknetWeights(cfg io.Reader) (int64, error) {
 	type section struct {
 		kind string
@@ -136,8 +142,17 @@ func DarknetWeights(cfg io.Reader) (int64, error) {
 				}
 				c += out[j]
 			}
+			// YOLOv4-tiny's grouped route keeps one group of the channels.
+			groups, err := num(s, "groups", 1)
+			if err != nil {
+				return 0, err
+			}
+			if groups == 0 || c%groups != 0 {
+				return 0, fmt.Errorf("layer %d: route of %d channels in %d groups", i, c, groups)
+			}
+			c /= groups
 		default:
-			return 0, fmt.Errorf("layer %d: unsupported layer type [%s]", i, s.kind)
+			return 0, fmt.Errorf("layer %d: %w [%s]", i, ErrUnsupportedLayer, s.kind)
 		}
 		if c > 1<<20 || total > 1<<40 {
 			return 0, fmt.Errorf("layer %d: implausibly large network", i)

@@ -21,6 +21,7 @@ func TestDarknetWeights(t *testing.T) {
 		{"bad number", "[net]\n[convolutional]\nfilters=banana\n", 0, "filters"},
 		{"route out of range", "[net]\n[route]\nlayers=-3\n", 0, "out of range"},
 		{"unknown layer", "[net]\n[transformer]\n", 0, "unsupported"},
+		{"grouped route (yolov4-tiny)", "[net]\n[convolutional]\nfilters=8\nsize=1\n[route]\nlayers=-1\ngroups=2\ngroup_id=1\n[convolutional]\nfilters=2\nsize=1\n", (8 + 24) + (2 + 2*4), ""},
 		{"orphan key", "size=3\n[net]\n", 0, "inside a section"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,7 +91,7 @@ type videoSink struct {
 }
 
 func (s videoSink) Frame(f vision.Frame) {
-	d := telemetry.Detections{Camera: f.Camera, Time: f.Time, Width: f.Width, Height: f.Height, Objects: make([]telemetry.Object, 0, len(f.Detections))}
+	d := telemetry.Detections{Camera: f.Camera, Time: f.Time, Received: f.Received, Width: f.Width, Height: f.Height, Objects: make([]telemetry.Object, 0, len(f.Detections))}
 	for _, o := range f.Detections {
 		d.Objects = append(d.Objects, telemetry.Object{TrackID: o.TrackID, Class: o.Class, Confidence: o.Confidence, Box: [4]float64{o.Box.X, o.Box.Y, o.Box.W, o.Box.H}})
 		if s.w != nil {
@@ -178,6 +178,14 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 			srv.Close()
 			return nil
 		}})
+		for _, sc := range cfg.Sim.Cameras {
+			for _, c := range cams {
+				if c.ID == sc.ID {
+					srv.Close()
+					return nil, nil, fmt.Errorf("demo: simulated camera %q has the id of a configured camera (video.cameras)", sc.ID)
+				}
+			}
+		}
 		cams = append(simCameras(cfg, srv.Addr()), cams...)
 		v.ready = srv.Ready
 	}
@@ -224,6 +232,13 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		v.cams = append(v.cams, c)
 		bus.PublishCamera(v.state(c))
 	}
+	// The pool starts before the cameras and so stops after them (runAll
+	// stops in reverse order): no camera detects on a closed pool.
+	comps = append(comps, component{"detector pool", func(ctx context.Context) error {
+		<-ctx.Done()
+		pool.Close()
+		return nil
+	}})
 	for _, c := range v.cams {
 		comps = append(comps, component{"camera " + c.cfg.ID, func(ctx context.Context) error {
 			if v.ready != nil {
@@ -251,7 +266,6 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		}})
 	}
 	comps = append(comps, component{"camera status", func(ctx context.Context) error {
-		defer pool.Close() // after every camera has stopped
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
 		for {
@@ -339,7 +353,7 @@ func (v *video) Collect(ch chan<- prometheus.Metric) {
 		counter(camDropsDesc, st.QueueDrops, id)
 		if c.analyzer != nil {
 			as := c.analyzer.Stats()
-			counter(camDecErrDesc, as.DecodeErrors+as.Decoder.Errors, id)
+			counter(camDecErrDesc, as.DecodeErrors, id)
 			counter(camAnalysedDesc, as.Analysed, id)
 			counter(camGatedDesc, as.Gated, id)
 			counter(camBusyDesc, as.Busy, id)

@@ -212,7 +212,7 @@ func runOurs(ctx context.Context, clip string, n int, detector string) (visionRu
 			s.lost += st.RTPLost
 			s.drops += st.QueueDrops
 			s.busy += as.Busy
-			s.d += as.DecodeErrors + as.Decoder.Errors
+			s.d += as.DecodeErrors
 			s.units += as.Decoder.Units
 		}
 		return s

@@ -1,6 +1,9 @@
 package rtsp
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestJPEGSize(t *testing.T) {
 	sof := []byte{0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2, 0xff, 0xc0, 0, 17, 8, 0x01, 0xe0, 0x02, 0x80, 3}
@@ -21,4 +24,21 @@ func FuzzJPEGSize(f *testing.F) {
 			t.Fatal(w, h)
 		}
 	})
+}
+
+// RTP ticks to durations past the point where ticks × 1e9 overflows.
+func TestTicks(t *testing.T) {
+	for _, tc := range []struct {
+		n, rate int64
+		want    time.Duration
+	}{
+		{90000, 90000, time.Second},
+		{45000, 90000, 500 * time.Millisecond},
+		{90000 * 3600 * 30, 90000, 30 * time.Hour},
+		{-90000, 90000, -time.Second},
+	} {
+		if got := ticks(tc.n, tc.rate); got != tc.want {
+			t.Errorf("ticks(%d, %d) = %s, want %s", tc.n, tc.rate, got, tc.want)
+		}
+	}
 }

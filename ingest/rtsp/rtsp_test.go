@@ -214,6 +214,21 @@ func TestCameraKilledAndBack(t *testing.T) {
 	collect(t, q, 10, 10*time.Second)
 }
 
+// A camera away for longer than the read timeout still comes back (each
+// session judges its own silence, not the last session's).
+func TestCameraBackAfterLongOutage(t *testing.T) {
+	srv := startServer(t, false)
+	stopPub := publish(t, srv, &sim.Publisher{Source: "testsrc2", Width: 320, Height: 240, FPS: 25, GOP: 50, URL: srv.URL("cam")})
+	_, q, ch, stop := run(t, rtsp.Config{Camera: "c1", URL: srv.URL("cam"), Transport: rtsp.TransportTCP, ReadTimeout: time.Second}, 64)
+	defer stop()
+	collect(t, q, 10, 15*time.Second)
+	stopPub()
+	waitFor(t, 5*time.Second, "down", func() bool { return ch.count(rtsp.StatusDown) >= 1 })
+	time.Sleep(2500 * time.Millisecond) // longer than the read timeout
+	defer publish(t, srv, &sim.Publisher{Source: "testsrc2", Width: 320, Height: 240, FPS: 25, GOP: 50, URL: srv.URL("cam")})()
+	waitFor(t, 20*time.Second, "live again", func() bool { return ch.count(rtsp.StatusLive) >= 2 })
+}
+
 // A camera that freezes (its encoder stops, the connection stays) is
 // stalled, then live again when it resumes, without reconnecting.
 func TestCameraStalls(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -18,9 +20,19 @@ import (
 	"github.com/pion/rtp"
 )
 
+// firstPicture is the least a new session waits for its first picture,
+// which needs a keyframe (cameras send one every 1-10 s).
+const firstPicture = 15 * time.Second
+
 // maxFuture is how far in the future a camera's RTCP time may claim a
 // picture was captured before it is distrusted.
 const maxFuture = 100 * time.Millisecond
+
+// ticks converts RTP clock ticks to a duration without overflowing
+// (ticks × 1e9 overflows int64 after 28 hours at 90 kHz).
+func ticks(n, rate int64) time.Duration {
+	return time.Duration(n/rate)*time.Second + time.Duration(n%rate)*time.Second/time.Duration(rate)
+}
 
 var errNoVideo = errors.New("no H.264, H.265 or MJPEG video in the stream")
 
@@ -114,6 +126,24 @@ func nonEmpty(bs ...[]byte) [][]byte {
 	return out
 }
 
+// setParam stores a parameter set in its slot (VPS, SPS, PPS order for
+// H.265; SPS, PPS for H.264), keeping the others.
+func (d *depacketiser) setParam(slot int, n []byte) {
+	n = append([]byte(nil), n...)
+	for i, p := range d.params {
+		if s, _ := d.isParam(p); s == slot {
+			d.params[i] = n
+			return
+		}
+	}
+	d.params = append(d.params, n)
+	slices.SortFunc(d.params, func(a, b []byte) int {
+		sa, _ := d.isParam(a)
+		sb, _ := d.isParam(b)
+		return sa - sb
+	})
+}
+
 // isParam reports whether a NAL unit is a parameter set.
 func (d *depacketiser) isParam(n []byte) (slot int, ok bool) {
 	switch d.codec {
@@ -156,11 +186,12 @@ func (d *depacketiser) unit(nalus [][]byte) (out [][]byte, key bool) {
 			}
 		}
 		if hasParams {
-			d.params = d.params[:0]
+			// Replace each parameter set by its own kind: a unit that
+			// repeats only the PPS keeps the stored SPS (and VPS).
 			for _, n := range nalus {
 				if len(n) > 0 {
-					if _, ok := d.isParam(n); ok {
-						d.params = append(d.params, append([]byte(nil), n...))
+					if slot, ok := d.isParam(n); ok {
+						d.setParam(slot, n)
 					}
 				}
 			}
@@ -299,10 +330,15 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 		anchorWall time.Time // arrival time of the first picture
 		anchorPTS  int64     // its RTP time
 		live       = make(chan struct{})
-		signalled  bool // only the reader goroutine touches it
-		lastUnit   = time.Now()
+		signalled  bool      // only the reader goroutine touches it
+		clock      string    // rtcp or arrival, decided at the first sender report
+		lastAt     time.Time // the last picture's time
 		clockRate  = int64(forma.ClockRate())
+		// lastPicture is when this session's last picture arrived (unix
+		// ns), for stall detection; it starts at the session's start.
+		lastPicture atomic.Int64
 	)
+	lastPicture.Store(time.Now().UnixNano())
 	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
 		s.mu.Lock()
 		s.stats.RTPPackets++
@@ -332,24 +368,42 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 		if anchorWall.IsZero() {
 			anchorWall, anchorPTS = now, pts
 		}
-		at := anchorWall.Add(time.Duration(pts-anchorPTS) * time.Second / time.Duration(clockRate))
-		source := "arrival"
+		at := anchorWall.Add(ticks(pts-anchorPTS, clockRate))
 		skewed := false
-		if ntp, ok := c.PacketNTP(medi, pkt); ok {
-			// A picture cannot be captured after it arrived: allow a little
-			// for clocks synchronised by NTP, distrust more.
-			if d := now.Sub(ntp); d < s.cfg.MaxClockSkew && d > -maxFuture {
-				at, source = ntp, "rtcp"
-			} else {
-				skewed = true
+		// The camera's clock is judged once, at its first sender report,
+		// and kept for the session: switching per picture would make
+		// times jump back and forth on jitter.
+		if clock == "" {
+			if ntp, ok := c.PacketNTP(medi, pkt); ok {
+				// A picture cannot be captured after it arrived: allow a
+				// little for clocks synchronised by NTP, distrust more.
+				if d := now.Sub(ntp); d < s.cfg.MaxClockSkew && d > -maxFuture {
+					clock = "rtcp"
+				} else {
+					clock = "arrival"
+					skewed = true
+				}
 			}
 		}
+		source := "arrival"
+		if clock == "rtcp" {
+			if ntp, ok := c.PacketNTP(medi, pkt); ok {
+				at, source = ntp, "rtcp"
+			}
+		}
+		// Never backwards within a session (the switch from arrival time to
+		// the camera's clock may step back by up to MaxClockSkew).
+		if at.Before(lastAt) {
+			at = lastAt
+		}
+		lastAt = at
+		lastPicture.Store(now.UnixNano())
 		units, key := dep.unit(nalus)
 		au := &AccessUnit{
 			Camera:   s.cfg.Camera,
 			Codec:    dep.codec,
 			Time:     at,
-			PTS:      time.Duration(pts) * time.Second / time.Duration(clockRate),
+			PTS:      ticks(pts, clockRate),
 			Key:      key,
 			NALUs:    units,
 			Received: now,
@@ -403,21 +457,17 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 			gotFirst = true
 			s.setStatus(StatusLive, "")
 		case <-tick.C:
-			s.mu.Lock()
-			if !s.stats.LastFrame.IsZero() {
-				lastUnit = s.stats.LastFrame
-			}
-			s.mu.Unlock()
-			quiet := time.Since(lastUnit)
+			quiet := time.Since(time.Unix(0, lastPicture.Load()))
 			switch st := s.Status(); {
 			case gotFirst && quiet > s.cfg.StallTimeout && st == StatusLive:
 				s.setStatus(StatusStalled, fmt.Sprintf("no picture for %s", quiet.Round(100*time.Millisecond)))
 			case gotFirst && quiet <= s.cfg.StallTimeout && st == StatusStalled:
 				s.setStatus(StatusLive, "")
-			case !gotFirst && quiet > s.cfg.ReadTimeout:
+			case !gotFirst && quiet > max(s.cfg.ReadTimeout, firstPicture):
 				// Packets arrive (or not) but never a whole picture: a
-				// lying camera. Give up on this session.
-				return false, fmt.Errorf("no picture within %s", s.cfg.ReadTimeout)
+				// lying camera. Give up on this session. (The first
+				// picture waits for a keyframe: a long GOP is allowed.)
+				return false, fmt.Errorf("no picture within %s", max(s.cfg.ReadTimeout, firstPicture))
 			}
 		}
 	}

@@ -107,9 +107,9 @@ func (c *Config) Validate() error {
 		if c.Model.Kind != c.Detector {
 			return fmt.Errorf("detector %s with a %s model", c.Detector, c.Model.Kind)
 		}
-		if err := c.Model.Validate(); err != nil {
-			return err
-		}
+		// The model's files are checked by New, where a bad one leaves the
+		// camera running with the reason in its stats, not by Validate:
+		// a broken model must not keep the platform from starting.
 	default:
 		return fmt.Errorf("detector %q: want hog, motion, cascade, yolo or none", c.Detector)
 	}
@@ -232,7 +232,9 @@ type Analyzer struct {
 	sink   Sink
 	log    *slog.Logger
 	remote *cv.Remote
-	idBase uint64 // track ids are idBase + the tracker's id: unique across restarts
+	// modelErr is why the configured model cannot be used at all.
+	modelErr error
+	idBase   uint64 // track ids are idBase + the tracker's id: unique across restarts
 
 	mu       sync.Mutex
 	stats    Stats
@@ -264,12 +266,17 @@ func New(cfg Config, pool *Pool, sink Sink) (*Analyzer, error) {
 	a.stats.Detector = cfg.Detector
 	a.stats.Rate = cfg.Rate
 	if cfg.Model != nil && (cfg.Detector == DetectorCascade || cfg.Detector == DetectorYOLO) {
+		a.stats.Detector = cfg.Model.Name()
 		r, err := pool.remote(*cfg.Model)
 		if err != nil {
-			return nil, fmt.Errorf("camera %s: %w", cfg.Camera, err)
+			// Missing or truncated files: the camera still streams (and will
+			// be recorded); its analysis reports why it cannot run.
+			a.modelErr = fmt.Errorf("%s: %w", cfg.Model.Name(), err)
+			a.stats.DetectorError = a.modelErr.Error()
+			a.log.Error("model unusable; the camera runs without detection", "err", a.modelErr)
+		} else {
+			a.remote = r
 		}
-		a.remote = r
-		a.stats.Detector = r.Name()
 	}
 	return a, nil
 }
@@ -341,13 +348,14 @@ func (a *Analyzer) Run(ctx context.Context, q *rtsp.Queue) error {
 
 func (a *Analyzer) decodeLoop(ctx context.Context, q *rtsp.Queue, todo chan<- *frame, free chan *frame) error {
 	var (
-		dec       *decode.Decoder
-		units     []*rtsp.AccessUnit
-		next      time.Time // when the next analysis is due (capture time)
-		lastKey   time.Time
-		keyPeriod time.Duration
-		interval  = time.Duration(float64(time.Second) / a.cfg.Rate)
-		spare     *frame
+		dec        *decode.Decoder
+		units      []*rtsp.AccessUnit
+		next       time.Time // when the next analysis is due (capture time)
+		lastKey    time.Time
+		keyPeriod  time.Duration
+		interval   = time.Duration(float64(time.Second) / a.cfg.Rate)
+		spare      *frame
+		lastDecErr time.Time
 	)
 	defer func() {
 		if dec != nil {
@@ -383,9 +391,19 @@ func (a *Analyzer) decodeLoop(ctx context.Context, q *rtsp.Queue, todo chan<- *f
 				if dec != nil {
 					dec.Close()
 				}
+				dec = nil
 				d, err := decode.New(decode.Codec(au.Codec))
 				if err != nil {
-					return fmt.Errorf("camera %s: %w", a.cfg.Camera, err)
+					// Reported, and tried again with the next unit.
+					a.decodeErrs.Add(1)
+					a.mu.Lock()
+					a.stats.DetectorError = "decoder: " + err.Error()
+					a.mu.Unlock()
+					if time.Since(lastDecErr) > time.Minute {
+						a.log.Error("no decoder for the stream", "codec", au.Codec, "err", err)
+						lastDecErr = time.Now()
+					}
+					continue
 				}
 				dec = d
 				a.dec.Store(d)
@@ -404,6 +422,11 @@ func (a *Analyzer) decodeLoop(ctx context.Context, q *rtsp.Queue, todo chan<- *f
 			a.stats.KeyframesOnly = keysOnly
 			a.mu.Unlock()
 
+			if !next.IsZero() && next.Sub(au.Time) > 2*interval {
+				// Time went back (a new session on another clock): start
+				// the cadence again rather than wait for the old one.
+				next = time.Time{}
+			}
 			// Only the newest due unit of a batch is worth converting; with
 			// keyframes only, the due keyframe.
 			due := !au.Time.Before(next) && i == len(units)-1
@@ -461,10 +484,32 @@ func (a *Analyzer) analyse(ctx context.Context, todo <-chan *frame, free chan<- 
 	tracker := vision.NewTracker(a.cfg.Tracker)
 	zones, _ := vision.NewZones(a.cfg.Zones) // validated in New
 	snaps := newSnapshots(a.cfg.SnapshotDir, a.cfg.Camera)
-	var lastFull, lastTime time.Time
+	var lastFull, lastTime, lastWall time.Time
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 
-	for f := range todo {
-		start := time.Now()
+	for {
+		var f *frame
+		select {
+		case next, ok := <-todo:
+			if !ok {
+				// The stream ended: every track ends.
+				if !lastTime.IsZero() {
+					a.expire(tracker.Flush(lastTime), tracker, zones, snaps)
+				}
+				return
+			}
+			f = next
+		case <-tick.C:
+			// No picture for longer than a track lives (the stream is down
+			// or stalled): the tracks end now, not when pictures return.
+			if quiet := time.Since(lastWall); !lastTime.IsZero() && tracker.Active() > 0 && quiet > a.cfg.Tracker.MaxAge {
+				a.expire(tracker.Update(lastTime.Add(quiet), nil).Events, tracker, zones, snaps)
+			}
+			continue
+		}
+		lastWall = time.Now()
+		start := lastWall
 		a.analysed.Add(1)
 		a.mu.Lock()
 		a.rateWin[a.rateNext%len(a.rateWin)] = start
@@ -540,10 +585,21 @@ func (a *Analyzer) analyse(ctx context.Context, todo <-chan *frame, free chan<- 
 		a.publish(f, res.Detections, tracker, zones, snaps, &res)
 		free <- f
 	}
-	// The stream ended: every track ends.
-	if !lastTime.IsZero() {
-		a.endTracks(tracker.Flush(lastTime), zones, snaps)
+}
+
+// expire reports tracks that ended without a frame (the stream stopped).
+func (a *Analyzer) expire(events []vision.TrackEvent, tracker *vision.Tracker, zones *vision.Zones, snaps *snapshots) {
+	var ended []vision.TrackEvent
+	for _, e := range events {
+		if e.Kind == vision.EventTrackEnd {
+			ended = append(ended, e)
+		}
 	}
+	a.endTracks(ended, zones, snaps)
+	a.mu.Lock()
+	a.stats.Tracks = tracker.Active()
+	a.counts = zones.Counts()
+	a.mu.Unlock()
 }
 
 // detect runs the camera's detector on the regions of interest.
@@ -554,23 +610,29 @@ func (a *Analyzer) detect(ctx context.Context, img gocv.Mat, rois, motion []imag
 	case DetectorMotion:
 		return cv.Boxes(motion), nil
 	}
+	if a.modelErr != nil {
+		return nil, a.modelErr
+	}
 	var out []vision.Detection
-	err := a.pool.run(ctx, func(h *cv.HOG) error {
+	each := func(detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error)) error {
 		for _, roi := range rois {
-			var d []vision.Detection
-			var err error
-			if a.remote != nil {
-				d, err = a.remote.Detect(img, roi)
-			} else {
-				d, err = h.Detect(img, roi)
-			}
+			d, err := detect(img, roi)
 			if err != nil {
 				return err
 			}
 			out = append(out, d...)
 		}
 		return nil
-	})
+	}
+	var err error
+	if a.remote != nil {
+		// A model runs in its worker process, one request at a time: no
+		// pool slot is held while waiting for it, so a slow or hung model
+		// never starves the cameras on the in-process detectors.
+		err = each(a.remote.Detect)
+	} else {
+		err = a.pool.run(ctx, func(h *cv.HOG) error { return each(h.Detect) })
+	}
 	if len(rois) > 1 {
 		out = vision.NMS(out, 0.5)
 	}
@@ -608,6 +670,13 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 				ended = append(ended, e)
 			}
 		}
+		// Tracks that ended leave their zones before this frame's
+		// positions count: no dwell or count from someone already gone.
+		for _, e := range ended {
+			for _, ze := range zones.End(e.Time, e.TrackID+a.idBase) {
+				events = append(events, a.zoneEvent(ze))
+			}
+		}
 		for _, ze := range zones.Update(f.time, dets) {
 			events = append(events, a.zoneEvent(ze))
 		}
@@ -624,8 +693,9 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 	a.sink.Frame(vision.Frame{Camera: a.cfg.Camera, Time: f.time, Received: f.received, Width: f.mat.Cols(), Height: f.mat.Rows(), Detections: dets})
 }
 
-// endTracks reports ended tracks: zone exits first, then track.end with
-// the track's summary and its snapshot.
+// endTracks reports ended tracks: zone exits (none left when publish has
+// already taken them), then track.end with the track's summary and its
+// snapshot.
 func (a *Analyzer) endTracks(ended []vision.TrackEvent, zones *vision.Zones, snaps *snapshots) {
 	for _, e := range ended {
 		id := e.TrackID + a.idBase

@@ -323,6 +323,23 @@ func TestBrokenModelBesideHealthyCamera(t *testing.T) {
 	t.Logf("broken camera: %s", a2.Stats().DetectorError)
 }
 
+// A model whose files are missing: the camera still gets an analyzer (it
+// keeps streaming), which reports why it cannot detect.
+func TestMissingModelIsNotFatal(t *testing.T) {
+	pool, err := analysis.NewPool(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	a, err := analysis.New(analysis.Config{Camera: "c", Detector: "yolo", Model: &cv.ModelConfig{Kind: "yolo", ONNX: "/nonexistent/model.onnx"}}, pool, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.Detector != "yolo:model.onnx" || !strings.Contains(st.DetectorError, "no such file") {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		cfg  analysis.Config

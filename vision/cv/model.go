@@ -118,6 +118,9 @@ func checkWeights(cfg, weights string) error {
 	}
 	defer f.Close()
 	params, err := vision.DarknetWeights(f)
+	if errors.Is(err, vision.ErrUnsupportedLayer) {
+		return nil // a newer layer type: OpenCV's reader decides (in the worker)
+	}
 	if err != nil {
 		return fmt.Errorf("config %s: %w", cfg, err)
 	}

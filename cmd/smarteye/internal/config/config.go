@@ -569,14 +569,11 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 	positive(bad, "video.stall_timeout", v.StallTimeout)
 	positive(bad, "video.max_backoff", v.MaxBackoff)
 	ids := map[string]bool{}
-	for _, s := range c.Sim.Cameras {
-		ids[s.ID] = true
-	}
 	for i, cam := range v.Cameras {
 		key := fmt.Sprintf("video.cameras[%d]", i)
 		switch {
-		case cam.ID == "":
-			bad(key+".id", "must not be empty")
+		case !cameraID.MatchString(cam.ID):
+			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-' (it names files and URL paths)", cam.ID)
 		case ids[cam.ID]:
 			bad(key+".id", "%q is used twice", cam.ID)
 		}
@@ -605,8 +602,8 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 	}
 	for i, s := range c.Sim.Cameras {
 		key := fmt.Sprintf("sim.cameras[%d]", i)
-		if s.ID == "" {
-			bad(key+".id", "must not be empty")
+		if !cameraID.MatchString(s.ID) {
+			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-' (it names files and URL paths)", s.ID)
 		}
 		switch s.Codec {
 		case "", "h264", "h265":
@@ -624,6 +621,9 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 		}
 	}
 }
+
+// cameraID is what a camera id may be: it names snapshot folders and RTSP paths.
+var cameraID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func validateAnalysis(bad func(string, string, ...any), key, detector string, rate float64, zones []Zone) {
 	switch detector {

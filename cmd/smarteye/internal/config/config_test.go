@@ -72,7 +72,7 @@ func TestBadFiles(t *testing.T) {
 		{"bad_cameras.bad.yml", []string{
 			"video.workers", "video.cameras[0].url", `video.cameras[0].transport: "quic"`, `video.cameras[0].detector: "magic"`,
 			"video.cameras[0].rate", "video.cameras[0].zones[0].polygon", `video.cameras[1].id: "gate" is used twice`,
-			"video.cameras[1].vehicle", "video.cameras[1].model", "sim.cameras[0].id", `sim.cameras[0].codec: "vp9"`,
+			"video.cameras[1].vehicle", "video.cameras[1].model", `sim.cameras[0].id: ""`, `sim.cameras[0].codec: "vp9"`, `video.cameras[2].id: "../etc"`,
 		}},
 		{"two_docs.bad.yml", []string{"more than one YAML document"}},
 	} {
