@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,7 +37,10 @@ type RTSPServer struct {
 	// User and Pass, when set, are required of readers and publishers
 	// (digest or basic).
 	User, Pass string
-	Log        *slog.Logger
+	// TLS, when set, serves RTSPS (TLS on the RTSP connection, interleaved
+	// RTP) instead of plain RTSP.
+	TLS *tls.Config
+	Log *slog.Logger
 
 	srv   *gortsplib.Server
 	mu    sync.Mutex
@@ -73,8 +77,8 @@ func (s *RTSPServer) Start() error {
 	var last error
 	// UDP needs two consecutive ports (RTP even, RTCP odd): try a few.
 	for range 20 {
-		s.srv = &gortsplib.Server{Handler: s, RTSPAddress: s.Address, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
-		if s.UDP {
+		s.srv = &gortsplib.Server{Handler: s, RTSPAddress: s.Address, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, TLSConfig: s.TLS}
+		if s.UDP && s.TLS == nil {
 			p := 20000 + 2*rand.IntN(20000)
 			s.srv.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(p))
 			s.srv.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(p+1))
@@ -98,7 +102,11 @@ func (s *RTSPServer) URL(path string) string {
 	if s.User != "" {
 		cred = s.User + ":" + s.Pass + "@"
 	}
-	return "rtsp://" + cred + s.Address + "/" + strings.TrimPrefix(path, "/")
+	scheme := "rtsp://"
+	if s.TLS != nil {
+		scheme = "rtsps://"
+	}
+	return scheme + cred + s.Address + "/" + strings.TrimPrefix(path, "/")
 }
 
 // Close stops the server and disconnects everyone.
