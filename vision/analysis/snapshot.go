@@ -57,7 +57,10 @@ func (s *snapshots) offer(img gocv.Mat, all []vision.Detection, d vision.Detecti
 		gocv.Rectangle(&canvas, r, c, thick)
 	}
 	label := fmt.Sprintf("%s #%d %.0f%%  %s", d.Class, d.TrackID%1_000_000, 100*d.Confidence, t.UTC().Format("2006-01-02 15:04:05Z"))
-	gocv.PutText(&canvas, label, image.Pt(8, 22), gocv.FontHersheySimplex, 0.6, color.RGBA{255, 255, 255, 0}, 2)
+	// White on a dark band: readable over any scene.
+	size := gocv.GetTextSize(label, gocv.FontHersheySimplex, 0.6, 2)
+	gocv.Rectangle(&canvas, image.Rect(0, 0, size.X+16, size.Y+18), color.RGBA{0, 0, 0, 0}, -1)
+	gocv.PutText(&canvas, label, image.Pt(8, size.Y+8), gocv.FontHersheySimplex, 0.6, color.RGBA{255, 255, 255, 0}, 2)
 	if canvas.Cols() > snapshotWidth {
 		h := canvas.Rows() * snapshotWidth / canvas.Cols()
 		gocv.Resize(canvas, &canvas, image.Pt(snapshotWidth, h), 0, 0, gocv.InterpolationArea)
