@@ -1,10 +1,6 @@
 package telemetry
 
-import (
-	"slices"
-	"strings"
-	"time"
-)
+import "time"
 
 // Camera is a camera's live state as the hub keeps it: its stream's status
 // and rates, and what the analysis makes of it.
@@ -72,13 +68,8 @@ func (h *Hub) PublishDetections(d Detections) {
 // Cameras returns the latest state of every camera, ordered by ID.
 func (h *Hub) Cameras() []Camera {
 	h.mu.RLock()
-	cs := make([]Camera, 0, len(h.cameras))
-	for _, c := range h.cameras {
-		cs = append(cs, c)
-	}
-	h.mu.RUnlock()
-	slices.SortFunc(cs, func(a, b Camera) int { return strings.Compare(a.ID, b.ID) })
-	return cs
+	defer h.mu.RUnlock()
+	return byKey(h.cameras)
 }
 
 // Camera returns the latest state of one camera.

@@ -1,8 +1,8 @@
 package telemetry
 
 import (
+	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -108,13 +108,18 @@ func (h *Hub) fanOut(u Update) {
 // Vehicles returns the latest state of every vehicle, ordered by ID.
 func (h *Hub) Vehicles() []Vehicle {
 	h.mu.RLock()
-	vs := make([]Vehicle, 0, len(h.vehicles))
-	for _, v := range h.vehicles {
-		vs = append(vs, v)
+	defer h.mu.RUnlock()
+	return byKey(h.vehicles)
+}
+
+// byKey lists a map's values in the order of their keys (the ids).
+func byKey[T any](m map[string]T) []T {
+	keys := slices.Sorted(maps.Keys(m))
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, m[k])
 	}
-	h.mu.RUnlock()
-	slices.SortFunc(vs, func(a, b Vehicle) int { return strings.Compare(a.ID, b.ID) })
-	return vs
+	return out
 }
 
 // Vehicle returns the latest state of one vehicle.
