@@ -8,6 +8,7 @@ require (
 	github.com/bluenviron/mediacommon/v2 v2.4.1
 	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/paulmach/orb v0.14.0
 	github.com/pion/rtp v1.8.21
 	github.com/pion/transport/v2 v2.2.10
 	github.com/prometheus/client_golang v1.25.0
