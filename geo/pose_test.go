@@ -139,7 +139,9 @@ func TestObliqueErrorMatchesEstimate(t *testing.T) {
 	}
 }
 
-func formatDeg(d float64) string { return string(rune('0'+int(d)/10)) + string(rune('0'+int(d)%10)) + "°" }
+func formatDeg(d float64) string {
+	return string(rune('0'+int(d)/10)) + string(rune('0'+int(d)%10)) + "°"
+}
 
 // A camera looking above the horizon places nothing and draws no
 // footprint: never a wrong point.

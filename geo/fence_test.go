@@ -1,0 +1,218 @@
+package geo_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/smarteye/smarteye/geo"
+	"github.com/smarteye/smarteye/ingest/mavlink"
+	"github.com/smarteye/smarteye/telemetry"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// square is a counter-clockwise square of side 2d degrees around (lon, lat).
+func square(lon, lat, d float64) orb.Polygon {
+	return orb.Polygon{{{lon - d, lat - d}, {lon + d, lat - d}, {lon + d, lat + d}, {lon - d, lat + d}, {lon - d, lat - d}}}
+}
+
+func TestFenceValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    geo.Fence
+		want string // "" = valid
+	}{
+		{"square", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepOut, Polygon: square(114, 22, 0.001)}, ""},
+		{"with a hole", geo.Fence{ID: "a", Name: "a", Kind: geo.Restricted, Polygon: orb.Polygon{square(114, 22, 0.002)[0], reverse(square(114, 22, 0.001)[0])}}, ""},
+		{"kind", geo.Fence{ID: "a", Name: "a", Kind: "maybe", Polygon: square(114, 22, 0.001)}, `kind "maybe"`},
+		{"clockwise", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepIn, Polygon: orb.Polygon{reverse(square(114, 22, 0.001)[0])}}, "clockwise"},
+		{"two corners", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepIn, Polygon: orb.Polygon{{{114, 22}, {114.001, 22}, {114, 22}}}}, "at least 3 corners"},
+		{"open", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepIn, Polygon: orb.Polygon{{{114, 22}, {114.001, 22}, {114.001, 22.001}, {114, 22.001}}}}, "not closed"},
+		{"bow tie", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepOut, Polygon: orb.Polygon{{{114, 22}, {114.001, 22.001}, {114.001, 22}, {114, 22.001}, {114, 22}}}}, "crosses itself"},
+		{"not lon/lat", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepOut, Polygon: square(200, 22, 0.001)}, "not [longitude, latitude]"},
+		{"hole outside", geo.Fence{ID: "a", Name: "a", Kind: geo.Restricted, Polygon: orb.Polygon{square(114, 22, 0.001)[0], reverse(square(114.01, 22, 0.001)[0])}}, "outside the exterior"},
+		{"no polygon", geo.Fence{ID: "a", Name: "a", Kind: geo.KeepOut}, "no polygon"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.f.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatal(err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("%v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func reverse(r orb.Ring) orb.Ring {
+	out := make(orb.Ring, len(r))
+	for i := range r {
+		out[i] = r[len(r)-1-i]
+	}
+	return out
+}
+
+func kinds(es []geo.FenceEvent) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Kind+":"+e.Fence.ID)
+	}
+	return out
+}
+
+// A person walking through a works area: exactly enter, dwell, exit.
+func TestTrackCrossingFence(t *testing.T) {
+	fs, err := geo.NewFences([]geo.Fence{
+		{ID: "works", Name: "Works area", Kind: geo.Restricted, Polygon: square(114.055, 22.54, 0.0005), Dwell: 20 * time.Second, Classes: []string{"person"}},
+		{ID: "far", Name: "Elsewhere", Kind: geo.Restricted, Polygon: square(114.07, 22.55, 0.0005)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	// West to east across the square, one step a second, 1.2 m/s.
+	for i := range 120 {
+		lon := 114.0540 + float64(i)*0.00002
+		es := fs.Update(geo.Object{ID: "cam/7", Class: "person", Point: orb.Point{lon, 22.54}, Time: t0.Add(time.Duration(i) * time.Second)})
+		all = append(all, kinds(es)...)
+	}
+	if want := "geofence.enter:works geofence.dwell:works geofence.exit:works"; strings.Join(all, " ") != want {
+		t.Fatalf("events %v, want %s", all, want)
+	}
+	// A car is not a person: the works area ignores it.
+	if es := fs.Update(geo.Object{ID: "cam/8", Class: "car", Point: orb.Point{114.055, 22.54}, Time: t0}); len(es) != 0 {
+		t.Fatalf("car: %v", kinds(es))
+	}
+	// A track that ends inside exits.
+	fs.Update(geo.Object{ID: "cam/9", Class: "person", Point: orb.Point{114.055, 22.54}, Time: t0})
+	if es := fs.Remove("cam/9", t0.Add(5*time.Second)); strings.Join(kinds(es), " ") != "geofence.exit:works" || es[0].Dwell != 5*time.Second {
+		t.Fatalf("remove: %v", kinds(es))
+	}
+}
+
+func TestVehicleBreaches(t *testing.T) {
+	fs, err := geo.NewFences([]geo.Fence{
+		{ID: "tower", Name: "Tower crane", Kind: geo.KeepOut, Polygon: square(114.055, 22.54, 0.0002)},
+		{ID: "site", Name: "Flight area", Kind: geo.KeepIn, Polygon: square(114.055, 22.54, 0.002)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(lon float64, s int) []string {
+		return kinds(fs.Update(geo.Object{ID: "drone-1", Vehicle: true, Point: orb.Point{lon, 22.54}, Time: t0.Add(time.Duration(s) * time.Second)}))
+	}
+	if got := step(114.054, 0); strings.Join(got, " ") != "geofence.enter:site" {
+		t.Fatal(got)
+	}
+	if got := step(114.055, 1); strings.Join(got, " ") != "geofence.breach:tower geofence.enter:tower" && strings.Join(got, " ") != "geofence.enter:tower geofence.breach:tower" {
+		t.Fatal(got)
+	}
+	if got := step(114.0535, 2); strings.Join(got, " ") != "geofence.exit:tower" {
+		t.Fatal(got)
+	}
+	if got := step(114.06, 3); strings.Join(got, " ") != "geofence.exit:site geofence.breach:site" {
+		t.Fatal(got)
+	}
+}
+
+// The recorded ArduPlane flight in node-mavlink (vtol.tlog), replayed,
+// breaches a keep-out fence drawn around a stretch of its own track.
+func TestFlightLogBreachesKeepOut(t *testing.T) {
+	log := filepath.Join("..", "ingest", "mavlink", "testdata", "nodepeer", "node_modules", "node-mavlink", "examples", "vtol.tlog")
+	f, err := os.Open(log)
+	if err != nil {
+		t.Fatalf("%v (run `make deps`)", err)
+	}
+	defer f.Close()
+	rec := &positions{}
+	if _, err := mavlink.ReadLog(context.Background(), f, mavlink.ProcessorConfig{Link: "log", Vehicles: []mavlink.VehicleConfig{{Name: "vtol", SystemID: 1}}, StoredRate: 5}, rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.pts) < 100 {
+		t.Fatalf("%d positions in the log", len(rec.pts))
+	}
+	// A 40 m keep-out box around the flight's middle position.
+	mid := rec.pts[len(rec.pts)/2]
+	l := geo.NewLocal(mid.p[1], mid.p[0])
+	sw, ne := l.Point(-20, -20), l.Point(20, 20)
+	fence := geo.Fence{ID: "no-fly", Name: "No-fly box", Kind: geo.KeepOut, Polygon: orb.Polygon{{sw, {ne[0], sw[1]}, ne, {sw[0], ne[1]}, sw}}}
+	fs, err := geo.NewFences([]geo.Fence{fence})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var breaches, enters, exits int
+	var first time.Time
+	for _, p := range rec.pts {
+		for _, e := range fs.Update(geo.Object{ID: "vtol", Vehicle: true, Point: p.p, Time: p.t}) {
+			switch e.Kind {
+			case geo.EventFenceBreach:
+				breaches++
+				if first.IsZero() {
+					first = e.Object.Time
+				}
+			case geo.EventFenceEnter:
+				enters++
+			case geo.EventFenceExit:
+				exits++
+			}
+		}
+	}
+	if breaches == 0 || breaches != enters || exits < enters-1 || first.After(mid.t) {
+		t.Fatalf("breaches %d, enters %d, exits %d, first at %s (the middle point at %s)", breaches, enters, exits, first, mid.t)
+	}
+	t.Logf("%d positions; the flight breached the box %d time(s), first at %s", len(rec.pts), breaches, first.Format(time.TimeOnly))
+}
+
+type stamped struct {
+	p orb.Point
+	t time.Time
+}
+
+// positions is a mavlink.Sink keeping the stored samples' positions.
+type positions struct{ pts []stamped }
+
+func (p *positions) Vehicle(*telemetry.Vehicle) {}
+func (p *positions) State(*telemetry.Vehicle)   {}
+func (p *positions) Event(telemetry.Event)      {}
+func (p *positions) Sample(v *telemetry.Vehicle, t time.Time) {
+	if v.Position.Valid {
+		p.pts = append(p.pts, stamped{orb.Point{v.Position.Lon, v.Position.Lat}, t})
+	}
+}
+
+// 100 fences × 1,000 moving objects: one update cycle of every object.
+func BenchmarkFences(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var fences []geo.Fence
+	for i := range 100 {
+		fences = append(fences, geo.Fence{ID: fmt.Sprint(i), Name: fmt.Sprint(i), Kind: geo.Restricted,
+			Polygon: square(114.05+r.Float64()*0.02, 22.53+r.Float64()*0.02, 0.0003+r.Float64()*0.0005)})
+	}
+	fs, err := geo.NewFences(fences)
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs := make([]geo.Object, 1000)
+	for i := range objs {
+		objs[i] = geo.Object{ID: fmt.Sprint(i), Class: "person", Point: orb.Point{114.05 + r.Float64()*0.02, 22.53 + r.Float64()*0.02}}
+	}
+	now := t0
+	for b.Loop() {
+		now = now.Add(time.Second)
+		for i := range objs {
+			objs[i].Point[0] += (r.Float64() - 0.5) * 0.0001
+			objs[i].Point[1] += (r.Float64() - 0.5) * 0.0001
+			objs[i].Time = now
+			fs.Update(objs[i])
+		}
+	}
+}
