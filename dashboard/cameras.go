@@ -19,6 +19,9 @@ type Camera struct {
 	URL       string `json:"url"`                // password removed
 	Stream    any    `json:"stream"`             // status, codec, size, fps, bitrate, RTP loss, reconnects, last keyframe…
 	Analysis  any    `json:"analysis,omitempty"` // detector, analysis fps, tracks, decoder counters…
+	// Calibration is how the camera is placed on the ground: a homography's
+	// fit (reprojection error in metres), a drone's vehicle, or none.
+	Calibration map[string]any `json:"calibration,omitempty"`
 }
 
 // CameraSource lists the cameras; the video runtime implements it.

@@ -24,8 +24,14 @@ type Camera struct {
 	AnalysisFPS   float64 `json:"analysis_fps"`
 	Tracks        int     `json:"tracks"` // confirmed tracks now
 	// Counts are the tracks inside each zone now, by class.
-	Counts  map[string]map[string]int `json:"counts,omitempty"`
-	Updated time.Time                 `json:"updated"`
+	Counts map[string]map[string]int `json:"counts,omitempty"`
+	// Footprint is the image's outline on the ground now, a closed ring of
+	// [lon, lat]; absent when the camera is not placed or sees no ground.
+	Footprint [][2]float64 `json:"footprint,omitempty"`
+	// Calibration describes how the camera is placed (homography fit,
+	// drone pose) for the API.
+	Calibration map[string]any `json:"calibration,omitempty"`
+	Updated     time.Time      `json:"updated"`
 }
 
 // Object is one tracked detection in a Detections update.
@@ -34,6 +40,13 @@ type Object struct {
 	Class      string     `json:"class"`
 	Confidence float64    `json:"confidence"`
 	Box        [4]float64 `json:"box"` // x, y, w, h in pixels of the frame
+	// Lat, Lon place the box's bottom centre on the ground, with a
+	// one-sigma Error in metres; GeoStatus says why not when they are
+	// absent (above_horizon, outside_footprint, uncalibrated).
+	Lat       *float64 `json:"lat,omitempty"`
+	Lon       *float64 `json:"lon,omitempty"`
+	Error     float64  `json:"error,omitempty"`
+	GeoStatus string   `json:"geo_status"`
 }
 
 // Detections are the tracked objects of one analysed frame, for the live

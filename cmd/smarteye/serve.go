@@ -139,10 +139,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg, board)
+	g, err := newGeoref(cfg, demo, hub, w, log)
 	if err != nil {
 		return err
 	}
+	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg, board, g)
+	if err != nil {
+		return err
+	}
+	// Drone cameras without a video stream still have a footprint on the
+	// map, from their vehicle's telemetry.
+	g.addVehicleCameras(mavlinkConfig(cfg, log, demo).Vehicles, vid)
+	ingest = append(ingest, component{"geo", g.Run}, component{"drone camera footprints", func(ctx context.Context) error { return g.publishDroneCameras(ctx, time.Second) }})
 	ingest = append(ingest, videoComps...)
 	srv := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
@@ -36,6 +37,7 @@ type video struct {
 	cams []*camera
 	pool *analysis.Pool
 	bus  telemetry.Bus
+	geo *georef
 	// ready reports whether a simulated camera publishes yet (demo only):
 	// its stream waits for it rather than start with a 404 and a
 	// stream.down event.
@@ -57,6 +59,9 @@ func (v *video) describe(c *camera) dashboard.Camera {
 		kind = "fixed"
 	}
 	dc := dashboard.Camera{ID: c.cfg.ID, Name: c.cfg.Name, Kind: kind, VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats()}
+	if v.geo != nil {
+		dc.Calibration = v.geo.Calibration(c.cfg.ID)
+	}
 	if c.analyzer != nil {
 		dc.Analysis = c.analyzer.Stats()
 	}
@@ -81,6 +86,10 @@ func (v *video) state(c *camera) telemetry.Camera {
 		tc.Detector, tc.DetectorError, tc.AnalysisFPS, tc.Tracks = as.Detector, as.DetectorError, as.AnalysisFPS, as.Tracks
 		tc.Counts = c.analyzer.Counts()
 	}
+	if v.geo != nil {
+		tc.Footprint = v.geo.footprint(c.cfg.ID, st.Width, st.Height)
+		tc.Calibration = v.geo.Calibration(c.cfg.ID)
+	}
 	return tc
 }
 
@@ -88,22 +97,57 @@ func (v *video) state(c *camera) telemetry.Camera {
 type videoSink struct {
 	bus telemetry.Bus
 	w   mavlink.RowWriter
+	geo *georef
 }
 
+// Frame places each detection on the ground (the box's bottom centre),
+// checks it against the geofences, stores it and publishes the frame.
 func (s videoSink) Frame(f vision.Frame) {
 	d := telemetry.Detections{Camera: f.Camera, Time: f.Time, Received: f.Received, Width: f.Width, Height: f.Height, Objects: make([]telemetry.Object, 0, len(f.Detections))}
+	var fenceEvents []telemetry.Event
 	for _, o := range f.Detections {
-		d.Objects = append(d.Objects, telemetry.Object{TrackID: o.TrackID, Class: o.Class, Confidence: o.Confidence, Box: [4]float64{o.Box.X, o.Box.Y, o.Box.W, o.Box.H}})
+		box := [4]float64{o.Box.X, o.Box.Y, o.Box.W, o.Box.H}
+		obj := telemetry.Object{TrackID: o.TrackID, Class: o.Class, Confidence: o.Confidence, Box: box, GeoStatus: string(geo.StatusUncalibrated)}
+		row := []any{f.Time, f.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
+			float32(o.Box.X), float32(o.Box.Y), float32(o.Box.W), float32(o.Box.H), nil, nil, nil, obj.GeoStatus}
+		if s.geo != nil {
+			p := s.geo.locate(f.Camera, f.Time, box, f.Width, f.Height)
+			obj.GeoStatus, row[12] = string(p.status), string(p.status)
+			if p.status == geo.StatusOK {
+				obj.Lat, obj.Lon, obj.Error = &p.lat, &p.lon, p.sigma
+				row[9], row[10], row[11] = p.lat, p.lon, float32(p.sigma)
+				fenceEvents = append(fenceEvents, s.geo.track(f.Camera, o.TrackID, o.Class, p, f.Time)...)
+			}
+		}
+		d.Objects = append(d.Objects, obj)
 		if s.w != nil {
-			// Georeferencing arrives with the camera models (geo).
-			_ = s.w.Add(store.Detections, f.Time, f.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
-				float32(o.Box.X), float32(o.Box.Y), float32(o.Box.W), float32(o.Box.H), nil, nil, nil, "uncalibrated")
+			_ = s.w.Add(store.Detections, row...)
 		}
 	}
 	s.bus.PublishDetections(d)
+	for _, e := range fenceEvents {
+		s.publish(e)
+	}
 }
 
+// Event stores and publishes a track or zone event, placed where its
+// track was last seen on the ground; a track's end also ends its fences.
 func (s videoSink) Event(e telemetry.Event) {
+	if s.geo != nil && e.TrackID != 0 && e.Lat == nil {
+		if p, ok := s.geo.lastPosition(e.CameraID, e.TrackID); ok {
+			lat, lon := p[1], p[0]
+			e.Lat, e.Lon = &lat, &lon
+		}
+	}
+	s.publish(e)
+	if s.geo != nil && e.Kind == "track.end" {
+		for _, x := range s.geo.trackEnded(e.CameraID, e.TrackID, e.Time) {
+			s.publish(x)
+		}
+	}
+}
+
+func (s videoSink) publish(e telemetry.Event) {
 	s.bus.PublishEvent(e)
 	if s.w != nil {
 		_ = s.w.Add(store.Events, store.EventRow(&e)...)
@@ -117,7 +161,7 @@ func simCameras(cfg config.Config, server string) []config.Camera {
 	for _, s := range cfg.Sim.Cameras {
 		out = append(out, config.Camera{
 			ID: s.ID, Name: s.Name, Kind: "fixed", URL: "rtsp://" + server + "/" + s.ID, Transport: rtsp.TransportTCP,
-			Detector: s.Detector, Rate: s.Rate, Zones: s.Zones,
+			Detector: s.Detector, Rate: s.Rate, Zones: s.Zones, Geo: s.Geo,
 		})
 	}
 	return out
@@ -135,10 +179,10 @@ func footage(cfg config.Config) (string, bool) {
 
 // videoComponents builds the cameras (and, in the demo, the RTSP server and
 // the ffmpeg publishers of the simulated ones).
-func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer, board *telemetry.Board) ([]component, *video, error) {
+func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer, board *telemetry.Board, g *georef) ([]component, *video, error) {
 	var comps []component
 	cams := cfg.Video.Cameras
-	v := &video{bus: bus}
+	v := &video{bus: bus, geo: g}
 	if demo && len(cfg.Sim.Cameras) > 0 {
 		srv := &sim.RTSPServer{Address: cfg.Sim.RTSPAddress, Log: log.With("component", "sim.rtsp")}
 		if err := srv.Start(); err != nil {
@@ -197,7 +241,7 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		return nil, nil, err
 	}
 	v.pool = pool
-	sink := videoSink{bus: bus, w: w}
+	sink := videoSink{bus: bus, w: w, geo: g}
 	snapDir := ""
 	if cfg.Video.Snapshots {
 		snapDir = filepath.Join(cfg.DataDir, "snapshots")
@@ -230,6 +274,13 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 			c.queue = stream.Subscribe("vision", 256)
 		}
 		v.cams = append(v.cams, c)
+		if g != nil {
+			vehicle := ""
+			if cc.Kind == "drone" {
+				vehicle = cc.Vehicle
+			}
+			g.addCamera(cc.ID, vehicle, cc.Geo)
+		}
 		bus.PublishCamera(v.state(c))
 	}
 	// The pool starts before the cameras and so stops after them (runAll

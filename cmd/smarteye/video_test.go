@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
@@ -138,12 +139,37 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 	if len(dets.Detections) < 10 {
 		t.Fatalf("%d stored detections", len(dets.Detections))
 	}
+	placed := 0
 	for _, d := range dets.Detections {
 		if d.CameraID != "plaza-north" || d.Class != "person" || d.TrackID == nil || d.Box[3] < 64 {
 			t.Fatalf("stored detection %+v", d)
 		}
+		if d.GeoStatus != nil && *d.GeoStatus == "ok" {
+			// On the demo plaza, with the calibration's error.
+			if d.Lat == nil || geo.Distance(*d.Lat, *d.Lon, 22.5395, 114.0547) > 100 || d.PositionError == nil || *d.PositionError <= 0 {
+				t.Fatalf("placed detection %+v", d)
+			}
+			placed++
+		}
 	}
-	kinds := waitEvents(t, p, began, "camera=plaza-north", func(k map[string]int) bool {
+	if placed < len(dets.Detections)/2 {
+		t.Fatalf("%d of %d detections placed on the ground", placed, len(dets.Detections))
+	}
+
+	// Footprints: the calibrated fixed camera's, and a video-less drone
+	// camera's from its vehicle's telemetry.
+	var cam struct{ Calibration map[string]any }
+	getJSON(t, p.url+"api/v1/cameras/plaza-north", &cam)
+	if rms, ok := cam.Calibration["rms_m"].(float64); !ok || rms > 0.5 {
+		t.Fatalf("calibration %v", cam.Calibration)
+	}
+	waitFootprint(t, p, "plaza-north")
+	waitFootprint(t, p, "drone-1-cam")
+
+	// The first drone's patrol crosses the crane's keep-out area.
+	kinds := waitEvents(t, p, began, "vehicle=drone-1&kind=geofence.", func(k map[string]int) bool { return k["geofence.breach"] >= 1 })
+	t.Logf("drone-1 geofence events: %v", kinds)
+	kinds = waitEvents(t, p, began, "camera=plaza-north", func(k map[string]int) bool {
 		return k["stream.live"] >= 1 && k["track.start"] >= 1 && k["zone.enter"] >= 1 && k["track.end"] >= 1
 	})
 	t.Logf("events on plaza-north: %v", kinds)
@@ -199,6 +225,42 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 	}
 	stopWith(t, p, syscall.SIGTERM)
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// waitFootprint waits for a camera's footprint on the live feed.
+func waitFootprint(t *testing.T, p *proc, camera string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, strings.Replace(p.url, "http", "ws", 1)+"api/v1/live?types=camera&cameras="+camera, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("no footprint for %s: %v", camera, err)
+		}
+		var u struct {
+			Cameras []telemetry.Camera
+			Camera  *telemetry.Camera
+		}
+		json.Unmarshal(b, &u)
+		cams := u.Cameras
+		if u.Camera != nil {
+			cams = append(cams, *u.Camera)
+		}
+		for _, cm := range cams {
+			if cm.ID == camera && len(cm.Footprint) >= 4 && cm.Footprint[0] == cm.Footprint[len(cm.Footprint)-1] {
+				if d := geo.Distance(cm.Footprint[0][1], cm.Footprint[0][0], 22.54, 114.0555); d > 3000 {
+					t.Fatalf("%s footprint %v is %.0f m from the site", camera, cm.Footprint, d)
+				}
+				c.Close(websocket.StatusNormalClosure, "")
+				return
+			}
+		}
+	}
 }
 
 func waitEvents(t *testing.T, p *proc, from time.Time, filter string, done func(map[string]int) bool) map[string]int {

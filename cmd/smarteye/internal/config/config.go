@@ -32,7 +32,61 @@ type Config struct {
 	Store    Store    `yaml:"store"`
 	MAVLink  MAVLink  `yaml:"mavlink"`
 	Video    Video    `yaml:"video"`
-	Sim      Sim      `yaml:"sim"`
+	// Sites defaults to none (the demo adds its synthetic one).
+	Sites []Site `yaml:"sites"`
+	// Geofences defaults to none (the demo adds its own).
+	Geofences []Geofence `yaml:"geofences"`
+	Sim       Sim        `yaml:"sim"`
+}
+
+// Site is a place smarteye watches.
+type Site struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Lat, Lon are the site's reference point; Elevation is its ground,
+	// metres above mean sea level (detections are placed on it).
+	Lat       float64 `yaml:"lat"`
+	Lon       float64 `yaml:"lon"`
+	Elevation float64 `yaml:"elevation"`
+	// Model is a GeoJSON file of building footprints with a "height"
+	// property in metres: the digital twin.
+	Model string `yaml:"model"`
+	// Synthetic marks generated (demo) data.
+	Synthetic bool `yaml:"synthetic"`
+	// PMTiles is a local basemap file; XYZ a tile URL template instead.
+	PMTiles string `yaml:"pmtiles"`
+	XYZ     string `yaml:"xyz"`
+}
+
+// Geofence is a polygon on the ground.
+type Geofence struct {
+	ID      string       `yaml:"id"`
+	Name    string       `yaml:"name"`
+	Site    string       `yaml:"site"`
+	Kind    string       `yaml:"kind"`
+	Polygon [][2]float64 `yaml:"polygon"`
+	Dwell   Duration     `yaml:"dwell"`
+	Classes []string     `yaml:"classes"`
+}
+
+// CameraGeo places a camera's image on the ground.
+type CameraGeo struct {
+	// Site is where the camera is; its elevation is the ground.
+	Site string `yaml:"site"`
+	// HFOV and VFOV are the fields of view in degrees (VFOV 0: square
+	// pixels), or Focal and Sensor the lens' focal length and the
+	// sensor's width and height in millimetres.
+	HFOV   float64    `yaml:"hfov"`
+	VFOV   float64    `yaml:"vfov"`
+	Focal  float64    `yaml:"focal"`
+	Sensor [2]float64 `yaml:"sensor"`
+	// K1 and K2 are radial distortion coefficients.
+	K1 float64 `yaml:"k1"`
+	K2 float64 `yaml:"k2"`
+	// ControlPoints calibrate a fixed camera: [u, v, lat, lon] each.
+	ControlPoints [][4]float64 `yaml:"control_points"`
+	// MaxRange is the farthest ground point placed, metres. It defaults to 2000.
+	MaxRange float64 `yaml:"max_range"`
 }
 
 // Video configures the cameras and their analysis.
@@ -55,19 +109,20 @@ type Video struct {
 
 // Camera is one RTSP camera.
 type Camera struct {
-	ID             string  `yaml:"id"`
-	Name           string  `yaml:"name"`
-	Kind           string  `yaml:"kind"`
-	Vehicle        string  `yaml:"vehicle"`
-	URL            string  `yaml:"url"`
-	Transport      string  `yaml:"transport"`
-	TLSFingerprint string  `yaml:"tls_fingerprint"`
-	Detector       string  `yaml:"detector"`
-	Rate           float64 `yaml:"rate"`
-	Gate           *bool   `yaml:"gate"`
-	MinConfidence  float64 `yaml:"min_confidence"`
-	Model          Model   `yaml:"model"`
-	Zones          []Zone  `yaml:"zones"`
+	ID             string    `yaml:"id"`
+	Name           string    `yaml:"name"`
+	Kind           string    `yaml:"kind"`
+	Vehicle        string    `yaml:"vehicle"`
+	URL            string    `yaml:"url"`
+	Transport      string    `yaml:"transport"`
+	TLSFingerprint string    `yaml:"tls_fingerprint"`
+	Detector       string    `yaml:"detector"`
+	Rate           float64   `yaml:"rate"`
+	Gate           *bool     `yaml:"gate"`
+	MinConfidence  float64   `yaml:"min_confidence"`
+	Model          Model     `yaml:"model"`
+	Zones          []Zone    `yaml:"zones"`
+	Geo            CameraGeo `yaml:"geo"`
 }
 
 // Model is a cascade or YOLO model file set.
@@ -145,19 +200,26 @@ type Sim struct {
 	Footage string `yaml:"footage"`
 	// Cameras defaults to two fixed cameras over the demo plaza.
 	Cameras []SimCamera `yaml:"cameras"`
+	// Site defaults to the synthetic CBD block the demo's drones patrol.
+	Site Site `yaml:"site"`
+	// Geofences default to a crane exclusion zone (keep-out) the first
+	// drone's route crosses and a works area (restricted) in front of the
+	// plaza cameras.
+	Geofences []Geofence `yaml:"geofences"`
 }
 
 // SimCamera is one simulated camera: ffmpeg looping footage into the
 // demo's RTSP server, analysed like a real camera.
 type SimCamera struct {
-	ID       string  `yaml:"id"`
-	Name     string  `yaml:"name"`
-	Source   string  `yaml:"source"`
-	Mirror   bool    `yaml:"mirror"`
-	Codec    string  `yaml:"codec"`
-	Detector string  `yaml:"detector"`
-	Rate     float64 `yaml:"rate"`
-	Zones    []Zone  `yaml:"zones"`
+	ID       string    `yaml:"id"`
+	Name     string    `yaml:"name"`
+	Source   string    `yaml:"source"`
+	Mirror   bool      `yaml:"mirror"`
+	Codec    string    `yaml:"codec"`
+	Detector string    `yaml:"detector"`
+	Rate     float64   `yaml:"rate"`
+	Zones    []Zone    `yaml:"zones"`
+	Geo      CameraGeo `yaml:"geo"`
 }
 
 // SimDrone is one simulated drone.
@@ -291,7 +353,9 @@ func Default() Config {
 			MaxBackoff:   Duration(30 * time.Second),
 			Cameras:      []Camera{},
 		},
-		Sim: defaultSim(),
+		Sites:     []Site{},
+		Geofences: []Geofence{},
+		Sim:       defaultSim(),
 	}
 }
 
@@ -378,6 +442,12 @@ func sectionName(typ string) string {
 		return "video.cameras[].zones[]"
 	case "SimCamera":
 		return "sim.cameras[]"
+	case "Site":
+		return "sites[]"
+	case "Geofence":
+		return "geofences[]"
+	case "CameraGeo":
+		return "video.cameras[].geo"
 	}
 	return strings.ToLower(typ)
 }
@@ -457,6 +527,9 @@ func setScalar(f reflect.Value, s string) error {
 	return nil
 }
 
+// demoSite is the id of the demo's synthetic site.
+const demoSite = "futian-cbd"
+
 // demoRoutes are patrols over the demo's synthetic CBD block ([lat, lon], WGS 84).
 var demoRoutes = [][][2]float64{
 	{{22.5412, 114.0538}, {22.5412, 114.0572}, {22.5388, 114.0572}, {22.5388, 114.0538}},
@@ -468,13 +541,24 @@ func defaultSim() Sim {
 	return Sim{RTSPAddress: "127.0.0.1:8554", Cameras: []SimCamera{
 		{ID: "plaza-north", Name: "Plaza north", Source: "vtest", Codec: "h264", Detector: "hog", Rate: 2, Zones: []Zone{
 			{Name: "crossing", Polygon: [][2]float64{{0, 330}, {768, 330}, {768, 576}, {0, 576}}, Classes: []string{"person"}, Dwell: Duration(20 * time.Second), MinCount: 4},
-		}},
-		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Detector: "hog", Rate: 2},
-	}, Drones: []SimDrone{
-		{Name: "drone-1", SystemID: 1, Type: "quadrotor", Speed: 8, Altitude: 60, Battery: Duration(25 * time.Minute), Route: demoRoutes[0]},
-		{Name: "drone-2", SystemID: 2, Type: "hexarotor", Speed: 6, Altitude: 45, Battery: Duration(30 * time.Minute), Route: demoRoutes[1]},
-		{Name: "drone-3", SystemID: 3, Type: "fixed_wing", Speed: 16, Altitude: 120, Battery: Duration(40 * time.Minute), Route: demoRoutes[2]},
-	}}
+		}, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
+			{80, 260, 22.5395927, 114.0546056}, {690, 260, 22.5395006, 114.0547775}, {720, 560, 22.5394303, 114.0546937}, {50, 560, 22.5394903, 114.0545817},
+		}}},
+		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Detector: "hog", Rate: 2, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
+			{80, 260, 22.5402073, 114.0559944}, {690, 260, 22.5402994, 114.0558225}, {720, 560, 22.5403697, 114.0559063}, {50, 560, 22.5403097, 114.0560183},
+		}}},
+	}, Site: Site{ID: demoSite, Name: "Futian CBD block (synthetic)", Lat: 22.5400, Lon: 114.0555, Elevation: 5, Synthetic: true},
+		Geofences: []Geofence{
+			{ID: "crane-1", Name: "Tower crane 1 exclusion", Site: demoSite, Kind: "keep-out",
+				Polygon: [][2]float64{{114.0554, 22.5411}, {114.0556, 22.5411}, {114.0556, 22.5413}, {114.0554, 22.5413}, {114.0554, 22.5411}}},
+			{ID: "works-north", Name: "Plaza works area", Site: demoSite, Kind: "restricted", Dwell: Duration(30 * time.Second), Classes: []string{"person"},
+				Polygon: [][2]float64{{114.0546084, 22.5394760}, {114.0546670, 22.5394446}, {114.0546839, 22.5394749}, {114.0546282, 22.5395047}, {114.0546084, 22.5394760}}},
+		},
+		Drones: []SimDrone{
+			{Name: "drone-1", SystemID: 1, Type: "quadrotor", Speed: 8, Altitude: 60, Battery: Duration(25 * time.Minute), Route: demoRoutes[0]},
+			{Name: "drone-2", SystemID: 2, Type: "hexarotor", Speed: 6, Altitude: 45, Battery: Duration(30 * time.Minute), Route: demoRoutes[1]},
+			{Name: "drone-3", SystemID: 3, Type: "fixed_wing", Speed: 16, Altitude: 120, Battery: Duration(40 * time.Minute), Route: demoRoutes[2]},
+		}}
 }
 
 // Validate checks every value and returns all problems at once, each naming
@@ -557,6 +641,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateMAVLink(bad)
 	c.validateVideo(bad)
+	c.validateGeo(bad)
 	return errors.Join(errs...)
 }
 
@@ -624,6 +709,73 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 
 // cameraID is what a camera id may be: it names snapshot folders and RTSP paths.
 var cameraID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func (c *Config) validateGeo(bad func(string, string, ...any)) {
+	sites := map[string]bool{}
+	checkSite := func(key string, s Site) {
+		if !cameraID.MatchString(s.ID) {
+			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-'", s.ID)
+		}
+		if s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
+			bad(key, "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
+		}
+		if s.PMTiles != "" && s.XYZ != "" {
+			bad(key, "give pmtiles or xyz, not both")
+		}
+		if s.XYZ != "" && !(strings.Contains(s.XYZ, "{z}") && strings.Contains(s.XYZ, "{x}") && strings.Contains(s.XYZ, "{y}")) {
+			bad(key+".xyz", "a tile URL template with {z}, {x} and {y}")
+		}
+	}
+	for i, s := range c.Sites {
+		key := fmt.Sprintf("sites[%d]", i)
+		checkSite(key, s)
+		if sites[s.ID] {
+			bad(key+".id", "%q is used twice", s.ID)
+		}
+		sites[s.ID] = true
+	}
+	if c.Sim.Site.ID != "" {
+		checkSite("sim.site", c.Sim.Site)
+	}
+	fences := map[string]bool{}
+	checkFence := func(key string, f Geofence) {
+		if !cameraID.MatchString(f.ID) || fences[f.ID] {
+			bad(key+".id", "%q: unique, 1-64 letters, digits, '.', '_' or '-'", f.ID)
+		}
+		fences[f.ID] = true
+		switch f.Kind {
+		case "keep-out", "keep-in", "restricted":
+		default:
+			bad(key+".kind", "%q is not one of keep-out, keep-in, restricted", f.Kind)
+		}
+		if len(f.Polygon) < 4 || f.Polygon[0] != f.Polygon[len(f.Polygon)-1] {
+			bad(key+".polygon", "a closed ring of [lon, lat] positions: at least 3 corners and the first repeated at the end")
+		}
+		if f.Dwell < 0 {
+			bad(key+".dwell", "must not be negative")
+		}
+	}
+	for i, f := range c.Geofences {
+		checkFence(fmt.Sprintf("geofences[%d]", i), f)
+	}
+	for i, f := range c.Sim.Geofences {
+		checkFence(fmt.Sprintf("sim.geofences[%d]", i), f)
+	}
+	checkCam := func(key string, g CameraGeo) {
+		if g.HFOV < 0 || g.HFOV >= 179 || g.VFOV < 0 || g.VFOV >= 179 || g.Focal < 0 || g.MaxRange < 0 {
+			bad(key, "hfov/vfov in (0, 179) degrees, focal and max_range positive")
+		}
+		if len(g.ControlPoints) > 0 && len(g.ControlPoints) < 4 {
+			bad(key+".control_points", "%d given; a calibration needs at least 4 [u, v, lat, lon]", len(g.ControlPoints))
+		}
+	}
+	for i, cam := range c.Video.Cameras {
+		checkCam(fmt.Sprintf("video.cameras[%d].geo", i), cam.Geo)
+	}
+	for i, cam := range c.Sim.Cameras {
+		checkCam(fmt.Sprintf("sim.cameras[%d].geo", i), cam.Geo)
+	}
+}
 
 func validateAnalysis(bad func(string, string, ...any), key, detector string, rate float64, zones []Zone) {
 	switch detector {

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/geo"
+	"github.com/smarteye/smarteye/ingest/mavlink"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/vision/cv"
+)
+
+// georef places what the cameras see on the ground and checks vehicles
+// and tracks against the geofences.
+type georef struct {
+	log   *slog.Logger
+	bus   telemetry.Bus
+	w     mavlink.RowWriter
+	sites map[string]config.Site
+
+	// videoless are drone cameras without a stream: footprints only.
+	videoless []*camGeo
+
+	mu      sync.Mutex
+	cams    map[string]*camGeo
+	fences  *geo.Fences
+	poses   map[string][]poseSample // vehicle id → recent states, oldest first
+	tracked map[string]orb.Point    // camera/track → last ground position
+}
+
+// camGeo is one camera's way onto the ground.
+type camGeo struct {
+	id, vehicle string
+	site        string
+	ground      float64
+	cfg         config.CameraGeo
+	hom         *geo.Homography // fixed cameras
+	calibErr    string
+	// model is made for the frame size on first use (drone cameras).
+	model  geo.Intrinsics
+	hasFOV bool
+}
+
+type poseSample struct {
+	t                      time.Time
+	lat, lon, alt, heading float64
+	gPitch, gYaw, eph      float64
+	gimbal                 bool
+}
+
+// poseWindow is how much telemetry history is kept per vehicle to
+// interpolate a frame's pose: frames arrive up to a few seconds late.
+const poseWindow = 10 * time.Second
+
+func newGeoref(cfg config.Config, demo bool, bus telemetry.Bus, w mavlink.RowWriter, log *slog.Logger) (*georef, error) {
+	g := &georef{log: log.With("component", "geo"), bus: bus, w: w, sites: map[string]config.Site{},
+		cams: map[string]*camGeo{}, poses: map[string][]poseSample{}, tracked: map[string]orb.Point{}}
+	for _, s := range cfg.Sites {
+		g.sites[s.ID] = s
+	}
+	fences := cfg.Geofences
+	if demo {
+		if s := cfg.Sim.Site; s.ID != "" {
+			if _, dup := g.sites[s.ID]; !dup {
+				g.sites[s.ID] = s
+			}
+		}
+		fences = append(append([]config.Geofence(nil), fences...), cfg.Sim.Geofences...)
+	}
+	var fs []geo.Fence
+	for _, f := range fences {
+		gf := geo.Fence{ID: f.ID, Name: f.Name, Site: f.Site, Kind: geo.FenceKind(f.Kind), Dwell: f.Dwell.D(), Classes: f.Classes}
+		ring := make(orb.Ring, len(f.Polygon))
+		for i, p := range f.Polygon {
+			ring[i] = orb.Point{p[0], p[1]}
+		}
+		gf.Polygon = orb.Polygon{ring}
+		fs = append(fs, gf)
+	}
+	var err error
+	if g.fences, err = geo.NewFences(fs); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// addCamera sets up a camera's geometry. A calibration that cannot be
+// fitted leaves the camera running, unplaced, with the reason.
+func (g *georef) addCamera(id, vehicle string, c config.CameraGeo) {
+	cg := &camGeo{id: id, vehicle: vehicle, site: c.Site, cfg: c}
+	if s, ok := g.sites[c.Site]; ok {
+		cg.ground = s.Elevation
+	}
+	if len(c.ControlPoints) > 0 {
+		pts := make([]geo.ControlPoint, len(c.ControlPoints))
+		for i, p := range c.ControlPoints {
+			pts[i] = geo.ControlPoint{U: p[0], V: p[1], Lat: p[2], Lon: p[3]}
+		}
+		h, err := geo.Calibrate(pts, cv.FindHomography)
+		if err != nil {
+			cg.calibErr = err.Error()
+			g.log.Error("camera calibration unusable; its detections stay unplaced", "camera", id, "err", err)
+		} else {
+			cg.hom = h
+			g.log.Info("camera calibrated", "camera", id, "control_points", len(pts), "rms_m", math.Round(h.RMS*100)/100)
+		}
+	}
+	g.mu.Lock()
+	g.cams[id] = cg
+	g.mu.Unlock()
+}
+
+// intrinsics are the camera's model for a frame of w × h pixels.
+func (cg *camGeo) intrinsics(w, h int) (geo.Intrinsics, bool) {
+	if cg.hasFOV && cg.model.Width == w && cg.model.Height == h {
+		return cg.model, true
+	}
+	var in geo.Intrinsics
+	var err error
+	switch {
+	case cg.cfg.Focal > 0:
+		in, err = geo.FromFocal(w, h, cg.cfg.Focal, cg.cfg.Sensor[0], cg.cfg.Sensor[1])
+	default:
+		hfov := cg.cfg.HFOV
+		if hfov == 0 {
+			hfov = 84 // the usual drone camera
+		}
+		in, err = geo.FromFOV(w, h, hfov, cg.cfg.VFOV)
+	}
+	if err != nil {
+		return in, false
+	}
+	in.K1, in.K2 = cg.cfg.K1, cg.cfg.K2
+	cg.model, cg.hasFOV = in, true
+	return in, true
+}
+
+// Calibration describes a camera's calibration for the API.
+func (g *georef) Calibration(id string) map[string]any {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cg, ok := g.cams[id]
+	if !ok {
+		return nil
+	}
+	switch {
+	case cg.hom != nil:
+		return map[string]any{"kind": "homography", "control_points": len(cg.cfg.ControlPoints), "rms_m": cg.hom.RMS, "max_m": cg.hom.Max, "errors_m": cg.hom.Errors}
+	case cg.calibErr != "":
+		return map[string]any{"kind": "homography", "error": cg.calibErr}
+	case cg.vehicle != "":
+		return map[string]any{"kind": "drone", "vehicle": cg.vehicle}
+	}
+	return map[string]any{"kind": "none"}
+}
+
+// pose is the vehicle's camera pose at t, interpolated between the two
+// telemetry states around it (or the nearest within a second).
+func (g *georef) pose(vehicle string, t time.Time) (geo.Pose, bool) {
+	hist := g.poses[vehicle]
+	if len(hist) == 0 {
+		return geo.Pose{}, false
+	}
+	i := sort.Search(len(hist), func(i int) bool { return !hist[i].t.Before(t) })
+	var a, b poseSample
+	switch {
+	case i == 0:
+		a, b = hist[0], hist[0]
+	case i == len(hist):
+		a, b = hist[len(hist)-1], hist[len(hist)-1]
+	default:
+		a, b = hist[i-1], hist[i]
+	}
+	if t.Sub(b.t) > time.Second || a.t.Sub(t) > time.Second {
+		return geo.Pose{}, false // no telemetry near the frame's time
+	}
+	f := 0.0
+	if d := b.t.Sub(a.t); d > 0 {
+		f = float64(t.Sub(a.t)) / float64(d)
+	}
+	lerp := func(x, y float64) float64 { return x + (y-x)*f }
+	head := a.heading + f*angleDiff(b.heading, a.heading)
+	p := geo.DronePose(lerp(a.lat, b.lat), lerp(a.lon, b.lon), lerp(a.alt, b.alt), head, lerp(a.gPitch, b.gPitch), lerp(a.gYaw, b.gYaw))
+	if !a.gimbal {
+		p.Pitch = -90 // no gimbal report: a camera looking down
+	}
+	// Typical uncertainties: GPS eph (or 2 m), barometric altitude 1.5 m,
+	// attitude and gimbal 1.5° together.
+	p.SigmaPos, p.SigmaAlt, p.SigmaAngle = math.Max(a.eph, 2), 1.5, 1.5
+	return p, true
+}
+
+func angleDiff(to, from float64) float64 { return math.Mod(to-from+540, 360) - 180 }
+
+// placed is a detection on the ground.
+type placed struct {
+	lat, lon, sigma float64
+	status          geo.Status
+}
+
+// locate places the bottom centre of a box seen by camera at time t in a
+// frame of w × h pixels.
+func (g *georef) locate(camera string, t time.Time, box [4]float64, w, h int) placed {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cg, ok := g.cams[camera]
+	if !ok {
+		return placed{status: geo.StatusUncalibrated}
+	}
+	u, v := box[0]+box[2]/2, box[1]+box[3]
+	switch {
+	case cg.hom != nil:
+		pt, st := cg.hom.Locate(u, v, cg.cfg.MaxRange)
+		if st != geo.StatusOK {
+			return placed{status: st}
+		}
+		// The fit's error, and half a metre for where in the box the feet are.
+		return placed{lat: pt[1], lon: pt[0], sigma: math.Hypot(cg.hom.RMS, 0.5), status: st}
+	case cg.vehicle != "":
+		pose, ok := g.pose(cg.vehicle, t)
+		in, ok2 := cg.intrinsics(w, h)
+		if !ok || !ok2 {
+			return placed{status: geo.StatusUncalibrated}
+		}
+		pr := geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: cg.cfg.MaxRange}
+		pt, sigma, st := pr.Locate(u, v)
+		return placed{lat: pt[1], lon: pt[0], sigma: sigma, status: st}
+	}
+	return placed{status: geo.StatusUncalibrated}
+}
+
+// footprint is a camera's ground outline now, as [lon, lat] pairs.
+func (g *georef) footprint(camera string, w, h int) [][2]float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cg, ok := g.cams[camera]
+	if !ok {
+		return nil
+	}
+	var ring orb.Ring
+	switch {
+	case cg.hom != nil && w > 0:
+		ring = cg.hom.Footprint(w, h, orDefault(cg.cfg.MaxRange, 300))
+	case cg.vehicle != "":
+		pose, ok := g.pose(cg.vehicle, time.Now())
+		if w == 0 {
+			w, h = 1920, 1080 // no video: the usual drone camera's frame
+		}
+		in, ok2 := cg.intrinsics(w, h)
+		if ok && ok2 {
+			ring = geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: orDefault(cg.cfg.MaxRange, 2000)}.Footprint()
+		}
+	}
+	out := make([][2]float64, len(ring))
+	for i, p := range ring {
+		out[i] = [2]float64{p[0], p[1]}
+	}
+	return out
+}
+
+func orDefault(v, d float64) float64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// track checks a placed track against the fences and returns its events.
+func (g *georef) track(camera string, track uint64, class string, p placed, t time.Time) []telemetry.Event {
+	if p.status != geo.StatusOK {
+		return nil
+	}
+	id := camera + "/" + strconv.FormatUint(track, 10)
+	g.mu.Lock()
+	g.tracked[id] = orb.Point{p.lon, p.lat}
+	es := g.fences.Update(geo.Object{ID: id, Class: class, Point: orb.Point{p.lon, p.lat}, Time: t})
+	g.mu.Unlock()
+	return g.events(es, camera, track, "")
+}
+
+// trackEnded forgets a track: exits from its fences.
+func (g *georef) trackEnded(camera string, track uint64, t time.Time) []telemetry.Event {
+	id := camera + "/" + strconv.FormatUint(track, 10)
+	g.mu.Lock()
+	delete(g.tracked, id)
+	es := g.fences.Remove(id, t)
+	g.mu.Unlock()
+	return g.events(es, camera, track, "")
+}
+
+// lastPosition is a track's last ground position.
+func (g *georef) lastPosition(camera string, track uint64) (orb.Point, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ok := g.tracked[camera+"/"+strconv.FormatUint(track, 10)]
+	return p, ok
+}
+
+func (g *georef) events(es []geo.FenceEvent, camera string, track uint64, vehicle string) []telemetry.Event {
+	var out []telemetry.Event
+	for _, e := range es {
+		lat, lon := e.Object.Point[1], e.Object.Point[0]
+		ev := telemetry.Event{Time: e.Object.Time, ID: telemetry.NewUUID(), Kind: e.Kind, Site: e.Fence.Site, CameraID: camera, TrackID: track, VehicleID: vehicle,
+			Data: map[string]any{"fence": e.Fence.ID, "fence_name": e.Fence.Name, "fence_kind": string(e.Fence.Kind)}}
+		if e.Object.Point != (orb.Point{}) {
+			ev.Lat, ev.Lon = &lat, &lon
+		}
+		if e.Dwell > 0 {
+			ev.Data["dwell_s"] = e.Dwell.Seconds()
+		}
+		who := vehicle
+		if who == "" {
+			who = fmt.Sprintf("%s %d on %s", e.Object.Class, track, camera)
+			if e.Object.Class == "" {
+				who = fmt.Sprintf("track %d on %s", track, camera)
+			}
+		}
+		switch e.Kind {
+		case geo.EventFenceEnter:
+			ev.Message = fmt.Sprintf("%s entered %s (%s)", who, e.Fence.Name, e.Fence.Kind)
+		case geo.EventFenceExit:
+			ev.Message = fmt.Sprintf("%s left %s after %s", who, e.Fence.Name, e.Dwell.Round(time.Second))
+		case geo.EventFenceDwell:
+			ev.Message = fmt.Sprintf("%s has been in %s for %s", who, e.Fence.Name, e.Dwell.Round(time.Second))
+		case geo.EventFenceBreach:
+			if e.Fence.Kind == geo.KeepIn {
+				ev.Message = fmt.Sprintf("%s breached %s: it left a keep-in area", who, e.Fence.Name)
+			} else {
+				ev.Message = fmt.Sprintf("%s breached %s: it is inside a keep-out area", who, e.Fence.Name)
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// Run follows the vehicles on the bus: their pose history (for the drone
+// cameras) and their geofences.
+func (g *georef) Run(ctx context.Context) error {
+	sub := g.bus.Subscribe(4096)
+	defer sub.Close()
+	var buf []telemetry.Update
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.Ready():
+		}
+		buf = sub.Take(buf[:0])
+		for _, u := range buf {
+			if v := u.Vehicle; v != nil && v.Position.Valid {
+				g.vehicle(v)
+			}
+		}
+		clear(buf)
+	}
+}
+
+func (g *georef) vehicle(v *telemetry.Vehicle) {
+	t := v.Updated
+	if t.IsZero() {
+		t = time.Now()
+	}
+	s := poseSample{t: t, lat: v.Position.Lat, lon: v.Position.Lon, alt: v.Position.AltMSL, heading: v.Attitude.Yaw,
+		gPitch: v.Gimbal.Pitch, gYaw: v.Gimbal.Yaw, gimbal: v.Gimbal.Valid, eph: v.GPS.EPH}
+	if v.Motion.Valid && !v.Attitude.Valid {
+		s.heading = v.Motion.Heading
+	}
+	g.mu.Lock()
+	hist := append(g.poses[v.ID], s)
+	cut := 0
+	for cut < len(hist) && t.Sub(hist[cut].t) > poseWindow {
+		cut++
+	}
+	g.poses[v.ID] = hist[cut:]
+	es := g.fences.Update(geo.Object{ID: v.ID, Vehicle: true, Point: orb.Point{v.Position.Lon, v.Position.Lat}, Time: t})
+	g.mu.Unlock()
+	for _, e := range g.events(es, "", 0, v.ID) {
+		g.bus.PublishEvent(e)
+		if g.w != nil {
+			_ = g.w.Add(store.Events, store.EventRow(&e)...)
+		}
+	}
+}
+
+// addVehicleCameras adds the cameras named by MAVLink vehicles that have
+// no video stream configured: their footprints come from telemetry alone.
+func (g *georef) addVehicleCameras(vehicles []mavlink.VehicleConfig, v *video) {
+	streamed := map[string]bool{}
+	if v != nil {
+		for _, c := range v.cams {
+			streamed[c.cfg.ID] = true
+		}
+	}
+	site := config.CameraGeo{}
+	if len(g.sites) == 1 {
+		for id := range g.sites {
+			site.Site = id
+		}
+	}
+	for _, vc := range vehicles {
+		if vc.Camera == "" || streamed[vc.Camera] {
+			continue
+		}
+		g.addCamera(vc.Camera, vc.Name, site)
+		g.mu.Lock()
+		g.videoless = append(g.videoless, g.cams[vc.Camera])
+		g.mu.Unlock()
+	}
+}
+
+// publishDroneCameras publishes the video-less drone cameras' state with
+// their footprints every interval.
+func (g *georef) publishDroneCameras(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		g.mu.Lock()
+		cams := append([]*camGeo(nil), g.videoless...)
+		g.mu.Unlock()
+		for _, c := range cams {
+			g.bus.PublishCamera(telemetry.Camera{ID: c.id, Kind: "drone", VehicleID: c.vehicle, Status: "no video",
+				Detector: "none", Footprint: g.footprint(c.id, 0, 0), Calibration: g.Calibration(c.id), Updated: time.Now()})
+		}
+	}
+}
