@@ -37,7 +37,7 @@ type video struct {
 	cams []*camera
 	pool *analysis.Pool
 	bus  telemetry.Bus
-	geo *georef
+	geo  *georef
 	// ready reports whether a simulated camera publishes yet (demo only):
 	// its stream waits for it rather than start with a 404 and a
 	// stream.down event.
