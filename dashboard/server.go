@@ -129,6 +129,9 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("GET /api/v1/cameras/{id}", s.getCamera)
 	mux.HandleFunc("GET /api/v1/events", s.listEvents)
 	mux.HandleFunc("GET /api/v1/detections", s.listDetections)
+	mux.HandleFunc("GET /api/v1/geo/detections", s.geoDetections)
+	mux.HandleFunc("GET /api/v1/geo/footprints", s.geoFootprints)
+	mux.HandleFunc("GET /api/v1/tiles/detections/{z}/{x}/{y}", s.detectionTile)
 	mux.HandleFunc("GET /api/v1/live", s.live)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)

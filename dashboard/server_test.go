@@ -29,7 +29,7 @@ func serve(t *testing.T) (string, *store.Store) {
 	board := telemetry.NewBoard()
 	board.Set("camera.north", telemetry.StateDegraded, "stalled for 4s")
 	srv := New(Config{Address: "127.0.0.1:0", Version: "test", Database: "embedded"},
-		Deps{Store: st, Board: board, Gatherer: reg, Registerer: reg})
+		Deps{Store: st, Board: board, History: st, Gatherer: reg, Registerer: reg})
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ type History interface {
 	Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]store.TrackPoint, error)
 	Events(ctx context.Context, q store.EventQuery) ([]store.EventRecord, error)
 	Detections(ctx context.Context, q store.DetectionQuery) ([]store.DetectionRecord, error)
+	PlacedDetections(ctx context.Context, from, to time.Time, bound [4]float64, camera string, limit int) ([]store.DetectionRecord, error)
 }
 
 // Track limits.

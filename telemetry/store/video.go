@@ -136,13 +136,40 @@ func (s *Store) Detections(ctx context.Context, q DetectionQuery) ([]DetectionRe
 	if err != nil {
 		return nil, fmt.Errorf("store: detections: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DetectionRecord, error) {
-		var d DetectionRecord
-		err := r.Scan(&d.Time, &d.CameraID, &d.TrackID, &d.Class, &d.Confidence, &d.Box[0], &d.Box[1], &d.Box[2], &d.Box[3], &d.Lat, &d.Lon, &d.PositionError, &d.GeoStatus)
-		return d, err
-	})
+	out, err := pgx.CollectRows(rows, scanDetection)
 	if err != nil {
 		return nil, fmt.Errorf("store: detections: %w", err)
 	}
 	return out, nil
+}
+
+// PlacedDetections returns the detections placed on the ground inside the
+// bound [west, south, east, north] (degrees) in [from, to), newest first,
+// at most limit: the map's and the tiles' query (GiST on geom).
+func (s *Store) PlacedDetections(ctx context.Context, from, to time.Time, bound [4]float64, camera string, limit int) ([]DetectionRecord, error) {
+	if !to.After(from) {
+		return nil, ErrRange
+	}
+	f := newFilter(from, to)
+	f.args = append(f.args, bound[0], bound[1], bound[2], bound[3])
+	f.where = append(f.where, "geom && ST_MakeEnvelope($3, $4, $5, $6, 4326)")
+	if camera != "" {
+		f.add("camera_id = ?", camera)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, camera_id, track_id, class, confidence, box_x, box_y, box_w, box_h, lat, lon, position_error, geo_status
+		FROM detections`+f.sql(limit), f.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: placed detections: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanDetection)
+	if err != nil {
+		return nil, fmt.Errorf("store: placed detections: %w", err)
+	}
+	return out, nil
+}
+
+func scanDetection(r pgx.CollectableRow) (DetectionRecord, error) {
+	var d DetectionRecord
+	err := r.Scan(&d.Time, &d.CameraID, &d.TrackID, &d.Class, &d.Confidence, &d.Box[0], &d.Box[1], &d.Box[2], &d.Box[3], &d.Lat, &d.Lon, &d.PositionError, &d.GeoStatus)
+	return d, err
 }

@@ -1,0 +1,210 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/maptile"
+
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Limits of the map outputs.
+const (
+	maxGeoFeatures  = 50000 // per GeoJSON answer
+	maxTileFeatures = 20000 // per vector tile: dense history is thinned by time (newest kept)
+	defaultTileSpan = 24 * time.Hour
+)
+
+// parseBBox reads bbox=west,south,east,north (degrees); absent: the world.
+func parseBBox(r *http.Request) ([4]float64, error) {
+	v := r.URL.Query().Get("bbox")
+	if v == "" {
+		return [4]float64{-180, -90, 180, 90}, nil
+	}
+	parts := strings.Split(v, ",")
+	var b [4]float64
+	if len(parts) != 4 {
+		return b, errors.New("bbox: west,south,east,north in degrees")
+	}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return b, errors.New("bbox: west,south,east,north in degrees")
+		}
+		b[i] = f
+	}
+	if b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90 || b[0] >= b[2] || b[1] >= b[3] {
+		return b, errors.New("bbox: west < east within ±180 and south < north within ±90")
+	}
+	return b, nil
+}
+
+// detectionFeature is a placed detection as a GeoJSON point.
+func detectionFeature(d store.DetectionRecord) *geojson.Feature {
+	f := geojson.NewFeature(orb.Point{*d.Lon, *d.Lat})
+	f.Properties["time"] = d.Time.UTC().Format(time.RFC3339Nano)
+	f.Properties["camera"] = d.CameraID
+	f.Properties["class"] = d.Class
+	f.Properties["confidence"] = roundTo(float64(d.Confidence), 3)
+	if d.TrackID != nil {
+		f.Properties["track_id"] = *d.TrackID
+	}
+	if d.PositionError != nil {
+		f.Properties["error_m"] = roundTo(float64(*d.PositionError), 2)
+	}
+	return f
+}
+
+func roundTo(v float64, digits int) float64 {
+	p, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
+	return p
+}
+
+// GET /api/v1/geo/detections?from=&to=&bbox=&camera=&limit=: placed
+// detections as a GeoJSON FeatureCollection of points, newest first.
+func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
+	if s.deps.History == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
+		return
+	}
+	from, to, limit, ok := pageParams(w, r, time.Hour)
+	if !ok {
+		return
+	}
+	bbox, err := parseBBox(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	ds, err := s.deps.History.PlacedDetections(ctx, from, to, bbox, r.URL.Query().Get("camera"), min(limit, maxGeoFeatures))
+	if err != nil {
+		s.log.Warn("geo detections query failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "detections unavailable: the database did not answer")
+		return
+	}
+	fc := geojson.NewFeatureCollection()
+	for _, d := range ds {
+		if d.Lat != nil && d.Lon != nil {
+			fc.Append(detectionFeature(d))
+		}
+	}
+	writeGeoJSON(w, fc)
+}
+
+// GET /api/v1/geo/footprints: every camera's footprint now, as polygons.
+func (s *Server) geoFootprints(w http.ResponseWriter, r *http.Request) {
+	fc := geojson.NewFeatureCollection()
+	if s.deps.Bus != nil {
+		for _, c := range s.deps.Bus.Cameras() {
+			if len(c.Footprint) < 4 {
+				continue
+			}
+			ring := make(orb.Ring, len(c.Footprint))
+			for i, p := range c.Footprint {
+				ring[i] = orb.Point{p[0], p[1]}
+			}
+			f := geojson.NewFeature(orb.Polygon{ring})
+			f.ID = c.ID
+			f.Properties["camera"] = c.ID
+			f.Properties["kind"] = c.Kind
+			f.Properties["status"] = c.Status
+			if c.VehicleID != "" {
+				f.Properties["vehicle"] = c.VehicleID
+			}
+			f.Properties["updated"] = c.Updated.UTC().Format(time.RFC3339Nano)
+			fc.Append(f)
+		}
+	}
+	writeGeoJSON(w, fc)
+}
+
+func writeGeoJSON(w http.ResponseWriter, fc *geojson.FeatureCollection) {
+	b, err := fc.MarshalJSON()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding GeoJSON failed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Write(b)
+}
+
+// GET /api/v1/tiles/detections/{z}/{x}/{y}.mvt?from=&to=&camera=: placed
+// detections as a Mapbox vector tile (layer "detections"; default: the
+// last 24 hours), for dense history on the map.
+func (s *Server) detectionTile(w http.ResponseWriter, r *http.Request) {
+	if s.deps.History == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
+		return
+	}
+	tile, err := parseTile(r.PathValue("z"), r.PathValue("x"), r.PathValue("y"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	from, to, err := parseRange(r, defaultTileSpan)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if to.Sub(from) > maxRange {
+		writeError(w, http.StatusBadRequest, "the range is longer than 31 days")
+		return
+	}
+	b := tile.Bound()
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	ds, err := s.deps.History.PlacedDetections(ctx, from, to, [4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}, r.URL.Query().Get("camera"), maxTileFeatures)
+	if err != nil {
+		s.log.Warn("tile query failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "tile unavailable: the database did not answer")
+		return
+	}
+	data, err := encodeTile(tile, ds)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding the tile failed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")
+	w.Write(data)
+}
+
+// encodeTile makes the vector tile of placed detections.
+func encodeTile(tile maptile.Tile, ds []store.DetectionRecord) ([]byte, error) {
+	fc := geojson.NewFeatureCollection()
+	for _, d := range ds {
+		if d.Lat == nil || d.Lon == nil {
+			continue
+		}
+		f := detectionFeature(d)
+		// Tiles carry numbers compactly: the time as Unix seconds.
+		f.Properties["time"] = d.Time.Unix()
+		fc.Append(f)
+	}
+	layers := mvt.NewLayers(map[string]*geojson.FeatureCollection{"detections": fc})
+	layers.ProjectToTile(tile)
+	layers.Clip(mvt.MapboxGLDefaultExtentBound)
+	layers.RemoveEmpty(0, 0)
+	return mvt.Marshal(layers)
+}
+
+func parseTile(zs, xs, ys string) (maptile.Tile, error) {
+	ys = strings.TrimSuffix(ys, ".mvt")
+	z, err1 := strconv.ParseUint(zs, 10, 8)
+	x, err2 := strconv.ParseUint(xs, 10, 32)
+	y, err3 := strconv.ParseUint(ys, 10, 32)
+	if err1 != nil || err2 != nil || err3 != nil || z > 22 || x >= 1<<z || y >= 1<<z {
+		return maptile.Tile{}, fmt.Errorf("tile %s/%s/%s: want z 0-22 and x, y within 0..2^z-1", zs, xs, ys)
+	}
+	return maptile.New(uint32(x), uint32(y), maptile.Zoom(z)), nil
+}
