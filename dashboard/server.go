@@ -57,7 +57,9 @@ type Deps struct {
 	// History is stored telemetry, events and detections; nil serves none.
 	History History
 	// Cameras lists the cameras with their status; nil lists none.
-	Cameras  CameraSource
+	Cameras CameraSource
+	// Geo has the sites and the geofences; nil has none.
+	Geo      Geo
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -129,6 +131,14 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("GET /api/v1/cameras/{id}", s.getCamera)
 	mux.HandleFunc("GET /api/v1/events", s.listEvents)
 	mux.HandleFunc("GET /api/v1/detections", s.listDetections)
+	mux.HandleFunc("GET /api/v1/sites", s.listSites)
+	mux.HandleFunc("GET /api/v1/sites/{id}/model", s.siteModel)
+	mux.HandleFunc("GET /api/v1/sites/{id}/basemap.pmtiles", s.siteBasemap)
+	mux.HandleFunc("GET /api/v1/geofences", s.listGeofences)
+	mux.HandleFunc("POST /api/v1/geofences", s.putGeofence)
+	mux.HandleFunc("GET /api/v1/geofences/{id}", s.getGeofence)
+	mux.HandleFunc("PUT /api/v1/geofences/{id}", s.putGeofence)
+	mux.HandleFunc("DELETE /api/v1/geofences/{id}", s.deleteGeofence)
 	mux.HandleFunc("GET /api/v1/geo/detections", s.geoDetections)
 	mux.HandleFunc("GET /api/v1/geo/footprints", s.geoFootprints)
 	mux.HandleFunc("GET /api/v1/tiles/detections/{z}/{x}/{y}", s.detectionTile)

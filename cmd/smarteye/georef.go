@@ -2,17 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/telemetry"
@@ -31,11 +37,19 @@ type georef struct {
 	// videoless are drone cameras without a stream: footprints only.
 	videoless []*camGeo
 
-	mu      sync.Mutex
-	cams    map[string]*camGeo
-	fences  *geo.Fences
-	poses   map[string][]poseSample // vehicle id → recent states, oldest first
-	tracked map[string]orb.Point    // camera/track → last ground position
+	// st stores the geofences made through the API; nil keeps none.
+	st *store.Store
+
+	mu     sync.Mutex
+	cams   map[string]*camGeo
+	fences *geo.Fences
+	// fenceList is every fence (configuration first, then the API's) and
+	// sources says where each comes from.
+	fenceList []geo.Fence
+	sources   map[string]string
+	model     map[string][]byte       // generated site models, cached
+	poses     map[string][]poseSample // vehicle id → recent states, oldest first
+	tracked   map[string]orb.Point    // camera/track → last ground position
 }
 
 // camGeo is one camera's way onto the ground.
@@ -87,11 +101,202 @@ func newGeoref(cfg config.Config, demo bool, bus telemetry.Bus, w mavlink.RowWri
 		gf.Polygon = orb.Polygon{ring}
 		fs = append(fs, gf)
 	}
+	g.sources, g.model = map[string]string{}, map[string][]byte{}
+	for _, f := range fs {
+		g.sources[f.ID] = "config"
+	}
+	g.fenceList = fs
 	var err error
 	if g.fences, err = geo.NewFences(fs); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// Sites implements dashboard.Geo.
+func (g *georef) Sites() []dashboard.Site {
+	var out []dashboard.Site
+	for _, s := range g.sites {
+		ds := dashboard.Site{ID: s.ID, Name: s.Name, Lat: s.Lat, Lon: s.Lon, Elevation: s.Elevation, Synthetic: s.Synthetic}
+		if s.Model != "" || s.Synthetic {
+			ds.Model = "/api/v1/sites/" + s.ID + "/model"
+		}
+		switch {
+		case s.PMTiles != "":
+			ds.Basemap = map[string]string{"type": "pmtiles", "url": "/api/v1/sites/" + s.ID + "/basemap.pmtiles"}
+		case s.XYZ != "":
+			ds.Basemap = map[string]string{"type": "xyz", "url": s.XYZ}
+		}
+		out = append(out, ds)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// maxModel bounds a site model file.
+const maxModel = 64 << 20
+
+// SiteModel implements dashboard.Geo: the configured GeoJSON file, or the
+// generated block of a synthetic site.
+func (g *georef) SiteModel(id string) ([]byte, error) {
+	s, ok := g.sites[id]
+	if !ok {
+		return nil, dashboard.ErrNotFound
+	}
+	if s.Model != "" {
+		st, err := os.Stat(s.Model)
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() > maxModel {
+			return nil, fmt.Errorf("%s is larger than 64 MiB", s.Model)
+		}
+		b, err := os.ReadFile(s.Model)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := geojson.UnmarshalFeatureCollection(b); err != nil {
+			return nil, fmt.Errorf("%s is not a GeoJSON FeatureCollection: %w", s.Model, err)
+		}
+		return b, nil
+	}
+	if !s.Synthetic {
+		return nil, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.model[id]; ok {
+		return b, nil
+	}
+	b, err := geo.SyntheticBlock(s.Lat, s.Lon, 1).MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	g.model[id] = b
+	return b, nil
+}
+
+// SiteBasemap implements dashboard.Geo.
+func (g *georef) SiteBasemap(id string) (string, bool) {
+	s, ok := g.sites[id]
+	return s.PMTiles, ok && s.PMTiles != ""
+}
+
+// Geofences implements dashboard.Geo.
+func (g *georef) Geofences() ([]geo.Fence, map[string]string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.fenceList), maps.Clone(g.sources)
+}
+
+// PutGeofence implements dashboard.Geo: stored, then in force.
+func (g *georef) PutGeofence(ctx context.Context, f geo.Fence) error {
+	g.mu.Lock()
+	src := g.sources[f.ID]
+	g.mu.Unlock()
+	if src == "config" {
+		return dashboard.ErrConfigured
+	}
+	if g.st == nil {
+		return errors.New("no database")
+	}
+	poly, err := geojson.NewGeometry(f.Polygon).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if err := g.st.PutGeofence(ctx, store.GeofenceRecord{ID: f.ID, Site: f.Site, Name: f.Name, Kind: string(f.Kind), Polygon: poly, Dwell: f.Dwell, Classes: f.Classes}); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	list := slices.DeleteFunc(slices.Clone(g.fenceList), func(x geo.Fence) bool { return x.ID == f.ID })
+	return g.setFences(append(list, f), f.ID, "api")
+}
+
+// DeleteGeofence implements dashboard.Geo.
+func (g *georef) DeleteGeofence(ctx context.Context, id string) error {
+	g.mu.Lock()
+	src := g.sources[id]
+	g.mu.Unlock()
+	switch {
+	case src == "config":
+		return dashboard.ErrConfigured
+	case src == "":
+		return dashboard.ErrNotFound
+	case g.st == nil:
+		return errors.New("no database")
+	}
+	if _, err := g.st.DeleteGeofence(ctx, id); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.sources, id)
+	return g.setFences(slices.DeleteFunc(slices.Clone(g.fenceList), func(x geo.Fence) bool { return x.ID == id }), "", "")
+}
+
+// setFences puts a new list in force (mu held). The fences' inside state
+// starts afresh: objects inside are reported entering again.
+func (g *georef) setFences(list []geo.Fence, id, source string) error {
+	fs, err := geo.NewFences(list)
+	if err != nil {
+		return err
+	}
+	g.fences, g.fenceList = fs, list
+	if id != "" {
+		g.sources[id] = source
+	}
+	return nil
+}
+
+// loadStored merges the geofences stored through the API, retrying until
+// the database answers.
+func (g *georef) loadStored(ctx context.Context) {
+	if g.st == nil {
+		return
+	}
+	for {
+		recs, err := g.st.Geofences(ctx)
+		if err == nil {
+			g.mu.Lock()
+			list := slices.Clone(g.fenceList)
+			for _, r := range recs {
+				if g.sources[r.ID] == "config" {
+					g.log.Warn("a stored geofence has the id of a configured one; the configuration wins", "id", r.ID)
+					continue
+				}
+				p, err := geojson.UnmarshalGeometry(r.Polygon)
+				poly, ok := orb.Geometry(nil), false
+				if err == nil {
+					poly = p.Geometry()
+					_, ok = poly.(orb.Polygon)
+				}
+				if !ok {
+					g.log.Warn("stored geofence unreadable; skipped", "id", r.ID, "err", err)
+					continue
+				}
+				f := geo.Fence{ID: r.ID, Site: r.Site, Name: r.Name, Kind: geo.FenceKind(r.Kind), Polygon: poly.(orb.Polygon), Dwell: r.Dwell, Classes: r.Classes}
+				if err := f.Validate(); err != nil {
+					g.log.Warn("stored geofence invalid; skipped", "id", r.ID, "err", err)
+					continue
+				}
+				list = append(list, f)
+				g.sources[r.ID] = "api"
+			}
+			if err := g.setFences(list, "", ""); err != nil {
+				g.log.Error("stored geofences", "err", err)
+			} else if len(recs) > 0 {
+				g.log.Info("stored geofences loaded", "count", len(recs))
+			}
+			g.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // addCamera sets up a camera's geometry. A calibration that cannot be
@@ -347,6 +552,7 @@ func (g *georef) events(es []geo.FenceEvent, camera string, track uint64, vehicl
 // Run follows the vehicles on the bus: their pose history (for the drone
 // cameras) and their geofences.
 func (g *georef) Run(ctx context.Context) error {
+	go g.loadStored(ctx)
 	sub := g.bus.Subscribe(4096)
 	defer sub.Close()
 	var buf []telemetry.Update

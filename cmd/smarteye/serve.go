@@ -143,6 +143,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	g.st = st
 	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg, board, g)
 	if err != nil {
 		return err
@@ -157,7 +158,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
 		Version:         versionString(),
 		Database:        dbKind,
-	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Gatherer: reg, Registerer: reg, Log: log})
+	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Geo: g, Gatherer: reg, Registerer: reg, Log: log})
 	if err := srv.Listen(); err != nil {
 		return err
 	}

@@ -1,0 +1,292 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/smarteye/smarteye/geo"
+)
+
+// Site is a site as the API shows it.
+type Site struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Lat       float64 `json:"lat"`
+	Lon       float64 `json:"lon"`
+	Elevation float64 `json:"elevation"` // metres above mean sea level
+	Synthetic bool    `json:"synthetic"` // generated (demo) data
+	// Model is the URL of its buildings (GeoJSON), when it has some.
+	Model string `json:"model,omitempty"`
+	// Basemap is {"type": "pmtiles", "url": …} (served here, with Range
+	// requests) or {"type": "xyz", "url": template}, when configured.
+	Basemap map[string]string `json:"basemap,omitempty"`
+}
+
+// Geo is the dashboard's view of the sites and the geofences.
+type Geo interface {
+	Sites() []Site
+	// SiteModel returns a site's buildings as GeoJSON; nil when it has none.
+	SiteModel(id string) ([]byte, error)
+	// SiteBasemap is a site's PMTiles file, when it has one.
+	SiteBasemap(id string) (path string, ok bool)
+	// Geofences are every fence and where it comes from ("config", "api").
+	Geofences() ([]geo.Fence, map[string]string)
+	// PutGeofence creates or replaces an API fence (ErrConfigured for one
+	// defined in the configuration file).
+	PutGeofence(ctx context.Context, f geo.Fence) error
+	// DeleteGeofence removes an API fence (ErrNotFound, ErrConfigured).
+	DeleteGeofence(ctx context.Context, id string) error
+}
+
+// Errors of Geo.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrConfigured = errors.New("defined in the configuration file; change it there")
+)
+
+func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
+	sites := []Site{}
+	if s.deps.Geo != nil {
+		sites = append(sites, s.deps.Geo.Sites()...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sites": sites})
+}
+
+func (s *Server) siteModel(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Geo == nil {
+		writeError(w, http.StatusNotFound, "no sites")
+		return
+	}
+	b, err := s.deps.Geo.SiteModel(r.PathValue("id"))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "no site "+strconv.Quote(r.PathValue("id")))
+	case err != nil:
+		s.log.Warn("site model", "site", r.PathValue("id"), "err", err)
+		writeError(w, http.StatusInternalServerError, "the site's model cannot be read: "+err.Error())
+	case b == nil:
+		writeError(w, http.StatusNotFound, "the site has no building model")
+	default:
+		w.Header().Set("Content-Type", "application/geo+json")
+		w.Write(b)
+	}
+}
+
+// siteBasemap serves a site's PMTiles file; the map reads it with Range
+// requests (http.ServeContent answers them).
+func (s *Server) siteBasemap(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Geo == nil {
+		writeError(w, http.StatusNotFound, "no sites")
+		return
+	}
+	path, ok := s.deps.Geo.SiteBasemap(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "the site has no PMTiles basemap")
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		s.log.Warn("basemap", "path", path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the basemap file cannot be read")
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "the basemap file cannot be read")
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.pmtiles")
+	http.ServeContent(w, r, filepath.Base(path), st.ModTime(), f)
+}
+
+// fenceFeature is a fence as GeoJSON.
+func fenceFeature(f geo.Fence, source string) *geojson.Feature {
+	feat := geojson.NewFeature(f.Polygon)
+	feat.ID = f.ID
+	feat.Properties["name"] = f.Name
+	feat.Properties["kind"] = string(f.Kind)
+	if f.Site != "" {
+		feat.Properties["site"] = f.Site
+	}
+	feat.Properties["dwell_s"] = f.Dwell.Seconds()
+	classes := f.Classes
+	if classes == nil {
+		classes = []string{}
+	}
+	feat.Properties["classes"] = classes
+	feat.Properties["source"] = source
+	return feat
+}
+
+// GET /api/v1/geofences: every fence as a GeoJSON FeatureCollection.
+func (s *Server) listGeofences(w http.ResponseWriter, r *http.Request) {
+	fc := geojson.NewFeatureCollection()
+	if s.deps.Geo != nil {
+		fences, sources := s.deps.Geo.Geofences()
+		for _, f := range fences {
+			fc.Append(fenceFeature(f, sources[f.ID]))
+		}
+	}
+	writeGeoJSON(w, fc)
+}
+
+func (s *Server) getGeofence(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Geo != nil {
+		fences, sources := s.deps.Geo.Geofences()
+		for _, f := range fences {
+			if f.ID == r.PathValue("id") {
+				b, _ := fenceFeature(f, sources[f.ID]).MarshalJSON()
+				w.Header().Set("Content-Type", "application/geo+json")
+				w.Write(b)
+				return
+			}
+		}
+	}
+	writeError(w, http.StatusNotFound, "no geofence "+strconv.Quote(r.PathValue("id")))
+}
+
+// maxFenceBody bounds a geofence request: a polygon of ~20,000 positions.
+const maxFenceBody = 1 << 20
+
+// readFence parses a GeoJSON Feature with a Polygon geometry into a fence.
+func readFence(r *http.Request, id string) (geo.Fence, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFenceBody+1))
+	if err != nil {
+		return geo.Fence{}, errors.New("reading the body failed")
+	}
+	if len(body) > maxFenceBody {
+		return geo.Fence{}, errors.New("the geofence is larger than 1 MiB")
+	}
+	feat, err := geojson.UnmarshalFeature(body)
+	if err != nil {
+		return geo.Fence{}, errors.New("not a GeoJSON Feature: " + err.Error())
+	}
+	poly, ok := feat.Geometry.(orb.Polygon)
+	if !ok {
+		return geo.Fence{}, errors.New("the geometry must be a Polygon")
+	}
+	f := geo.Fence{ID: id, Polygon: poly}
+	if f.ID == "" {
+		if s, ok := feat.ID.(string); ok {
+			f.ID = s
+		}
+		if f.ID == "" {
+			f.ID, _ = feat.Properties["id"].(string)
+		}
+	}
+	f.Name, _ = feat.Properties["name"].(string)
+	kind, _ := feat.Properties["kind"].(string)
+	f.Kind = geo.FenceKind(kind)
+	f.Site, _ = feat.Properties["site"].(string)
+	if d, ok := feat.Properties["dwell_s"].(float64); ok {
+		if d < 0 || d > 7*24*3600 {
+			return f, errors.New("dwell_s: 0 to 604800 seconds")
+		}
+		f.Dwell = time.Duration(d * float64(time.Second))
+	}
+	if cs, ok := feat.Properties["classes"].([]any); ok {
+		for _, c := range cs {
+			if s, ok := c.(string); ok && s != "" {
+				f.Classes = append(f.Classes, s)
+			}
+		}
+	}
+	if !validID(f.ID) {
+		return f, errors.New("id: 1-64 letters, digits, '.', '_' or '-'")
+	}
+	if f.Name == "" {
+		f.Name = f.ID
+	}
+	return f, f.Validate()
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || (i > 0 && (c == '.' || c == '_' || c == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// POST /api/v1/geofences (a Feature with an id) and PUT /api/v1/geofences/{id}.
+func (s *Server) putGeofence(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Geo == nil {
+		writeError(w, http.StatusServiceUnavailable, "no geofence store")
+		return
+	}
+	id := r.PathValue("id")
+	f, err := readFence(r, id)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if r.Method == http.MethodPost {
+		if fences, _ := s.deps.Geo.Geofences(); containsFence(fences, f.ID) {
+			writeError(w, http.StatusConflict, "geofence "+strconv.Quote(f.ID)+" exists; PUT /api/v1/geofences/"+f.ID+" replaces it")
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	switch err := s.deps.Geo.PutGeofence(ctx, f); {
+	case errors.Is(err, ErrConfigured):
+		writeError(w, http.StatusConflict, "geofence "+strconv.Quote(f.ID)+" is "+err.Error())
+	case err != nil:
+		s.log.Warn("put geofence", "id", f.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the geofence could not be stored: the database did not answer")
+	default:
+		code := http.StatusOK
+		if r.Method == http.MethodPost {
+			code = http.StatusCreated
+		}
+		b, _ := fenceFeature(f, "api").MarshalJSON()
+		w.Header().Set("Content-Type", "application/geo+json")
+		w.WriteHeader(code)
+		w.Write(b)
+	}
+}
+
+func containsFence(fs []geo.Fence, id string) bool {
+	for _, f := range fs {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Geo == nil {
+		writeError(w, http.StatusServiceUnavailable, "no geofence store")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	id := r.PathValue("id")
+	switch err := s.deps.Geo.DeleteGeofence(ctx, id); {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "no geofence "+strconv.Quote(id))
+	case errors.Is(err, ErrConfigured):
+		writeError(w, http.StatusConflict, "geofence "+strconv.Quote(id)+" is "+err.Error())
+	case err != nil:
+		s.log.Warn("delete geofence", "id", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the geofence could not be deleted: the database did not answer")
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
