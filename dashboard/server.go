@@ -129,6 +129,7 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("GET /api/v1/vehicles/{id}/track", s.vehicleTrack)
 	mux.HandleFunc("GET /api/v1/cameras", s.listCameras)
 	mux.HandleFunc("GET /api/v1/cameras/{id}", s.getCamera)
+	mux.HandleFunc("PUT /api/v1/cameras/{id}/calibration", s.putCalibration)
 	mux.HandleFunc("GET /api/v1/events", s.listEvents)
 	mux.HandleFunc("GET /api/v1/detections", s.listDetections)
 	mux.HandleFunc("GET /api/v1/sites", s.listSites)

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -45,6 +46,10 @@ type Geo interface {
 	PutGeofence(ctx context.Context, f geo.Fence) error
 	// DeleteGeofence removes an API fence (ErrNotFound, ErrConfigured).
 	DeleteGeofence(ctx context.Context, id string) error
+	// Calibrate fits and stores a fixed camera's control points and
+	// reports the fit (ErrNotFound for an unknown camera; other errors
+	// explain why the points cannot be used).
+	Calibrate(ctx context.Context, camera string, pts []geo.ControlPoint) (map[string]any, error)
 }
 
 // Errors of Geo.
@@ -288,5 +293,39 @@ func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the geofence could not be deleted: the database did not answer")
 	default:
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// PUT /api/v1/cameras/{id}/calibration: {"control_points": [{"u", "v",
+// "lat", "lon"}, …]} (at least 4, spread over the scene). The fit is
+// stored and in force at once; the answer reports its reprojection error.
+func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Geo == nil {
+		writeError(w, http.StatusServiceUnavailable, "no camera geometry")
+		return
+	}
+	var req struct {
+		ControlPoints []geo.ControlPoint `json:"control_points"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, `want {"control_points": [{"u": …, "v": …, "lat": …, "lon": …}, …]}: `+err.Error())
+		return
+	}
+	if len(req.ControlPoints) > 1000 {
+		writeError(w, http.StatusBadRequest, "at most 1000 control points")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	fit, err := s.deps.Geo.Calibrate(ctx, r.PathValue("id"), req.ControlPoints)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(r.PathValue("id")))
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, fit)
 	}
 }

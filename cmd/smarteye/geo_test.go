@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
@@ -118,20 +119,57 @@ func TestDemoSitesAndGeofences(t *testing.T) {
 	if code, _ := send(t, "DELETE", p.url+"api/v1/geofences/temp-1", ""); code != 404 {
 		t.Fatalf("DELETE again: %d", code)
 	}
+	// Calibration through the API: five control points for plaza-south.
+	cal := `{"control_points": [{"u": 80, "v": 260, "lat": 22.5402073, "lon": 114.0559944}, {"u": 690, "v": 260, "lat": 22.5402994, "lon": 114.0558225},
+		{"u": 720, "v": 560, "lat": 22.5403697, "lon": 114.0559063}, {"u": 50, "v": 560, "lat": 22.5403097, "lon": 114.0560183}, {"u": 400, "v": 400, "lat": 22.540321, "lon": 114.055910}]}`
+	code, body := send(t, "PUT", p.url+"api/v1/cameras/plaza-south/calibration", cal)
+	var fit struct {
+		ControlPoints int     `json:"control_points"`
+		RMS           float64 `json:"rms_m"`
+	}
+	json.Unmarshal([]byte(body), &fit)
+	if code != 200 || fit.ControlPoints != 5 || fit.RMS > 5 {
+		t.Fatalf("calibration: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		camera, body string
+		code         int
+	}{
+		{"plaza-south", `{"control_points": [{"u": 1, "v": 1, "lat": 22.54, "lon": 114.05}]}`, 400},
+		{"plaza-south", `{"points": []}`, 400},
+		{"nowhere", cal, 404},
+		{"drone-1-cam", cal, 400},
+	} {
+		if code, body := send(t, "PUT", p.url+"api/v1/cameras/"+tc.camera+"/calibration", tc.body); code != tc.code {
+			t.Errorf("%s %.40s: %d %s", tc.camera, tc.body, code, body)
+		}
+	}
 	stopWith(t, p, syscall.SIGTERM)
 
 	// After a restart the API's fence is back, in force.
 	p = start(t, "demo", "--data-dir", data, "--http", "127.0.0.1:0")
 	waitReady(t, p)
-	deadline := 50
+	deadline := time.Now().Add(15 * time.Second)
 	for fences()["barrier-1"] != "api" {
-		if deadline--; deadline == 0 {
+		if time.Now().After(deadline) {
 			t.Fatalf("fences after restart: %v", fences())
 		}
-		waitReady(t, p)
+		time.Sleep(100 * time.Millisecond) // polling, with the deadline above
 	}
 	if got := fences(); got["temp-1"] != "" {
 		t.Fatalf("a deleted fence came back: %v", got)
+	}
+	// And so is the calibration set through the API.
+	for {
+		var cam struct{ Calibration map[string]any }
+		getJSON(t, p.url+"api/v1/cameras/plaza-south", &cam)
+		if n, _ := cam.Calibration["control_points"].(float64); n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calibration after restart: %v", cam.Calibration)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	stopWith(t, p, syscall.SIGTERM)
 	http.DefaultClient.CloseIdleConnections()

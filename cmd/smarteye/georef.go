@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -299,6 +300,68 @@ func (g *georef) loadStored(ctx context.Context) {
 	}
 }
 
+// Calibrate implements dashboard.Geo: fit, store, then put in force.
+func (g *georef) Calibrate(ctx context.Context, camera string, pts []geo.ControlPoint) (map[string]any, error) {
+	g.mu.Lock()
+	cg, ok := g.cams[camera]
+	g.mu.Unlock()
+	if !ok {
+		return nil, dashboard.ErrNotFound
+	}
+	if cg.vehicle != "" {
+		return nil, errors.New("a drone camera is placed by its vehicle's telemetry, not by control points")
+	}
+	h, err := geo.Calibrate(pts, cv.FindHomography)
+	if err != nil {
+		return nil, err
+	}
+	if g.st != nil {
+		b, _ := json.Marshal(map[string]any{"control_points": pts})
+		if err := g.st.PutCameraCalibration(ctx, camera, camera, "fixed", b); err != nil {
+			return nil, err
+		}
+	}
+	cps := make([][4]float64, len(pts))
+	for i, p := range pts {
+		cps[i] = [4]float64{p.U, p.V, p.Lat, p.Lon}
+	}
+	g.mu.Lock()
+	cg.hom, cg.calibErr, cg.cfg.ControlPoints = h, "", cps
+	g.mu.Unlock()
+	g.log.Info("camera calibrated through the API", "camera", camera, "control_points", len(pts), "rms_m", math.Round(h.RMS*100)/100)
+	return g.Calibration(camera), nil
+}
+
+// loadCalibrations applies the calibrations set through the API (they
+// are newer than the configuration's), retrying until the database answers.
+func (g *georef) loadCalibrations(ctx context.Context) {
+	if g.st == nil {
+		return
+	}
+	for {
+		cals, err := g.st.CameraCalibrations(ctx)
+		if err == nil {
+			for id, raw := range cals {
+				var c struct {
+					ControlPoints []geo.ControlPoint `json:"control_points"`
+				}
+				if json.Unmarshal(raw, &c) != nil || len(c.ControlPoints) == 0 {
+					continue
+				}
+				if _, err := g.Calibrate(ctx, id, c.ControlPoints); err != nil && !errors.Is(err, dashboard.ErrNotFound) {
+					g.log.Warn("stored calibration unusable", "camera", id, "err", err)
+				}
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
 // addCamera sets up a camera's geometry. A calibration that cannot be
 // fitted leaves the camera running, unplaced, with the reason.
 func (g *georef) addCamera(id, vehicle string, c config.CameraGeo) {
@@ -552,7 +615,11 @@ func (g *georef) events(es []geo.FenceEvent, camera string, track uint64, vehicl
 // Run follows the vehicles on the bus: their pose history (for the drone
 // cameras) and their geofences.
 func (g *georef) Run(ctx context.Context) error {
-	go g.loadStored(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); g.loadStored(ctx) }()
+	go func() { defer wg.Done(); g.loadCalibrations(ctx) }()
+	defer wg.Wait()
 	sub := g.bus.Subscribe(4096)
 	defer sub.Close()
 	var buf []telemetry.Update

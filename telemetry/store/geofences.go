@@ -59,3 +59,33 @@ func (s *Store) DeleteGeofence(ctx context.Context, id string) (bool, error) {
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// CameraCalibrations returns the calibrations set through the API, by
+// camera id (JSON as stored).
+func (s *Store) CameraCalibrations(ctx context.Context) (map[string]json.RawMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, calibration FROM cameras WHERE calibration IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("store: calibrations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]json.RawMessage{}
+	for rows.Next() {
+		var id string
+		var c []byte
+		if err := rows.Scan(&id, &c); err != nil {
+			return nil, err
+		}
+		out[id] = c
+	}
+	return out, rows.Err()
+}
+
+// PutCameraCalibration stores a camera's calibration (creating its row).
+func (s *Store) PutCameraCalibration(ctx context.Context, camera, name, kind string, calibration []byte) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO cameras (id, name, kind, calibration) VALUES ($1, $2, $3, $4::text::jsonb)
+		ON CONFLICT (id) DO UPDATE SET calibration = EXCLUDED.calibration, updated_at = now()`, camera, name, kind, string(calibration))
+	if err != nil {
+		return fmt.Errorf("store: put calibration: %w", err)
+	}
+	return nil
+}
