@@ -102,6 +102,52 @@ func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
 	writeGeoJSON(w, fc)
 }
 
+// GET /api/v1/geo/events?from=&to=&bbox=&kind=&limit=: events with a
+// position (track, zone, geofence, vehicle events) as GeoJSON points.
+func (s *Server) geoEvents(w http.ResponseWriter, r *http.Request) {
+	if s.deps.History == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
+		return
+	}
+	from, to, limit, ok := pageParams(w, r, 24*time.Hour)
+	if !ok {
+		return
+	}
+	bbox, err := parseBBox(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	evs, err := s.deps.History.PlacedEvents(ctx, from, to, bbox, r.URL.Query().Get("kind"), min(limit, maxGeoFeatures))
+	if err != nil {
+		s.log.Warn("geo events query failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "events unavailable: the database did not answer")
+		return
+	}
+	fc := geojson.NewFeatureCollection()
+	for _, e := range evs {
+		if e.Lat == nil || e.Lon == nil {
+			continue
+		}
+		f := geojson.NewFeature(orb.Point{*e.Lon, *e.Lat})
+		f.ID = e.ID
+		f.Properties["time"] = e.Time.UTC().Format(time.RFC3339Nano)
+		f.Properties["kind"] = e.Kind
+		for k, v := range map[string]*string{"camera": e.CameraID, "vehicle": e.Vehicle, "site": e.Site, "message": e.Message} {
+			if v != nil {
+				f.Properties[k] = *v
+			}
+		}
+		if e.TrackID != nil {
+			f.Properties["track_id"] = *e.TrackID
+		}
+		fc.Append(f)
+	}
+	writeGeoJSON(w, fc)
+}
+
 // GET /api/v1/geo/footprints: every camera's footprint now, as polygons.
 func (s *Server) geoFootprints(w http.ResponseWriter, r *http.Request) {
 	fc := geojson.NewFeatureCollection()

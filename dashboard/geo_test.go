@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -132,4 +133,26 @@ func appendUint(b []byte, v uint32) []byte {
 		b = appendUint(b, v/10)
 	}
 	return append(b, byte('0'+v%10))
+}
+
+func TestGeoEventsGeoJSON(t *testing.T) {
+	base, st := serve(t)
+	seedDetections(t, st)
+	if err := st.EnsurePartitions(t.Context(), "events", geoT0.Add(-time.Hour), geoT0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range []struct {
+		kind     string
+		lat, lon any
+	}{{"geofence.enter", 22.5395, 114.0546}, {"geofence.breach", 22.5412, 114.0555}, {"stream.down", nil, nil}} {
+		if _, err := st.Pool().Exec(t.Context(), `INSERT INTO events (time, id, kind, camera_id, lat, lon, message) VALUES ($1, $2, $3, 'plaza-north', $4, $5, 'm')`,
+			geoT0.Add(time.Duration(i)*time.Second), fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i), e.kind, e.lat, e.lon); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body := get(t, base+"api/v1/geo/events?from=2026-11-23T09:59:00Z&to=2026-11-23T10:01:00Z&kind=geofence.&bbox=114.05,22.535,114.06,22.545")
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	golden(t, "geo_events.golden.geojson", []byte(body))
 }

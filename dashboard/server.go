@@ -141,6 +141,7 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("PUT /api/v1/geofences/{id}", s.putGeofence)
 	mux.HandleFunc("DELETE /api/v1/geofences/{id}", s.deleteGeofence)
 	mux.HandleFunc("GET /api/v1/geo/detections", s.geoDetections)
+	mux.HandleFunc("GET /api/v1/geo/events", s.geoEvents)
 	mux.HandleFunc("GET /api/v1/geo/footprints", s.geoFootprints)
 	mux.HandleFunc("GET /api/v1/tiles/detections/{z}/{x}/{y}", s.detectionTile)
 	mux.HandleFunc("GET /api/v1/live", s.live)

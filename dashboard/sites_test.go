@@ -63,3 +63,7 @@ func TestBasemapRanges(t *testing.T) {
 		t.Fatalf("sites: %d %s", code, body)
 	}
 }
+
+func (o oneSite) Calibrate(context.Context, string, []geo.ControlPoint) (map[string]any, error) {
+	return nil, ErrNotFound
+}

@@ -23,6 +23,7 @@ type History interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.EventRecord, error)
 	Detections(ctx context.Context, q store.DetectionQuery) ([]store.DetectionRecord, error)
 	PlacedDetections(ctx context.Context, from, to time.Time, bound [4]float64, camera string, limit int) ([]store.DetectionRecord, error)
+	PlacedEvents(ctx context.Context, from, to time.Time, bound [4]float64, kind string, limit int) ([]store.EventRecord, error)
 }
 
 // Track limits.

@@ -80,13 +80,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]EventRecord, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventRecord, error) {
-		var e EventRecord
-		var data []byte
-		err := r.Scan(&e.Time, &e.ID, &e.Kind, &e.Site, &e.CameraID, &e.Vehicle, &e.TrackID, &e.Lat, &e.Lon, &e.Message, &data)
-		e.Data = data
-		return e, err
-	})
+	out, err := pgx.CollectRows(rows, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
@@ -172,4 +166,41 @@ func scanDetection(r pgx.CollectableRow) (DetectionRecord, error) {
 	var d DetectionRecord
 	err := r.Scan(&d.Time, &d.CameraID, &d.TrackID, &d.Class, &d.Confidence, &d.Box[0], &d.Box[1], &d.Box[2], &d.Box[3], &d.Lat, &d.Lon, &d.PositionError, &d.GeoStatus)
 	return d, err
+}
+
+// PlacedEvents returns the events with a position inside the bound
+// [west, south, east, north] in [from, to), newest first; kind as in
+// EventQuery (exact or a prefix ending in ".").
+func (s *Store) PlacedEvents(ctx context.Context, from, to time.Time, bound [4]float64, kind string, limit int) ([]EventRecord, error) {
+	if !to.After(from) {
+		return nil, ErrRange
+	}
+	f := newFilter(from, to)
+	f.args = append(f.args, bound[0], bound[1], bound[2], bound[3])
+	f.where = append(f.where, "geom && ST_MakeEnvelope($3, $4, $5, $6, 4326)")
+	if kind != "" {
+		if strings.HasSuffix(kind, ".") {
+			f.add("starts_with(kind, ?)", kind)
+		} else {
+			f.add("kind = ?", kind)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, id::text, kind, site_id, camera_id, vehicle_id, track_id, lat, lon, message, data
+		FROM events`+f.sql(limit), f.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: placed events: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("store: placed events: %w", err)
+	}
+	return out, nil
+}
+
+func scanEvent(r pgx.CollectableRow) (EventRecord, error) {
+	var e EventRecord
+	var data []byte
+	err := r.Scan(&e.Time, &e.ID, &e.Kind, &e.Site, &e.CameraID, &e.Vehicle, &e.TrackID, &e.Lat, &e.Lon, &e.Message, &data)
+	e.Data = data
+	return e, err
 }
