@@ -45,10 +45,11 @@ func main() {
 	flag.IntVar(&fleetDrones, "fleet-drones", 100, "simulated drones in the end-to-end MAVLink run")
 	flag.DurationVar(&fleetTime, "fleet-time", time.Minute, "length of the end-to-end MAVLink run")
 	flag.BoolVar(&videoBench, "video", true, "include the H.264 decode benchmark (ingest/decode vs ffmpeg)")
+	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo" prints its section`)
 	flag.Parse()
 	var err error
 	switch *only {
@@ -58,6 +59,11 @@ func main() {
 		err = runVideoOnly(*out, *runs, true, false)
 	case "vision":
 		err = runVideoOnly(*out, *runs, false, true)
+	case "geo":
+		var g string
+		if g, err = benchGeo(*runs); err == nil {
+			fmt.Print(g)
+		}
 	default:
 		err = fmt.Errorf("-only %q: the sections that run alone are video and vision", *only)
 	}
@@ -107,6 +113,13 @@ func run(out string, nrows, runs int) error {
 			return err
 		}
 		video += vis
+	}
+	if geoBench {
+		g, err := benchGeo(runs)
+		if err != nil {
+			return err
+		}
+		video += g
 	}
 
 	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})
