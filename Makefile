@@ -43,6 +43,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassNames$$' -fuzztime $(FUZZTIME) ./vision/
 	$(GO) test -run '^$$' -fuzz '^FuzzDarknetWeights$$' -fuzztime $(FUZZTIME) ./vision/
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzReadMsg$$' -fuzztime $(FUZZTIME) ./vision/cv/
+	$(GO) test -run '^$$' -fuzz '^FuzzJPEGSize$$' -fuzztime $(FUZZTIME) ./ingest/rtsp/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFence$$' -fuzztime $(FUZZTIME) ./dashboard/
 
 # Benchmarks against their baselines; writes BENCHMARKS.md.
 bench:
