@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -56,6 +59,7 @@ type Geo interface {
 var (
 	ErrNotFound   = errors.New("not found")
 	ErrConfigured = errors.New("defined in the configuration file; change it there")
+	ErrInvalid    = errors.New("invalid")
 )
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +164,9 @@ func (s *Server) getGeofence(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no geofence "+strconv.Quote(r.PathValue("id")))
 }
 
+// maxControlPoints bounds a calibration (its degeneracy check grows fast).
+const maxControlPoints = 50
+
 // maxFenceBody bounds a geofence request: a polygon of ~20,000 positions.
 const maxFenceBody = 1 << 20
 
@@ -230,6 +237,9 @@ func validID(s string) bool {
 
 // POST /api/v1/geofences (a Feature with an id) and PUT /api/v1/geofences/{id}.
 func (s *Server) putGeofence(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) {
+		return
+	}
 	if s.deps.Geo == nil {
 		writeError(w, http.StatusServiceUnavailable, "no geofence store")
 		return
@@ -276,6 +286,9 @@ func containsFence(fs []geo.Fence, id string) bool {
 }
 
 func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) {
+		return
+	}
 	if s.deps.Geo == nil {
 		writeError(w, http.StatusServiceUnavailable, "no geofence store")
 		return
@@ -300,6 +313,9 @@ func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
 // "lat", "lon"}, …]} (at least 4, spread over the scene). The fit is
 // stored and in force at once; the answer reports its reprojection error.
 func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) {
+		return
+	}
 	if s.deps.Geo == nil {
 		writeError(w, http.StatusServiceUnavailable, "no camera geometry")
 		return
@@ -313,8 +329,8 @@ func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `want {"control_points": [{"u": …, "v": …, "lat": …, "lon": …}, …]}: `+err.Error())
 		return
 	}
-	if len(req.ControlPoints) > 1000 {
-		writeError(w, http.StatusBadRequest, "at most 1000 control points")
+	if len(req.ControlPoints) > maxControlPoints {
+		writeError(w, http.StatusBadRequest, "at most "+strconv.Itoa(maxControlPoints)+" control points")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -323,9 +339,38 @@ func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(r.PathValue("id")))
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.log.Warn("calibration", "camera", r.PathValue("id"), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the calibration could not be stored: the database did not answer")
 	default:
 		writeJSON(w, http.StatusOK, fit)
 	}
+}
+
+// sameOrigin refuses a state-changing request that a foreign web page
+// made (the browser says so in Origin or Sec-Fetch-Site), and a body that
+// is not JSON, so that a page cannot post a "simple" cross-site request;
+// it answers 403 or 415 itself.
+func sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		writeError(w, http.StatusForbidden, "cross-site requests may not change smarteye")
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			writeError(w, http.StatusForbidden, "requests from another origin may not change smarteye")
+			return false
+		}
+	}
+	if r.Method != http.MethodDelete {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if ct != "application/json" && ct != "application/geo+json" {
+			writeError(w, http.StatusUnsupportedMediaType, "send JSON: Content-Type application/json or application/geo+json")
+			return false
+		}
+	}
+	return true
 }

@@ -89,7 +89,14 @@ func (f *Fence) Validate() error {
 	return nil
 }
 
+// maxRingPositions bounds a ring: the self-intersection check is
+// quadratic, and a fence is drawn by a person, not a survey.
+const maxRingPositions = 1024
+
 func checkRing(r orb.Ring) error {
+	if len(r) > maxRingPositions {
+		return fmt.Errorf("%d positions; at most %d", len(r), maxRingPositions)
+	}
 	if len(r) < 4 {
 		return fmt.Errorf("%d positions; a ring needs at least 3 corners and the first repeated at the end", len(r))
 	}
@@ -169,9 +176,10 @@ type FenceEvent struct {
 // near the object, however many there are.
 type Fences struct {
 	list  []*Fence
-	grid  map[[2]int][]int // cell → fence indexes
-	cell  float64          // degrees
-	state map[string]map[int]*visit
+	grid  map[[2]int][]int             // cell → fence indexes
+	cell  float64                      // degrees
+	state map[string]map[string]*visit // object → fence id → visit
+	known map[string]bool              // objects seen (for keep-in breaches at first sight)
 }
 
 type visit struct {
@@ -181,7 +189,7 @@ type visit struct {
 
 // NewFences validates the fences and indexes them.
 func NewFences(fs []Fence) (*Fences, error) {
-	s := &Fences{grid: map[[2]int][]int{}, state: map[string]map[int]*visit{}}
+	s := &Fences{grid: map[[2]int][]int{}, state: map[string]map[string]*visit{}, known: map[string]bool{}}
 	ids := map[string]bool{}
 	var span float64
 	for i := range fs {
@@ -233,26 +241,35 @@ func (s *Fences) Inside(p orb.Point) []*Fence {
 // Update moves an object and returns what changed, in fence order:
 // enter (and, for a vehicle, a keep-out breach), dwell once per visit
 // after the fence's Dwell, exit (for a vehicle leaving a keep-in fence,
-// a breach).
+// a breach). A vehicle first seen outside a keep-in fence is a breach too.
 func (s *Fences) Update(o Object) []FenceEvent {
-	now := map[int]bool{}
+	now := map[string]*Fence{}
 	for _, i := range s.grid[[2]int{s.key(o.Point[0]), s.key(o.Point[1])}] {
 		f := s.list[i]
 		if f.concerns(o) && f.Polygon.Bound().Contains(o.Point) && f.Contains(o.Point) {
-			now[i] = true
+			now[f.ID] = f
+		}
+	}
+	var out []FenceEvent
+	if !s.known[o.ID] {
+		s.known[o.ID] = true
+		if o.Vehicle {
+			for _, f := range s.list {
+				if f.Kind == KeepIn && now[f.ID] == nil {
+					out = append(out, FenceEvent{Kind: EventFenceBreach, Fence: f, Object: o})
+				}
+			}
 		}
 	}
 	st := s.state[o.ID]
-	var out []FenceEvent
-	for i := range now {
+	for id, f := range now {
 		if st == nil {
-			st = map[int]*visit{}
+			st = map[string]*visit{}
 			s.state[o.ID] = st
 		}
-		f := s.list[i]
-		v, ok := st[i]
+		v, ok := st[id]
 		if !ok {
-			st[i] = &visit{since: o.Time}
+			st[id] = &visit{since: o.Time}
 			out = append(out, FenceEvent{Kind: EventFenceEnter, Fence: f, Object: o})
 			if o.Vehicle && f.Kind == KeepOut {
 				out = append(out, FenceEvent{Kind: EventFenceBreach, Fence: f, Object: o})
@@ -264,10 +281,12 @@ func (s *Fences) Update(o Object) []FenceEvent {
 			out = append(out, FenceEvent{Kind: EventFenceDwell, Fence: f, Object: o, Dwell: o.Time.Sub(v.since)})
 		}
 	}
-	for i, v := range st {
-		if !now[i] {
-			out = append(out, s.exit(o, i, v)...)
-			delete(st, i)
+	for id, v := range st {
+		if now[id] == nil {
+			if f := s.byID(id); f != nil {
+				out = append(out, s.exit(o, f, v)...)
+			}
+			delete(st, id)
 		}
 	}
 	if len(st) == 0 {
@@ -277,8 +296,40 @@ func (s *Fences) Update(o Object) []FenceEvent {
 	return out
 }
 
-func (s *Fences) exit(o Object, i int, v *visit) []FenceEvent {
-	f := s.list[i]
+func (s *Fences) byID(id string) *Fence {
+	for _, f := range s.list {
+		if f.ID == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// Carry takes over the objects' state from an older set for the fences
+// both have, so that changing one fence does not make every object inside
+// the others enter again. Objects inside a fence that is gone are
+// forgotten without an exit.
+func (s *Fences) Carry(old *Fences) {
+	if old == nil {
+		return
+	}
+	for obj, visits := range old.state {
+		for id, v := range visits {
+			if s.byID(id) == nil {
+				continue
+			}
+			if s.state[obj] == nil {
+				s.state[obj] = map[string]*visit{}
+			}
+			s.state[obj][id] = v
+		}
+	}
+	for obj := range old.known {
+		s.known[obj] = true
+	}
+}
+
+func (s *Fences) exit(o Object, f *Fence, v *visit) []FenceEvent {
 	out := []FenceEvent{{Kind: EventFenceExit, Fence: f, Object: o, Dwell: o.Time.Sub(v.since)}}
 	if o.Vehicle && f.Kind == KeepIn {
 		out = append(out, FenceEvent{Kind: EventFenceBreach, Fence: f, Object: o})
@@ -287,13 +338,16 @@ func (s *Fences) exit(o Object, i int, v *visit) []FenceEvent {
 }
 
 // Remove forgets an object (a track ended, a vehicle was removed): exits
-// from every fence it was in, at time t.
-func (s *Fences) Remove(id string, t time.Time) []FenceEvent {
+// from every fence it was in, at time t, placed at its last point p.
+func (s *Fences) Remove(o Object) []FenceEvent {
 	var out []FenceEvent
-	for i, v := range s.state[id] {
-		out = append(out, FenceEvent{Kind: EventFenceExit, Fence: s.list[i], Object: Object{ID: id, Time: t}, Dwell: t.Sub(v.since)})
+	for id, v := range s.state[o.ID] {
+		if f := s.byID(id); f != nil {
+			out = append(out, FenceEvent{Kind: EventFenceExit, Fence: f, Object: o, Dwell: o.Time.Sub(v.since)})
+		}
 	}
-	delete(s.state, id)
+	delete(s.state, o.ID)
+	delete(s.known, o.ID)
 	sortEvents(out)
 	return out
 }

@@ -94,7 +94,7 @@ func TestTrackCrossingFence(t *testing.T) {
 	}
 	// A track that ends inside exits.
 	fs.Update(geo.Object{ID: "cam/9", Class: "person", Point: orb.Point{114.055, 22.54}, Time: t0})
-	if es := fs.Remove("cam/9", t0.Add(5*time.Second)); strings.Join(kinds(es), " ") != "geofence.exit:works" || es[0].Dwell != 5*time.Second {
+	if es := fs.Remove(geo.Object{ID: "cam/9", Class: "person", Point: orb.Point{114.055, 22.54}, Time: t0.Add(5 * time.Second)}); strings.Join(kinds(es), " ") != "geofence.exit:works" || es[0].Dwell != 5*time.Second || es[0].Object.Point[0] == 0 {
 		t.Fatalf("remove: %v", kinds(es))
 	}
 }
@@ -214,5 +214,37 @@ func BenchmarkFences(b *testing.B) {
 			objs[i].Time = now
 			fs.Update(objs[i])
 		}
+	}
+}
+
+// A vehicle first seen outside its keep-in area is in breach at once; a
+// rebuilt fence set keeps who is inside where.
+func TestKeepInAtFirstSightAndCarry(t *testing.T) {
+	site := geo.Fence{ID: "site", Name: "Flight area", Kind: geo.KeepIn, Polygon: square(114.055, 22.54, 0.002)}
+	works := geo.Fence{ID: "works", Name: "Works", Kind: geo.Restricted, Polygon: square(114.055, 22.54, 0.0005)}
+	fs, err := geo.NewFences([]geo.Fence{site, works})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(fs.Update(geo.Object{ID: "stray", Vehicle: true, Point: orb.Point{114.07, 22.54}, Time: t0})); strings.Join(got, " ") != "geofence.breach:site" {
+		t.Fatalf("first sight outside keep-in: %v", got)
+	}
+	if got := kinds(fs.Update(geo.Object{ID: "stray", Vehicle: true, Point: orb.Point{114.071, 22.54}, Time: t0.Add(time.Second)})); len(got) != 0 {
+		t.Fatalf("still outside: %v", got)
+	}
+	fs.Update(geo.Object{ID: "walker", Class: "person", Point: orb.Point{114.055, 22.54}, Time: t0})
+	// A third fence is added: the walker is still inside the works area,
+	// no second enter.
+	extra := geo.Fence{ID: "extra", Name: "Extra", Kind: geo.Restricted, Polygon: square(114.08, 22.56, 0.001)}
+	next, err := geo.NewFences([]geo.Fence{site, works, extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Carry(fs)
+	if got := kinds(next.Update(geo.Object{ID: "walker", Class: "person", Point: orb.Point{114.0551, 22.54}, Time: t0.Add(time.Second)})); len(got) != 0 {
+		t.Fatalf("after the rebuild: %v", got)
+	}
+	if got := kinds(next.Update(geo.Object{ID: "walker", Class: "person", Point: orb.Point{114.0565, 22.54}, Time: t0.Add(2 * time.Second)})); strings.Join(got, " ") != "geofence.exit:works" {
+		t.Fatalf("leaving: %v", got)
 	}
 }

@@ -17,6 +17,9 @@ type ControlPoint struct {
 	Lon float64 `json:"lon"`
 }
 
+// MaxControlPoints bounds a calibration.
+const MaxControlPoints = 50
+
 // CheckControlPoints rejects sets a homography cannot be fitted to: fewer
 // than four points, repeated pixels or ground points, and sets whose
 // pixels or ground points all lie on one line (no three of four may be
@@ -24,6 +27,9 @@ type ControlPoint struct {
 func CheckControlPoints(pts []ControlPoint) error {
 	if len(pts) < 4 {
 		return fmt.Errorf("calibration: %d control points; at least 4 are needed", len(pts))
+	}
+	if len(pts) > MaxControlPoints {
+		return fmt.Errorf("calibration: %d control points; at most %d", len(pts), MaxControlPoints)
 	}
 	l := NewLocal(pts[0].Lat, pts[0].Lon)
 	px := make([][2]float64, len(pts))
@@ -55,8 +61,9 @@ func CheckControlPoints(pts []ControlPoint) error {
 	return nil
 }
 
-// collinear reports whether the points are (nearly) on one line; strict:
-// whether any three are (four points need every triple independent).
+// collinear reports whether the points cannot carry a homography: with
+// strict (four points), whether any three are (nearly) on a line; else
+// whether no four of them are in general position.
 func collinear(p [][2]float64, strict bool) bool {
 	area := func(a, b, c [2]float64) float64 {
 		return math.Abs((b[0]-a[0])*(c[1]-a[1])-(b[1]-a[1])*(c[0]-a[0])) / 2
@@ -68,19 +75,37 @@ func collinear(p [][2]float64, strict bool) bool {
 		}
 	}
 	tol := 1e-3 * size * size // a triangle thinner than 0.1 % of the spread
-	biggest := 0.0
+	thin := func(a, b, c int) bool { return area(p[a], p[b], p[c]) < tol }
+	if strict {
+		for i := range p {
+			for j := i + 1; j < len(p); j++ {
+				for k := j + 1; k < len(p); k++ {
+					if thin(i, j, k) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	// More points: a homography needs four of them in general position
+	// (no three on a line); points along one kerb plus one elsewhere are
+	// not enough, however many.
 	for i := range p {
 		for j := i + 1; j < len(p); j++ {
 			for k := j + 1; k < len(p); k++ {
-				a := area(p[i], p[j], p[k])
-				if strict && a < tol {
-					return true
+				if thin(i, j, k) {
+					continue
 				}
-				biggest = math.Max(biggest, a)
+				for l := k + 1; l < len(p); l++ {
+					if !thin(i, j, l) && !thin(i, k, l) && !thin(j, k, l) {
+						return false
+					}
+				}
 			}
 		}
 	}
-	return biggest < tol
+	return true
 }
 
 func finite(xs ...float64) bool {

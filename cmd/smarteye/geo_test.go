@@ -18,6 +18,7 @@ func send(t *testing.T, method, url, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/geo+json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +89,21 @@ func TestDemoSitesAndGeofences(t *testing.T) {
 	}
 	if code, _ := send(t, "POST", p.url+"api/v1/geofences", plazaFence); code != 409 {
 		t.Fatalf("POST again: %d", code)
+	}
+	// A foreign page's form post, and a body that is not JSON, change nothing.
+	req, _ := http.NewRequest("POST", p.url+"api/v1/geofences", strings.NewReader(strings.Replace(plazaFence, "barrier-1", "csrf-1", 1)))
+	req.Header.Set("Content-Type", "text/plain")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 415 {
+		t.Fatalf("text/plain POST: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ = http.NewRequest("DELETE", p.url+"api/v1/geofences/barrier-1", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("cross-origin DELETE: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	for _, tc := range []struct{ body, want string }{
 		{strings.Replace(plazaFence, `[114.0548,22.5394],[114.0548,22.5396]`, `[114.0548,22.5396],[114.0548,22.5394]`, 1), "crosses itself"},

@@ -73,6 +73,14 @@ type poseSample struct {
 	gimbal                 bool
 }
 
+// Default ranges beyond which ground points are not placed: a drone's
+// from the camera, a fixed camera's from its calibrated area's centre
+// (rays near the horizon line land arbitrarily far).
+const (
+	droneRange = 2000.0
+	fixedRange = 500.0
+)
+
 // poseWindow is how much telemetry history is kept per vehicle to
 // interpolate a frame's pose: frames arrive up to a few seconds late.
 const poseWindow = 10 * time.Second
@@ -236,13 +244,14 @@ func (g *georef) DeleteGeofence(ctx context.Context, id string) error {
 	return g.setFences(slices.DeleteFunc(slices.Clone(g.fenceList), func(x geo.Fence) bool { return x.ID == id }), "", "")
 }
 
-// setFences puts a new list in force (mu held). The fences' inside state
-// starts afresh: objects inside are reported entering again.
+// setFences puts a new list in force (mu held), keeping who is inside the
+// fences that remain.
 func (g *georef) setFences(list []geo.Fence, id, source string) error {
 	fs, err := geo.NewFences(list)
 	if err != nil {
 		return err
 	}
+	fs.Carry(g.fences)
 	g.fences, g.fenceList = fs, list
 	if id != "" {
 		g.sources[id] = source
@@ -261,10 +270,14 @@ func (g *georef) loadStored(ctx context.Context) {
 		if err == nil {
 			g.mu.Lock()
 			list := slices.Clone(g.fenceList)
+			added := map[string]string{}
 			for _, r := range recs {
-				if g.sources[r.ID] == "config" {
+				switch g.sources[r.ID] {
+				case "config":
 					g.log.Warn("a stored geofence has the id of a configured one; the configuration wins", "id", r.ID)
 					continue
+				case "api":
+					continue // already put in force through the API since start
 				}
 				p, err := geojson.UnmarshalGeometry(r.Polygon)
 				poly, ok := orb.Geometry(nil), false
@@ -282,12 +295,15 @@ func (g *georef) loadStored(ctx context.Context) {
 					continue
 				}
 				list = append(list, f)
-				g.sources[r.ID] = "api"
+				added[r.ID] = "api"
 			}
 			if err := g.setFences(list, "", ""); err != nil {
-				g.log.Error("stored geofences", "err", err)
-			} else if len(recs) > 0 {
-				g.log.Info("stored geofences loaded", "count", len(recs))
+				g.log.Error("stored geofences not in force", "err", err)
+			} else {
+				maps.Copy(g.sources, added)
+				if len(added) > 0 {
+					g.log.Info("stored geofences loaded", "count", len(added))
+				}
 			}
 			g.mu.Unlock()
 			return
@@ -309,11 +325,11 @@ func (g *georef) Calibrate(ctx context.Context, camera string, pts []geo.Control
 		return nil, dashboard.ErrNotFound
 	}
 	if cg.vehicle != "" {
-		return nil, errors.New("a drone camera is placed by its vehicle's telemetry, not by control points")
+		return nil, fmt.Errorf("%w: a drone camera is placed by its vehicle's telemetry, not by control points", dashboard.ErrInvalid)
 	}
 	h, err := geo.Calibrate(pts, cv.FindHomography)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", dashboard.ErrInvalid, err)
 	}
 	if g.st != nil {
 		b, _ := json.Marshal(map[string]any{"control_points": pts})
@@ -365,9 +381,16 @@ func (g *georef) loadCalibrations(ctx context.Context) {
 // addCamera sets up a camera's geometry. A calibration that cannot be
 // fitted leaves the camera running, unplaced, with the reason.
 func (g *georef) addCamera(id, vehicle string, c config.CameraGeo) {
+	if c.Site == "" && len(g.sites) == 1 {
+		for only := range g.sites {
+			c.Site = only // the one site there is
+		}
+	}
 	cg := &camGeo{id: id, vehicle: vehicle, site: c.Site, cfg: c}
 	if s, ok := g.sites[c.Site]; ok {
 		cg.ground = s.Elevation
+	} else {
+		g.log.Warn("camera has no site: its ground is taken at 0 m above sea level", "camera", id)
 	}
 	if len(c.ControlPoints) > 0 {
 		pts := make([]geo.ControlPoint, len(c.ControlPoints))
@@ -449,8 +472,8 @@ func (g *georef) pose(vehicle string, t time.Time) (geo.Pose, bool) {
 	default:
 		a, b = hist[i-1], hist[i]
 	}
-	if t.Sub(b.t) > time.Second || a.t.Sub(t) > time.Second {
-		return geo.Pose{}, false // no telemetry near the frame's time
+	if t.Sub(b.t) > time.Second || a.t.Sub(t) > time.Second || b.t.Sub(a.t) > 2*time.Second {
+		return geo.Pose{}, false // no telemetry near the frame's time (a link gap)
 	}
 	f := 0.0
 	if d := b.t.Sub(a.t); d > 0 {
@@ -458,7 +481,8 @@ func (g *georef) pose(vehicle string, t time.Time) (geo.Pose, bool) {
 	}
 	lerp := func(x, y float64) float64 { return x + (y-x)*f }
 	head := a.heading + f*angleDiff(b.heading, a.heading)
-	p := geo.DronePose(lerp(a.lat, b.lat), lerp(a.lon, b.lon), lerp(a.alt, b.alt), head, lerp(a.gPitch, b.gPitch), lerp(a.gYaw, b.gYaw))
+	gYaw := a.gYaw + f*angleDiff(b.gYaw, a.gYaw)
+	p := geo.DronePose(lerp(a.lat, b.lat), lerp(a.lon, b.lon), lerp(a.alt, b.alt), head, lerp(a.gPitch, b.gPitch), gYaw)
 	if !a.gimbal {
 		p.Pitch = -90 // no gimbal report: a camera looking down
 	}
@@ -488,7 +512,7 @@ func (g *georef) locate(camera string, t time.Time, box [4]float64, w, h int) pl
 	u, v := box[0]+box[2]/2, box[1]+box[3]
 	switch {
 	case cg.hom != nil:
-		pt, st := cg.hom.Locate(u, v, cg.cfg.MaxRange)
+		pt, st := cg.hom.Locate(u, v, orDefault(cg.cfg.MaxRange, fixedRange))
 		if st != geo.StatusOK {
 			return placed{status: st}
 		}
@@ -500,7 +524,7 @@ func (g *georef) locate(camera string, t time.Time, box [4]float64, w, h int) pl
 		if !ok || !ok2 {
 			return placed{status: geo.StatusUncalibrated}
 		}
-		pr := geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: cg.cfg.MaxRange}
+		pr := geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: orDefault(cg.cfg.MaxRange, droneRange)}
 		pt, sigma, st := pr.Locate(u, v)
 		return placed{lat: pt[1], lon: pt[0], sigma: sigma, status: st}
 	}
@@ -518,7 +542,7 @@ func (g *georef) footprint(camera string, w, h int) [][2]float64 {
 	var ring orb.Ring
 	switch {
 	case cg.hom != nil && w > 0:
-		ring = cg.hom.Footprint(w, h, orDefault(cg.cfg.MaxRange, 300))
+		ring = cg.hom.Footprint(w, h, orDefault(cg.cfg.MaxRange, fixedRange))
 	case cg.vehicle != "":
 		pose, ok := g.pose(cg.vehicle, time.Now())
 		if w == 0 {
@@ -526,7 +550,7 @@ func (g *georef) footprint(camera string, w, h int) [][2]float64 {
 		}
 		in, ok2 := cg.intrinsics(w, h)
 		if ok && ok2 {
-			ring = geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: orDefault(cg.cfg.MaxRange, 2000)}.Footprint()
+			ring = geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: orDefault(cg.cfg.MaxRange, droneRange)}.Footprint()
 		}
 	}
 	out := make([][2]float64, len(ring))
@@ -557,11 +581,12 @@ func (g *georef) track(camera string, track uint64, class string, p placed, t ti
 }
 
 // trackEnded forgets a track: exits from its fences.
-func (g *georef) trackEnded(camera string, track uint64, t time.Time) []telemetry.Event {
+func (g *georef) trackEnded(camera string, track uint64, class string, t time.Time) []telemetry.Event {
 	id := camera + "/" + strconv.FormatUint(track, 10)
 	g.mu.Lock()
+	last := g.tracked[id]
 	delete(g.tracked, id)
-	es := g.fences.Remove(id, t)
+	es := g.fences.Remove(geo.Object{ID: id, Class: class, Point: last, Time: t})
 	g.mu.Unlock()
 	return g.events(es, camera, track, "")
 }
@@ -675,12 +700,7 @@ func (g *georef) addVehicleCameras(vehicles []mavlink.VehicleConfig, v *video) {
 			streamed[c.cfg.ID] = true
 		}
 	}
-	site := config.CameraGeo{}
-	if len(g.sites) == 1 {
-		for id := range g.sites {
-			site.Site = id
-		}
-	}
+	site := config.CameraGeo{} // the one site, when there is one (addCamera)
 	for _, vc := range vehicles {
 		if vc.Camera == "" || streamed[vc.Camera] {
 			continue

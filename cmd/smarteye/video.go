@@ -141,7 +141,8 @@ func (s videoSink) Event(e telemetry.Event) {
 	}
 	s.publish(e)
 	if s.geo != nil && e.Kind == "track.end" {
-		for _, x := range s.geo.trackEnded(e.CameraID, e.TrackID, e.Time) {
+		class, _ := e.Data["class"].(string)
+		for _, x := range s.geo.trackEnded(e.CameraID, e.TrackID, class, e.Time) {
 			s.publish(x)
 		}
 	}

@@ -100,3 +100,15 @@ func TestDegenerateControlPoints(t *testing.T) {
 		})
 	}
 }
+
+// Four control points along one kerb and one elsewhere: five points, but
+// no four in general position.
+func TestKerbPlusOneRejected(t *testing.T) {
+	pts := []geo.ControlPoint{
+		{U: 0, V: 500, Lat: 22.5400, Lon: 114.0500}, {U: 200, V: 500, Lat: 22.5400, Lon: 114.0502}, {U: 400, V: 500, Lat: 22.5400, Lon: 114.0504},
+		{U: 600, V: 500, Lat: 22.5400, Lon: 114.0506}, {U: 300, V: 300, Lat: 22.5403, Lon: 114.0503},
+	}
+	if _, err := geo.Calibrate(pts, cv.FindHomography); err == nil || !strings.Contains(err.Error(), "lie on one line") {
+		t.Fatalf("%v", err)
+	}
+}

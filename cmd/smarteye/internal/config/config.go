@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -547,7 +548,7 @@ func defaultSim() Sim {
 		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Detector: "hog", Rate: 2, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
 			{80, 260, 22.5402073, 114.0559944}, {690, 260, 22.5402994, 114.0558225}, {720, 560, 22.5403697, 114.0559063}, {50, 560, 22.5403097, 114.0560183},
 		}}},
-	}, Site: Site{ID: demoSite, Name: "Futian CBD block (synthetic)", Lat: 22.5400, Lon: 114.0555, Elevation: 5, Synthetic: true},
+	}, Site: Site{ID: demoSite, Name: "Futian CBD block (synthetic)", Lat: 22.5400, Lon: 114.0555, Elevation: 10, Synthetic: true},
 		Geofences: []Geofence{
 			{ID: "crane-1", Name: "Tower crane 1 exclusion", Site: demoSite, Kind: "keep-out",
 				Polygon: [][2]float64{{114.0554, 22.5411}, {114.0556, 22.5411}, {114.0556, 22.5413}, {114.0554, 22.5413}, {114.0554, 22.5411}}},
@@ -707,6 +708,15 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 	}
 }
 
+func finite(xs ...float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // cameraID is what a camera id may be: it names snapshot folders and RTSP paths.
 var cameraID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -716,7 +726,7 @@ func (c *Config) validateGeo(bad func(string, string, ...any)) {
 		if !cameraID.MatchString(s.ID) {
 			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-'", s.ID)
 		}
-		if s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
+		if !finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
 			bad(key, "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
 		}
 		if s.PMTiles != "" && s.XYZ != "" {
@@ -737,12 +747,26 @@ func (c *Config) validateGeo(bad func(string, string, ...any)) {
 	if c.Sim.Site.ID != "" {
 		checkSite("sim.site", c.Sim.Site)
 	}
-	fences := map[string]bool{}
-	checkFence := func(key string, f Geofence) {
-		if !cameraID.MatchString(f.ID) || fences[f.ID] {
+	if c.Sim.Site.ID != "" {
+		sites[c.Sim.Site.ID] = true // the demo's; referring to it elsewhere fails at serve time only if absent
+	}
+	knownSite := func(key, id string) {
+		if id != "" && !sites[id] {
+			bad(key, "no site %q (sites[].id)", id)
+		}
+	}
+	checkFence := func(key string, f Geofence, ids map[string]bool) {
+		if !cameraID.MatchString(f.ID) || ids[f.ID] {
 			bad(key+".id", "%q: unique, 1-64 letters, digits, '.', '_' or '-'", f.ID)
 		}
-		fences[f.ID] = true
+		ids[f.ID] = true
+		knownSite(key+".site", f.Site)
+		for _, p := range f.Polygon {
+			if !finite(p[0], p[1]) {
+				bad(key+".polygon", "positions must be finite numbers")
+				break
+			}
+		}
 		switch f.Kind {
 		case "keep-out", "keep-in", "restricted":
 		default:
@@ -755,19 +779,39 @@ func (c *Config) validateGeo(bad func(string, string, ...any)) {
 			bad(key+".dwell", "must not be negative")
 		}
 	}
+	// The demo's fences join the configured ones only in the demo, where a
+	// clash is reported when they are put in force.
+	userFences, simFences := map[string]bool{}, map[string]bool{}
 	for i, f := range c.Geofences {
-		checkFence(fmt.Sprintf("geofences[%d]", i), f)
+		checkFence(fmt.Sprintf("geofences[%d]", i), f, userFences)
 	}
 	for i, f := range c.Sim.Geofences {
-		checkFence(fmt.Sprintf("sim.geofences[%d]", i), f)
+		checkFence(fmt.Sprintf("sim.geofences[%d]", i), f, simFences)
 	}
 	checkCam := func(key string, g CameraGeo) {
+		if !finite(g.HFOV, g.VFOV, g.Focal, g.Sensor[0], g.Sensor[1], g.K1, g.K2, g.MaxRange) {
+			bad(key, "every value must be a finite number")
+			return
+		}
 		if g.HFOV < 0 || g.HFOV >= 179 || g.VFOV < 0 || g.VFOV >= 179 || g.Focal < 0 || g.MaxRange < 0 {
 			bad(key, "hfov/vfov in (0, 179) degrees, focal and max_range positive")
 		}
-		if len(g.ControlPoints) > 0 && len(g.ControlPoints) < 4 {
-			bad(key+".control_points", "%d given; a calibration needs at least 4 [u, v, lat, lon]", len(g.ControlPoints))
+		if g.Focal > 0 && (g.Sensor[0] <= 0 || g.Sensor[1] <= 0) {
+			bad(key+".sensor", "a focal length needs the sensor's [width, height] in millimetres")
 		}
+		if g.K1 < -2 || g.K1 > 2 || g.K2 < -2 || g.K2 > 2 {
+			bad(key, "k1 and k2 beyond ±2 are not a lens")
+		}
+		if n := len(g.ControlPoints); n > 0 && (n < 4 || n > 50) {
+			bad(key+".control_points", "%d given; a calibration takes 4 to 50 [u, v, lat, lon]", n)
+		}
+		for _, p := range g.ControlPoints {
+			if !finite(p[0], p[1], p[2], p[3]) {
+				bad(key+".control_points", "every value must be a finite number")
+				break
+			}
+		}
+		knownSite(key+".site", g.Site)
 	}
 	for i, cam := range c.Video.Cameras {
 		checkCam(fmt.Sprintf("video.cameras[%d].geo", i), cam.Geo)
