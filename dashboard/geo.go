@@ -70,20 +70,29 @@ func roundTo(v float64, digits int) float64 {
 	return p
 }
 
-// GET /api/v1/geo/detections?from=&to=&bbox=&camera=&limit=: placed
-// detections as a GeoJSON FeatureCollection of points, newest first.
-func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
+// geoWindow parses a map query's time window, row limit and bounding box,
+// answering errors itself.
+func (s *Server) geoWindow(w http.ResponseWriter, r *http.Request, def time.Duration) (from, to time.Time, limit int, bbox [4]float64, ok bool) {
 	if s.deps.History == nil {
 		writeError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
-	from, to, limit, ok := pageParams(w, r, time.Hour)
-	if !ok {
+	if from, to, limit, ok = pageParams(w, r, def); !ok {
 		return
 	}
 	bbox, err := parseBBox(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return from, to, limit, bbox, false
+	}
+	return from, to, limit, bbox, true
+}
+
+// GET /api/v1/geo/detections?from=&to=&bbox=&camera=&limit=: placed
+// detections as a GeoJSON FeatureCollection of points, newest first.
+func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
+	from, to, limit, bbox, ok := s.geoWindow(w, r, time.Hour)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -106,17 +115,8 @@ func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
 // GET /api/v1/geo/events?from=&to=&bbox=&kind=&limit=: events with a
 // position (track, zone, geofence, vehicle events) as GeoJSON points.
 func (s *Server) geoEvents(w http.ResponseWriter, r *http.Request) {
-	if s.deps.History == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
-		return
-	}
-	from, to, limit, ok := pageParams(w, r, 24*time.Hour)
+	from, to, limit, bbox, ok := s.geoWindow(w, r, 24*time.Hour)
 	if !ok {
-		return
-	}
-	bbox, err := parseBBox(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

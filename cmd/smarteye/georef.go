@@ -683,11 +683,9 @@ func (g *georef) vehicle(v *telemetry.Vehicle) {
 	g.poses[v.ID] = hist[cut:]
 	es := g.fences.Update(geo.Object{ID: v.ID, Vehicle: true, Point: orb.Point{v.Position.Lon, v.Position.Lat}, Time: t})
 	g.mu.Unlock()
+	sink := videoSink{bus: g.bus, w: g.w}
 	for _, e := range g.events(es, "", 0, v.ID) {
-		g.bus.PublishEvent(e)
-		if g.w != nil {
-			_ = g.w.Add(store.Events, store.EventRow(&e)...)
-		}
+		sink.publish(e)
 	}
 }
 

@@ -148,6 +148,7 @@ func (s videoSink) Event(e telemetry.Event) {
 	}
 }
 
+// publish sends an event to the live feed and stores it.
 func (s videoSink) publish(e telemetry.Event) {
 	s.bus.PublishEvent(e)
 	if s.w != nil {

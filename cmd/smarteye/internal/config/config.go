@@ -86,7 +86,9 @@ type CameraGeo struct {
 	K2 float64 `yaml:"k2"`
 	// ControlPoints calibrate a fixed camera: [u, v, lat, lon] each.
 	ControlPoints [][4]float64 `yaml:"control_points"`
-	// MaxRange is the farthest ground point placed, metres. It defaults to 2000.
+	// MaxRange is the farthest ground point placed, metres: from a drone
+	// camera, or from a fixed camera's calibrated area's centre. It
+	// defaults to 2000 for drone cameras and 500 for fixed ones.
 	MaxRange float64 `yaml:"max_range"`
 }
 
