@@ -148,10 +148,19 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	status := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(statusPage)
-	})
+	}
+	// The command-centre map at /, the status page at /status (and at /
+	// too when the web app was not built).
+	mux.HandleFunc("GET /status", status)
+	if app, ok := webApp(); ok {
+		mux.Handle("GET /{$}", app)
+		mux.Handle("GET /assets/", app)
+	} else {
+		mux.HandleFunc("GET /{$}", status)
+	}
 	s.srv = &http.Server{
 		Handler:           s.instrument(mux),
 		ReadHeaderTimeout: 10 * time.Second,

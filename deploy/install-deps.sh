@@ -33,6 +33,7 @@ TEST=(
   gstreamer1.0-plugins-ugly         # x264enc
   python3-opencv                    # the independent HOG baseline and the benchmark's Python script
   hyperfine
+  chromium                          # the browser tests (driven by playwright-core; never a downloaded browser)
   darknet                           # yolov3(-tiny).cfg and coco.names for the YOLO tests (no weights)
   python3-onnx                      # builds small ONNX networks with generated weights for the YOLO tests
 )
@@ -53,12 +54,23 @@ done
 # npm packages from the committed lock files, when missing or stale.
 npm_deps() {
   local dir
-  for dir in ingest/mavlink/testdata/nodepeer; do
+  for dir in ingest/mavlink/testdata/nodepeer dashboard/web; do
     if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
       echo "install-deps: npm ci in $dir" >&2
       (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     fi
   done
+}
+
+# The web app, built into dashboard/web/dist (embedded in the binary) when
+# its sources are newer than the last build.
+web() {
+  local out=dashboard/web/dist/index.html
+  if [[ -f $out ]] && [[ -z $(find dashboard/web/src dashboard/web/index.html dashboard/web/vite.config.js dashboard/web/package-lock.json -newer "$out" -print -quit) ]]; then
+    return 0
+  fi
+  echo "install-deps: building the web app" >&2
+  (cd dashboard/web && npm run --silent build >/dev/null)
 }
 
 # OpenCV's sample pedestrian footage (vtest.avi) from Debian's opencv-doc
@@ -82,6 +94,7 @@ footage() {
 
 if ((${#missing[@]} == 0)); then
   npm_deps
+  web
   footage
   exit 0
 fi
@@ -107,4 +120,5 @@ if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q
   echo "install-deps: note: a system PostgreSQL cluster exists; smarteye does not use it" >&2
 fi
 npm_deps
+web
 footage

@@ -1,0 +1,26 @@
+// smarteye's web app: plain ES modules bundled by Vite into dist/, which the
+// Go binary embeds (dashboard/web.go). Relative base: served under /.
+import { writeFileSync } from "node:fs";
+import { defineConfig } from "vite";
+
+export default defineConfig({
+  base: "./",
+  // MapLibre 6 starts its worker as an ES module.
+  worker: { format: "es" },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    assetsInlineLimit: 0,
+    chunkSizeWarningLimit: 2000,
+  },
+  plugins: [
+    {
+      // dist/.keep is committed: the Go embed needs the folder before the
+      // first build; the build empties the folder, so it is put back.
+      name: "keep-dist",
+      closeBundle() {
+        writeFileSync("dist/.keep", "");
+      },
+    },
+  ],
+});
