@@ -56,8 +56,11 @@ npm_deps() {
   local dir
   for dir in ingest/mavlink/testdata/nodepeer dashboard/web; do
     if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
-      echo "install-deps: npm ci in $dir" >&2
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+      echo "install-deps: npm packages in $dir" >&2
+      # npm install follows the committed lock file (and leaves it as it
+      # is); npm ci would refuse the web app's lock, which lists the other
+      # platforms' optional builds of rollup without their entries.
+      (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
     fi
   done
 }
