@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -93,7 +94,7 @@ func TestDetectionTile(t *testing.T) {
 	base, st := serve(t)
 	seedDetections(t, st)
 	tile := maptile.At([2]float64{114.05465, 22.53950}, 16)
-	url := base + "api/v1/tiles/detections/16/" + itoa(tile.X) + "/" + itoa(tile.Y) + ".mvt?from=2026-11-23T09:59:00Z&to=2026-11-23T10:01:00Z"
+	url := base + "api/v1/tiles/detections/16/" + strconv.FormatUint(uint64(tile.X), 10) + "/" + strconv.FormatUint(uint64(tile.Y), 10) + ".mvt?from=2026-11-23T09:59:00Z&to=2026-11-23T10:01:00Z"
 	code, body := get(t, url)
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
@@ -124,15 +125,6 @@ func TestDetectionTile(t *testing.T) {
 			t.Errorf("%s: %d", bad, code)
 		}
 	}
-}
-
-func itoa(v uint32) string { return string(appendUint(nil, v)) }
-
-func appendUint(b []byte, v uint32) []byte {
-	if v >= 10 {
-		b = appendUint(b, v/10)
-	}
-	return append(b, byte('0'+v%10))
 }
 
 func TestGeoEventsGeoJSON(t *testing.T) {

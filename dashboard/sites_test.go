@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,7 @@ func TestBasemapRanges(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusPartialContent || string(body) != "PMTiles" || resp.Header.Get("Content-Range") != "bytes 0-6/"+itoa(uint32(len(content))) {
+	if resp.StatusCode != http.StatusPartialContent || string(body) != "PMTiles" || resp.Header.Get("Content-Range") != "bytes 0-6/"+strconv.Itoa(len(content)) {
 		t.Fatalf("%d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"))
 	}
 	if code, _ := get(t, srv.URL()+"api/v1/sites/other/basemap.pmtiles"); code != 404 {

@@ -32,6 +32,14 @@ type camera struct {
 	analyzer *analysis.Analyzer
 }
 
+// kind is fixed or drone (the configuration may leave fixed unsaid).
+func (c *camera) kind() string {
+	if c.cfg.Kind == "" {
+		return "fixed"
+	}
+	return c.cfg.Kind
+}
+
 // video holds the cameras; it is the dashboard's source of camera status.
 type video struct {
 	cams []*camera
@@ -54,11 +62,7 @@ func (v *video) Cameras() []dashboard.Camera {
 }
 
 func (v *video) describe(c *camera) dashboard.Camera {
-	kind := c.cfg.Kind
-	if kind == "" {
-		kind = "fixed"
-	}
-	dc := dashboard.Camera{ID: c.cfg.ID, Name: c.cfg.Name, Kind: kind, VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats()}
+	dc := dashboard.Camera{ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats()}
 	if v.geo != nil {
 		dc.Calibration = v.geo.Calibration(c.cfg.ID)
 	}
@@ -71,12 +75,8 @@ func (v *video) describe(c *camera) dashboard.Camera {
 // state is the camera as the live feed shows it.
 func (v *video) state(c *camera) telemetry.Camera {
 	st := c.stream.Stats()
-	kind := c.cfg.Kind
-	if kind == "" {
-		kind = "fixed"
-	}
 	tc := telemetry.Camera{
-		ID: c.cfg.ID, Name: c.cfg.Name, Kind: kind, VehicleID: c.cfg.Vehicle,
+		ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle,
 		Status: string(st.Status), Since: st.Since, Reason: st.Reason, Codec: st.Codec,
 		Width: st.Width, Height: st.Height, FPS: st.FPS, Bitrate: st.Bitrate,
 		Detector: analysis.DetectorNone, Updated: time.Now(),

@@ -39,7 +39,7 @@ func TestDashboardMapInBrowser(t *testing.T) {
 	}
 	var seen struct {
 		Vehicles, Cameras, Footprints, Detections, Buildings, Geofences, Markers int
-		Panel                                                                   string
+		Panel                                                                    string
 	}
 	if err := json.Unmarshal(out, &seen); err != nil {
 		t.Fatalf("%s: %v", out, err)

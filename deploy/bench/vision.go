@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,7 +377,7 @@ func visionReport(clip string, gate visionRun, runs []visionRun, py pythonRun) s
 		perStream = runs[0].cpu
 	}
 	fmt.Fprintf(&b, "- **Ingest + decode + motion gate: %.1f %% of a core per 720p25 stream** (goal ≤ 10 %%), from the motion-only row.\n", 100*gate.cpu/float64(gate.streams))
-	fmt.Fprintf(&b, "- **Capacity: %d streams of 720p25 sustained** with motion gating and HOG at %.0f analysed frames/s each, on this %d-core machine", best, visionRate, numCPU())
+	fmt.Fprintf(&b, "- **Capacity: %d streams of 720p25 sustained** with motion gating and HOG at %.0f analysed frames/s each, on this %d-core machine", best, visionRate, runtime.NumCPU())
 	if len(runs) > 0 && !runs[len(runs)-1].sustained {
 		fmt.Fprintf(&b, " (at %d the slowest camera fell to %.2f analysed/s)", runs[len(runs)-1].streams, runs[len(runs)-1].minFPS)
 	}
@@ -396,15 +397,4 @@ func visionReport(clip string, gate visionRun, runs []visionRun, py pythonRun) s
 		b.WriteString("Both decode every picture with the same libavcodec; the Python script also converts every picture to BGR (VideoCapture has no other mode), and runs HOG on the whole frame, where smarteye converts only the analysed pictures and runs HOG on the moving regions.\n\n")
 	}
 	return b.String()
-}
-
-func numCPU() int {
-	n := 0
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "processor") {
-			n++
-		}
-	}
-	return n
 }

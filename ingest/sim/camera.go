@@ -341,14 +341,7 @@ func (p *Publisher) Signal(sig os.Signal) error {
 
 // Kill stops the running ffmpeg abruptly, as a camera losing power; Run
 // starts a new one a second later.
-func (p *Publisher) Kill() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
-		return errors.New("not running")
-	}
-	return p.cmd.Process.Kill()
-}
+func (p *Publisher) Kill() error { return p.Signal(os.Kill) }
 
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -595,7 +595,10 @@ func (a *Analyzer) expire(events []vision.TrackEvent, tracker *vision.Tracker, z
 			ended = append(ended, e)
 		}
 	}
-	a.endTracks(ended, zones, snaps)
+	for _, e := range a.leaveZones(ended, zones) {
+		a.sink.Event(e)
+	}
+	a.endTracks(ended, snaps)
 	a.mu.Lock()
 	a.stats.Tracks = tracker.Active()
 	a.counts = zones.Counts()
@@ -672,18 +675,14 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 		}
 		// Tracks that ended leave their zones before this frame's
 		// positions count: no dwell or count from someone already gone.
-		for _, e := range ended {
-			for _, ze := range zones.End(e.Time, e.TrackID+a.idBase) {
-				events = append(events, a.zoneEvent(ze))
-			}
-		}
+		events = append(events, a.leaveZones(ended, zones)...)
 		for _, ze := range zones.Update(f.time, dets) {
 			events = append(events, a.zoneEvent(ze))
 		}
 		for _, e := range events {
 			a.sink.Event(e)
 		}
-		a.endTracks(ended, zones, snaps)
+		a.endTracks(ended, snaps)
 	}
 	a.dets.Add(uint64(len(dets)))
 	a.mu.Lock()
@@ -693,15 +692,22 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 	a.sink.Frame(vision.Frame{Camera: a.cfg.Camera, Time: f.time, Received: f.received, Width: f.mat.Cols(), Height: f.mat.Rows(), Detections: dets})
 }
 
-// endTracks reports ended tracks: zone exits (none left when publish has
-// already taken them), then track.end with the track's summary and its
-// snapshot.
-func (a *Analyzer) endTracks(ended []vision.TrackEvent, zones *vision.Zones, snaps *snapshots) {
+// leaveZones takes ended tracks out of their zones: the zone exits.
+func (a *Analyzer) leaveZones(ended []vision.TrackEvent, zones *vision.Zones) []telemetry.Event {
+	var out []telemetry.Event
+	for _, e := range ended {
+		for _, ze := range zones.End(e.Time, e.TrackID+a.idBase) {
+			out = append(out, a.zoneEvent(ze))
+		}
+	}
+	return out
+}
+
+// endTracks reports ended tracks (out of their zones already): track.end
+// with the track's summary and its snapshot.
+func (a *Analyzer) endTracks(ended []vision.TrackEvent, snaps *snapshots) {
 	for _, e := range ended {
 		id := e.TrackID + a.idBase
-		for _, ze := range zones.End(e.Time, id) {
-			a.sink.Event(a.zoneEvent(ze))
-		}
 		data := map[string]any{
 			"first_seen": e.FirstSeen, "last_seen": e.LastSeen, "duration_s": e.LastSeen.Sub(e.FirstSeen).Seconds(),
 			"best_confidence": e.BestConfidence, "hits": e.Hits, "box": e.Box,
