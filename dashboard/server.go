@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
@@ -33,6 +34,8 @@ type Config struct {
 	Version string
 	// Database says where the database is: "embedded" or "external".
 	Database string
+	// Auth has the users and API tokens.
+	Auth AuthConfig
 }
 
 // Store is what the server needs of the store.
@@ -59,7 +62,11 @@ type Deps struct {
 	// Cameras lists the cameras with their status; nil lists none.
 	Cameras CameraSource
 	// Geo has the sites and the geofences; nil has none.
-	Geo      Geo
+	Geo Geo
+	// Relays are the cameras' live video; nil serves none.
+	Relays Relays
+	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
+	WebRTC   *live.WebRTC
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -78,13 +85,19 @@ type Server struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	liveClients prometheus.Gauge
+	mseViewers  prometheus.Gauge
+	denied      *prometheus.CounterVec
+	logins      *prometheus.CounterVec
+
+	auth *authenticator
 }
 
 //go:embed status.html
 var statusPage []byte
 
-// New builds the server; Listen binds it.
-func New(cfg Config, deps Deps) *Server {
+// New builds the server; Listen binds it. It fails on a bad user or token
+// list.
+func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1:8080"
 	}
@@ -97,7 +110,12 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Bus == nil {
 		deps.Bus = telemetry.NewHub(nil)
 	}
+	auth, err := newAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 	s := &Server{
+		auth:    auth,
 		cfg:     cfg,
 		deps:    deps,
 		log:     deps.Log.With("component", "dashboard"),
@@ -115,36 +133,37 @@ func New(cfg Config, deps Deps) *Server {
 			Name: "smarteye_live_clients",
 			Help: "Open /api/v1/live WebSocket connections.",
 		}),
+		mseViewers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smarteye_video_mse_viewers",
+			Help: "Open live video streams over WebSocket (fragmented MP4).",
+		}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smarteye_http_denied_total",
+			Help: "API requests refused: unauthenticated (401) or forbidden for the role (403).",
+		}, []string{"reason"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smarteye_logins_total",
+			Help: "Login attempts by result: ok, failed, locked.",
+		}, []string{"result"}),
 	}
 	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients)
+		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.logins)
+		if deps.WebRTC != nil {
+			deps.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "smarteye_video_webrtc_sessions",
+				Help: "Open WebRTC (WHEP) video sessions.",
+			}, func() float64 { return float64(deps.WebRTC.Sessions()) }))
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
-	mux.HandleFunc("GET /api/v1/status", s.status)
-	mux.HandleFunc("GET /api/v1/vehicles", s.listVehicles)
-	mux.HandleFunc("GET /api/v1/vehicles/{id}", s.getVehicle)
-	mux.HandleFunc("GET /api/v1/vehicles/{id}/track", s.vehicleTrack)
-	mux.HandleFunc("GET /api/v1/cameras", s.listCameras)
-	mux.HandleFunc("GET /api/v1/cameras/{id}", s.getCamera)
-	mux.HandleFunc("PUT /api/v1/cameras/{id}/calibration", s.putCalibration)
-	mux.HandleFunc("GET /api/v1/events", s.listEvents)
-	mux.HandleFunc("GET /api/v1/detections", s.listDetections)
-	mux.HandleFunc("GET /api/v1/sites", s.listSites)
-	mux.HandleFunc("GET /api/v1/sites/{id}/model", s.siteModel)
-	mux.HandleFunc("GET /api/v1/sites/{id}/basemap.pmtiles", s.siteBasemap)
-	mux.HandleFunc("GET /api/v1/geofences", s.listGeofences)
-	mux.HandleFunc("POST /api/v1/geofences", s.putGeofence)
-	mux.HandleFunc("GET /api/v1/geofences/{id}", s.getGeofence)
-	mux.HandleFunc("PUT /api/v1/geofences/{id}", s.putGeofence)
-	mux.HandleFunc("DELETE /api/v1/geofences/{id}", s.deleteGeofence)
-	mux.HandleFunc("GET /api/v1/geo/detections", s.geoDetections)
-	mux.HandleFunc("GET /api/v1/geo/events", s.geoEvents)
-	mux.HandleFunc("GET /api/v1/geo/footprints", s.geoFootprints)
-	mux.HandleFunc("GET /api/v1/tiles/detections/{z}/{x}/{y}", s.detectionTile)
-	mux.HandleFunc("GET /api/v1/live", s.live)
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.pattern, s.allow(rt.perm, rt.h))
+	}
+	mux.HandleFunc("POST /api/v1/auth/login", s.login)
+	mux.HandleFunc("POST /api/v1/auth/logout", s.logout)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -169,7 +188,47 @@ func New(cfg Config, deps Deps) *Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	return s
+	return s, nil
+}
+
+// route is one API endpoint and the permission it needs.
+type route struct {
+	pattern string
+	perm    Permission
+	h       http.HandlerFunc
+}
+
+// routes are the API endpoints that need a login: all but logging in and
+// out. The probes and /metrics stay open for orchestrators and Prometheus.
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /api/v1/auth/me", PermView, s.me},
+		{"GET /api/v1/status", PermView, s.status},
+		{"GET /api/v1/vehicles", PermView, s.listVehicles},
+		{"GET /api/v1/vehicles/{id}", PermView, s.getVehicle},
+		{"GET /api/v1/vehicles/{id}/track", PermHistory, s.vehicleTrack},
+		{"GET /api/v1/cameras", PermView, s.listCameras},
+		{"GET /api/v1/cameras/{id}", PermView, s.getCamera},
+		{"PUT /api/v1/cameras/{id}/calibration", PermCalibrate, s.putCalibration},
+		{"GET /api/v1/cameras/{id}/live", PermVideo, s.liveMSE},
+		{"POST /api/v1/cameras/{id}/whep", PermVideo, s.whepOffer},
+		{"DELETE /api/v1/cameras/{id}/whep/{session}", PermVideo, s.whepDelete},
+		{"GET /api/v1/events", PermHistory, s.listEvents},
+		{"GET /api/v1/detections", PermHistory, s.listDetections},
+		{"GET /api/v1/sites", PermView, s.listSites},
+		{"GET /api/v1/sites/{id}/model", PermView, s.siteModel},
+		{"GET /api/v1/sites/{id}/basemap.pmtiles", PermView, s.siteBasemap},
+		{"GET /api/v1/geofences", PermView, s.listGeofences},
+		{"POST /api/v1/geofences", PermGeofences, s.putGeofence},
+		{"GET /api/v1/geofences/{id}", PermView, s.getGeofence},
+		{"PUT /api/v1/geofences/{id}", PermGeofences, s.putGeofence},
+		{"DELETE /api/v1/geofences/{id}", PermGeofences, s.deleteGeofence},
+		{"GET /api/v1/geo/detections", PermView, s.geoDetections},
+		{"GET /api/v1/geo/events", PermView, s.geoEvents},
+		{"GET /api/v1/geo/footprints", PermView, s.geoFootprints},
+		{"GET /api/v1/tiles/detections/{z}/{x}/{y}", PermView, s.detectionTile},
+		{"GET /api/v1/live", PermView, s.live},
+	}
 }
 
 // Listen binds the address, so that a busy port fails at start-up.

@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -28,8 +31,11 @@ func serve(t *testing.T) (string, *store.Store) {
 	}
 	board := telemetry.NewBoard()
 	board.Set("camera.north", telemetry.StateDegraded, "stalled for 4s")
-	srv := New(Config{Address: "127.0.0.1:0", Version: "test", Database: "embedded"},
+	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Database: "embedded", Auth: testAuth(t)},
 		Deps{Store: st, Board: board, History: st, Gatherer: reg, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +52,33 @@ func serve(t *testing.T) (string, *store.Store) {
 	return srv.URL(), st
 }
 
+// testToken is an admin's API token in every test server.
+const testToken = "test-admin-token"
+
+// testAuth has the admin token and one user of each role, whose password
+// is the role's name twice ("fieldfield").
+func testAuth(t testing.TB) AuthConfig {
+	h := sha256.Sum256([]byte(testToken))
+	a := AuthConfig{Tokens: []Token{{Name: "test", Role: RoleAdmin, SHA256: hex.EncodeToString(h[:])}}}
+	for role := range rolePermissions {
+		hash, err := bcrypt.GenerateFromPassword([]byte(role+role), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Users = append(a.Users, User{Name: role + "-user", Role: role, PasswordHash: string(hash)})
+	}
+	return a
+}
+
+// get sends GET url as the test admin.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +123,7 @@ func TestHostileRequests(t *testing.T) {
 		{"GET", "api/v1/status", map[string]string{"X-Big": strings.Repeat("a", 128<<10)}, http.StatusRequestHeaderFieldsTooLarge},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
 		for k, v := range tc.header {
 			req.Header.Set(k, v)
 		}

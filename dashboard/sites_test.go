@@ -37,7 +37,10 @@ func TestBasemapRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv := New(Config{Address: "127.0.0.1:0"}, Deps{Board: telemetry.NewBoard(), Geo: oneSite{file}, Gatherer: reg, Registerer: reg})
+	srv, err := New(Config{Address: "127.0.0.1:0", Auth: testAuth(t)}, Deps{Board: telemetry.NewBoard(), Geo: oneSite{file}, Gatherer: reg, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +51,7 @@ func TestBasemapRanges(t *testing.T) {
 
 	req, _ := http.NewRequest("GET", srv.URL()+"api/v1/sites/s/basemap.pmtiles", nil)
 	req.Header.Set("Range", "bytes=0-6")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

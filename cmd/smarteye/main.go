@@ -7,10 +7,13 @@
 //	smarteye migrate -c smarteye.yml apply database migrations and exit
 //	smarteye import FILE.tlog --vehicle NAME   import a recorded flight
 //	smarteye sim [--to udp:HOST:PORT]  fly simulated drones to a ground station
+//	smarteye hash-password           hash a password (read from stdin) for auth.users
+//	smarteye new-token               make an API token and its hash for auth.tokens
 //	smarteye version                 print the version
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -19,9 +22,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/vision/cv"
 )
 
@@ -60,6 +65,8 @@ Usage:
                                         import a recorded flight log; importing it again adds nothing
   smarteye sim [-c FILE] [--to udp:HOST:PORT|tcp:HOST:PORT] [--drones N]
                                         fly simulated drones towards a ground station
+  smarteye hash-password                hash a password read from standard input, for auth.users
+  smarteye new-token                    make an API token and the hash to configure in auth.tokens
   smarteye version                      print the version
 
 The configuration file is documented in deploy/smarteye.yml. Without -c the
@@ -74,6 +81,22 @@ func main() {
 		os.Exit(cv.WorkerMain())
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// hashPassword reads one line, the password, and prints its bcrypt hash.
+func hashPassword(in io.Reader, stdout, stderr io.Writer) int {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(stderr, "smarteye hash-password:", err)
+		return 1
+	}
+	h, err := dashboard.HashPassword(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		fmt.Fprintln(stderr, "smarteye hash-password:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, h)
+	return 0
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -93,6 +116,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 	case "version":
 		fmt.Fprintln(stdout, "smarteye", versionString())
+		return 0
+	case "hash-password":
+		return hashPassword(os.Stdin, stdout, stderr)
+	case "new-token":
+		tok, sha := dashboard.NewToken()
+		fmt.Fprintf(stdout, "token:  %s\nsha256: %s\n(give the token to the script; put the sha256 in auth.tokens)\n", tok, sha)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

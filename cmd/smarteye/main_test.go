@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
@@ -29,6 +31,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "smarteye")
+	// Every smarteye the tests start has the admin password testPassword;
+	// start logs in, and the default client carries the session cookie.
+	http.DefaultClient.Jar, _ = cookiejar.New(nil)
 	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
@@ -57,6 +62,7 @@ func start(t *testing.T, args ...string) *proc {
 		args = append(args, "--rtsp", "127.0.0.1:0")
 	}
 	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), config.AdminPasswordEnv+"="+testPassword, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0")
 	stdout, _ := cmd.StdoutPipe()
 	log := &syncWriter{}
 	cmd.Stderr = log
@@ -79,11 +85,28 @@ func start(t *testing.T, args ...string) *proc {
 		if !ok {
 			t.Fatalf("smarteye exited before printing its URL:\n%s", log.String())
 		}
-		return &proc{cmd: cmd, url: u, log: log}
+		p := &proc{cmd: cmd, url: u, log: log}
+		logIn(t, p.url)
+		return p
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no dashboard URL within 60s:\n%s", log.String())
 	}
 	return nil
+}
+
+const testPassword = "test-admin-password"
+
+// logIn logs the default client in as admin.
+func logIn(t *testing.T, base string) {
+	t.Helper()
+	resp, err := http.Post(base+"api/v1/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+testPassword+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
 }
 
 type syncWriter struct {

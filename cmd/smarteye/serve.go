@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
@@ -153,16 +155,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	g.addVehicleCameras(mavlinkConfig(cfg, log, demo).Vehicles, vid)
 	ingest = append(ingest, component{"geo", g.Run}, component{"drone camera footprints", func(ctx context.Context) error { return g.publishDroneCameras(ctx, time.Second) }})
 	ingest = append(ingest, videoComps...)
-	srv := dashboard.New(dashboard.Config{
+	auth, adminPassword, err := authConfig(cfg)
+	if err != nil {
+		return err
+	}
+	rtc := webRTC(cfg, log, board)
+	if rtc != nil {
+		defer rtc.Close()
+	}
+	srv, err := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
 		Version:         versionString(),
 		Database:        dbKind,
-	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Geo: g, Gatherer: reg, Registerer: reg, Log: log})
+		Auth:            auth,
+	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g, Gatherer: reg, Registerer: reg, Log: log})
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "smarteye %s: dashboard at %s (Ctrl-C stops)\n", versionString(), srv.URL())
+	if adminPassword != "" {
+		fmt.Fprintf(stdout, "log in as admin with password %s (no users are configured; set %s to choose it)\n", adminPassword, config.AdminPasswordEnv)
+	}
 
 	// Start order; shutdown runs in reverse: the HTTP server stops taking
 	// requests, the drones and links stop, the vehicle registry writes its
@@ -182,6 +199,51 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	comps = append(comps, ingest...)
 	comps = append(comps, component{"http", srv.Run})
 	return runAll(ctx, log, board, comps...)
+}
+
+// authConfig is the configured users and tokens; with neither, an admin
+// whose password is SMARTEYE_ADMIN_PASSWORD or a random one, returned to
+// be printed.
+func authConfig(cfg config.Config) (a dashboard.AuthConfig, printed string, err error) {
+	a = dashboard.AuthConfig{SessionTTL: cfg.Auth.SessionTTL.D(), SecureCookie: cfg.Auth.SecureCookie}
+	for _, u := range cfg.Auth.Users {
+		a.Users = append(a.Users, dashboard.User{Name: u.Name, Role: u.Role, PasswordHash: u.PasswordHash})
+	}
+	for _, t := range cfg.Auth.Tokens {
+		a.Tokens = append(a.Tokens, dashboard.Token{Name: t.Name, Role: t.Role, SHA256: t.SHA256})
+	}
+	if len(a.Users) > 0 || len(a.Tokens) > 0 {
+		return a, "", nil
+	}
+	password := os.Getenv(config.AdminPasswordEnv)
+	if password == "" {
+		password = rand.Text()[:16]
+		printed = password
+	}
+	hash, err := dashboard.HashPassword(password)
+	if err != nil {
+		return a, "", fmt.Errorf("%s: %w", config.AdminPasswordEnv, err)
+	}
+	a.Users = []dashboard.User{{Name: "admin", Role: dashboard.RoleAdmin, PasswordHash: hash}}
+	return a, printed, nil
+}
+
+// webRTC opens the WebRTC port; without it (busy, say) viewers get the
+// MSE stream, and the status board says why.
+func webRTC(cfg config.Config, log *slog.Logger, board *telemetry.Board) *live.WebRTC {
+	wc := cfg.Video.WebRTC
+	if !wc.Enabled {
+		board.Set("webrtc", telemetry.StateOK, "off: live video over WebSocket (MSE) only")
+		return nil
+	}
+	rtc, err := live.NewWebRTC(live.WebRTCConfig{UDPAddress: wc.Address, PublicIPs: wc.PublicIPs, MaxSessions: wc.MaxSessions, Log: log})
+	if err != nil {
+		log.Warn("WebRTC unavailable; live video over WebSocket (MSE) only", "err", err)
+		board.Set("webrtc", telemetry.StateDegraded, err.Error()+"; live video over WebSocket (MSE) only")
+		return nil
+	}
+	board.Set("webrtc", telemetry.StateOK, fmt.Sprintf("UDP port %d", rtc.Port()))
+	return rtc
 }
 
 // reportStatus keeps the status board's store, writer and database entries

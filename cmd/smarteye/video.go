@@ -14,6 +14,7 @@ import (
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo"
+	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
@@ -30,6 +31,9 @@ type camera struct {
 	stream   *rtsp.Stream
 	queue    *rtsp.Queue
 	analyzer *analysis.Analyzer
+	// relay serves the stream to live viewers, fed by liveQueue.
+	relay     *live.Relay
+	liveQueue *rtsp.Queue
 }
 
 // kind is fixed or drone (the configuration may leave fixed unsaid).
@@ -50,6 +54,16 @@ type video struct {
 	// its stream waits for it rather than start with a 404 and a
 	// stream.down event.
 	ready func(id string) bool
+}
+
+// Relay implements dashboard.Relays.
+func (v *video) Relay(id string) (*live.Relay, bool) {
+	for _, c := range v.cams {
+		if c.cfg.ID == id {
+			return c.relay, true
+		}
+	}
+	return nil, false
 }
 
 // Cameras implements dashboard.CameraSource.
@@ -275,6 +289,7 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 			c.analyzer = a
 			c.queue = stream.Subscribe("vision", 256)
 		}
+		c.relay, c.liveQueue = live.NewRelay(cc.ID), stream.Subscribe("live", 256)
 		v.cams = append(v.cams, c)
 		if g != nil {
 			vehicle := ""
@@ -304,6 +319,11 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 				}
 			}
 			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.relay.Run(ctx, c.liveQueue)
+			}()
 			if c.analyzer != nil {
 				wg.Add(1)
 				go func() {

@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ type Config struct {
 	DataDir  string   `yaml:"data_dir"`
 	Log      Log      `yaml:"log"`
 	HTTP     HTTP     `yaml:"http"`
+	Auth     Auth     `yaml:"auth"`
 	Database Database `yaml:"database"`
 	Store    Store    `yaml:"store"`
 	MAVLink  MAVLink  `yaml:"mavlink"`
@@ -108,6 +110,21 @@ type Video struct {
 	MaxBackoff Duration `yaml:"max_backoff"`
 	// Cameras defaults to none (the demo adds its simulated ones).
 	Cameras []Camera `yaml:"cameras"`
+	WebRTC  WebRTC   `yaml:"webrtc"`
+}
+
+// WebRTC configures live video to browsers over WebRTC (the fallback,
+// fragmented MP4 over the HTTP port's WebSocket, needs nothing).
+type WebRTC struct {
+	// Enabled turns WebRTC on. It defaults to true.
+	Enabled bool `yaml:"enabled"`
+	// Address is the one UDP port every session shares. It defaults to ":8189".
+	Address string `yaml:"address"`
+	// PublicIPs are announced instead of the interfaces' addresses (a
+	// server behind 1:1 NAT). It defaults to none.
+	PublicIPs []string `yaml:"public_ips"`
+	// MaxSessions bounds concurrent viewers. It defaults to 64.
+	MaxSessions int `yaml:"max_sessions"`
 }
 
 // Camera is one RTSP camera.
@@ -252,6 +269,38 @@ type HTTP struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
 
+// Auth configures logins.
+type Auth struct {
+	// Users are local accounts. With no users and no tokens, smarteye
+	// creates "admin" with the password in SMARTEYE_ADMIN_PASSWORD, or a
+	// random one it prints at start. It defaults to none.
+	Users []User `yaml:"users"`
+	// Tokens are API tokens for scripts. It defaults to none.
+	Tokens []Token `yaml:"tokens"`
+	// SessionTTL is how long a login lasts. It defaults to 12 hours.
+	SessionTTL Duration `yaml:"session_ttl"`
+	// SecureCookie marks the session cookie Secure, for HTTPS through a
+	// proxy. It defaults to false.
+	SecureCookie bool `yaml:"secure_cookie"`
+}
+
+// User is a local account.
+type User struct {
+	Name string `yaml:"name"`
+	// Role is admin, commander, planner, field or supervisor.
+	Role string `yaml:"role"`
+	// PasswordHash is a bcrypt hash: smarteye hash-password makes one.
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// Token is an API token, sent as "Authorization: Bearer TOKEN".
+type Token struct {
+	Name string `yaml:"name"`
+	Role string `yaml:"role"`
+	// SHA256 is the token's SHA-256 in hex: smarteye new-token makes both.
+	SHA256 string `yaml:"sha256"`
+}
+
 // Database configures the PostgreSQL connection or the embedded cluster.
 type Database struct {
 	// URL of a PostgreSQL server with PostGIS (and TimescaleDB if wanted).
@@ -320,6 +369,7 @@ func Default() Config {
 		DataDir: "./var",
 		Log:     Log{Level: "info", Format: "text"},
 		HTTP:    HTTP{Address: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
+		Auth:    Auth{Users: []User{}, Tokens: []Token{}, SessionTTL: Duration(12 * time.Hour)},
 		Database: Database{
 			Mode:           "auto",
 			MaxConns:       8,
@@ -355,6 +405,7 @@ func Default() Config {
 			StallTimeout: Duration(3 * time.Second),
 			MaxBackoff:   Duration(30 * time.Second),
 			Cameras:      []Camera{},
+			WebRTC:       WebRTC{Enabled: true, Address: ":8189", PublicIPs: []string{}, MaxSessions: 64},
 		},
 		Sites:     []Site{},
 		Geofences: []Geofence{},
@@ -460,6 +511,10 @@ func sectionName(typ string) string {
 // scalar key (the YAML path upper-cased, dots as underscores).
 const EnvPrefix = "SMARTEYE_"
 
+// AdminPasswordEnv is the first-run admin's password (see Auth.Users); it
+// is not a setting, so no file ever holds it.
+const AdminPasswordEnv = "SMARTEYE_ADMIN_PASSWORD"
+
 // ApplyEnv sets keys from SMARTEYE_* variables in env ("KEY=value" pairs).
 // An unknown SMARTEYE_ variable is an error, so that a typo is not ignored.
 func ApplyEnv(cfg *Config, env []string) error {
@@ -468,7 +523,7 @@ func ApplyEnv(cfg *Config, env []string) error {
 	var errs []error
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, EnvPrefix) {
+		if !strings.HasPrefix(k, EnvPrefix) || k == AdminPasswordEnv {
 			continue
 		}
 		f, ok := fields[k]
@@ -588,6 +643,7 @@ func (c *Config) Validate() error {
 		bad("http.address", "%v; write host:port, e.g. 127.0.0.1:8080 or :8080", err)
 	}
 	positive(bad, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	c.validateAuth(bad)
 	if c.Database.URL != "" {
 		u, err := url.Parse(c.Database.URL)
 		switch {
@@ -648,7 +704,55 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+var roles = map[string]bool{"admin": true, "commander": true, "planner": true, "field": true, "supervisor": true}
+
+func (c *Config) validateAuth(bad func(string, string, ...any)) {
+	positive(bad, "auth.session_ttl", c.Auth.SessionTTL)
+	names := map[string]bool{}
+	for i, u := range c.Auth.Users {
+		key := fmt.Sprintf("auth.users[%d]", i)
+		if !cameraID.MatchString(u.Name) {
+			bad(key+".name", "%q: letters, digits, '.', '_' and '-', up to 64", u.Name)
+		}
+		if names[strings.ToLower(u.Name)] {
+			bad(key+".name", "%q is listed twice", u.Name)
+		}
+		names[strings.ToLower(u.Name)] = true
+		if !roles[u.Role] {
+			bad(key+".role", "%q is not one of admin, commander, planner, field, supervisor", u.Role)
+		}
+		if !strings.HasPrefix(u.PasswordHash, "$2") || len(u.PasswordHash) != 60 {
+			bad(key+".password_hash", "not a bcrypt hash; make one with: smarteye hash-password")
+		}
+	}
+	for i, t := range c.Auth.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" {
+			bad(key+".name", "must not be empty")
+		}
+		if !roles[t.Role] {
+			bad(key+".role", "%q is not one of admin, commander, planner, field, supervisor", t.Role)
+		}
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
+			bad(key+".sha256", "64 hex digits; make a token and its hash with: smarteye new-token")
+		}
+	}
+}
+
 func (c *Config) validateVideo(bad func(string, string, ...any)) {
+	if w := c.Video.WebRTC; w.Enabled {
+		if err := checkAddr(w.Address); err != nil {
+			bad("video.webrtc.address", "%v; write host:port, e.g. :8189", err)
+		}
+		for _, ip := range w.PublicIPs {
+			if net.ParseIP(ip) == nil {
+				bad("video.webrtc.public_ips", "%q is not an IP address", ip)
+			}
+		}
+		if w.MaxSessions < 1 || w.MaxSessions > 10000 {
+			bad("video.webrtc.max_sessions", "%d is out of range 1..10000", w.MaxSessions)
+		}
+	}
 	v := c.Video
 	if v.Workers < 0 || v.Workers > 256 {
 		bad("video.workers", "%d is out of range 0 (one per core)..256", v.Workers)
