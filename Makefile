@@ -27,8 +27,9 @@ vet:
 	$(GO) vet -tags $(TAGS) ./...
 
 # Every test, with the race detector. Tests start their own PostgreSQL.
+# The browser tests leave their screenshots in var/test-artifacts.
 test: deps vet
-	$(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
+	SMARTEYE_ARTIFACTS=$(CURDIR)/var/test-artifacts $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
 
 # Each fuzz target for FUZZTIME (default 30s); the seed corpora run in `make test`.
 FUZZTIME ?= 30s
@@ -45,6 +46,7 @@ fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzReadMsg$$' -fuzztime $(FUZZTIME) ./vision/cv/
 	$(GO) test -run '^$$' -fuzz '^FuzzJPEGSize$$' -fuzztime $(FUZZTIME) ./ingest/rtsp/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFence$$' -fuzztime $(FUZZTIME) ./dashboard/
+	$(GO) test -run '^$$' -fuzz '^FuzzMuxer$$' -fuzztime $(FUZZTIME) ./ingest/live/
 
 # Benchmarks against their baselines; writes BENCHMARKS.md.
 bench:

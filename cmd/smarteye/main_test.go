@@ -54,6 +54,12 @@ var urlLine = regexp.MustCompile(`dashboard at (http://\S+)`)
 // start runs smarteye with args and waits for the dashboard URL it prints.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with extra environment variables (later ones win).
+func startEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	if args[0] == "serve" || args[0] == "demo" {
 		// Tests run side by side: MAVLink on a port the OS picks, not :14550.
 		args = append(args, "--mavlink", "127.0.0.1:0")
@@ -63,6 +69,7 @@ func start(t *testing.T, args ...string) *proc {
 	}
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), config.AdminPasswordEnv+"="+testPassword, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...)
 	stdout, _ := cmd.StdoutPipe()
 	log := &syncWriter{}
 	cmd.Stderr = log

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,42 +15,128 @@ import (
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
-// The command-centre map in a real browser (Debian's chromium through
-// playwright-core): the demo's drones, camera footprints, detections,
-// buildings and geofences on the map, a drone's panel on click, and no
-// request leaving smarteye.
-func TestDashboardMapInBrowser(t *testing.T) {
+// artifacts is where the browser tests leave their screenshots: the
+// folder in SMARTEYE_ARTIFACTS (make test sets it), else a temporary one.
+func artifacts(t *testing.T) string {
+	if d := os.Getenv("SMARTEYE_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err == nil {
+			return d
+		}
+	}
+	return t.TempDir()
+}
+
+// browser runs dashboard/web/test/dashboard.mjs and decodes what it saw.
+func browser(t *testing.T, p *proc, env []string, args ...string) map[string]any {
+	t.Helper()
 	if _, err := os.Stat("../../dashboard/web/dist/index.html"); err != nil {
 		t.Fatal("the web app is not built: run `make deps`")
 	}
-	data := filepath.Join(storetest.TempDir(t), "var")
-	p := start(t, "demo", "--data-dir", data, "--http", "127.0.0.1:0")
-	waitReady(t, p)
-
-	shot := filepath.Join(t.TempDir(), "map.png")
-	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 240*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "test/map.mjs", p.url, shot)
+	cmd := exec.CommandContext(ctx, "node", append([]string{"test/dashboard.mjs", p.url, testPassword}, args...)...)
 	cmd.Dir = "../../dashboard/web"
+	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("browser test: %v\n%s\n%s", err, stderr.String(), p.log.String())
 	}
-	var seen struct {
-		Vehicles, Cameras, Footprints, Detections, Buildings, Geofences, Markers int
-		Panel                                                                    string
-	}
+	var seen map[string]any
 	if err := json.Unmarshal(out, &seen); err != nil {
 		t.Fatalf("%s: %v", out, err)
 	}
-	t.Logf("the map shows %+v", seen)
-	if seen.Vehicles != 3 || seen.Markers != 3 || seen.Footprints < 2 || seen.Detections < 1 || seen.Buildings < 40 || seen.Geofences < 2 || !strings.HasPrefix(seen.Panel, "drone-") {
-		t.Fatalf("map %+v", seen)
+	return seen
+}
+
+// The command centre in a real browser (Debian's chromium through
+// playwright-core), against the real binary's demo: log in; the map's
+// buildings, fences, moving drones, footprints, detections and heat map; a
+// drone's panel on click; the video wall playing the cameras over MSE with
+// detection boxes drawn; logging out blocks the API; no request leaves
+// smarteye.
+func TestDashboardInBrowser(t *testing.T) {
+	data := filepath.Join(storetest.TempDir(t), "var")
+	p := start(t, "demo", "--data-dir", data, "--http", "127.0.0.1:0")
+	waitReady(t, p)
+	shots := artifacts(t)
+	seen := browser(t, p, nil, shots)
+	t.Logf("the page showed %v", seen)
+	num := func(k string) float64 { f, _ := seen[k].(float64); return f }
+	if num("vehicles") != 3 || num("markers") != 3 || num("moved") < 2 || num("footprints") < 2 || num("detections") < 1 ||
+		num("buildings") < 40 || num("geofences") < 2 || seen["heatLayer"] != true || !strings.HasPrefix(fmt.Sprint(seen["panel"]), "drone-") {
+		t.Fatalf("map %v", seen)
 	}
-	if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
-		t.Fatalf("screenshot: %v", err)
+	if seen["user"] != "admin/admin" || seen["loginError"] == "" || num("afterLogout") != 401 {
+		t.Fatalf("login: %v", seen)
+	}
+	tiles, _ := seen["tiles"].([]any)
+	playing, boxes := 0, 0
+	for _, x := range tiles {
+		tile := x.(map[string]any)
+		if tile["path"] == "mse" && tile["frames"].(float64) > 10 {
+			playing++
+		}
+		if tile["overlays"].(float64) > 0 {
+			boxes++
+		}
+	}
+	if playing < 2 || boxes < 1 || num("framesGrew") < 2 {
+		t.Fatalf("video wall: %d tiles playing over MSE, %d with boxes: %v", playing, boxes, tiles)
+	}
+	for _, f := range []string{"map.png", "wall.png"} {
+		if st, err := os.Stat(filepath.Join(shots, f)); err != nil || st.Size() < 10_000 {
+			t.Fatalf("screenshot %s: %v", f, err)
+		}
+	}
+	stopWith(t, p, syscall.SIGTERM)
+}
+
+// WebRTC between chromium and smarteye needs two interfaces: chromium
+// gathers no loopback candidates. The test makes a network namespace with
+// a veth pair, runs smarteye on the host side and chromium inside.
+func TestVideoWallWebRTCInBrowser(t *testing.T) {
+	ns := fmt.Sprintf("smarteye-%d", os.Getpid())
+	host, peer := fmt.Sprintf("se%dh", os.Getpid()%100000), fmt.Sprintf("se%dp", os.Getpid()%100000)
+	hostIP, peerIP := "10.231.7.1", "10.231.7.2"
+	run := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := run("netns", "add", ns); err != nil {
+		t.Skipf("network namespaces are not permitted here, so WebRTC cannot be tested across interfaces: %v", err)
+	}
+	t.Cleanup(func() { run("netns", "del", ns); run("link", "del", host) })
+	for _, step := range [][]string{
+		{"link", "add", host, "type", "veth", "peer", "name", peer},
+		{"link", "set", peer, "netns", ns},
+		{"addr", "add", hostIP + "/24", "dev", host},
+		{"link", "set", host, "up"},
+		{"netns", "exec", ns, "ip", "addr", "add", peerIP + "/24", "dev", peer},
+		{"netns", "exec", ns, "ip", "link", "set", peer, "up"},
+		{"netns", "exec", ns, "ip", "link", "set", "lo", "up"},
+	} {
+		if err := run(step...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
+	script := "#!/bin/sh\nexec ip netns exec " + ns + " /usr/bin/chromium \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(storetest.TempDir(t), "var")
+	p := startEnv(t, []string{"SMARTEYE_VIDEO_WEBRTC_ADDRESS=" + hostIP + ":0"}, "demo", "--data-dir", data, "--http", hostIP+":0")
+	waitReady(t, p)
+	seen := browser(t, p, []string{"CHROMIUM_WRAPPER=" + wrapper}, artifacts(t), "webrtc")
+	t.Logf("over WebRTC: %v", seen)
+	tiles, _ := seen["webrtc"].([]any)
+	if len(tiles) < 1 {
+		t.Fatalf("no tile played over WebRTC: %v", seen)
 	}
 	stopWith(t, p, syscall.SIGTERM)
 }

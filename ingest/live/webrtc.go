@@ -114,7 +114,7 @@ func NewWebRTC(cfg WebRTCConfig) (*WebRTC, error) {
 // decode the camera's other profiles through it too.
 var h264Capability = webrtc.RTPCodecCapability{
 	MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-	SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+	SDPFmtpLine:  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
 	RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}},
 }
 

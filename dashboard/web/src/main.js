@@ -1,29 +1,92 @@
-// smarteye's command-centre map: the site's buildings in 3D, geofences,
-// live vehicles with heading, trail and state, camera footprints and
-// detections, all from smarteye's own API — no remote tiles, glyphs or
-// sprites (labels are HTML markers, so no glyphs are needed).
-import { Map, Marker, setWorkerUrl } from "maplibre-gl";
+// smarteye's command centre: the live map (the site's buildings in 3D,
+// geofences, live vehicles with heading, trail and state, camera footprints,
+// detections and the last hour's heat map) and the video wall, all from
+// smarteye's own API — no remote tiles, glyphs or sprites (labels are HTML
+// markers, so no glyphs are needed).
+import { Map, Marker, addProtocol, setWorkerUrl } from "maplibre-gl";
+import { PMTiles, Protocol } from "pmtiles";
 import "maplibre-gl/dist/maplibre-gl.css";
 // Vite drops MapLibre's worker unless it is bundled as one and handed over.
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url";
 import "./style.css";
+import { CLASS_COLOURS, Player } from "./player.js";
+import { Wall } from "./wall.js";
 
 setWorkerUrl(workerUrl);
 
 const TRAIL_MS = 3 * 60 * 1000; // vehicle trails: the last three minutes
 const DETECTION_MS = 60 * 1000; // detections fade out over a minute
-const CLASS_COLOURS = { person: "#ffb000", car: "#4fc3f7", truck: "#4fc3f7", bus: "#4fc3f7", bicycle: "#81c784", motion: "#ce93d8" };
+const HEAT_MS = 60 * 60 * 1000; // the heat map: the last hour
+const OVERLAY_KEEP_MS = 5000; // detection frames kept for the video overlays
 
 // State, exposed for operators' scripts and the browser tests.
-const state = { connected: false, vehicles: new globalThis.Map(), cameras: new globalThis.Map(), detections: [], events: [], site: null };
+const state = {
+  connected: false, vehicles: new globalThis.Map(), cameras: new globalThis.Map(), detections: [], events: [], site: null,
+  // Per camera, the analysed frames of the last few seconds: {t (capture
+  // time, Unix ms), width, height, objects}, oldest first.
+  detectionFrames: new globalThis.Map(),
+  user: null, ready: false, timing: {},
+  // ?video=mse or ?video=webrtc pins the tiles' transport (default: auto).
+  videoMode: new URLSearchParams(location.search).get("video") || "auto",
+};
 globalThis.smarteye = state;
 
 const $ = (id) => document.getElementById(id);
 
 async function getJSON(url) {
   const r = await fetch(url);
-  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  if (r.status === 401) {
+    state.loggedOut();
+    throw new Error("not logged in");
+  }
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${(await r.text()).slice(0, 200)}`);
   return r.json();
+}
+
+// Logging in and out. The session is an HttpOnly cookie: the page never sees it.
+state.loggedOut = (why = "Your session has ended. Log in again.") => {
+  if (!$("login").hidden) return;
+  state.wall?.hide();
+  $("login-error").textContent = state.user ? why : "";
+  $("login").hidden = false;
+  $("user").hidden = true;
+};
+state.checkLogin = async () => {
+  const r = await fetch("api/v1/auth/me").catch(() => null);
+  if (r?.status === 401) state.loggedOut();
+};
+
+async function boot() {
+  $("login-form").onsubmit = async (e) => {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    const r = await fetch("api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    }).catch((err) => ({ ok: false, json: async () => ({ error: err.message }) }));
+    if (!r.ok) {
+      $("login-error").textContent = (await r.json().catch(() => ({}))).error || "Login failed";
+      return;
+    }
+    location.reload();
+  };
+  $("logout").onclick = async () => {
+    await fetch("api/v1/auth/logout", { method: "POST" });
+    location.reload();
+  };
+  const r = await fetch("api/v1/auth/me");
+  if (r.status === 401) {
+    $("site").textContent = "";
+    state.loggedOut();
+    state.ready = "login";
+    return;
+  }
+  if (!r.ok) throw new Error(`smarteye did not answer (${r.status})`);
+  state.user = await r.json();
+  $("user").hidden = false;
+  $("whoami").textContent = `${state.user.user} · ${state.user.role}`;
+  await start();
 }
 
 const empty = () => ({ type: "FeatureCollection", features: [] });
@@ -53,7 +116,7 @@ async function start() {
   map.setMissingStyleImageResolver?.(() => ({ width: 1, height: 1, data: new Uint8Array(4) }));
 
   await new Promise((resolve) => map.on("load", resolve));
-  addBasemap(map, site);
+  await addBasemap(map, site).catch((err) => console.warn("basemap:", err));
 
   map.addSource("buildings", { type: "geojson", data: site?.model ? site.model.replace(/^\//, "") : empty() });
   map.addLayer({
@@ -80,6 +143,35 @@ async function start() {
   map.addSource("trails", { type: "geojson", data: empty() });
   map.addLayer({ id: "trails", type: "line", source: "trails", paint: { "line-color": "#00e5ff", "line-width": 2, "line-opacity": 0.6 } });
 
+  // The last hour's detections as a heat map, under the live ones.
+  map.addSource("heat", { type: "geojson", data: empty() });
+  map.addLayer({
+    id: "heat",
+    type: "heatmap",
+    source: "heat",
+    paint: {
+      "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 14, 8, 19, 40],
+      "heatmap-intensity": 0.6,
+      "heatmap-opacity": 0.55,
+    },
+  });
+  const loadHeat = () => {
+    const from = new Date(Date.now() - HEAT_MS).toISOString();
+    getJSON(`api/v1/geo/detections?from=${from}&limit=20000`)
+      .then((fc) => {
+        state.heat = fc.features.length;
+        map.getSource("heat")?.setData(fc);
+      })
+      .catch((err) => console.warn("heat map:", err.message));
+  };
+  loadHeat();
+  setInterval(loadHeat, 60000);
+  $("heat").onclick = () => {
+    const on = map.getLayoutProperty("heat", "visibility") !== "none";
+    map.setLayoutProperty("heat", "visibility", on ? "none" : "visible");
+    $("heat").classList.toggle("on", !on);
+  };
+
   map.addSource("detections", { type: "geojson", data: empty() });
   map.addLayer({
     id: "detections",
@@ -98,19 +190,111 @@ async function start() {
   map.on("rotate", () => {
     for (const e of state.vehicles.values()) e.el.querySelector("svg").style.transform = `rotate(${(e.heading ?? 0) - map.getBearing()}deg)`;
   });
+  // A camera's footprint opens its panel, with its live video.
+  map.on("click", "footprints", (e) => {
+    const id = e.features[0]?.properties?.camera;
+    if (id) showCamera(id);
+  });
+  map.on("mouseenter", "footprints", () => (map.getCanvas().style.cursor = "pointer"));
+  map.on("mouseleave", "footprints", () => (map.getCanvas().style.cursor = ""));
   connect(map);
   setInterval(() => redraw(map), 1000);
-  $("close").onclick = () => ($("panel").hidden = true);
+  $("close").onclick = closePanel;
+
+  state.wall = new Wall($("wall"), state);
+  const view = (name) => {
+    $("tab-map").classList.toggle("on", name === "map");
+    $("tab-wall").classList.toggle("on", name === "wall");
+    $("wall").hidden = name !== "wall";
+    if (name === "wall") {
+      closePanel();
+      state.wall.show();
+    } else {
+      state.wall.hide();
+      map.resize();
+    }
+    history.replaceState(null, "", name === "wall" ? "#wall" : "#");
+  };
+  $("tab-map").onclick = () => view("map");
+  $("tab-wall").onclick = () => view("wall");
+
+  // Ready: the buildings, the fences and the live feed are on the map.
+  const t0 = performance.now();
+  const ready = () => {
+    if (state.ready === true) return;
+    if (map.isSourceLoaded("buildings") && map.isSourceLoaded("geofences") && state.connected && map.loaded()) {
+      state.ready = true;
+      state.timing.firstRender = performance.now(); // since navigation started
+      state.timing.sinceScript = performance.now() - t0;
+      if (location.hash === "#wall") view("wall");
+    } else map.once("idle", ready);
+  };
+  map.once("idle", ready);
+  setTimeout(ready, 500);
 }
 
-function addBasemap(map, site) {
+function closePanel() {
+  state.panelPlayer?.close();
+  state.panelPlayer = null;
+  $("panel").hidden = true;
+}
+
+// showPanel fills the side panel: a title, rows, and a camera's live video.
+function showPanel(title, rows, camera) {
+  state.panelPlayer?.close();
+  state.panelPlayer = null;
+  const body = $("panel-body");
+  body.innerHTML = `<h3></h3><table>${rows.filter((r) => r[1] !== undefined && r[1] !== "").map((r) => `<tr><td>${r[0]}</td><td>${r[1]}</td></tr>`).join("")}</table>`;
+  body.querySelector("h3").textContent = title;
+  if (camera) {
+    const box = document.createElement("div");
+    box.className = "tile-box panel-video";
+    body.append(box);
+    state.panelPlayer = new Player(box, camera, state, { mode: state.videoMode });
+  }
+  $("panel").hidden = false;
+}
+
+function showCamera(id) {
+  const c = state.cameras.get(id);
+  if (!c) return;
+  const counts = Object.entries(c.counts || {}).map(([zone, byClass]) => `${zone}: ${Object.entries(byClass).map(([k, n]) => `${n} ${k}`).join(", ")}`).join("; ");
+  showPanel(c.name || c.id, [
+    ["status", `${c.status}${c.reason ? " — " + c.reason : ""}`], ["kind", c.kind], ["vehicle", c.vehicle_id],
+    ["video", c.codec && `${c.codec} ${c.width}×${c.height} · ${c.fps?.toFixed(1)} fps · ${Math.round((c.bitrate || 0) / 1000)} kbit/s`],
+    ["detector", `${c.detector}${c.detector_error ? " — " + c.detector_error : ""}`], ["analysis", `${c.analysis_fps?.toFixed(1)} fps · ${c.tracks} tracks`],
+    ["zones", counts],
+  ], c.status === "no video" ? null : id);
+}
+
+// addBasemap adds the site's basemap: XYZ raster tiles, or a PMTiles file
+// that smarteye serves with Range requests (raster, or vector drawn as
+// plain fills and lines: no glyphs needed).
+async function addBasemap(map, site) {
   const b = site?.basemap;
   if (b?.type === "xyz") {
     map.addSource("basemap", { type: "raster", tiles: [b.url], tileSize: 256 });
     map.addLayer({ id: "basemap", type: "raster", source: "basemap" });
   }
-  // A PMTiles basemap needs a protocol handler (pmtiles://); it is served
-  // at b.url with Range requests for one to read.
+  if (b?.type !== "pmtiles") return;
+  const protocol = new Protocol();
+  addProtocol("pmtiles", protocol.tile);
+  const url = new URL(b.url.replace(/^\//, ""), location.href).href;
+  const archive = new PMTiles(url);
+  protocol.add(archive);
+  const header = await archive.getHeader();
+  if (header.tileType === 1) {
+    const meta = await archive.getMetadata();
+    map.addSource("basemap", { type: "vector", url: `pmtiles://${url}` });
+    for (const l of meta?.vector_layers || []) {
+      map.addLayer({ id: `basemap-${l.id}-fill`, type: "fill", source: "basemap", "source-layer": l.id, filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": "#243042", "fill-opacity": 0.8 } });
+      map.addLayer({ id: `basemap-${l.id}-line`, type: "line", source: "basemap", "source-layer": l.id, filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": "#3a4a60", "line-width": 1 } });
+    }
+  } else {
+    map.addSource("basemap", { type: "raster", url: `pmtiles://${url}`, tileSize: 256 });
+    map.addLayer({ id: "basemap", type: "raster", source: "basemap" });
+  }
+  state.basemap = { type: "pmtiles", tileType: header.tileType };
 }
 
 // The live feed, reconnecting with a capped backoff and a visible banner.
@@ -126,7 +310,9 @@ function connect(map) {
     ws.onmessage = (m) => handle(map, JSON.parse(m.data));
     ws.onclose = () => {
       state.connected = false;
+      if (!$("login").hidden) return; // logged out: no reconnecting
       $("banner").hidden = false;
+      state.checkLogin();
       setTimeout(open, backoff);
       backoff = Math.min(backoff * 2, 10000);
     };
@@ -148,6 +334,12 @@ function handle(map, u) {
       break;
     case "detections": {
       const now = Date.now();
+      const d = u.detections;
+      let frames = state.detectionFrames.get(d.camera);
+      if (!frames) state.detectionFrames.set(d.camera, (frames = []));
+      const t = Date.parse(d.time);
+      frames.push({ t, width: d.width, height: d.height, objects: d.objects });
+      while (frames.length && t - frames[0].t > OVERLAY_KEEP_MS) frames.shift();
       for (const o of u.detections.objects) {
         if (o.lat === undefined) continue;
         state.detections.push({ at: now, camera: u.detections.camera, ...o });
@@ -195,14 +387,14 @@ function vehicle(map, v) {
 function showVehicle(id) {
   const v = state.vehicles.get(id)?.v;
   if (!v) return;
+  const cam = [...state.cameras.values()].find((c) => c.vehicle_id === v.id && c.codec);
   const rows = [
     ["mode", v.mode], ["armed", v.armed], ["link", v.link_health?.state], ["altitude", v.position && `${v.position.alt_rel?.toFixed(1)} m`],
     ["speed", v.motion && `${v.motion.ground_speed?.toFixed(1)} m/s`], ["heading", v.motion && `${Math.round(v.motion.heading)}°`],
     ["battery", v.battery && `${Math.round(v.battery.remaining)} % · ${v.battery.voltage?.toFixed(1)} V`],
     ["GPS", v.gps && `${v.gps.fix_name} · ${v.gps.satellites} sats`], ["camera", v.camera],
   ];
-  $("panel-body").innerHTML = `<h3>${v.name || v.id}</h3><table>${rows.filter((r) => r[1] !== undefined).map((r) => `<tr><td>${r[0]}</td><td>${r[1]}</td></tr>`).join("")}</table>`;
-  $("panel").hidden = false;
+  showPanel(v.name || v.id, rows, cam?.id);
 }
 
 function redraw(map) {
@@ -235,7 +427,7 @@ function redraw(map) {
   $("counts").textContent = `${state.vehicles.size} vehicles · ${state.cameras.size} cameras · ${state.detections.length} detections in the last minute`;
 }
 
-start().catch((err) => {
+boot().catch((err) => {
   $("site").textContent = `failed to start: ${err.message}`;
   console.error(err);
 });

@@ -1,0 +1,129 @@
+// Browser test of the command centre, run by cmd/smarteye's tests against
+// a running `smarteye demo`: Debian's chromium driven by playwright-core.
+//
+//   node dashboard.mjs URL PASSWORD SHOTS_DIR [webrtc]
+//
+// Logs in as admin, checks the map (buildings, fences, moving drones,
+// footprints, detections, heat map, a drone's panel), the video wall over
+// MSE (frames counted, detection boxes drawn), then logs out and checks
+// the API refuses the page. With "webrtc" it checks only that a wall tile
+// plays over WebRTC (run where the browser and smarteye are on different
+// interfaces: see web_test.go). CHROMIUM_WRAPPER, if set, launches the
+// browser through it (e.g. inside a network namespace).
+// Prints one JSON line of what the page showed; exits non-zero on failure.
+import { chromium } from "playwright-core";
+
+const [url, password, shots, mode] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_WRAPPER || process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
+    "--autoplay-policy=no-user-gesture-required", "--disable-features=WebRtcHideLocalIpsWithMdns"],
+});
+const fail = async (msg) => {
+  console.error(msg);
+  await browser.close();
+  process.exit(1);
+};
+const wallStats = () => globalThis.smarteye.wall.stats();
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  // 401s are expected (the login check); any other failed request is not.
+  page.on("response", (r) => r.status() >= 400 && r.status() !== 401 && errors.push(`${r.status()} ${r.url()}`));
+  const remote = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.host !== new URL(url).host && !["data:", "blob:"].includes(u.protocol)) remote.push(r.url());
+  });
+  const seen = {};
+
+  // 1. The login form; a wrong password is refused in plain words.
+  await page.goto(mode === "webrtc" ? url + "#wall" : url);
+  await page.waitForFunction(() => globalThis.smarteye?.ready === "login", null, { timeout: 30000 });
+  await page.fill("#username", "admin");
+  await page.fill("#password", "wrong");
+  await page.click("#login-form button");
+  await page.waitForFunction(() => document.querySelector("#login-error").textContent.length > 0);
+  seen.loginError = await page.locator("#login-error").textContent();
+  await page.fill("#password", password);
+  await Promise.all([page.waitForNavigation(), page.click("#login-form button")]);
+
+  if (mode === "webrtc") {
+    await page.waitForFunction(() => globalThis.smarteye?.ready === true, null, { timeout: 60000 });
+    await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.path === "webrtc" && s.frames > 30), null, { timeout: 60000 });
+    const tiles = await page.evaluate(wallStats);
+    seen.webrtc = tiles.filter((s) => s.path === "webrtc").map((s) => ({ camera: s.camera, frames: s.frames, latency: s.latency }));
+    if (shots) await page.screenshot({ path: `${shots}/wall-webrtc.png` });
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
+  }
+
+  // 2. The map: buildings, fences, three drones, footprints.
+  await page.waitForFunction(() => {
+    const s = globalThis.smarteye;
+    if (!s || s.ready !== true) return false;
+    const placed = [...s.vehicles.values()].filter((e) => e.v?.position).length;
+    const footprints = [...s.cameras.values()].filter((c) => c.footprint?.length >= 4).length;
+    return placed >= 3 && footprints >= 2;
+  }, null, { timeout: 60000 });
+  seen.firstRenderMs = Math.round(await page.evaluate(() => globalThis.smarteye.timing.firstRender));
+  // The drones move: positions differ between two reads.
+  const positions = () => page.evaluate(() => [...globalThis.smarteye.vehicles.values()].map((e) => [e.v.position.lat, e.v.position.lon]));
+  const before = await positions();
+  await page.waitForTimeout(2000);
+  const after = await positions();
+  seen.moved = before.filter((p, i) => after[i] && (p[0] !== after[i][0] || p[1] !== after[i][1])).length;
+  // Detections arrive from the plaza cameras within a few seconds.
+  await page.waitForFunction(() => globalThis.smarteye.detections.length > 0, null, { timeout: 30000 });
+  await page.waitForTimeout(1500); // let the 1 s redraw put them on the map
+  Object.assign(seen, await page.evaluate(() => {
+    const s = globalThis.smarteye;
+    return {
+      vehicles: s.vehicles.size,
+      cameras: s.cameras.size,
+      footprints: [...s.cameras.values()].filter((c) => c.footprint?.length >= 4).length,
+      detections: s.detections.length,
+      buildings: s.map.querySourceFeatures("buildings").length,
+      geofences: s.map.querySourceFeatures("geofences").length,
+      markers: document.querySelectorAll(".vehicle").length,
+      heatLayer: !!s.map.getLayer("heat"),
+      user: s.user.user + "/" + s.user.role,
+    };
+  }));
+  // Clicking a drone opens its panel.
+  await page.locator(".vehicle").first().click();
+  await page.waitForSelector("#panel:not([hidden]) td");
+  seen.panel = await page.locator("#panel h3").textContent();
+  if (shots) await page.screenshot({ path: `${shots}/map.png` });
+  await page.click("#close");
+
+  // 3. The video wall over MSE: frames are shown and counted, detection
+  // boxes are drawn on the plaza cameras, latency is measured.
+  await page.evaluate(() => localStorage.setItem("smarteye.wall", JSON.stringify({ layout: 4, cameras: [] })));
+  await page.goto(url + "?video=mse#wall");
+  await page.waitForFunction(() => globalThis.smarteye?.ready === true && !document.querySelector("#wall").hidden, null, { timeout: 60000 });
+  await page.waitForFunction(() => globalThis.smarteye.wall.stats().filter((s) => s.path === "mse" && s.frames > 0).length >= 2, null, { timeout: 60000 });
+  const first = await page.evaluate(wallStats);
+  await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.overlays > 0), null, { timeout: 60000 });
+  await page.waitForTimeout(3000);
+  const later = await page.evaluate(wallStats);
+  seen.tiles = later.map((s) => ({ camera: s.camera, path: s.path, state: s.state, frames: s.frames, fps: s.fps, latency: s.latency && Math.round(s.latency), overlays: s.overlays }));
+  seen.framesGrew = later.filter((s) => s.frames > (first.find((f) => f.camera === s.camera)?.frames ?? 0)).length;
+  if (shots) await page.screenshot({ path: `${shots}/wall.png` });
+
+  // 4. Logging out shows the login form, and the API refuses the page.
+  await Promise.all([page.waitForNavigation(), page.click("#logout")]);
+  await page.waitForFunction(() => globalThis.smarteye?.ready === "login", null, { timeout: 30000 });
+  seen.afterLogout = await page.evaluate(async () => (await fetch("api/v1/vehicles")).status);
+
+  if (errors.length) await fail("page errors: " + errors.join("; "));
+  if (remote.length) await fail("requests outside smarteye: " + remote.join(", "));
+  console.log(JSON.stringify(seen));
+  await browser.close();
+} catch (e) {
+  await fail(String(e.stack || e));
+}
