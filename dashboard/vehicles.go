@@ -144,12 +144,15 @@ const (
 	liveQueue        = 4096
 	liveWriteTimeout = 10 * time.Second
 	livePing         = 20 * time.Second
+	maxBatchBytes    = 256 << 10
 )
 
 // live is the WebSocket GET /api/v1/live: a snapshot of every vehicle,
 // then every update as it happens. Query parameters filter it: types
 // (vehicle,event), vehicles (ids) and rate (most updates per second per
-// vehicle; 0 is every one). A client that reads too slowly loses its
+// vehicle; 0 is every one) and batch (1: the updates that are waiting go
+// out together as one JSON array per message, far cheaper for busy feeds;
+// the web app asks for it). A client that reads too slowly loses its
 // oldest updates, told by a "dropped" message, and never slows ingest.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -177,6 +180,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			onlyCams[x] = true
 		}
 	}
+	batch := q.Get("batch") == "1"
 	var minGap time.Duration
 	if v := q.Get("rate"); v != "" {
 		rate, err := strconv.ParseFloat(v, 64)
@@ -265,6 +269,12 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	ping := time.NewTicker(livePing)
 	defer ping.Stop()
 	var buf []telemetry.Update
+	var out []byte // a batch being built
+	write := func(b []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, b)
+	}
 	var reported uint64
 	for {
 		select {
@@ -280,6 +290,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-sub.Ready():
 			buf = sub.Take(buf[:0])
+			out = out[:0]
 			for _, u := range buf {
 				switch {
 				case u.Vehicle != nil:
@@ -307,9 +318,28 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 						continue
 					}
 				}
-				if err := send(u); err != nil {
+				b, err := u.JSON()
+				if err != nil {
 					return
 				}
+				if batch {
+					if len(out) == 0 {
+						out = append(out, '[')
+					} else {
+						out = append(out, ',')
+					}
+					out = append(out, b...)
+					if len(out) < maxBatchBytes {
+						continue
+					}
+					b, out = append(out, ']'), out[:0]
+				}
+				if write(b) != nil {
+					return
+				}
+			}
+			if len(out) > 0 && write(append(out, ']')) != nil {
+				return
 			}
 			clear(buf)
 			if d := sub.Dropped(); d > reported {

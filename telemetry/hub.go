@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"sync"
@@ -19,6 +20,30 @@ type Update struct {
 	Camera     *Camera     `json:"camera,omitempty"`
 	Event      *Event      `json:"event,omitempty"`
 	Detections *Detections `json:"detections,omitempty"`
+
+	// enc is the update's JSON, made once for every subscriber that sends
+	// it (500 live clients must not marshal it 500 times).
+	enc *encoded
+}
+
+type encoded struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// JSON is the update marshalled, computed once per published update and
+// shared by every copy; the bytes must not be modified.
+func (u *Update) JSON() ([]byte, error) {
+	if u.enc == nil {
+		return json.Marshal(u)
+	}
+	u.enc.once.Do(func() {
+		c := *u
+		c.enc = nil
+		u.enc.b, u.enc.err = json.Marshal(c)
+	})
+	return u.enc.b, u.enc.err
 }
 
 // Bus is the live feed as its producers and consumers see it. The Hub is
@@ -96,6 +121,7 @@ func (h *Hub) PublishEvent(e Event) {
 }
 
 func (h *Hub) fanOut(u Update) {
+	u.enc = &encoded{}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.subs {

@@ -50,7 +50,15 @@ func main() {
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
 	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo" prints its section`)
+	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
+	if *fanoutChild {
+		if err := fanoutServer(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	switch *only {
 	case "":
@@ -59,6 +67,11 @@ func main() {
 		err = runVideoOnly(*out, *runs, true, false)
 	case "vision":
 		err = runVideoOnly(*out, *runs, false, true)
+	case "dashboard":
+		var d string
+		if d, err = benchDashboard(context.Background(), *runs); err == nil {
+			fmt.Print(d)
+		}
 	case "geo":
 		var g string
 		if g, err = benchGeo(*runs); err == nil {

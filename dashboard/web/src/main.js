@@ -301,13 +301,16 @@ async function addBasemap(map, site) {
 function connect(map) {
   let backoff = 500;
   const open = () => {
-    const ws = new WebSocket(new URL("api/v1/live", location.href).href.replace(/^http/, "ws"));
+    const ws = new WebSocket(new URL("api/v1/live?batch=1", location.href).href.replace(/^http/, "ws"));
     ws.onopen = () => {
       backoff = 500;
       state.connected = true;
       $("banner").hidden = true;
     };
-    ws.onmessage = (m) => handle(map, JSON.parse(m.data));
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      for (const u of Array.isArray(msg) ? msg : [msg]) handle(map, u);
+    };
     ws.onclose = () => {
       state.connected = false;
       if (!$("login").hidden) return; // logged out: no reconnecting
