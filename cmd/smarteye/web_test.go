@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
@@ -97,38 +98,16 @@ func TestDashboardInBrowser(t *testing.T) {
 // gathers no loopback candidates. The test makes a network namespace with
 // a veth pair, runs smarteye on the host side and chromium inside.
 func TestVideoWallWebRTCInBrowser(t *testing.T) {
-	ns := fmt.Sprintf("smarteye-%d", os.Getpid())
-	host, peer := fmt.Sprintf("se%dh", os.Getpid()%100000), fmt.Sprintf("se%dp", os.Getpid()%100000)
-	hostIP, peerIP := "10.231.7.1", "10.231.7.2"
-	run := func(args ...string) error {
-		out, err := exec.Command("ip", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	if err := run("netns", "add", ns); err != nil {
+	ns, err := sim.NewNetNS("w", "10.231.7.1", "10.231.7.2")
+	if err != nil {
 		t.Skipf("network namespaces are not permitted here, so WebRTC cannot be tested across interfaces: %v", err)
 	}
-	t.Cleanup(func() { run("netns", "del", ns); run("link", "del", host) })
-	for _, step := range [][]string{
-		{"link", "add", host, "type", "veth", "peer", "name", peer},
-		{"link", "set", peer, "netns", ns},
-		{"addr", "add", hostIP + "/24", "dev", host},
-		{"link", "set", host, "up"},
-		{"netns", "exec", ns, "ip", "addr", "add", peerIP + "/24", "dev", peer},
-		{"netns", "exec", ns, "ip", "link", "set", peer, "up"},
-		{"netns", "exec", ns, "ip", "link", "set", "lo", "up"},
-	} {
-		if err := run(step...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
-	script := "#!/bin/sh\nexec ip netns exec " + ns + " /usr/bin/chromium \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+	t.Cleanup(ns.Close)
+	wrapper, err := ns.Wrapper(t.TempDir(), "/usr/bin/chromium")
+	if err != nil {
 		t.Fatal(err)
 	}
+	hostIP := ns.HostIP
 	data := filepath.Join(storetest.TempDir(t), "var")
 	p := startEnv(t, []string{"SMARTEYE_VIDEO_WEBRTC_ADDRESS=" + hostIP + ":0"}, "demo", "--data-dir", data, "--http", hostIP+":0")
 	waitReady(t, p)

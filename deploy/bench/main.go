@@ -45,11 +45,12 @@ func main() {
 	flag.IntVar(&fleetDrones, "fleet-drones", 100, "simulated drones in the end-to-end MAVLink run")
 	flag.DurationVar(&fleetTime, "fleet-time", time.Minute, "length of the end-to-end MAVLink run")
 	flag.BoolVar(&videoBench, "video", true, "include the H.264 decode benchmark (ingest/decode vs ffmpeg)")
+	flag.BoolVar(&dashboardBench, "dashboard", true, "include the live feed fan-out and the browser benchmarks (first map render, glass-to-glass latency)")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo" prints its section`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo" and "dashboard" print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -69,9 +70,11 @@ func main() {
 		err = runVideoOnly(*out, *runs, false, true)
 	case "dashboard":
 		var d string
-		if d, err = benchDashboard(context.Background(), *runs); err == nil {
+		root, _ := os.MkdirTemp("", "smarteye-bench-")
+		if d, err = benchDashboard(context.Background(), root); err == nil {
 			fmt.Print(d)
 		}
+		os.RemoveAll(root)
 	case "geo":
 		var g string
 		if g, err = benchGeo(*runs); err == nil {
@@ -133,6 +136,13 @@ func run(out string, nrows, runs int) error {
 			return err
 		}
 		video += g
+	}
+	if dashboardBench {
+		d, err := benchDashboard(ctx, root)
+		if err != nil {
+			return err
+		}
+		video += d
 	}
 
 	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})

@@ -6,7 +6,8 @@
 // timestamp, and tells MSE players the capture time of media time 0.
 
 const WEBRTC_TIMEOUT_MS = 6000; // no frame by then: fall back to MSE
-const MSE_LIVE_EDGE_S = 0.6; // further behind than this: skip ahead
+const MSE_LIVE_EDGE_S = 1.0; // further behind than this: skip ahead
+const MSE_TARGET_S = 0.1; // behind the newest picture by more than this: play a little faster
 const OVERLAY_HOLD_MS = 1500; // a detection frame is drawn until this old
 export const CLASS_COLOURS = { person: "#ffb000", car: "#4fc3f7", truck: "#4fc3f7", bus: "#4fc3f7", bicycle: "#81c784", motion: "#ce93d8" };
 
@@ -184,8 +185,11 @@ export class Player {
             const b = sb.buffered;
             if (b.length) {
               const end = b.end(b.length - 1);
-              // Stay at the live edge; keep ten seconds behind it.
-              if (end - this.video.currentTime > MSE_LIVE_EDGE_S || this.video.currentTime < b.start(0)) this.video.currentTime = Math.max(b.start(b.length - 1), end - 0.05);
+              // Stay at the live edge: skip ahead when far behind, catch up by
+              // playing 10 % faster when a little behind; keep ten seconds.
+              const behind = end - this.video.currentTime;
+              if (behind > MSE_LIVE_EDGE_S || this.video.currentTime < b.start(0)) this.video.currentTime = Math.max(b.start(b.length - 1), end - 0.05);
+              this.video.playbackRate = behind > MSE_TARGET_S ? 1.1 : 1;
               if (b.start(0) < end - 10 && !sb.updating) {
                 sb.remove(0, end - 10);
                 return;
