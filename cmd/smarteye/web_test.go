@@ -17,9 +17,9 @@ import (
 )
 
 // artifacts is where the browser tests leave their screenshots: the
-// folder in SMARTEYE_ARTIFACTS (make test sets it), else a temporary one.
+// folder in TEST_ARTIFACTS (make test sets it), else a temporary one.
 func artifacts(t *testing.T) string {
-	if d := os.Getenv("SMARTEYE_ARTIFACTS"); d != "" {
+	if d := os.Getenv("TEST_ARTIFACTS"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err == nil {
 			return d
 		}
