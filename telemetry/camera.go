@@ -27,6 +27,9 @@ type Camera struct {
 	Counts map[string]map[string]int `json:"counts,omitempty"`
 	// Footprint is the image's outline on the ground now, a closed ring of
 	// [lon, lat]; absent when the camera is not placed or sees no ground.
+	// Zones are the camera's image zones placed on the ground (calibrated
+	// cameras; a zone with a corner off the ground is left out).
+	Zones     []GroundZone `json:"zones,omitempty"`
 	Footprint [][2]float64 `json:"footprint,omitempty"`
 	// Calibration describes how the camera is placed (homography fit,
 	// drone pose) for the API.
@@ -91,4 +94,10 @@ func (h *Hub) Camera(id string) (Camera, bool) {
 	defer h.mu.RUnlock()
 	c, ok := h.cameras[id]
 	return c, ok
+}
+
+// GroundZone is an image zone on the ground: a closed ring of [lon, lat].
+type GroundZone struct {
+	Name string       `json:"name"`
+	Ring [][2]float64 `json:"ring"`
 }

@@ -532,6 +532,28 @@ func (g *georef) locate(camera string, t time.Time, box [4]float64, w, h int) pl
 }
 
 // footprint is a camera's ground outline now, as [lon, lat] pairs.
+// groundZones places a camera's image zones on the ground, corner by
+// corner; a zone with a corner that does not reach the ground is left out.
+func (g *georef) groundZones(camera string, zones []config.Zone, w, h int) []telemetry.GroundZone {
+	var out []telemetry.GroundZone
+	now := time.Now()
+	for _, z := range zones {
+		ring := make([][2]float64, 0, len(z.Polygon)+1)
+		for _, p := range z.Polygon {
+			pl := g.locate(camera, now, [4]float64{p[0], p[1], 0, 0}, w, h)
+			if pl.status != geo.StatusOK {
+				ring = nil
+				break
+			}
+			ring = append(ring, [2]float64{pl.lon, pl.lat})
+		}
+		if len(ring) >= 3 {
+			out = append(out, telemetry.GroundZone{Name: z.Name, Ring: append(ring, ring[0])})
+		}
+	}
+	return out
+}
+
 func (g *georef) footprint(camera string, w, h int) [][2]float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -102,6 +102,7 @@ func (v *video) state(c *camera) telemetry.Camera {
 	}
 	if v.geo != nil {
 		tc.Footprint = v.geo.footprint(c.cfg.ID, st.Width, st.Height)
+		tc.Zones = v.geo.groundZones(c.cfg.ID, c.cfg.Zones, st.Width, st.Height)
 		tc.Calibration = v.geo.Calibration(c.cfg.ID)
 	}
 	return tc

@@ -53,7 +53,7 @@ func browser(t *testing.T, p *proc, env []string, args ...string) map[string]any
 
 // The command centre in a real browser (Debian's chromium through
 // playwright-core), against the real binary's demo: log in; the map's
-// buildings, fences, moving drones, footprints, detections and heat map; a
+// buildings, fences, a camera's zone on the ground, moving drones, footprints, detections and heat map; a
 // drone's panel on click; the video wall playing the cameras over MSE with
 // detection boxes drawn; logging out blocks the API; no request leaves
 // smarteye.
@@ -66,7 +66,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Logf("the page showed %v", seen)
 	num := func(k string) float64 { f, _ := seen[k].(float64); return f }
 	if num("vehicles") != 3 || num("markers") != 3 || num("moved") < 2 || num("footprints") < 2 || num("detections") < 1 ||
-		num("buildings") < 40 || num("geofences") < 2 || seen["heatLayer"] != true || !strings.HasPrefix(fmt.Sprint(seen["panel"]), "drone-") {
+		num("buildings") < 40 || num("geofences") < 2 || num("zones") < 1 || seen["heatLayer"] != true || !strings.HasPrefix(fmt.Sprint(seen["panel"]), "drone-") {
 		t.Fatalf("map %v", seen)
 	}
 	if seen["user"] != "admin/admin" || seen["loginError"] == "" || num("afterLogout") != 401 {

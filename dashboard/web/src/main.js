@@ -140,6 +140,11 @@ async function start() {
   map.addLayer({ id: "footprints", type: "fill", source: "footprints", paint: { "fill-color": "#7fb4ff", "fill-opacity": 0.12 } });
   map.addLayer({ id: "footprints-line", type: "line", source: "footprints", paint: { "line-color": "#7fb4ff", "line-width": 1.5, "line-dasharray": [2, 2] } });
 
+  // The cameras' image zones, placed on the ground.
+  map.addSource("zones", { type: "geojson", data: empty() });
+  map.addLayer({ id: "zones", type: "fill", source: "zones", paint: { "fill-color": "#ce93d8", "fill-opacity": 0.2 } });
+  map.addLayer({ id: "zones-line", type: "line", source: "zones", paint: { "line-color": "#ce93d8", "line-width": 1.5 } });
+
   map.addSource("trails", { type: "geojson", data: empty() });
   map.addLayer({ id: "trails", type: "line", source: "trails", paint: { "line-color": "#00e5ff", "line-width": 2, "line-opacity": 0.6 } });
 
@@ -418,6 +423,14 @@ function redraw(map) {
       geometry: { type: "Polygon", coordinates: [c.footprint] },
       properties: { camera: c.id, status: c.status },
     })),
+  });
+  map.getSource("zones")?.setData({
+    type: "FeatureCollection",
+    features: [...state.cameras.values()].flatMap((c) => (c.zones || []).map((z) => ({
+      type: "Feature",
+      geometry: { type: "Polygon", coordinates: [z.ring] },
+      properties: { camera: c.id, name: z.name },
+    }))),
   });
   map.getSource("trails")?.setData({
     type: "FeatureCollection",

@@ -89,6 +89,7 @@ try {
       detections: s.detections.length,
       buildings: s.map.querySourceFeatures("buildings").length,
       geofences: s.map.querySourceFeatures("geofences").length,
+      zones: s.map.querySourceFeatures("zones").length,
       markers: document.querySelectorAll(".vehicle").length,
       heatLayer: !!s.map.getLayer("heat"),
       user: s.user.user + "/" + s.user.role,
