@@ -35,7 +35,9 @@ func TestDemoDronesLiveAndStored(t *testing.T) {
 		getJSON(t, p.url+"api/v1/vehicles", &list)
 		n := 0
 		for _, v := range list.Vehicles {
-			if v.Position.Valid || v.Position.Lat != 0 {
+			// Placed, and heard a heartbeat (the mode): position messages
+			// can come first.
+			if (v.Position.Valid || v.Position.Lat != 0) && v.Mode != "" {
 				n++
 			}
 		}
