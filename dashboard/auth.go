@@ -372,8 +372,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 // POST /api/v1/auth/logout ends the session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		writeError(w, http.StatusForbidden, "cross-site requests may not change smarteye")
+	if !ownOrigin(w, r) {
 		return
 	}
 	s.auth.logout(r)

@@ -349,11 +349,9 @@ func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// sameOrigin refuses a state-changing request that a foreign web page
-// made (the browser says so in Origin or Sec-Fetch-Site), and a body that
-// is not JSON, so that a page cannot post a "simple" cross-site request;
-// it answers 403 or 415 itself.
-func sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+// ownOrigin refuses a state-changing request that a foreign web page made
+// (the browser says so in Origin or Sec-Fetch-Site); it answers 403 itself.
+func ownOrigin(w http.ResponseWriter, r *http.Request) bool {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		writeError(w, http.StatusForbidden, "cross-site requests may not change smarteye")
 		return false
@@ -364,6 +362,15 @@ func sameOrigin(w http.ResponseWriter, r *http.Request) bool {
 			writeError(w, http.StatusForbidden, "requests from another origin may not change smarteye")
 			return false
 		}
+	}
+	return true
+}
+
+// sameOrigin is ownOrigin and, but for DELETE, a JSON body, so that a page
+// cannot post a "simple" cross-site request; it answers 403 or 415 itself.
+func sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if !ownOrigin(w, r) {
+		return false
 	}
 	if r.Method != http.MethodDelete {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

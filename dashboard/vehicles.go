@@ -208,14 +208,17 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 
 	sub := s.deps.Bus.Subscribe(liveQueue)
 	defer sub.Close()
+	write := func(b []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, b)
+	}
 	send := func(v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
-		defer cancel()
-		return c.Write(wctx, websocket.MessageText, b)
+		return write(b)
 	}
 	wanted := func(id string) bool { return only == nil || only[id] }
 	// A camera passes a camera filter by id; under a vehicle filter alone,
@@ -270,11 +273,6 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	var buf []telemetry.Update
 	var out []byte // a batch being built
-	write := func(b []byte) error {
-		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
-		defer cancel()
-		return c.Write(wctx, websocket.MessageText, b)
-	}
 	var reported uint64
 	for {
 		select {

@@ -154,15 +154,8 @@ func truncate(s string, n int) string {
 // POST /api/v1/cameras/{id}/whep: a WHEP offer (application/sdp) answered
 // with 201, the answer, and the session's URL in Location.
 func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		writeError(w, http.StatusForbidden, "cross-site requests may not open video sessions")
+	if !ownOrigin(w, r) {
 		return
-	}
-	if o := r.Header.Get("Origin"); o != "" {
-		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			writeError(w, http.StatusForbidden, "requests from another origin may not open video sessions")
-			return
-		}
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/sdp" {
 		writeError(w, http.StatusUnsupportedMediaType, "send the offer as Content-Type application/sdp")
@@ -205,8 +198,7 @@ func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /api/v1/cameras/{id}/whep/{session} ends a WHEP session.
 func (s *Server) whepDelete(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		writeError(w, http.StatusForbidden, "cross-site requests may not end video sessions")
+	if !ownOrigin(w, r) {
 		return
 	}
 	id := r.PathValue("session")

@@ -38,11 +38,7 @@ func (u *Update) JSON() ([]byte, error) {
 	if u.enc == nil {
 		return json.Marshal(u)
 	}
-	u.enc.once.Do(func() {
-		c := *u
-		c.enc = nil
-		u.enc.b, u.enc.err = json.Marshal(c)
-	})
+	u.enc.once.Do(func() { u.enc.b, u.enc.err = json.Marshal(u) })
 	return u.enc.b, u.enc.err
 }
 
