@@ -188,6 +188,16 @@ func (w *WebRTC) Offer(relay *Relay, offer string) (answer, id string, err error
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &peer{id: randomID(), camera: relay.Camera(), pc: pc, cancel: cancel}
 	w.mu.Lock()
+	// Checked again: offers answered side by side may have filled it.
+	if full := len(w.sessions) >= w.cfg.MaxSessions; full || w.closed {
+		w.mu.Unlock()
+		cancel()
+		viewer.Leave()
+		if full {
+			return fail(ErrTooManySessions)
+		}
+		return fail(errors.New("live: WebRTC is shut down"))
+	}
 	w.sessions[p.id] = p
 	w.mu.Unlock()
 
