@@ -14,12 +14,13 @@ import (
 // state, an event, or one frame's detections. Exactly one of the pointers
 // is set.
 type Update struct {
-	// Type is "vehicle", "camera", "event" or "detections".
+	// Type is "vehicle", "camera", "event", "detections" or "alert".
 	Type       string      `json:"type"`
 	Vehicle    *Vehicle    `json:"vehicle,omitempty"`
 	Camera     *Camera     `json:"camera,omitempty"`
 	Event      *Event      `json:"event,omitempty"`
 	Detections *Detections `json:"detections,omitempty"`
+	Alert      *Alert      `json:"alert,omitempty"`
 
 	// enc is the update's JSON, made once for every subscriber that sends
 	// it (500 live clients must not marshal it 500 times).
@@ -50,6 +51,7 @@ type Bus interface {
 	PublishEvent(e Event)
 	PublishCamera(c Camera)
 	PublishDetections(d Detections)
+	PublishAlert(a Alert)
 	Subscribe(queue int) *Subscription
 	Vehicles() []Vehicle
 	Vehicle(id string) (Vehicle, bool)
