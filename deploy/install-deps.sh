@@ -36,6 +36,8 @@ TEST=(
   chromium                          # the browser tests (driven by playwright-core; never a downloaded browser)
   darknet                           # yolov3(-tiny).cfg and coco.names for the YOLO tests (no weights)
   python3-onnx                      # builds small ONNX networks with generated weights for the YOLO tests
+  mosquitto                         # a real MQTT broker for the alert delivery tests (started by the test)
+  mosquitto-clients                 # mosquitto_sub: an independent MQTT subscriber
 )
 # Node.js and npm run the independent MAVLink peer (node-mavlink) in the
 # tests and benchmarks; Debian's are enough (any Node.js >= 18).

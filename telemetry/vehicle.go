@@ -3,6 +3,7 @@ package telemetry
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -169,6 +170,9 @@ type Event struct {
 	Lon       *float64       `json:"lon,omitempty"`
 	Message   string         `json:"message,omitempty"`
 	Data      map[string]any `json:"data,omitempty"`
+	// Received is when the frame or message behind the event reached
+	// smarteye, where known: in-process only (alert latency), not stored.
+	Received time.Time `json:"-"`
 }
 
 // UUID is a random (version 4) UUID, in JSON as its canonical text.
@@ -200,3 +204,23 @@ func (u UUID) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (u UUID) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (u *UUID) UnmarshalText(b []byte) error {
+	v, err := ParseUUID(string(b))
+	*u = v
+	return err
+}
+
+// ParseUUID reads a UUID's canonical text (8-4-4-4-12 hex digits).
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, fmt.Errorf("%q is not a UUID", s)
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return UUID{}, fmt.Errorf("%q is not a UUID", s)
+	}
+	return u, nil
+}
