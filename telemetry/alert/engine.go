@@ -75,17 +75,17 @@ type Engine struct {
 	log      *slog.Logger
 	deliver  *Deliverer
 
-	mu       sync.Mutex
-	config   map[string]*Rule // from the file
-	api      map[string]*Rule // from the API (the database)
-	loaded   bool             // api rules and cooldowns read from the database
-	ev       *Evaluator
-	latest   map[string]latest             // dedup key → its newest alert
-	folds    map[telemetry.UUID]*store.Fold // counted, not yet written
-	waiting  []*opening                     // alerts the database has not taken yet
-	sub      *telemetry.Subscription
-	now      func() time.Time
-	met      metrics
+	mu      sync.Mutex
+	config  map[string]*Rule // from the file
+	api     map[string]*Rule // from the API (the database)
+	loaded  bool             // api rules and cooldowns read from the database
+	ev      *Evaluator
+	latest  map[string]latest              // dedup key → its newest alert
+	folds   map[telemetry.UUID]*store.Fold // counted, not yet written
+	waiting []*opening                     // alerts the database has not taken yet
+	sub     *telemetry.Subscription
+	now     func() time.Time
+	met     metrics
 }
 
 type latest struct {
@@ -103,13 +103,13 @@ type opening struct {
 }
 
 type metrics struct {
-	inputs   *prometheus.CounterVec
-	matches  *prometheus.CounterVec
-	opened   *prometheus.CounterVec
-	errors   *prometheus.CounterVec
-	latency  prometheus.Histogram
-	dropped  prometheus.CounterFunc
-	waiting  prometheus.GaugeFunc
+	inputs  *prometheus.CounterVec
+	matches *prometheus.CounterVec
+	opened  *prometheus.CounterVec
+	errors  *prometheus.CounterVec
+	latency prometheus.Histogram
+	dropped prometheus.CounterFunc
+	waiting prometheus.GaugeFunc
 }
 
 // NewEngine checks the configured rules and channels and returns an
