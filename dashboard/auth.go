@@ -44,14 +44,18 @@ const (
 	PermGeofences Permission = "geofences"
 	// PermCalibrate: calibrate cameras.
 	PermCalibrate Permission = "calibrate"
+	// PermRespond: acknowledge, resolve and dismiss alerts.
+	PermRespond Permission = "respond"
+	// PermRules: create, change and delete alert rules.
+	PermRules Permission = "rules"
 )
 
 var rolePermissions = map[string][]Permission{
-	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate},
-	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences},
+	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules},
+	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences, PermRespond, PermRules},
 	RolePlanner:    {PermView, PermVideo, PermHistory},
-	RoleSupervisor: {PermView, PermVideo, PermHistory},
-	RoleField:      {PermView},
+	RoleSupervisor: {PermView, PermVideo, PermHistory, PermRespond},
+	RoleField:      {PermView, PermRespond},
 }
 
 // ValidRole reports whether role is one of the five.
@@ -63,6 +67,9 @@ type User struct {
 	Name         string
 	Role         string
 	PasswordHash string
+	// Team is the field team the user belongs to ("" none): the field
+	// page shows a team its own alerts.
+	Team string
 }
 
 // Token is an API token for scripts and other systems, sent as
@@ -72,6 +79,7 @@ type Token struct {
 	Name   string
 	Role   string
 	SHA256 string // hex
+	Team   string
 }
 
 // AuthConfig configures logins.
@@ -99,6 +107,7 @@ const (
 type Principal struct {
 	Name        string       `json:"user"`
 	Role        string       `json:"role"`
+	Team        string       `json:"team,omitempty"`
 	Via         string       `json:"via"` // session or token
 	Permissions []Permission `json:"permissions"`
 	Expires     *time.Time   `json:"expires,omitempty"`
@@ -108,8 +117,8 @@ type Principal struct {
 func (p *Principal) Can(perm Permission) bool { return slices.Contains(p.Permissions, perm) }
 
 type session struct {
-	user, role string
-	expires    time.Time
+	user, role, team string
+	expires          time.Time
 }
 
 type failures struct {
@@ -205,7 +214,7 @@ func (a *authenticator) principal(r *http.Request) (*Principal, bool) {
 		if !ok {
 			return nil, false
 		}
-		return &Principal{Name: t.Name, Role: t.Role, Via: "token", Permissions: rolePermissions[t.Role]}, true
+		return &Principal{Name: t.Name, Role: t.Role, Team: t.Team, Via: "token", Permissions: rolePermissions[t.Role]}, true
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil {
@@ -223,7 +232,7 @@ func (a *authenticator) principal(r *http.Request) (*Principal, bool) {
 		return nil, false
 	}
 	exp := s.expires
-	return &Principal{Name: s.user, Role: s.role, Via: "session", Permissions: rolePermissions[s.role], Expires: &exp}, true
+	return &Principal{Name: s.user, Role: s.role, Team: s.team, Via: "session", Permissions: rolePermissions[s.role], Expires: &exp}, true
 }
 
 // errLocked is a name locked out after too many wrong passwords.
@@ -282,9 +291,9 @@ func (a *authenticator) login(name, password string) (cookie string, p *Principa
 		}
 		delete(a.sessions, oldest)
 	}
-	a.sessions[sha256.Sum256([]byte(cookie))] = &session{user: u.Name, role: u.Role, expires: exp}
+	a.sessions[sha256.Sum256([]byte(cookie))] = &session{user: u.Name, role: u.Role, team: u.Team, expires: exp}
 	a.mu.Unlock()
-	return cookie, &Principal{Name: u.Name, Role: u.Role, Via: "session", Permissions: rolePermissions[u.Role], Expires: &exp}, nil
+	return cookie, &Principal{Name: u.Name, Role: u.Role, Team: u.Team, Via: "session", Permissions: rolePermissions[u.Role], Expires: &exp}, nil
 }
 
 func (a *authenticator) sweepLocked(now time.Time) {

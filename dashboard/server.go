@@ -65,6 +65,10 @@ type Deps struct {
 	Geo Geo
 	// Relays are the cameras' live video; nil serves none.
 	Relays Relays
+	// Alerts runs the rules and the alert lifecycle, AlertStore reads the
+	// stored alerts; nil serves no alerts.
+	Alerts     Alerts
+	AlertStore AlertStore
 	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
 	WebRTC   *live.WebRTC
 	Gatherer prometheus.Gatherer
@@ -228,6 +232,17 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/geo/footprints", PermView, s.geoFootprints},
 		{"GET /api/v1/tiles/detections/{z}/{x}/{y}", PermView, s.detectionTile},
 		{"GET /api/v1/live", PermView, s.live},
+		{"GET /api/v1/rules", PermView, s.listRules},
+		{"POST /api/v1/rules", PermRules, s.putRule},
+		{"GET /api/v1/rules/{id}", PermView, s.getRule},
+		{"PUT /api/v1/rules/{id}", PermRules, s.putRule},
+		{"DELETE /api/v1/rules/{id}", PermRules, s.deleteRule},
+		{"GET /api/v1/alerts", PermView, s.listAlerts},
+		{"GET /api/v1/alerts/{id}", PermView, s.getAlert},
+		{"GET /api/v1/alerts/{id}/snapshot.jpg", PermView, s.alertSnapshot},
+		{"POST /api/v1/alerts/{id}/ack", PermRespond, s.stepAlert(telemetry.AlertAcknowledged)},
+		{"POST /api/v1/alerts/{id}/resolve", PermRespond, s.stepAlert(telemetry.AlertResolved)},
+		{"POST /api/v1/alerts/{id}/dismiss", PermRespond, s.stepAlert(telemetry.AlertDismissed)},
 	}
 }
 

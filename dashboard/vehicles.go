@@ -149,19 +149,20 @@ const (
 
 // live is the WebSocket GET /api/v1/live: a snapshot of every vehicle,
 // then every update as it happens. Query parameters filter it: types
-// (vehicle,event), vehicles (ids) and rate (most updates per second per
+// (vehicle,event,camera,detections,alert), vehicles (ids), team (alerts for
+// that team or escalated to it) and rate (most updates per second per
 // vehicle; 0 is every one) and batch (1: the updates that are waiting go
 // out together as one JSON array per message, far cheaper for busy feeds;
 // the web app asks for it). A client that reads too slowly loses its
 // oldest updates, told by a "dropped" message, and never slows ingest.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	types := map[string]bool{"vehicle": true, "event": true, "camera": true, "detections": true}
+	types := map[string]bool{"vehicle": true, "event": true, "camera": true, "detections": true, "alert": true}
 	if t := q.Get("types"); t != "" {
 		types = map[string]bool{}
 		for _, x := range strings.Split(t, ",") {
-			if x != "vehicle" && x != "event" && x != "camera" && x != "detections" {
-				writeError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event, camera, detections")
+			if x != "vehicle" && x != "event" && x != "camera" && x != "detections" && x != "alert" {
+				writeError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event, camera, detections, alert")
 				return
 			}
 			types[x] = true
@@ -180,6 +181,9 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			onlyCams[x] = true
 		}
 	}
+	// team narrows alerts to those for a team (or escalated to it): the
+	// field page's feed.
+	team := q.Get("team")
 	batch := q.Get("batch") == "1"
 	var minGap time.Duration
 	if v := q.Get("rate"); v != "" {
@@ -313,6 +317,10 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 					}
 				case u.Detections != nil:
 					if !types["detections"] || !wantedCam(u.Detections.Camera) {
+						continue
+					}
+				case u.Alert != nil:
+					if !types["alert"] || (team != "" && u.Alert.Team != team && u.Alert.EscalatedTeam != team) {
 						continue
 					}
 				}

@@ -1,0 +1,344 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/alert"
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Alerts is the alert engine as the API uses it (alert.Engine).
+type Alerts interface {
+	Rules() []alert.Rule
+	Rule(id string) (alert.Rule, bool)
+	PutRule(ctx context.Context, r alert.Rule, create bool) (alert.Rule, error)
+	DeleteRule(ctx context.Context, id string) error
+	Step(ctx context.Context, id telemetry.UUID, to, actor, comment string) (telemetry.Alert, error)
+}
+
+// AlertStore reads stored alerts (store.Store).
+type AlertStore interface {
+	Alerts(ctx context.Context, q store.AlertQuery) ([]telemetry.Alert, error)
+	Alert(ctx context.Context, id telemetry.UUID) (telemetry.Alert, error)
+	AlertLog(ctx context.Context, id telemetry.UUID) ([]store.AlertStep, error)
+	AlertDeliveries(ctx context.Context, id telemetry.UUID) ([]store.Delivery, error)
+	AlertSnapshot(ctx context.Context, id telemetry.UUID, thumb bool) ([]byte, error)
+}
+
+// Request body bounds.
+const (
+	maxRuleBytes    = 16 << 10
+	maxCommentBytes = 2000
+)
+
+func (s *Server) alertsReady(w http.ResponseWriter) bool {
+	if s.deps.Alerts == nil || s.deps.AlertStore == nil {
+		writeError(w, http.StatusServiceUnavailable, "alerts are not running")
+		return false
+	}
+	return true
+}
+
+// GET /api/v1/rules
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
+	if !s.alertsReady(w) {
+		return
+	}
+	rules := s.deps.Alerts.Rules()
+	if rules == nil {
+		rules = []alert.Rule{}
+	}
+	writeJSON(w, http.StatusOK, rules)
+}
+
+// GET /api/v1/rules/{id}
+func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
+	if !s.alertsReady(w) {
+		return
+	}
+	rule, ok := s.deps.Alerts.Rule(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no rule "+strconv.Quote(r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, rule)
+}
+
+// POST /api/v1/rules, PUT /api/v1/rules/{id}: the rule as JSON; unknown
+// fields are refused, so that a misspelt key is not silently ignored.
+func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) || !s.alertsReady(w) {
+		return
+	}
+	var rule alert.Rule
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRuleBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rule); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "a rule is at most 16 KiB")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "not a rule: "+err.Error())
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "one rule per request")
+		return
+	}
+	create := r.Method == http.MethodPost
+	if !create {
+		if rule.ID == "" {
+			rule.ID = r.PathValue("id")
+		}
+		if rule.ID != r.PathValue("id") {
+			writeError(w, http.StatusBadRequest, "id: the body says "+strconv.Quote(rule.ID)+", the URL "+strconv.Quote(r.PathValue("id")))
+			return
+		}
+	}
+	if rule.Source != "" {
+		writeError(w, http.StatusBadRequest, "source is set by smarteye")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	saved, err := s.deps.Alerts.PutRule(ctx, rule, create)
+	var inv *alert.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		writeError(w, http.StatusBadRequest, strings.ReplaceAll(inv.Error(), "\n", "; "))
+	case errors.Is(err, alert.ErrReadOnly):
+		writeError(w, http.StatusConflict, "rule "+strconv.Quote(rule.ID)+": "+err.Error())
+	case errors.Is(err, alert.ErrExists):
+		writeError(w, http.StatusConflict, "rule "+strconv.Quote(rule.ID)+" exists; PUT /api/v1/rules/"+rule.ID+" replaces it")
+	case errors.Is(err, alert.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no rule "+strconv.Quote(rule.ID)+"; POST /api/v1/rules creates one")
+	case err != nil:
+		s.log.Warn("put rule", "rule", rule.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the rule could not be stored: the database did not answer")
+	default:
+		code := http.StatusOK
+		if create {
+			code = http.StatusCreated
+		}
+		writeJSON(w, code, saved)
+	}
+}
+
+// DELETE /api/v1/rules/{id}
+func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(w, r) || !s.alertsReady(w) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	id := r.PathValue("id")
+	switch err := s.deps.Alerts.DeleteRule(ctx, id); {
+	case errors.Is(err, alert.ErrReadOnly):
+		writeError(w, http.StatusConflict, "rule "+strconv.Quote(id)+": "+err.Error())
+	case errors.Is(err, alert.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no rule "+strconv.Quote(id))
+	case err != nil:
+		s.log.Warn("delete rule", "rule", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the rule could not be deleted: the database did not answer")
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+var alertStatuses = []string{telemetry.AlertOpen, telemetry.AlertAcknowledged, telemetry.AlertResolved, telemetry.AlertDismissed}
+
+// GET /api/v1/alerts?status=open,acknowledged&team=&from=&to=&limit=:
+// newest first; from and to bound the creation time (no default range).
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	if !s.alertsReady(w) {
+		return
+	}
+	q := r.URL.Query()
+	var aq store.AlertQuery
+	if v := q.Get("status"); v != "" {
+		for _, st := range strings.Split(v, ",") {
+			if !slices.Contains(alertStatuses, st) {
+				writeError(w, http.StatusBadRequest, "status: a comma-separated list of open, acknowledged, resolved, dismissed")
+				return
+			}
+			aq.Status = append(aq.Status, st)
+		}
+	}
+	if aq.Team = q.Get("team"); len(aq.Team) > 100 {
+		writeError(w, http.StatusBadRequest, "team: at most 100 characters")
+		return
+	}
+	for _, p := range []struct {
+		key string
+		dst *time.Time
+	}{{"from", &aq.From}, {"to", &aq.To}} {
+		if v := q.Get(p.key); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, p.key+": not an RFC 3339 time such as 2026-11-23T14:00:00Z")
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if !aq.From.IsZero() && !aq.To.IsZero() && !aq.To.After(aq.From) {
+		writeError(w, http.StatusBadRequest, "to must be after from")
+		return
+	}
+	aq.Limit = 200
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxRows {
+			writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+			return
+		}
+		aq.Limit = n
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	as, err := s.deps.AlertStore.Alerts(ctx, aq)
+	if err != nil {
+		s.log.Warn("list alerts", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "alerts could not be read: the database did not answer")
+		return
+	}
+	if as == nil {
+		as = []telemetry.Alert{}
+	}
+	writeJSON(w, http.StatusOK, as)
+}
+
+func alertID(w http.ResponseWriter, r *http.Request) (telemetry.UUID, bool) {
+	id, err := telemetry.ParseUUID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no alert "+strconv.Quote(r.PathValue("id"))+": alert ids are UUIDs")
+		return id, false
+	}
+	return id, true
+}
+
+// AlertDetail is one alert with its audit trail and its deliveries.
+type AlertDetail struct {
+	telemetry.Alert
+	Log        []store.AlertStep `json:"log"`
+	Deliveries []store.Delivery  `json:"deliveries"`
+}
+
+// GET /api/v1/alerts/{id}
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+	if !s.alertsReady(w) {
+		return
+	}
+	id, ok := alertID(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	a, err := s.deps.AlertStore.Alert(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no alert "+id.String())
+		return
+	}
+	d := AlertDetail{Alert: a}
+	if err == nil {
+		d.Log, err = s.deps.AlertStore.AlertLog(ctx, id)
+	}
+	if err == nil {
+		d.Deliveries, err = s.deps.AlertStore.AlertDeliveries(ctx, id)
+	}
+	if err != nil {
+		s.log.Warn("get alert", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
+		return
+	}
+	if d.Deliveries == nil {
+		d.Deliveries = []store.Delivery{}
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// GET /api/v1/alerts/{id}/snapshot.jpg?size=thumb: the triggering frame
+// with its box drawn (thumb: a small copy for phones).
+func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
+	if !s.alertsReady(w) {
+		return
+	}
+	id, ok := alertID(w, r)
+	if !ok {
+		return
+	}
+	size := r.URL.Query().Get("size")
+	if size != "" && size != "thumb" && size != "full" {
+		writeError(w, http.StatusBadRequest, "size: thumb or full")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	b, err := s.deps.AlertStore.AlertSnapshot(ctx, id, size == "thumb")
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "alert "+id.String()+" has no snapshot")
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "the snapshot could not be read: the database did not answer")
+	default:
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Header().Set("Cache-Control", "private, max-age=86400, immutable") // a snapshot never changes
+		w.Write(b)
+	}
+}
+
+// POST /api/v1/alerts/{id}/ack|resolve|dismiss with {"comment": "…"}
+// (the body may be empty).
+func (s *Server) stepAlert(to string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !ownOrigin(w, r) || !s.alertsReady(w) {
+			return
+		}
+		id, ok := alertID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Comment string `json:"comment"`
+		}
+		if r.ContentLength != 0 {
+			if !sameOrigin(w, r) {
+				return
+			}
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil {
+				writeError(w, http.StatusBadRequest, `send {"comment": "…"} or nothing: `+err.Error())
+				return
+			}
+		}
+		if len(req.Comment) > maxCommentBytes {
+			writeError(w, http.StatusBadRequest, "comment: at most 2000 bytes")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		a, err := s.deps.Alerts.Step(ctx, id, to, Who(r.Context()).Name, strings.TrimSpace(req.Comment))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			writeError(w, http.StatusNotFound, "no alert "+id.String())
+		case errors.Is(err, store.ErrTransition):
+			writeError(w, http.StatusConflict, "cannot make the alert "+to+": "+strings.TrimPrefix(err.Error(), store.ErrTransition.Error()+": "))
+		case err != nil:
+			s.log.Warn("alert step", "alert", id.String(), "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the alert could not be changed: the database did not answer")
+		default:
+			writeJSON(w, http.StatusOK, a)
+		}
+	}
+}
