@@ -131,7 +131,11 @@ func (s videoSink) Frame(f vision.Frame) {
 			if p.status == geo.StatusOK {
 				obj.Lat, obj.Lon, obj.Error = &p.lat, &p.lon, p.sigma
 				row[9], row[10], row[11] = p.lat, p.lon, float32(p.sigma)
-				fenceEvents = append(fenceEvents, s.geo.track(f.Camera, o.TrackID, o.Class, p, f.Time)...)
+				for _, e := range s.geo.track(f.Camera, o.TrackID, o.Class, p, f.Time) {
+					e.Received = f.Received
+					e.Data["class"], e.Data["confidence"] = o.Class, o.Confidence
+					fenceEvents = append(fenceEvents, e)
+				}
 			}
 		}
 		d.Objects = append(d.Objects, obj)

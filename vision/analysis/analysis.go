@@ -242,6 +242,10 @@ type Analyzer struct {
 	rateWin  [8]time.Time // times of the last analysed frames
 	rateNext int
 
+	// ev keeps the last analysed frames with detections for Evidence.
+	evMu sync.Mutex
+	ev   evidence
+
 	analysed, gated, busy, detectErrs, dets, snaps, decodeErrs atomic.Uint64
 	dec                                                        atomic.Pointer[decode.Decoder]
 }
@@ -648,6 +652,11 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 		dets[i].TrackID += a.idBase
 	}
 	var events []telemetry.Event
+	if len(dets) > 0 {
+		a.evMu.Lock()
+		a.ev.keep(f.mat, dets, f.time)
+		a.evMu.Unlock()
+	}
 	if res != nil {
 		for _, e := range res.Events {
 			switch e.Kind {
@@ -680,6 +689,14 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 			events = append(events, a.zoneEvent(ze))
 		}
 		for _, e := range events {
+			// The frame's arrival (alert latency) and the detection's
+			// confidence (rules may ask for a minimum).
+			e.Received = f.received
+			for _, d := range dets {
+				if d.TrackID == e.TrackID && e.TrackID != 0 {
+					e.Data["confidence"] = d.Confidence
+				}
+			}
 			a.sink.Event(e)
 		}
 		a.endTracks(ended, snaps)

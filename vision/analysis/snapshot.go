@@ -48,23 +48,7 @@ func (s *snapshots) offer(img gocv.Mat, all []vision.Detection, d vision.Detecti
 	}
 	canvas := img.Clone()
 	defer canvas.Close()
-	for _, o := range all {
-		c, thick := color.RGBA{255, 200, 0, 0}, 1
-		if o.TrackID == d.TrackID {
-			c, thick = color.RGBA{255, 40, 40, 0}, 3
-		}
-		r := image.Rect(int(o.Box.X), int(o.Box.Y), int(o.Box.X+o.Box.W), int(o.Box.Y+o.Box.H))
-		gocv.Rectangle(&canvas, r, c, thick)
-	}
-	label := fmt.Sprintf("%s #%d %.0f%%  %s", d.Class, d.TrackID%1_000_000, 100*d.Confidence, t.UTC().Format("2006-01-02 15:04:05Z"))
-	// White on a dark band: readable over any scene.
-	size := gocv.GetTextSize(label, gocv.FontHersheySimplex, 0.6, 2)
-	gocv.Rectangle(&canvas, image.Rect(0, 0, size.X+16, size.Y+18), color.RGBA{0, 0, 0, 0}, -1)
-	gocv.PutText(&canvas, label, image.Pt(8, size.Y+8), gocv.FontHersheySimplex, 0.6, color.RGBA{255, 255, 255, 0}, 2)
-	if canvas.Cols() > snapshotWidth {
-		h := canvas.Rows() * snapshotWidth / canvas.Cols()
-		gocv.Resize(canvas, &canvas, image.Pt(snapshotWidth, h), 0, 0, gocv.InterpolationArea)
-	}
+	annotate(&canvas, all, d, t, snapshotWidth)
 	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, canvas, []int{gocv.IMWriteJpegQuality, 80})
 	if err != nil {
 		return false
@@ -72,6 +56,31 @@ func (s *snapshots) offer(img gocv.Mat, all []vision.Detection, d vision.Detecti
 	defer buf.Close()
 	s.best[d.TrackID] = shot{jpeg: append([]byte(nil), buf.GetBytes()...), conf: d.Confidence, time: t}
 	return true
+}
+
+// annotate draws every box on canvas, d's highlighted, with a label naming
+// d and the time, and scales canvas down to width at most.
+func annotate(canvas *gocv.Mat, all []vision.Detection, d vision.Detection, t time.Time, width int) {
+	for _, o := range all {
+		c, thick := color.RGBA{255, 200, 0, 0}, 1
+		if o.TrackID == d.TrackID {
+			c, thick = color.RGBA{255, 40, 40, 0}, 3
+		}
+		r := image.Rect(int(o.Box.X), int(o.Box.Y), int(o.Box.X+o.Box.W), int(o.Box.Y+o.Box.H))
+		gocv.Rectangle(canvas, r, c, thick)
+	}
+	label := t.UTC().Format("2006-01-02 15:04:05Z")
+	if d.Class != "" {
+		label = fmt.Sprintf("%s #%d %.0f%%  %s", d.Class, d.TrackID%1_000_000, 100*d.Confidence, label)
+	}
+	// White on a dark band: readable over any scene.
+	size := gocv.GetTextSize(label, gocv.FontHersheySimplex, 0.6, 2)
+	gocv.Rectangle(canvas, image.Rect(0, 0, size.X+16, size.Y+18), color.RGBA{0, 0, 0, 0}, -1)
+	gocv.PutText(canvas, label, image.Pt(8, size.Y+8), gocv.FontHersheySimplex, 0.6, color.RGBA{255, 255, 255, 0}, 2)
+	if canvas.Cols() > width {
+		h := canvas.Rows() * width / canvas.Cols()
+		gocv.Resize(*canvas, canvas, image.Pt(width, h), 0, 0, gocv.InterpolationArea)
+	}
 }
 
 // write stores a track's snapshot and forgets it; "" when it has none.
