@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/smarteye/smarteye/telemetry/alert"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -159,6 +161,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	rules := cfg.Alerts.Rules
+	if demo {
+		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
+	}
+	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels}, st, hub, vid.evidence, log, reg)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
 	rtc := webRTC(cfg, log, board)
 	if rtc != nil {
 		defer rtc.Close()
@@ -169,7 +179,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Version:         versionString(),
 		Database:        dbKind,
 		Auth:            auth,
-	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g, Gatherer: reg, Registerer: reg, Log: log})
+	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
+		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log})
 	if err != nil {
 		return err
 	}
@@ -195,6 +206,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		component{"writer", w.Run},
 		component{"vehicle registry", func(ctx context.Context) error { return st.SyncVehicles(ctx, hub.Vehicles, 5*time.Second) }},
 		component{"status board", func(ctx context.Context) error { return reportStatus(ctx, board, st, w, cluster) }},
+		// Started before ingest and stopped after it: the last events are
+		// still judged, and their alerts stored, before the store closes.
+		component{"alerts", alerts.Run},
 	)
 	comps = append(comps, ingest...)
 	comps = append(comps, component{"http", srv.Run})
@@ -207,10 +221,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 func authConfig(cfg config.Config) (a dashboard.AuthConfig, printed string, err error) {
 	a = dashboard.AuthConfig{SessionTTL: cfg.Auth.SessionTTL.D(), SecureCookie: cfg.Auth.SecureCookie}
 	for _, u := range cfg.Auth.Users {
-		a.Users = append(a.Users, dashboard.User{Name: u.Name, Role: u.Role, PasswordHash: u.PasswordHash})
+		a.Users = append(a.Users, dashboard.User{Name: u.Name, Role: u.Role, PasswordHash: u.PasswordHash, Team: u.Team})
 	}
 	for _, t := range cfg.Auth.Tokens {
-		a.Tokens = append(a.Tokens, dashboard.Token{Name: t.Name, Role: t.Role, SHA256: t.SHA256})
+		a.Tokens = append(a.Tokens, dashboard.Token{Name: t.Name, Role: t.Role, SHA256: t.SHA256, Team: t.Team})
 	}
 	if len(a.Users) > 0 || len(a.Tokens) > 0 {
 		return a, "", nil

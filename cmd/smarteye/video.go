@@ -66,6 +66,17 @@ func (v *video) Relay(id string) (*live.Relay, bool) {
 	return nil, false
 }
 
+// evidence is an alert's snapshot: the camera's analysed frame at t with
+// track's box drawn (alert.Evidence).
+func (v *video) evidence(camera string, t time.Time, track uint64) (jpeg, thumb []byte) {
+	for _, c := range v.cams {
+		if c.cfg.ID == camera && c.analyzer != nil {
+			return c.analyzer.Evidence(t, track)
+		}
+	}
+	return nil, nil
+}
+
 // Cameras implements dashboard.CameraSource.
 func (v *video) Cameras() []dashboard.Camera {
 	out := make([]dashboard.Camera, 0, len(v.cams))

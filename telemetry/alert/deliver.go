@@ -77,7 +77,8 @@ func (c *Channel) wants(a *telemetry.Alert, action string) bool {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-func validateChannels(cs []Channel) error {
+// ValidateChannels checks channel configurations, returning every problem.
+func ValidateChannels(cs []Channel) error {
 	var errs []error
 	seen := map[string]bool{}
 	for i, c := range cs {

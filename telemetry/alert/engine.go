@@ -131,7 +131,7 @@ func NewEngine(cfg Config, st Store, bus telemetry.Bus, evidence Evidence, log *
 	for _, c := range cfg.Channels {
 		names = append(names, c.Name)
 	}
-	if err := validateChannels(cfg.Channels); err != nil {
+	if err := ValidateChannels(cfg.Channels); err != nil {
 		errs = append(errs, err)
 	}
 	for i := range cfg.Rules {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/smarteye/smarteye/telemetry/alert"
 	"io"
 	"math"
 	"net"
@@ -39,7 +40,18 @@ type Config struct {
 	Sites []Site `yaml:"sites"`
 	// Geofences defaults to none (the demo adds its own).
 	Geofences []Geofence `yaml:"geofences"`
+	Alerts    Alerts     `yaml:"alerts"`
 	Sim       Sim        `yaml:"sim"`
+}
+
+// Alerts are the rules that turn events into alerts and the channels that
+// deliver them beyond the dashboard and the field page.
+type Alerts struct {
+	// Rules defaults to none (the demo adds its own); more can be made
+	// through the API.
+	Rules []alert.Rule `yaml:"rules"`
+	// Channels defaults to none.
+	Channels []alert.Channel `yaml:"channels"`
 }
 
 // Site is a place smarteye watches.
@@ -226,6 +238,10 @@ type Sim struct {
 	// drone's route crosses and a works area (restricted) in front of the
 	// plaza cameras.
 	Geofences []Geofence `yaml:"geofences"`
+	// Rules default to the demo's alert rules: a person in the works area,
+	// a crowd on the crossing, a drone breaching a geofence, low battery,
+	// a lost link and a stream down.
+	Rules []alert.Rule `yaml:"rules"`
 }
 
 // SimCamera is one simulated camera: ffmpeg looping footage into the
@@ -291,6 +307,9 @@ type User struct {
 	Role string `yaml:"role"`
 	// PasswordHash is a bcrypt hash: smarteye hash-password makes one.
 	PasswordHash string `yaml:"password_hash"`
+	// Team is the user's field team: the field page shows its alerts. It
+	// defaults to none (every team's).
+	Team string `yaml:"team"`
 }
 
 // Token is an API token, sent as "Authorization: Bearer TOKEN".
@@ -299,6 +318,8 @@ type Token struct {
 	Role string `yaml:"role"`
 	// SHA256 is the token's SHA-256 in hex: smarteye new-token makes both.
 	SHA256 string `yaml:"sha256"`
+	// Team, as for users. It defaults to none.
+	Team string `yaml:"team"`
 }
 
 // Database configures the PostgreSQL connection or the embedded cluster.
@@ -409,6 +430,7 @@ func Default() Config {
 		},
 		Sites:     []Site{},
 		Geofences: []Geofence{},
+		Alerts:    Alerts{Rules: []alert.Rule{}, Channels: []alert.Channel{}},
 		Sim:       defaultSim(),
 	}
 }
@@ -612,11 +634,31 @@ func defaultSim() Sim {
 			{ID: "works-north", Name: "Plaza works area", Site: demoSite, Kind: "restricted", Dwell: Duration(30 * time.Second), Classes: []string{"person"},
 				Polygon: [][2]float64{{114.0546084, 22.5394760}, {114.0546670, 22.5394446}, {114.0546839, 22.5394749}, {114.0546282, 22.5395047}, {114.0546084, 22.5394760}}},
 		},
+		Rules: demoRules(),
 		Drones: []SimDrone{
 			{Name: "drone-1", SystemID: 1, Type: "quadrotor", Speed: 8, Altitude: 60, Battery: Duration(25 * time.Minute), Route: demoRoutes[0]},
 			{Name: "drone-2", SystemID: 2, Type: "hexarotor", Speed: 6, Altitude: 45, Battery: Duration(30 * time.Minute), Route: demoRoutes[1]},
 			{Name: "drone-3", SystemID: 3, Type: "fixed_wing", Speed: 16, Altitude: 120, Battery: Duration(40 * time.Minute), Route: demoRoutes[2]},
 		}}
+}
+
+// demoRules are the demo's alert rules, for the field teams "plaza" (on
+// foot by the plaza) and "air" (drone operations), escalating to
+// "command".
+func demoRules() []alert.Rule {
+	d := func(x time.Duration) alert.Duration { return alert.Duration(x) }
+	cool := d(2 * time.Minute)
+	return []alert.Rule{
+		{ID: "works-intrusion", Name: "Person in the plaza works area", Condition: alert.CondIntrusion, Zones: []string{"works-north"},
+			Classes: []string{"person"}, Severity: "critical", Team: "plaza", Cooldown: &cool,
+			Escalation: alert.Escalation{After: d(5 * time.Minute), Team: "command"}},
+		{ID: "crossing-crowd", Name: "Crowd on the plaza crossing", Condition: alert.CondCrowd, Zones: []string{"crossing"},
+			MinCount: 4, For: d(10 * time.Second), Severity: "warning", Team: "plaza"},
+		{ID: "drone-breach", Name: "Drone breached a geofence", Condition: alert.CondGeofenceBreach, Severity: "critical", Team: "air"},
+		{ID: "drone-battery", Name: "Drone battery low", Condition: alert.CondLowBattery, BatteryBelow: 30, Severity: "warning", Team: "air"},
+		{ID: "drone-link", Name: "Drone link lost", Condition: alert.CondLinkLost, For: d(10 * time.Second), Severity: "critical", Team: "air"},
+		{ID: "camera-down", Name: "Camera stream down", Condition: alert.CondStreamDown, For: d(10 * time.Second), Severity: "warning", Team: "command"},
+	}
 }
 
 // Validate checks every value and returns all problems at once, each naming
@@ -644,6 +686,7 @@ func (c *Config) Validate() error {
 	}
 	positive(bad, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
 	c.validateAuth(bad)
+	c.validateAlerts(bad)
 	if c.Database.URL != "" {
 		u, err := url.Parse(c.Database.URL)
 		switch {
@@ -705,6 +748,35 @@ func (c *Config) Validate() error {
 }
 
 var roles = map[string]bool{"admin": true, "commander": true, "planner": true, "field": true, "supervisor": true}
+
+func (c *Config) validateAlerts(bad func(string, string, ...any)) {
+	names := []string{}
+	if err := alert.ValidateChannels(c.Alerts.Channels); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			bad("alerts.channels", "%s", e)
+		}
+	}
+	for _, ch := range c.Alerts.Channels {
+		names = append(names, ch.Name)
+	}
+	seen := map[string]bool{}
+	for key, rules := range map[string][]alert.Rule{"alerts.rules": c.Alerts.Rules, "sim.rules": c.Sim.Rules} {
+		for i, r := range rules {
+			r := r // validated on a copy: Validate fills in defaults
+			if err := r.Validate(names); err != nil {
+				for _, e := range strings.Split(err.Error(), "\n") {
+					bad(fmt.Sprintf("%s[%d]", key, i), "%s", e)
+				}
+			}
+			if key == "alerts.rules" {
+				if seen[r.ID] {
+					bad(fmt.Sprintf("%s[%d].id", key, i), "%q is listed twice", r.ID)
+				}
+				seen[r.ID] = true
+			}
+		}
+	}
+}
 
 func (c *Config) validateAuth(bad func(string, string, ...any)) {
 	positive(bad, "auth.session_ttl", c.Auth.SessionTTL)

@@ -75,6 +75,11 @@ func TestBadFiles(t *testing.T) {
 			"video.cameras[1].vehicle", "video.cameras[1].model", `sim.cameras[0].id: ""`, `sim.cameras[0].codec: "vp9"`, `video.cameras[2].id: "../etc"`,
 		}},
 		{"two_docs.bad.yml", []string{"more than one YAML document"}},
+		{"bad_alerts.bad.yml", []string{
+			"alerts.rules[0]: min_count: a crowd rule needs", "alerts.rules[0]: schedule: to:", `alerts.rules[0]: channels: "pager" is not a configured channel`,
+			`alerts.rules[1].id: "crowd" is listed twice`, `alerts.rules[1]: condition: "fire"`,
+			"alerts.channels: channel 0 (ops): url: write http(s)://host/path", `format: "telegram" is not one of json, dingtalk, wecom`,
+		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			_, err := Load(filepath.Join("testdata", tc.file))

@@ -11,6 +11,9 @@ func reflectType() reflect.Type { return reflect.TypeOf(Config{}) }
 func collectKeys(t reflect.Type, prefix string, out map[string]bool) {
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if !t.Field(i).IsExported() || name == "-" {
+			continue
+		}
 		ft := t.Field(i).Type
 		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
 			collectKeys(ft.Elem(), prefix+name+".", out)
