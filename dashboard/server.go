@@ -181,6 +181,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if app, ok := webApp(); ok {
 		mux.Handle("GET /{$}", app)
 		mux.Handle("GET /assets/", app)
+		// The field page: phone-sized alerts for field teams.
+		mux.HandleFunc("GET /field", func(w http.ResponseWriter, r *http.Request) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/field.html"
+			app.ServeHTTP(w, r2)
+		})
 	} else {
 		mux.HandleFunc("GET /{$}", status)
 	}
@@ -240,6 +246,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/alerts", PermView, s.listAlerts},
 		{"GET /api/v1/alerts/{id}", PermView, s.getAlert},
 		{"GET /api/v1/alerts/{id}/snapshot.jpg", PermView, s.alertSnapshot},
+		{"GET /api/v1/alerts/{id}/map.svg", PermView, s.alertMap},
 		{"POST /api/v1/alerts/{id}/ack", PermRespond, s.stepAlert(telemetry.AlertAcknowledged)},
 		{"POST /api/v1/alerts/{id}/resolve", PermRespond, s.stepAlert(telemetry.AlertResolved)},
 		{"POST /api/v1/alerts/{id}/dismiss", PermRespond, s.stepAlert(telemetry.AlertDismissed)},

@@ -56,9 +56,9 @@ const usage = `smarteye: drone and video situational awareness
 Usage:
   smarteye serve [-c FILE] [--http ADDR] [--mavlink ADDR] [--data-dir DIR]
                                         run the platform
-  smarteye demo [--http ADDR] [--mavlink ADDR] [--rtsp ADDR] [--data-dir DIR]
-                                        run on the embedded defaults with simulated
-                                        drones and cameras
+  smarteye demo [-c FILE] [--http ADDR] [--mavlink ADDR] [--rtsp ADDR] [--data-dir DIR]
+                                        run on the embedded defaults (or FILE's
+                                        settings) with simulated drones and cameras
   smarteye migrate [-c FILE] [--data-dir DIR]
                                         apply database migrations and exit
   smarteye import [-c FILE] [--data-dir DIR] --vehicle NAME [--system-id N] FILE.tlog
@@ -110,10 +110,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cfgPath, httpAddr, dataDir, mavAddr, rtspAddr, vehicle, target string
 	var systemID, drones int
 	switch cmd {
-	case "serve", "migrate", "import", "sim":
+	case "serve", "demo", "migrate", "import", "sim":
 		fs.StringVar(&cfgPath, "c", "", "configuration file (see deploy/smarteye.yml)")
 		fs.StringVar(&cfgPath, "config", "", "same as -c")
-	case "demo":
 	case "version":
 		fmt.Fprintln(stdout, "smarteye", versionString())
 		return 0

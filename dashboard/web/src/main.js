@@ -203,6 +203,7 @@ async function start() {
   map.on("mouseenter", "footprints", () => (map.getCanvas().style.cursor = "pointer"));
   map.on("mouseleave", "footprints", () => (map.getCanvas().style.cursor = ""));
   connect(map);
+  loadAlerts(map).catch((err) => console.warn("alerts:", err));
   setInterval(() => redraw(map), 1000);
   $("close").onclick = closePanel;
 
@@ -354,11 +355,55 @@ function handle(map, u) {
       }
       break;
     }
+    case "alert":
+      upsertAlert(map, u.alert);
+      break;
     case "event":
       state.events.unshift(u.event);
       state.events.length = Math.min(state.events.length, 200);
       break;
   }
+}
+
+// The alert panel: open and acknowledged alerts, newest first; a click
+// flies the map to the alert and opens its camera (or vehicle).
+state.alerts = new globalThis.Map();
+function upsertAlert(map, a) {
+  const old = state.alerts.get(a.id);
+  if (old && Date.parse(old.updated_at) > Date.parse(a.updated_at)) return;
+  if (a.status === "resolved" || a.status === "dismissed") state.alerts.delete(a.id);
+  else state.alerts.set(a.id, a);
+  renderAlerts(map);
+}
+async function loadAlerts(map) {
+  const as = await getJSON("api/v1/alerts?status=open,acknowledged&limit=100");
+  for (const a of as.reverse()) upsertAlert(map, a);
+}
+function renderAlerts(map) {
+  const list = $("alert-list");
+  const as = [...state.alerts.values()].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+  $("alert-count").textContent = as.length ? `(${as.length})` : "";
+  $("alerts-empty").hidden = as.length > 0;
+  list.replaceChildren(...as.map((a) => {
+    const li = document.createElement("li");
+    li.className = `${a.severity} ${a.status}`;
+    li.dataset.id = a.id;
+    const t = document.createElement("div");
+    t.className = "t";
+    t.textContent = a.title;
+    const s = document.createElement("div");
+    s.className = "s";
+    const who = a.status === "acknowledged" && a.actor ? ` by ${a.actor}` : "";
+    s.textContent = `${a.status}${who} · ${new Date(a.event_time).toLocaleTimeString()} · ${a.team || "no team"}${a.escalated_team ? " → " + a.escalated_team : ""}${a.occurrences > 1 ? ` · ×${a.occurrences}` : ""}`;
+    li.append(t, s);
+    li.onclick = () => {
+      if (a.lat != null) map.flyTo({ center: [a.lon, a.lat], zoom: 18.5, duration: 1200 });
+      if (a.camera_id) showCamera(a.camera_id);
+      else if (a.vehicle_id) showVehicle(a.vehicle_id);
+      state.alertClicked = a.id;
+    };
+    return li;
+  }));
 }
 
 function vehicle(map, v) {
