@@ -46,11 +46,13 @@ func main() {
 	flag.DurationVar(&fleetTime, "fleet-time", time.Minute, "length of the end-to-end MAVLink run")
 	flag.BoolVar(&videoBench, "video", true, "include the H.264 decode benchmark (ingest/decode vs ffmpeg)")
 	flag.BoolVar(&dashboardBench, "dashboard", true, "include the live feed fan-out and the browser benchmarks (first map render, glass-to-glass latency)")
+	flag.BoolVar(&alertsBench, "alerts", true, "include the alert benchmarks (a 1,000 events/s storm, glass to alert on the field page)")
+	flag.DurationVar(&stormTime, "storm-time", time.Minute, "length of the alert storm")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo" and "dashboard" print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard" and "alerts" print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -73,6 +75,14 @@ func main() {
 		root, _ := os.MkdirTemp("", "smarteye-bench-")
 		if d, err = benchDashboard(context.Background(), root); err == nil {
 			fmt.Print(d)
+		}
+		os.RemoveAll(root)
+	case "alerts":
+		var a string
+		root, _ := os.MkdirTemp("", "smarteye-bench-")
+		os.Chmod(root, 0o711)
+		if a, err = benchAlerts(context.Background(), root); err == nil {
+			fmt.Print(a)
 		}
 		os.RemoveAll(root)
 	case "geo":
@@ -143,6 +153,13 @@ func run(out string, nrows, runs int) error {
 			return err
 		}
 		video += d
+	}
+	if alertsBench {
+		a, err := benchAlerts(ctx, root)
+		if err != nil {
+			return err
+		}
+		video += a
 	}
 
 	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})

@@ -27,7 +27,27 @@ await page.fill("#password", password);
 await Promise.all([page.waitForNavigation(), page.click("#login-form button")]);
 await page.waitForFunction(() => globalThis.smarteye?.ready === true, null, { timeout: 60000 });
 
-if (mode === "render") {
+if (mode === "alerts") {
+  // Glass to alert: for arg seconds the field page (team `camera`) counts,
+  // for every alert that arrives live, the time from its frame's capture
+  // (event_time) and from the frame's arrival at smarteye (received) to
+  // the card on screen.
+  const phone = await context.newPage(); // the same login
+  await phone.goto(`${url}field?team=${camera}`);
+  await phone.waitForFunction(() => globalThis.smarteyeField?.ready && globalThis.smarteyeField.connected, null, { timeout: 60000 });
+  await phone.waitForTimeout(Number(arg) * 1000);
+  const r = await phone.evaluate(() => {
+    const s = globalThis.smarteyeField, out = { fromCapture: [], fromArrival: [] };
+    for (const [id, shown] of Object.entries(s.shown)) {
+      const a = s.alerts.get(id);
+      if (!a) continue;
+      out.fromCapture.push(shown - Date.parse(a.event_time));
+      if (a.received) out.fromArrival.push(shown - Date.parse(a.received));
+    }
+    return out;
+  });
+  console.log(JSON.stringify(r));
+} else if (mode === "render") {
   const times = [];
   for (let i = 0; i < Number(arg); i++) {
     await page.goto(url + "?run=" + i);
