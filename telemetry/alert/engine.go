@@ -75,17 +75,18 @@ type Engine struct {
 	log      *slog.Logger
 	deliver  *Deliverer
 
-	mu      sync.Mutex
-	config  map[string]*Rule // from the file
-	api     map[string]*Rule // from the API (the database)
-	loaded  bool             // api rules and cooldowns read from the database
-	ev      *Evaluator
-	latest  map[string]latest              // dedup key → its newest alert
-	folds   map[telemetry.UUID]*store.Fold // counted, not yet written
-	waiting []*opening                     // alerts the database has not taken yet
-	sub     *telemetry.Subscription
-	now     func() time.Time
-	met     metrics
+	mu        sync.Mutex
+	config    map[string]*Rule // from the file
+	api       map[string]*Rule // from the API (the database)
+	loaded    bool             // api rules and cooldowns read from the database
+	loadTries int              // failed attempts to load (warned about when it goes on)
+	ev        *Evaluator
+	latest    map[string]latest              // dedup key → its newest alert
+	folds     map[telemetry.UUID]*store.Fold // counted, not yet written
+	waiting   []*opening                     // alerts the database has not taken yet
+	sub       *telemetry.Subscription
+	now       func() time.Time
+	met       metrics
 }
 
 type latest struct {
@@ -368,8 +369,13 @@ func (e *Engine) load(ctx context.Context) {
 	defer cancel()
 	raw, err := e.store.AlertRules(qctx)
 	if err != nil {
+		// At start the schema may not be there yet: say so only when it
+		// goes on.
+		e.loadTries++
 		e.met.errors.WithLabelValues("load").Inc()
-		e.log.Warn("rules from the database not loaded yet", "err", err)
+		if e.loadTries%30 == 5 {
+			e.log.Warn("rules from the database not loaded yet; the configured rules run meanwhile", "err", err)
+		}
 		return
 	}
 	longest := DefaultCooldown
