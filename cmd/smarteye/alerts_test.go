@@ -83,14 +83,14 @@ func TestFieldPageInBrowser(t *testing.T) {
 		Alert, Team, Title, Distance, FieldState, PanelClass, PanelText, PanelTitle string
 		ShownAfterEventMs, ShownAfterReceivedMs                                     float64
 		Beeps, ThumbWidth, PageBytes                                                int
-		MeOnMap, ResolveShown                                                       bool
+		MeOnMap, ResolveShown, LoginHidden                                          bool
 		MapCenter                                                                   [2]float64
 	}
 	if err := json.Unmarshal(out, &seen); err != nil {
 		t.Fatalf("%s: %v", out, err)
 	}
 	t.Logf("the pages showed %s", out)
-	if seen.Title != "Person in the plaza works area" || !strings.Contains(seen.Team, "team plaza") || seen.Beeps < 1 || seen.ThumbWidth != 320 ||
+	if !seen.LoginHidden || seen.Title != "Person in the plaza works area" || !strings.Contains(seen.Team, "team plaza") || seen.Beeps < 1 || seen.ThumbWidth != 320 ||
 		!strings.HasSuffix(seen.Distance, " m NE") || !seen.MeOnMap {
 		t.Fatalf("field page: %+v", seen)
 	}
@@ -151,7 +151,9 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var n struct {
 		Action string
-		Alert  struct{ RuleID string `json:"rule_id"` }
+		Alert  struct {
+			RuleID string `json:"rule_id"`
+		}
 	}
 	json.Unmarshal(b, &n)
 	h.taken[r.Header.Get("X-Smarteye-Delivery")]++

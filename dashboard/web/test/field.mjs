@@ -43,6 +43,7 @@ try {
   await p.click("#login button");
   await p.waitForFunction(() => globalThis.smarteyeField?.ready && globalThis.smarteyeField.connected, null, { timeout: 30000 });
   seen.team = await p.locator("#team").textContent();
+  seen.loginHidden = await p.locator("#login").isHidden();
   // What the page cost to load (compressed sizes as sent).
   seen.pageBytes = await p.evaluate(() => [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
     .reduce((n, e) => n + (e.encodedBodySize || 0), 0));
