@@ -1,18 +1,13 @@
 package dashboard
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
-
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // The alert map: what the field page shows instead of a map library, a
@@ -26,25 +21,12 @@ const (
 // the alert at the centre, mapScale pixels per metre (the field page puts
 // the phone's position on it with the same projection).
 func (s *Server) alertMap(w http.ResponseWriter, r *http.Request) {
-	if !s.alertsReady(w) {
-		return
-	}
-	id, ok := alertID(w, r)
+	a, ok := s.readAlert(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	a, err := s.deps.AlertStore.Alert(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no alert "+id.String())
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
-		return
-	case a.Lat == nil || a.Lon == nil:
-		writeError(w, http.StatusNotFound, "alert "+id.String()+" has no position")
+	if a.Lat == nil || a.Lon == nil {
+		writeError(w, http.StatusNotFound, "alert "+a.ID.String()+" has no position")
 		return
 	}
 	lat0, lon0 := *a.Lat, *a.Lon

@@ -233,28 +233,43 @@ type AlertDetail struct {
 	Deliveries []store.Delivery  `json:"deliveries"`
 }
 
-// GET /api/v1/alerts/{id}
-func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+// readAlert reads the alert named in the path, or answers the error.
+func (s *Server) readAlert(w http.ResponseWriter, r *http.Request) (telemetry.Alert, bool) {
 	if !s.alertsReady(w) {
-		return
+		return telemetry.Alert{}, false
 	}
 	id, ok := alertID(w, r)
+	if !ok {
+		return telemetry.Alert{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	a, err := s.deps.AlertStore.Alert(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no alert "+id.String())
+		return a, false
+	case err != nil:
+		s.log.Warn("read alert", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
+		return a, false
+	}
+	return a, true
+}
+
+// GET /api/v1/alerts/{id}
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.readAlert(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	a, err := s.deps.AlertStore.Alert(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no alert "+id.String())
-		return
-	}
 	d := AlertDetail{Alert: a}
+	var err error
+	d.Log, err = s.deps.AlertStore.AlertLog(ctx, a.ID)
 	if err == nil {
-		d.Log, err = s.deps.AlertStore.AlertLog(ctx, id)
-	}
-	if err == nil {
-		d.Deliveries, err = s.deps.AlertStore.AlertDeliveries(ctx, id)
+		d.Deliveries, err = s.deps.AlertStore.AlertDeliveries(ctx, a.ID)
 	}
 	if err != nil {
 		s.log.Warn("get alert", "err", err)

@@ -3,8 +3,8 @@ package dashboard
 import (
 	"bytes"
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -197,5 +197,9 @@ func TestAlertStepsRefuseHostileInput(t *testing.T) {
 	}
 	if code, _ := get(t, alerts+id+"/snapshot.jpg"); code != 404 {
 		t.Fatalf("snapshot of an alert without one: %d", code)
+	}
+	// The small map: the spot at the centre of a 320×200 SVG.
+	if code, body := get(t, alerts+id+"/map.svg"); code != 200 || !strings.HasPrefix(body, "<svg") || !strings.Contains(body, `<circle cx="160" cy="100"`) {
+		t.Fatalf("map: %d %.200s", code, body)
 	}
 }
