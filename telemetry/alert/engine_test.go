@@ -460,3 +460,42 @@ func TestMQTTQoS1(t *testing.T) {
 		return len(ds) == 1 && ds[0].Status == "delivered"
 	})
 }
+
+// TestDatabaseAway: alerts matched while PostgreSQL is down wait in
+// memory (counted), are stored when it returns, and only then published:
+// none lost, none published unstored, folds kept.
+func TestDatabaseAway(t *testing.T) {
+	c := storetest.NewCluster(t)
+	st := newStore(t, c.URL())
+	hub := telemetry.NewHub(nil)
+	feed := hub.Subscribe(100)
+	defer feed.Close()
+	e, _ := runEngine(t, Config{Rules: []Rule{worksRule}, Tick: 100 * time.Millisecond}, st, hub)
+	waitFor(t, 10*time.Second, "rules loaded", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return e.loaded })
+	if out, err := c.PgCtl(t.Context(), "stop", "-m", "immediate"); err != nil {
+		t.Fatalf("pg_ctl stop: %v: %s", err, out)
+	}
+	hub.PublishEvent(intrusion(time.Now(), 1))
+	hub.PublishEvent(intrusion(time.Now(), 2)) // folded while waiting
+	waitFor(t, 20*time.Second, "the alert waiting for the database", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.waiting) == 1 })
+	for _, u := range feed.Take(nil) {
+		if u.Type == "alert" {
+			t.Fatal("an alert was published before it was stored")
+		}
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the alert stored with both matches", func() bool {
+		as, err := st.Alerts(context.Background(), store.AlertQuery{})
+		return err == nil && len(as) == 1 && as[0].Occurrences == 2
+	})
+	waitFor(t, 5*time.Second, "the alert published", func() bool {
+		for _, u := range feed.Take(nil) {
+			if u.Type == "alert" {
+				return true
+			}
+		}
+		return false
+	})
+}
