@@ -33,7 +33,12 @@ type kept struct {
 func (e *evidence) keep(img gocv.Mat, dets []vision.Detection, t time.Time) {
 	k := &e.ring[e.next]
 	e.next = (e.next + 1) % evidenceFrames
-	b := img.ToBytes()
+	// A view of the Mat's pixels, copied once into the slot's buffer
+	// (ToBytes would copy twice).
+	b, err := img.DataPtrUint8()
+	if err != nil || !img.IsContinuous() {
+		b = img.ToBytes()
+	}
 	k.pix = append(k.pix[:0], b...)
 	k.time, k.rows, k.cols, k.typ = t, img.Rows(), img.Cols(), img.Type()
 	k.dets = append(k.dets[:0], dets...)
