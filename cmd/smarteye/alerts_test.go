@@ -42,23 +42,6 @@ func alertConfig(t *testing.T, alerts string) string {
 	return path
 }
 
-// apiJSON GETs an API path as the logged-in admin and decodes it.
-func apiJSON(t *testing.T, p *proc, path string, v any) int {
-	t.Helper()
-	resp, err := http.Get(p.url + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if v != nil && resp.StatusCode == 200 {
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("%s: %v: %s", path, err, b)
-		}
-	}
-	return resp.StatusCode
-}
-
 // TestFieldPageInBrowser: the demo's camera shows real pedestrians; one
 // walks into the works area → the field page on a phone shows the alert
 // live → acknowledged there → stored with its audit trail, and the
@@ -105,7 +88,7 @@ func TestFieldPageInBrowser(t *testing.T) {
 	}
 	// Persisted: the state, the audit trail, the evidence.
 	var d dashboard.AlertDetail
-	if code := apiJSON(t, p, "api/v1/alerts/"+seen.Alert, &d); code != 200 {
+	if code := getJSON(t, p.url+"api/v1/alerts/"+seen.Alert, &d); code != 200 {
 		t.Fatalf("alert: %d", code)
 	}
 	var steps []string
@@ -197,7 +180,7 @@ func TestAlertDeliveredOnceAcrossKill(t *testing.T) {
 	var breaches []map[string]any
 	waitFor(t, 90*time.Second, "the breach seen again after the restart", func() bool {
 		breaches = nil
-		apiJSON(t, p2, "api/v1/alerts?limit=100", &breaches)
+		getJSON(t, p2.url+"api/v1/alerts?limit=100", &breaches)
 		n := 0
 		for _, a := range breaches {
 			if a["rule_id"] == "drone-breach" && a["vehicle_id"] == "drone-1" {
@@ -234,7 +217,7 @@ func TestAlertDeliveredOnceAcrossKill(t *testing.T) {
 		}
 	}
 	var d dashboard.AlertDetail
-	apiJSON(t, p2, "api/v1/alerts/"+id, &d)
+	getJSON(t, p2.url+"api/v1/alerts/"+id, &d)
 	delivered := 0
 	for _, x := range d.Deliveries {
 		if x.Channel == "ops" && x.Status == "delivered" && x.Attempts >= 2 {

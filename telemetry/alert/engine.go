@@ -296,16 +296,6 @@ func (e *Engine) Step(ctx context.Context, id telemetry.UUID, to, actor, comment
 	return a, nil
 }
 
-// Evaluate applies the rules to one event, as the live feed would (for
-// producers that hold an engine directly, e.g. benchmarks).
-func (e *Engine) Evaluate(ctx context.Context, ev telemetry.Event) {
-	e.met.inputs.WithLabelValues("event").Inc()
-	e.mu.Lock()
-	ms := e.ev.Event(ev)
-	e.mu.Unlock()
-	e.handle(ctx, ms)
-}
-
 // Run evaluates the live feed until ctx ends, and delivers.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.sub.Close()
