@@ -316,7 +316,12 @@ func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
 // (the body may be empty).
 func (s *Server) stepAlert(to string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !ownOrigin(w, r) || !s.alertsReady(w) {
+		// The body may be empty; when there is one it must be JSON.
+		checked := ownOrigin
+		if r.ContentLength != 0 {
+			checked = sameOrigin
+		}
+		if !checked(w, r) || !s.alertsReady(w) {
 			return
 		}
 		id, ok := alertID(w, r)
@@ -327,9 +332,6 @@ func (s *Server) stepAlert(to string) http.HandlerFunc {
 			Comment string `json:"comment"`
 		}
 		if r.ContentLength != 0 {
-			if !sameOrigin(w, r) {
-				return
-			}
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&req); err != nil {

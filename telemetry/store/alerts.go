@@ -197,11 +197,17 @@ func (s *Store) TransitionAlert(ctx context.Context, id telemetry.UUID, to, acto
 		[16]byte(id), to, actor, comment, map[string]any{"from": status}); err != nil {
 		return telemetry.Alert{}, fmt.Errorf("store: alert step: log: %w", err)
 	}
+	return finishStep(ctx, tx, id, outbox, to)
+}
+
+// finishStep reads the alert back as the step left it, queues the step's
+// deliveries and commits: what a channel gets is what was stored.
+func finishStep(ctx context.Context, tx pgx.Tx, id telemetry.UUID, outbox Outbox, action string) (telemetry.Alert, error) {
 	a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, [16]byte(id)))
 	if err != nil {
-		return telemetry.Alert{}, fmt.Errorf("store: alert step: %w", err)
+		return telemetry.Alert{}, fmt.Errorf("store: alert %s: %w", action, err)
 	}
-	if err := queue(ctx, tx, outbox, &a, to); err != nil {
+	if err := queue(ctx, tx, outbox, &a, action); err != nil {
 		return telemetry.Alert{}, err
 	}
 	return a, tx.Commit(ctx)
@@ -227,14 +233,7 @@ func (s *Store) EscalateAlert(ctx context.Context, id telemetry.UUID, team, comm
 		[16]byte(id), comment, map[string]any{"team": team}); err != nil {
 		return telemetry.Alert{}, fmt.Errorf("store: escalate: log: %w", err)
 	}
-	a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, [16]byte(id)))
-	if err != nil {
-		return telemetry.Alert{}, fmt.Errorf("store: escalate: %w", err)
-	}
-	if err := queue(ctx, tx, outbox, &a, "escalated"); err != nil {
-		return telemetry.Alert{}, err
-	}
-	return a, tx.Commit(ctx)
+	return finishStep(ctx, tx, id, outbox, "escalated")
 }
 
 // Unescalated lists open alerts created before before that were never
