@@ -43,22 +43,11 @@ func benchAlerts(ctx context.Context, root string) (string, error) {
 // with the embedded PostgreSQL; then it reads back what was stored.
 func benchStorm(ctx context.Context, root string, b *strings.Builder) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg-alerts"), Log: log})
+	_, st, stop, err := benchStore(ctx, filepath.Join(root, "pg-alerts"), log)
 	if err != nil {
 		return err
 	}
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	defer c.Stop(time.Minute)
-	st, err := store.New(store.Config{URL: c.URL(), Log: log}, nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
+	defer stop()
 	reg := prometheus.NewRegistry()
 	hub := telemetry.NewHub(nil)
 	rule := alert.Rule{ID: "storm", Name: "Person in the works area", Condition: alert.CondIntrusion, Zones: []string{"works"}, Classes: []string{"person"}, Severity: "critical", Team: "plaza"}
@@ -132,6 +121,29 @@ func hasLabel(m *dto.Metric, v string) bool {
 		}
 	}
 	return false
+}
+
+// benchStore starts an embedded PostgreSQL in dir and a migrated store on
+// it; stop closes both.
+func benchStore(ctx context.Context, dir string, log *slog.Logger) (c *embedded.Cluster, st *store.Store, stop func(), err error) {
+	c, err = embedded.New(embedded.Config{Dir: dir, Log: log})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	st, err = store.New(store.Config{URL: c.URL(), Log: log}, nil)
+	if err != nil {
+		c.Stop(time.Minute)
+		return nil, nil, nil, err
+	}
+	stop = func() { st.Close(); c.Stop(time.Minute) }
+	if _, err := st.Migrate(ctx); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return c, st, stop, nil
 }
 
 // benchGlassToAlert runs the demo with a rule that opens an alert for

@@ -162,22 +162,11 @@ func run(out string, nrows, runs int) error {
 		video += a
 	}
 
-	c, err := embedded.New(embedded.Config{Dir: filepath.Join(root, "pg"), Log: log})
+	c, st, stopStore, err := benchStore(ctx, filepath.Join(root, "pg"), log)
 	if err != nil {
 		return err
 	}
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	defer c.Stop(time.Minute)
-	st, err := store.New(store.Config{URL: c.URL(), Log: log}, nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
+	defer stopStore()
 	go st.Run(ctx) // marks the store ready for the writer
 
 	progress("writing %d telemetry rows as CSV for psql", nrows)

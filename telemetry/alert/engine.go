@@ -81,17 +81,12 @@ type Engine struct {
 	loaded    bool             // api rules and cooldowns read from the database
 	loadTries int              // failed attempts to load (warned about when it goes on)
 	ev        *Evaluator
-	latest    map[string]latest              // dedup key → its newest alert
+	latest    map[string]telemetry.UUID      // dedup key → its newest alert
 	folds     map[telemetry.UUID]*store.Fold // counted, not yet written
 	waiting   []*opening                     // alerts the database has not taken yet
 	sub       *telemetry.Subscription
 	now       func() time.Time
 	met       metrics
-}
-
-type latest struct {
-	id     telemetry.UUID
-	status string
 }
 
 // opening is a new alert on its way into the database.
@@ -126,7 +121,7 @@ func NewEngine(cfg Config, st Store, bus telemetry.Bus, evidence Evidence, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg, store: st, bus: bus, evidence: evidence, log: log.With("component", "alert"),
-		config: map[string]*Rule{}, api: map[string]*Rule{}, latest: map[string]latest{}, folds: map[telemetry.UUID]*store.Fold{}, now: time.Now}
+		config: map[string]*Rule{}, api: map[string]*Rule{}, latest: map[string]telemetry.UUID{}, folds: map[telemetry.UUID]*store.Fold{}, now: time.Now}
 	var errs []error
 	names := make([]string, 0, len(cfg.Channels))
 	for _, c := range cfg.Channels {
@@ -281,13 +276,10 @@ func (e *Engine) Step(ctx context.Context, id telemetry.UUID, to, actor, comment
 		return a, err
 	}
 	e.mu.Lock()
-	if l, ok := e.latest[a.DedupKey]; ok && l.id == a.ID {
-		e.latest[a.DedupKey] = latest{id: a.ID, status: a.Status}
-		if a.Status == telemetry.AlertResolved {
-			// Resolved means handled: the next match is a new incident.
-			e.ev.Forget(a.DedupKey)
-			delete(e.latest, a.DedupKey)
-		}
+	if id, ok := e.latest[a.DedupKey]; ok && id == a.ID && a.Status == telemetry.AlertResolved {
+		// Resolved means handled: the next match is a new incident.
+		e.ev.Forget(a.DedupKey)
+		delete(e.latest, a.DedupKey)
 	}
 	e.mu.Unlock()
 	e.log.Info("alert "+to, "alert", a.ID.String(), "actor", actor)
@@ -403,7 +395,7 @@ func (e *Engine) load(ctx context.Context) {
 		}
 		if a.Status != telemetry.AlertResolved {
 			e.ev.Seed(a.DedupKey, a.LastSeen)
-			e.latest[a.DedupKey] = latest{id: a.ID, status: a.Status}
+			e.latest[a.DedupKey] = a.ID
 		}
 	}
 	e.loaded = true
@@ -416,12 +408,12 @@ func (e *Engine) load(ctx context.Context) {
 func (e *Engine) handle(ctx context.Context, ms []Match) {
 	for _, m := range ms {
 		e.mu.Lock()
-		l, known := e.latest[m.Key]
+		id, known := e.latest[m.Key]
 		if m.Fold && known {
-			f := e.folds[l.id]
+			f := e.folds[id]
 			if f == nil {
-				f = &store.Fold{ID: l.id}
-				e.folds[l.id] = f
+				f = &store.Fold{ID: id}
+				e.folds[id] = f
 			}
 			f.N++
 			if m.Event.Time.After(f.Last) {
@@ -434,6 +426,9 @@ func (e *Engine) handle(ctx context.Context, ms []Match) {
 		if m.Fold {
 			if o := e.waitingFor(m.Key); o != nil {
 				o.alert.Occurrences++
+				if m.Event.Time.After(o.alert.LastSeen) {
+					o.alert.LastSeen = m.Event.Time
+				}
 				e.mu.Unlock()
 				e.met.matches.WithLabelValues("folded").Inc()
 				continue
@@ -493,13 +488,13 @@ func (e *Engine) persist(ctx context.Context, o *opening) bool {
 		o.tries++
 		return false
 	}
-	if a.Occurrences = o.alert.Occurrences; a.Occurrences > 1 {
-		e.mu.Lock()
-		e.folds[a.ID] = &store.Fold{ID: a.ID, N: a.Occurrences - 1, Last: a.LastSeen}
-		e.mu.Unlock()
-	}
 	e.mu.Lock()
-	e.latest[a.DedupKey] = latest{id: a.ID, status: a.Status}
+	// Matches folded in while it waited for the database are counted now.
+	if n := o.alert.Occurrences; n > 1 {
+		e.folds[a.ID] = &store.Fold{ID: a.ID, N: n - 1, Last: o.alert.LastSeen}
+		a.Occurrences = n
+	}
+	e.latest[a.DedupKey] = a.ID
 	e.mu.Unlock()
 	e.met.opened.WithLabelValues(a.Severity).Inc()
 	if !a.Received.IsZero() {
