@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLog$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeH264$$' -fuzztime $(FUZZTIME) ./ingest/decode/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeYOLO$$' -fuzztime $(FUZZTIME) ./vision/
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./ingest/record/
 	$(GO) test -run '^$$' -fuzz '^FuzzRule$$' -fuzztime $(FUZZTIME) ./telemetry/alert/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassNames$$' -fuzztime $(FUZZTIME) ./vision/
 	$(GO) test -run '^$$' -fuzz '^FuzzDarknetWeights$$' -fuzztime $(FUZZTIME) ./vision/

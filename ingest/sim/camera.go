@@ -243,6 +243,11 @@ type Publisher struct {
 	// Copy publishes an already encoded file's video as it is (no
 	// re-encoding: a camera's stream at almost no CPU cost).
 	Copy bool
+	// Timecode burns the wall-clock time into the picture's top 24 rows as
+	// 32 black or white cells, least significant bit on the left: the
+	// tenths of a second since the Unix epoch, modulo 2³² (ReadTimecode
+	// decodes it). Tests read it back from recorded or played video.
+	Timecode bool
 	// Log receives ffmpeg's failures.
 	Log *slog.Logger
 
@@ -278,6 +283,12 @@ func (p *Publisher) Args() []string {
 	}
 	if p.Mirror {
 		vf = append(vf, "hflip")
+	}
+	if p.Timecode {
+		// ffmpeg's frame time T counts from its first frame, which -re
+		// sends at once: the wall clock now plus T is the frame's time.
+		e := uint64(time.Now().UnixMilli()/100) % (1 << 32)
+		vf = append(vf, fmt.Sprintf("split[a][b];[b]crop=iw:24:0:0,geq=lum='255*mod(floor(mod(%d+floor(T*10)\\,4294967296)/pow(2\\,floor(X*32/W)))\\,2)':cb=128:cr=128[t];[a][t]overlay=0:0", e))
 	}
 	if len(vf) > 0 {
 		args = append(args, "-vf", strings.Join(vf, ","))
@@ -375,4 +386,27 @@ func Footage(dir string) (path string, ok bool) {
 		return installed, true
 	}
 	return "", false
+}
+
+// ReadTimecode decodes a Timecode strip from a picture's top rows: luma
+// returns the brightness (0–255) at x, y of a picture width pixels wide.
+// It returns the time to a tenth of a second, nearest to near (the code
+// wraps every 13.6 years).
+func ReadTimecode(width int, luma func(x, y int) uint8, near time.Time) time.Time {
+	var v uint64
+	for k := range 32 {
+		x := (2*k + 1) * width / 64
+		if luma(x, 12) >= 128 {
+			v |= 1 << k
+		}
+	}
+	n := uint64(near.UnixMilli() / 100)
+	base := n &^ (1<<32 - 1)
+	d := base + v
+	if d+1<<31 < n {
+		d += 1 << 32
+	} else if d > n+1<<31 {
+		d -= 1 << 32
+	}
+	return time.UnixMilli(int64(d) * 100)
 }

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Recording is one recorded segment file (ingest/record writes them).
+type Recording struct {
+	ID        int64     `json:"id"`
+	Camera    string    `json:"camera_id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Path      string    `json:"-"` // relative to the recordings directory
+	Bytes     int64     `json:"bytes"`
+	Codec     string    `json:"codec"`
+	Width     int       `json:"width"`
+	Height    int       `json:"height"`
+	InitSize  int       `json:"-"`
+	Frames    int       `json:"frames"`
+	Recovered bool      `json:"recovered,omitempty"`
+}
+
+// Duration is the segment's length.
+func (r Recording) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+const recordingColumns = "id, camera_id, start_time, end_time, path, bytes, codec, width, height, init_size, frames, recovered"
+
+func scanRecording(r pgx.CollectableRow) (Recording, error) {
+	var x Recording
+	err := r.Scan(&x.ID, &x.Camera, &x.Start, &x.End, &x.Path, &x.Bytes, &x.Codec, &x.Width, &x.Height, &x.InitSize, &x.Frames, &x.Recovered)
+	return x, err
+}
+
+// AddRecordings indexes segments; a path already indexed is left as it is.
+func (s *Store) AddRecordings(ctx context.Context, rs []Recording) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, r := range rs {
+		b.Queue(`INSERT INTO recordings (camera_id, start_time, end_time, path, bytes, codec, width, height, init_size, frames, recovered)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (path) DO NOTHING`,
+			r.Camera, r.Start, r.End, r.Path, r.Bytes, r.Codec, r.Width, r.Height, r.InitSize, r.Frames, r.Recovered)
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: index recordings: %w", err)
+	}
+	return nil
+}
+
+// DeleteRecordings removes segments from the index by path.
+func (s *Store) DeleteRecordings(ctx context.Context, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, "DELETE FROM recordings WHERE path = ANY($1)", paths); err != nil {
+		return fmt.Errorf("store: delete recordings: %w", err)
+	}
+	return nil
+}
+
+// RecordingPaths lists every indexed path.
+func (s *Store) RecordingPaths(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "SELECT path FROM recordings")
+	if err != nil {
+		return nil, fmt.Errorf("store: recordings: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: recordings: %w", err)
+	}
+	return ps, nil
+}
+
+// Recordings returns the segments overlapping [from, to), oldest first;
+// an empty camera means every camera.
+func (s *Store) Recordings(ctx context.Context, camera string, from, to time.Time) ([]Recording, error) {
+	if !to.After(from) {
+		return nil, ErrRange
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordingColumns+` FROM recordings
+		WHERE ($1 = '' OR camera_id = $1) AND start_time < $3 AND end_time > $2
+		  AND start_time > $2::timestamptz - interval '1 day'
+		ORDER BY camera_id, start_time`, camera, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: recordings: %w", err)
+	}
+	rs, err := pgx.CollectRows(rows, scanRecording)
+	if err != nil {
+		return nil, fmt.Errorf("store: recordings: %w", err)
+	}
+	return rs, nil
+}
+
+// RecordingByID returns one segment, or ErrNotFound.
+func (s *Store) RecordingByID(ctx context.Context, id int64) (Recording, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+recordingColumns+` FROM recordings WHERE id = $1`, id)
+	if err != nil {
+		return Recording{}, fmt.Errorf("store: recording: %w", err)
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, scanRecording)
+	if err == pgx.ErrNoRows {
+		return Recording{}, ErrNotFound
+	}
+	if err != nil {
+		return Recording{}, fmt.Errorf("store: recording: %w", err)
+	}
+	return r, nil
+}
