@@ -48,13 +48,15 @@ const (
 	PermRespond Permission = "respond"
 	// PermRules: create, change and delete alert rules.
 	PermRules Permission = "rules"
+	// PermPlayback: recorded video (playback, clips) and exports.
+	PermPlayback Permission = "playback"
 )
 
 var rolePermissions = map[string][]Permission{
-	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules},
-	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences, PermRespond, PermRules},
-	RolePlanner:    {PermView, PermVideo, PermHistory},
-	RoleSupervisor: {PermView, PermVideo, PermHistory, PermRespond},
+	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules, PermPlayback},
+	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences, PermRespond, PermRules, PermPlayback},
+	RolePlanner:    {PermView, PermVideo, PermHistory, PermPlayback},
+	RoleSupervisor: {PermView, PermVideo, PermHistory, PermRespond, PermPlayback},
 	RoleField:      {PermView, PermRespond},
 }
 

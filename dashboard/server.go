@@ -69,6 +69,11 @@ type Deps struct {
 	// stored alerts; nil serves no alerts.
 	Alerts     Alerts
 	AlertStore AlertStore
+	// Recordings indexes recorded video (in RecordingsDir) and answers
+	// replay and exports (written to ExportsDir); nil serves none of them.
+	Recordings    Recordings
+	RecordingsDir string
+	ExportsDir    string
 	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
 	WebRTC   *live.WebRTC
 	Gatherer prometheus.Gatherer
@@ -92,6 +97,7 @@ type Server struct {
 	mseViewers  prometheus.Gauge
 	denied      *prometheus.CounterVec
 	logins      *prometheus.CounterVec
+	exports     *exporter
 
 	auth *authenticator
 }
@@ -119,6 +125,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	s := &Server{
+		exports: newExporter(deps.ExportsDir),
 		auth:    auth,
 		cfg:     cfg,
 		deps:    deps,
@@ -250,6 +257,15 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/alerts/{id}/ack", PermRespond, s.stepAlert(telemetry.AlertAcknowledged)},
 		{"POST /api/v1/alerts/{id}/resolve", PermRespond, s.stepAlert(telemetry.AlertResolved)},
 		{"POST /api/v1/alerts/{id}/dismiss", PermRespond, s.stepAlert(telemetry.AlertDismissed)},
+		{"GET /api/v1/cameras/{id}/recordings", PermPlayback, s.listRecordings},
+		{"GET /api/v1/cameras/{id}/playback", PermPlayback, s.playback},
+		{"GET /api/v1/recordings/{id}/init.mp4", PermPlayback, s.recordingInit},
+		{"GET /api/v1/recordings/{id}/media.m4s", PermPlayback, s.recordingMedia},
+		{"GET /api/v1/replay", PermHistory, s.replay},
+		{"GET /api/v1/exports", PermPlayback, s.listExports},
+		{"POST /api/v1/exports", PermPlayback, s.postExport},
+		{"GET /api/v1/exports/{id}", PermPlayback, s.getExport},
+		{"GET /api/v1/exports/{id}/file", PermPlayback, s.exportFile},
 	}
 }
 
@@ -294,6 +310,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
+	ectx, stopExports := context.WithCancel(ctx)
+	defer stopExports()
+	go s.runExports(ectx)
 	s.log.Info("serving", "url", s.URL())
 	select {
 	case err := <-errc:

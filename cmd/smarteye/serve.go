@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	g.st = st
-	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, reg, board, g)
+	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, st, reg, board, g)
 	if err != nil {
 		return err
 	}
@@ -173,14 +173,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if rtc != nil {
 		defer rtc.Close()
 	}
+	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
+		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log, ExportsDir: filepath.Join(cfg.DataDir, "exports")}
+	if rec := vid.Recorder(); rec != nil {
+		deps.Recordings, deps.RecordingsDir = st, rec.Dir()
+	}
 	srv, err := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
 		Version:         versionString(),
 		Database:        dbKind,
 		Auth:            auth,
-	}, dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
-		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log})
+	}, deps)
 	if err != nil {
 		return err
 	}

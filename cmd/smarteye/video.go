@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/ingest/mavlink"
+	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry"
@@ -34,6 +37,9 @@ type camera struct {
 	// relay serves the stream to live viewers, fed by liveQueue.
 	relay     *live.Relay
 	liveQueue *rtsp.Queue
+	// recorder writes the stream to disk, fed by recQueue; nil when off.
+	recorder *record.Camera
+	recQueue *rtsp.Queue
 }
 
 // kind is fixed or drone (the configuration may leave fixed unsaid).
@@ -54,7 +60,12 @@ type video struct {
 	// its stream waits for it rather than start with a 404 and a
 	// stream.down event.
 	ready func(id string) bool
+	// rec is the recorder; nil when no camera records.
+	rec *record.Recorder
 }
+
+// Recorder is the video recorder (nil when nothing records).
+func (v *video) Recorder() *record.Recorder { return v.rec }
 
 // Relay implements dashboard.Relays.
 func (v *video) Relay(id string) (*live.Relay, bool) {
@@ -124,6 +135,8 @@ type videoSink struct {
 	bus telemetry.Bus
 	w   mavlink.RowWriter
 	geo *georef
+	// trigger starts event-mode recording around a camera's event.
+	trigger func(camera string, t time.Time)
 }
 
 // Frame places each detection on the ground (the box's bottom centre),
@@ -180,6 +193,9 @@ func (s videoSink) Event(e telemetry.Event) {
 
 // publish sends an event to the live feed and stores it.
 func (s videoSink) publish(e telemetry.Event) {
+	if s.trigger != nil && e.CameraID != "" && !strings.HasPrefix(e.Kind, "stream.") {
+		s.trigger(e.CameraID, e.Time)
+	}
 	s.bus.PublishEvent(e)
 	if s.w != nil {
 		_ = s.w.Add(store.Events, store.EventRow(&e)...)
@@ -193,7 +209,7 @@ func simCameras(cfg config.Config, server string) []config.Camera {
 	for _, s := range cfg.Sim.Cameras {
 		out = append(out, config.Camera{
 			ID: s.ID, Name: s.Name, Kind: "fixed", URL: "rtsp://" + server + "/" + s.ID, Transport: rtsp.TransportTCP,
-			Detector: s.Detector, Rate: s.Rate, Zones: s.Zones, Geo: s.Geo,
+			Detector: s.Detector, Rate: s.Rate, Zones: s.Zones, Geo: s.Geo, Record: s.Record,
 		})
 	}
 	return out
@@ -211,7 +227,7 @@ func footage(cfg config.Config) (string, bool) {
 
 // videoComponents builds the cameras (and, in the demo, the RTSP server and
 // the ffmpeg publishers of the simulated ones).
-func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer, board *telemetry.Board, g *georef) ([]component, *video, error) {
+func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, index record.Index, reg prometheus.Registerer, board *telemetry.Board, g *georef) ([]component, *video, error) {
 	var comps []component
 	cams := cfg.Video.Cameras
 	v := &video{bus: bus, geo: g}
@@ -226,7 +242,7 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		}
 		var pubs []*sim.Publisher
 		for _, s := range cfg.Sim.Cameras {
-			p := &sim.Publisher{URL: srv.URL(s.ID), Codec: s.Codec, Mirror: s.Mirror, Log: log.With("component", "sim.camera", "camera", s.ID)}
+			p := &sim.Publisher{URL: srv.URL(s.ID), Codec: s.Codec, Mirror: s.Mirror, Timecode: s.Timecode, Log: log.With("component", "sim.camera", "camera", s.ID)}
 			switch {
 			case s.Source == "vtest" && ok:
 				p.Source = src
@@ -274,6 +290,32 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 	}
 	v.pool = pool
 	sink := videoSink{bus: bus, w: w, geo: g}
+	rc := cfg.Video.Recording
+	recording := rc.Mode != record.ModeOff
+	for _, cc := range cams {
+		recording = recording || (cc.Record != "" && cc.Record != record.ModeOff)
+	}
+	if recording {
+		dir := rc.Dir
+		if dir == "" {
+			dir = filepath.Join(cfg.DataDir, "recordings")
+		}
+		rec, err := record.New(record.Config{Dir: dir, SegmentLength: rc.Segment.D(), MaxAge: rc.MaxAge.D(), MaxBytes: int64(rc.MaxSize), MinFree: int64(rc.MinFree),
+			Index: index, Event: sink.publish, Log: log, Registerer: reg})
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		v.rec = rec
+		sink.trigger = func(camera string, t time.Time) {
+			for _, c := range v.cams {
+				if c.cfg.ID == camera && c.recorder != nil {
+					c.recorder.Trigger(t)
+				}
+			}
+		}
+		comps = append(comps, component{"recorder", func(ctx context.Context) error { return rec.Run(ctx) }})
+	}
 	snapDir := ""
 	if cfg.Video.Snapshots {
 		snapDir = filepath.Join(cfg.DataDir, "snapshots")
@@ -306,6 +348,10 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 			c.queue = stream.Subscribe("vision", 256)
 		}
 		c.relay, c.liveQueue = live.NewRelay(cc.ID), stream.Subscribe("live", 256)
+		if mode := cmp.Or(cc.Record, rc.Mode); v.rec != nil && mode != record.ModeOff {
+			c.recorder = v.rec.Camera(record.CameraConfig{ID: cc.ID, Mode: mode, PreRoll: rc.PreRoll.D(), PostRoll: rc.PostRoll.D()})
+			c.recQueue = stream.Subscribe("record", 512)
+		}
 		v.cams = append(v.cams, c)
 		if g != nil {
 			vehicle := ""
@@ -340,6 +386,13 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 				defer wg.Done()
 				c.relay.Run(ctx, c.liveQueue)
 			}()
+			if c.recorder != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c.recorder.Run(ctx, c.recQueue)
+				}()
+			}
 			if c.analyzer != nil {
 				wg.Add(1)
 				go func() {

@@ -218,10 +218,12 @@ func (r *Recorder) Run(ctx context.Context) error {
 	reconciled := r.cfg.Index == nil
 	t := time.NewTicker(r.cfg.Tick)
 	defer t.Stop()
+	tries := 0
 	for {
 		if !reconciled {
+			// The first tries may come before the database is migrated.
 			if err := r.reconcile(ctx); err != nil {
-				if ctx.Err() == nil {
+				if tries++; ctx.Err() == nil && tries >= 3 {
 					r.log.Warn("recordings index not reconciled yet", "err", err)
 				}
 			} else {

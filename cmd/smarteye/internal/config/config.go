@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,8 +122,36 @@ type Video struct {
 	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
 	MaxBackoff Duration `yaml:"max_backoff"`
 	// Cameras defaults to none (the demo adds its simulated ones).
-	Cameras []Camera `yaml:"cameras"`
-	WebRTC  WebRTC   `yaml:"webrtc"`
+	Cameras   []Camera  `yaml:"cameras"`
+	WebRTC    WebRTC    `yaml:"webrtc"`
+	Recording Recording `yaml:"recording"`
+}
+
+// Recording configures the video recorder (ingest/record): cameras' video
+// remuxed, not re-encoded, into fragmented-MP4 segments on disk.
+type Recording struct {
+	// Mode is continuous, events (around each camera's events, with pre-
+	// and post-roll) or off; a camera's own record setting overrides it. It
+	// defaults to continuous.
+	Mode string `yaml:"mode"`
+	// Dir holds the segments. It defaults to <data_dir>/recordings.
+	Dir string `yaml:"dir"`
+	// Segment is a segment file's length (cut at the next keyframe). It
+	// defaults to 1 minute.
+	Segment Duration `yaml:"segment"`
+	// PreRoll and PostRoll widen an event's recording in events mode. They
+	// default to 10 and 20 seconds.
+	PreRoll  Duration `yaml:"pre_roll"`
+	PostRoll Duration `yaml:"post_roll"`
+	// MaxAge deletes older segments; 0 keeps them while the budget allows.
+	// It defaults to 7 days.
+	MaxAge Duration `yaml:"max_age"`
+	// MaxSize is the disk budget for all segments ("20GiB"); the oldest go
+	// first. 0 sets none. It defaults to 20GiB.
+	MaxSize Size `yaml:"max_size"`
+	// MinFree stops recording (with a recording.stopped event) while the
+	// disk has less free space than this. It defaults to 1GiB.
+	MinFree Size `yaml:"min_free"`
 }
 
 // WebRTC configures live video to browsers over WebRTC (the fallback,
@@ -155,6 +184,8 @@ type Camera struct {
 	Model          Model     `yaml:"model"`
 	Zones          []Zone    `yaml:"zones"`
 	Geo            CameraGeo `yaml:"geo"`
+	// Record overrides video.recording.mode for this camera.
+	Record string `yaml:"record"`
 }
 
 // Model is a cascade or YOLO model file set.
@@ -256,6 +287,11 @@ type SimCamera struct {
 	Rate     float64   `yaml:"rate"`
 	Zones    []Zone    `yaml:"zones"`
 	Geo      CameraGeo `yaml:"geo"`
+	// Record overrides video.recording.mode for this camera.
+	Record string `yaml:"record"`
+	// Timecode burns the wall-clock time into the picture's top rows as
+	// black and white cells (tests read recorded video's time from it).
+	Timecode bool `yaml:"timecode"`
 }
 
 // SimDrone is one simulated drone.
@@ -427,6 +463,8 @@ func Default() Config {
 			MaxBackoff:   Duration(30 * time.Second),
 			Cameras:      []Camera{},
 			WebRTC:       WebRTC{Enabled: true, Address: ":8189", PublicIPs: []string{}, MaxSessions: 64},
+			Recording: Recording{Mode: "continuous", Segment: Duration(time.Minute), PreRoll: Duration(10 * time.Second), PostRoll: Duration(20 * time.Second),
+				MaxAge: Duration(7 * day), MaxSize: 20 << 30, MinFree: 1 << 30},
 		},
 		Sites:     []Site{},
 		Geofences: []Geofence{},
@@ -518,6 +556,8 @@ func sectionName(typ string) string {
 		return "video.cameras[].zones[]"
 	case "SimCamera":
 		return "sim.cameras[]"
+	case "Recording":
+		return "video.recording"
 	case "Site":
 		return "sites[]"
 	case "Geofence":
@@ -832,6 +872,24 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 	positive(bad, "video.read_timeout", v.ReadTimeout)
 	positive(bad, "video.stall_timeout", v.StallTimeout)
 	positive(bad, "video.max_backoff", v.MaxBackoff)
+	recModes := "continuous, events, off"
+	if !slices.Contains(strings.Split(recModes, ", "), v.Recording.Mode) {
+		bad("video.recording.mode", "%q is not one of %s", v.Recording.Mode, recModes)
+	}
+	if d := v.Recording.Segment.D(); d < time.Second || d > time.Hour {
+		bad("video.recording.segment", "%s is out of range 1s..1h", d)
+	}
+	positive(bad, "video.recording.pre_roll", v.Recording.PreRoll)
+	positive(bad, "video.recording.post_roll", v.Recording.PostRoll)
+	if v.Recording.MaxAge < 0 {
+		bad("video.recording.max_age", "must not be negative")
+	}
+	if v.Recording.MaxSize != 0 && v.Recording.MaxSize < 16<<20 {
+		bad("video.recording.max_size", "%s is less than 16MiB (0 sets no budget)", v.Recording.MaxSize)
+	}
+	if v.Recording.MinFree < 1 {
+		bad("video.recording.min_free", "must be at least one byte")
+	}
 	ids := map[string]bool{}
 	for i, cam := range v.Cameras {
 		key := fmt.Sprintf("video.cameras[%d]", i)
@@ -860,6 +918,9 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 			bad(key+".transport", "%q is not one of auto, tcp, udp", cam.Transport)
 		}
 		validateAnalysis(bad, key, cam.Detector, cam.Rate, cam.Zones)
+		if cam.Record != "" && !slices.Contains(strings.Split(recModes, ", "), cam.Record) {
+			bad(key+".record", "%q is not one of %s", cam.Record, recModes)
+		}
 		if (cam.Detector == "cascade" && cam.Model.Cascade == "") || (cam.Detector == "yolo" && cam.Model.ONNX == "" && cam.Model.Weights == "") {
 			bad(key+".model", "the %s detector needs its model files", cam.Detector)
 		}

@@ -75,6 +75,12 @@ func TestBadFiles(t *testing.T) {
 			"video.cameras[1].vehicle", "video.cameras[1].model", `sim.cameras[0].id: ""`, `sim.cameras[0].codec: "vp9"`, `video.cameras[2].id: "../etc"`,
 		}},
 		{"two_docs.bad.yml", []string{"more than one YAML document"}},
+		{"bad_recording.bad.yml", []string{
+			`video.recording.mode: "sometimes" is not one of continuous, events, off`, "video.recording.segment: 2h0m0s is out of range 1s..1h",
+			"video.recording.max_size: 10MiB is less than 16MiB", "video.recording.min_free: must be at least one byte",
+			`video.cameras[0].record: "always" is not one of`,
+		}},
+		{"bad_size.bad.yml", []string{`line 3: invalid size "20 gigs"`}},
 		{"bad_alerts.bad.yml", []string{
 			"alerts.rules[0]: min_count: a crowd rule needs", "alerts.rules[0]: schedule: to:", `alerts.rules[0]: channels: "pager" is not a configured channel`,
 			`alerts.rules[1].id: "crowd" is listed twice`, `alerts.rules[1]: condition: "fire"`,

@@ -97,3 +97,54 @@ func (d Duration) String() string {
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Size is a number of bytes written with a binary or decimal unit:
+// "512MiB", "20GiB", "1TB", "1048576B"; a bare 0 is zero.
+type Size int64
+
+var sizeUnits = map[string]int64{
+	"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+	"KB": 1e3, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+}
+
+// ParseSize parses a Size.
+func ParseSize(s string) (Size, error) {
+	in := strings.TrimSpace(s)
+	if in == "0" {
+		return 0, nil
+	}
+	i := 0
+	for i < len(in) && (in[i] >= '0' && in[i] <= '9' || in[i] == '.') {
+		i++
+	}
+	num, unit := in[:i], strings.TrimSpace(in[i:])
+	mult, ok := sizeUnits[unit]
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || f < 0 || f*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("invalid size %q; write a number and a unit (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), e.g. 20GiB", s)
+	}
+	return Size(f * float64(mult)), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (z *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*z = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (z Size) MarshalYAML() (any, error) { return z.String(), nil }
+
+// String writes the size with the largest binary unit that divides it.
+func (z Size) String() string {
+	for _, u := range []string{"TiB", "GiB", "MiB", "KiB"} {
+		if m := sizeUnits[u]; z != 0 && int64(z)%m == 0 {
+			return strconv.FormatInt(int64(z)/m, 10) + u
+		}
+	}
+	return strconv.FormatInt(int64(z), 10) + "B"
+}

@@ -1,0 +1,203 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Recordings is the recorded video's index and the queries replay and
+// exports read; nil serves no recordings, replay or exports.
+type Recordings interface {
+	Recordings(ctx context.Context, camera string, from, to time.Time) ([]store.Recording, error)
+	RecordingByID(ctx context.Context, id int64) (store.Recording, error)
+	TrackVehicles(ctx context.Context, from, to time.Time) ([]string, error)
+	Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]store.TrackPoint, error)
+	EachTrackPoint(ctx context.Context, vehicle string, from, to time.Time, fn func(store.TrackPoint) error) error
+	EachEvent(ctx context.Context, from, to time.Time, camera, vehicle string, fn func(store.EventRecord) error) error
+	EachPlacedDetection(ctx context.Context, from, to time.Time, limit int, fn func(store.PlacedDetection) error) (bool, error)
+	CountRows(ctx context.Context, table string, from, to time.Time) (int64, error)
+}
+
+// maxPlaybackRange bounds one playlist (a day of one camera is 1,440
+// one-minute segments).
+const maxPlaybackRange = 24 * time.Hour
+
+func (s *Server) recordingsReady(w http.ResponseWriter) bool {
+	if s.deps.Recordings == nil || s.deps.RecordingsDir == "" {
+		writeError(w, http.StatusServiceUnavailable, "no recordings: recording is off or there is no database")
+		return false
+	}
+	return true
+}
+
+// cameraRange reads {id} (a known camera) and from/to, at most max apart.
+func (s *Server) cameraRange(w http.ResponseWriter, r *http.Request, def, max time.Duration) (camera string, from, to time.Time, ok bool) {
+	camera = r.PathValue("id")
+	if !s.knownCamera(camera) {
+		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(camera))
+		return "", from, to, false
+	}
+	from, to, err := parseRange(r, def)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return "", from, to, false
+	}
+	if to.Sub(from) > max {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("the range is longer than %s; ask for less", max))
+		return "", from, to, false
+	}
+	return camera, from, to, true
+}
+
+func (s *Server) knownCamera(id string) bool {
+	if s.deps.Cameras == nil {
+		return false
+	}
+	for _, c := range s.deps.Cameras.Cameras() {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// GET /api/v1/cameras/{id}/recordings?from=&to=: the segments and the gaps.
+func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsReady(w) {
+		return
+	}
+	camera, from, to, ok := s.cameraRange(w, r, time.Hour, 31*24*time.Hour)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
+	if err != nil {
+		s.log.Warn("recordings query failed", "camera", camera, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+		return
+	}
+	if segs == nil {
+		segs = []store.Recording{}
+	}
+	gaps := record.Gaps(segs, from, to)
+	if gaps == nil {
+		gaps = []record.Gap{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"camera_id": camera, "from": from.UTC(), "to": to.UTC(), "segments": segs, "gaps": gaps,
+		"playback": playbackURL(camera, from, to)})
+}
+
+func playbackURL(camera string, from, to time.Time) string {
+	return fmt.Sprintf("/api/v1/cameras/%s/playback?from=%s&to=%s", camera, from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
+}
+
+// GET /api/v1/cameras/{id}/playback?from=&to=: an HLS playlist (fMP4)
+// covering exactly the range, gaps marked.
+func (s *Server) playback(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsReady(w) {
+		return
+	}
+	camera, from, to, ok := s.cameraRange(w, r, time.Hour, maxPlaybackRange)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
+	if err != nil {
+		s.log.Warn("recordings query failed", "camera", camera, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+		return
+	}
+	if len(segs) == 0 {
+		writeError(w, http.StatusNotFound, "nothing was recorded from "+camera+" in that range")
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+	w.Header().Set("Cache-Control", "no-store")
+	// Relative to /api/v1/cameras/{id}/playback.
+	record.Playlist(w, segs, from, to, func(sg store.Recording, a, z time.Time) (string, string) {
+		return fmt.Sprintf("../../recordings/%d/init.mp4", sg.ID),
+			fmt.Sprintf("../../recordings/%d/media.m4s?from=%s&to=%s", sg.ID, a.UTC().Format(time.RFC3339Nano), z.UTC().Format(time.RFC3339Nano))
+	})
+}
+
+// recordingByID reads {id}.
+func (s *Server) recordingByID(w http.ResponseWriter, r *http.Request) (store.Recording, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusNotFound, "no recording "+strconv.Quote(r.PathValue("id")))
+		return store.Recording{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	rec, err := s.deps.Recordings.RecordingByID(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no recording "+strconv.FormatInt(id, 10))
+		return rec, false
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+		return rec, false
+	}
+	return rec, true
+}
+
+// GET /api/v1/recordings/{id}/init.mp4: a segment's initialisation section.
+func (s *Server) recordingInit(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsReady(w) {
+		return
+	}
+	rec, ok := s.recordingByID(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Cache-Control", "private, max-age=86400, immutable")
+	if err := record.WriteInit(w, s.deps.RecordingsDir, rec); err != nil {
+		s.recordingGone(w, rec, err)
+	}
+}
+
+// GET /api/v1/recordings/{id}/media.m4s?from=&to=: a segment's fragments
+// overlapping the range (all of them without one), from a keyframe.
+func (s *Server) recordingMedia(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsReady(w) {
+		return
+	}
+	rec, ok := s.recordingByID(w, r)
+	if !ok {
+		return
+	}
+	from, to := rec.Start, rec.End.Add(time.Second)
+	if r.URL.Query().Has("from") || r.URL.Query().Has("to") {
+		var err error
+		if from, to, err = parseRange(r, rec.End.Sub(rec.Start)); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "video/iso.segment")
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	if err := record.WriteMedia(w, s.deps.RecordingsDir, rec, from, to); err != nil {
+		if errors.Is(err, record.ErrOutside) {
+			writeError(w, http.StatusRequestedRangeNotSatisfiable, "the range is outside this segment")
+			return
+		}
+		s.recordingGone(w, rec, err)
+	}
+}
+
+func (s *Server) recordingGone(w http.ResponseWriter, rec store.Recording, err error) {
+	s.log.Warn("a recorded segment could not be read", "recording", rec.ID, "path", rec.Path, "err", err)
+	writeError(w, http.StatusGone, "the segment's file is gone or unreadable (deleted by retention?)")
+}

@@ -1,0 +1,267 @@
+package dashboard
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Replay bounds.
+const (
+	maxReplayRange      = 7 * 24 * time.Hour
+	defaultReplayPoints = 2000   // per vehicle: what a screen can show
+	maxReplayPoints     = 20000  //
+	maxReplayDetections = 200000 // placed detections in one answer
+	replayChunk         = 2000   // events or detections per line
+)
+
+// GET /api/v1/replay?site=&from=&to=&points=: everything needed to show
+// a site's state at any moment of the range, as NDJSON (one JSON object
+// per line, streamed as the database answers):
+//
+//	{"type":"range", "site", "from", "to", "cameras": [...]}            first
+//	{"type":"track", "vehicle_id", "t": [ms…], "lat", "lon", "alt", "heading", "speed"}
+//	{"type":"alerts", "items": [...]}
+//	{"type":"events", "items": [...]}                                  oldest first, chunked
+//	{"type":"detections", "t", "camera", "track", "class", "lat", "lon"} columns, chunked
+//	{"type":"end", "truncated": bool, "elapsed_ms"}                    last
+//
+// Times in the columnar lines are Unix milliseconds. Cameras carry their
+// recorded spans and gaps, and their footprint (fixed cameras).
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	if !s.recordingsReady(w) {
+		return
+	}
+	start := time.Now()
+	from, to, err := parseRange(r, time.Hour)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if to.Sub(from) > maxReplayRange {
+		writeError(w, http.StatusBadRequest, "the range is longer than 7 days; replay less at a time")
+		return
+	}
+	q := r.URL.Query()
+	site := q.Get("site")
+	if site != "" && !s.knownSite(site) {
+		writeError(w, http.StatusNotFound, "no site "+strconv.Quote(site))
+		return
+	}
+	points := defaultReplayPoints
+	if v := q.Get("points"); v != "" {
+		if points, err = strconv.Atoi(v); err != nil || points < 2 || points > maxReplayPoints {
+			writeError(w, http.StatusBadRequest, "points: a whole number from 2 to "+strconv.Itoa(maxReplayPoints))
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	rec := s.deps.Recordings
+
+	// The vehicles' tracks are read at once on several connections while
+	// the cameras are described.
+	vehicles, err := rec.TrackVehicles(ctx, from, to)
+	if err != nil {
+		s.replayFailed(w, err)
+		return
+	}
+	tracks := make([][]store.TrackPoint, len(vehicles))
+	errs := make([]error, len(vehicles))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, v := range vehicles {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			tracks[i], errs[i] = rec.Track(ctx, v, from, to, points)
+		}()
+	}
+	segs, err := rec.Recordings(ctx, "", from, to)
+	if err != nil {
+		wg.Wait()
+		s.replayFailed(w, err)
+		return
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			s.replayFailed(w, err)
+			return
+		}
+	}
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	flush := func() {
+		bw.Flush()
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	enc.Encode(map[string]any{"type": "range", "site": site, "from": from.UTC(), "to": to.UTC(), "cameras": s.replayCameras(segs, from, to)})
+	for i, v := range vehicles {
+		enc.Encode(trackLine(v, tracks[i]))
+	}
+	flush()
+	if s.deps.AlertStore != nil {
+		as, err := s.deps.AlertStore.Alerts(ctx, store.AlertQuery{From: from, To: to, Limit: 10000})
+		if err == nil {
+			if as == nil {
+				as = []telemetry.Alert{}
+			}
+			enc.Encode(map[string]any{"type": "alerts", "items": as})
+		} else {
+			s.log.Warn("replay: alerts", "err", err)
+		}
+	}
+	chunk := make([]store.EventRecord, 0, replayChunk)
+	err = rec.EachEvent(ctx, from, to, "", "", func(e store.EventRecord) error {
+		if chunk = append(chunk, e); len(chunk) == replayChunk {
+			enc.Encode(map[string]any{"type": "events", "items": chunk})
+			chunk = chunk[:0]
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("replay: events", "err", err)
+		enc.Encode(map[string]any{"type": "error", "error": "events: the database did not answer"})
+	}
+	if len(chunk) > 0 {
+		enc.Encode(map[string]any{"type": "events", "items": chunk})
+	}
+	dets := newDetectionColumns()
+	truncated, err := rec.EachPlacedDetection(ctx, from, to, maxReplayDetections, func(d store.PlacedDetection) error {
+		if dets.add(d); len(dets.T) == replayChunk*5 {
+			enc.Encode(dets)
+			dets = newDetectionColumns()
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("replay: detections", "err", err)
+		enc.Encode(map[string]any{"type": "error", "error": "detections: the database did not answer"})
+	}
+	if len(dets.T) > 0 {
+		enc.Encode(dets)
+	}
+	enc.Encode(map[string]any{"type": "end", "truncated": truncated, "elapsed_ms": time.Since(start).Milliseconds()})
+	flush()
+}
+
+func (s *Server) replayFailed(w http.ResponseWriter, err error) {
+	s.log.Warn("replay query failed", "err", err)
+	writeError(w, http.StatusServiceUnavailable, "replay unavailable: the database did not answer")
+}
+
+func (s *Server) knownSite(id string) bool {
+	if s.deps.Geo == nil {
+		return false
+	}
+	for _, x := range s.deps.Geo.Sites() {
+		if x.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// replayCamera is a camera in replay: where it looks and what is recorded.
+type replayCamera struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name,omitempty"`
+	Kind      string       `json:"kind"`
+	VehicleID string       `json:"vehicle_id,omitempty"`
+	Footprint [][2]float64 `json:"footprint,omitempty"`
+	Segments  [][2]int64   `json:"segments"` // [start, end] ms, merged where they meet
+	Gaps      []record.Gap `json:"gaps"`
+	Codec     string       `json:"codec,omitempty"`
+	Size      [2]int       `json:"size,omitempty"`
+}
+
+func (s *Server) replayCameras(segs []store.Recording, from, to time.Time) []replayCamera {
+	byCam := map[string][]store.Recording{}
+	for _, sg := range segs {
+		byCam[sg.Camera] = append(byCam[sg.Camera], sg)
+	}
+	var out []replayCamera
+	if s.deps.Cameras != nil {
+		for _, c := range s.deps.Cameras.Cameras() {
+			rc := replayCamera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID, Segments: [][2]int64{}}
+			if st, ok := s.deps.Bus.Camera(c.ID); ok && c.Kind != "drone" {
+				rc.Footprint = st.Footprint
+			}
+			cs := byCam[c.ID]
+			for _, sg := range cs {
+				a, z := sg.Start.UnixMilli(), sg.End.UnixMilli()
+				if n := len(rc.Segments); n > 0 && a-rc.Segments[n-1][1] <= record.GapThreshold.Milliseconds() {
+					rc.Segments[n-1][1] = z
+				} else {
+					rc.Segments = append(rc.Segments, [2]int64{a, z})
+				}
+				rc.Codec, rc.Size = sg.Codec, [2]int{sg.Width, sg.Height}
+			}
+			rc.Gaps = record.Gaps(cs, from, to)
+			if rc.Gaps == nil {
+				rc.Gaps = []record.Gap{}
+			}
+			out = append(out, rc)
+		}
+	}
+	if out == nil {
+		out = []replayCamera{}
+	}
+	return out
+}
+
+// trackLine is a vehicle's downsampled track in columns.
+func trackLine(vehicle string, pts []store.TrackPoint) map[string]any {
+	t := make([]int64, len(pts))
+	lat, lon := make([]float64, len(pts)), make([]float64, len(pts))
+	alt, hdg, spd := make([]*float32, len(pts)), make([]*float32, len(pts)), make([]*float32, len(pts))
+	for i, p := range pts {
+		t[i], lat[i], lon[i] = p.Time.UnixMilli(), p.Lat, p.Lon
+		alt[i], hdg[i], spd[i] = p.AltMSL, p.Heading, p.GroundSpeed
+		if alt[i] == nil {
+			alt[i] = p.AltRel
+		}
+	}
+	return map[string]any{"type": "track", "vehicle_id": vehicle, "t": t, "lat": lat, "lon": lon, "alt": alt, "heading": hdg, "speed": spd}
+}
+
+// detectionColumns is a chunk of placed detections in columns.
+type detectionColumns struct {
+	Type   string    `json:"type"`
+	T      []int64   `json:"t"`
+	Camera []string  `json:"camera"`
+	Track  []int64   `json:"track"`
+	Class  []string  `json:"class"`
+	Lat    []float64 `json:"lat"`
+	Lon    []float64 `json:"lon"`
+}
+
+func newDetectionColumns() *detectionColumns { return &detectionColumns{Type: "detections"} }
+
+func (c *detectionColumns) add(d store.PlacedDetection) {
+	c.T = append(c.T, d.Time.UnixMilli())
+	c.Camera = append(c.Camera, d.Camera)
+	c.Track = append(c.Track, d.TrackID)
+	c.Class = append(c.Class, d.Class)
+	c.Lat = append(c.Lat, d.Lat)
+	c.Lon = append(c.Lon, d.Lon)
+}

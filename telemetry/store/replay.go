@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EachEvent calls fn for every event in [from, to), oldest first; an
+// empty vehicle or camera does not filter.
+func (s *Store) EachEvent(ctx context.Context, from, to time.Time, camera, vehicle string, fn func(EventRecord) error) error {
+	if !to.After(from) {
+		return ErrRange
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, id::text, kind, site_id, camera_id, vehicle_id, track_id, lat, lon, message, data
+		FROM events WHERE time >= $1 AND time < $2 AND ($3 = '' OR camera_id = $3) AND ($4 = '' OR vehicle_id = $4) ORDER BY time`, from, to, camera, vehicle)
+	if err != nil {
+		return fmt.Errorf("store: events: %w", err)
+	}
+	var e EventRecord
+	_, err = pgx.ForEachRow(rows, []any{&e.Time, &e.ID, &e.Kind, &e.Site, &e.CameraID, &e.Vehicle, &e.TrackID, &e.Lat, &e.Lon, &e.Message, &e.Data}, func() error {
+		return fn(e)
+	})
+	if err != nil {
+		return fmt.Errorf("store: events: %w", err)
+	}
+	return nil
+}
+
+// PlacedDetection is a detection on the ground, as replay draws it.
+type PlacedDetection struct {
+	Time    time.Time
+	Camera  string
+	TrackID int64
+	Class   string
+	Lat     float64
+	Lon     float64
+}
+
+// EachPlacedDetection calls fn for every detection placed on the ground
+// in [from, to), oldest first, at most limit; it reports whether the limit
+// cut the range short.
+func (s *Store) EachPlacedDetection(ctx context.Context, from, to time.Time, limit int, fn func(PlacedDetection) error) (truncated bool, err error) {
+	if !to.After(from) {
+		return false, ErrRange
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, camera_id, coalesce(track_id, 0), class, lat, lon FROM detections
+		WHERE time >= $1 AND time < $2 AND lat IS NOT NULL ORDER BY time LIMIT $3`, from, to, limit+1)
+	if err != nil {
+		return false, fmt.Errorf("store: detections: %w", err)
+	}
+	var d PlacedDetection
+	n := 0
+	_, err = pgx.ForEachRow(rows, []any{&d.Time, &d.Camera, &d.TrackID, &d.Class, &d.Lat, &d.Lon}, func() error {
+		if n++; n > limit {
+			truncated = true
+			return nil
+		}
+		return fn(d)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: detections: %w", err)
+	}
+	return truncated, nil
+}
+
+// TrackVehicles lists the vehicles with telemetry in [from, to).
+func (s *Store) TrackVehicles(ctx context.Context, from, to time.Time) ([]string, error) {
+	// A loose index scan of (vehicle_id, time) for the distinct vehicles,
+	// then one probe each: no scan of the range's rows.
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE v AS (
+			(SELECT vehicle_id FROM telemetry ORDER BY vehicle_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT t.vehicle_id FROM telemetry t WHERE t.vehicle_id > v.vehicle_id ORDER BY t.vehicle_id LIMIT 1) FROM v WHERE v.vehicle_id IS NOT NULL
+		)
+		SELECT vehicle_id FROM v WHERE vehicle_id IS NOT NULL
+		  AND EXISTS (SELECT 1 FROM telemetry t WHERE t.vehicle_id = v.vehicle_id AND t.time >= $1 AND t.time < $2)
+		ORDER BY vehicle_id`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: vehicles: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: vehicles: %w", err)
+	}
+	return ids, nil
+}
+
+// EachTrackPoint calls fn for every position of a vehicle in [from, to),
+// oldest first, at full resolution (exports).
+func (s *Store) EachTrackPoint(ctx context.Context, vehicle string, from, to time.Time, fn func(TrackPoint) error) error {
+	if !to.After(from) {
+		return ErrRange
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, lat, lon, alt_msl, alt_rel, heading, ground_speed FROM telemetry
+		WHERE vehicle_id = $1 AND time >= $2 AND time < $3 AND lat IS NOT NULL ORDER BY time`, vehicle, from, to)
+	if err != nil {
+		return fmt.Errorf("store: track: %w", err)
+	}
+	var p TrackPoint
+	_, err = pgx.ForEachRow(rows, []any{&p.Time, &p.Lat, &p.Lon, &p.AltMSL, &p.AltRel, &p.Heading, &p.GroundSpeed}, func() error { return fn(p) })
+	if err != nil {
+		return fmt.Errorf("store: track: %w", err)
+	}
+	return nil
+}
+
+// CountRows counts the rows of a time-series table in [from, to) (an
+// export's progress).
+func (s *Store) CountRows(ctx context.Context, table string, from, to time.Time) (int64, error) {
+	switch table {
+	case Telemetry.Name, Events.Name, Detections.Name:
+	default:
+		return 0, fmt.Errorf("store: count: no table %q", table)
+	}
+	var n int64
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE time >= $1 AND time < $2", from, to).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count: %w", err)
+	}
+	return n, nil
+}
