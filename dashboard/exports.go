@@ -378,7 +378,7 @@ var exportFormats = map[string][]string{ExportVideo: {"mp4"}, ExportTracks: {"ge
 // POST /api/v1/exports {kind, format, camera_id, vehicle_id, from, to}:
 // 202 with the job; GET /api/v1/exports/{id} follows its progress.
 func (s *Server) postExport(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) || !s.recordingsReady(w) {
+	if !sameOrigin(w, r) || !s.historyReady(w) {
 		return
 	}
 	var req struct {

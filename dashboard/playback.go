@@ -31,7 +31,15 @@ const maxPlaybackRange = 24 * time.Hour
 
 func (s *Server) recordingsReady(w http.ResponseWriter) bool {
 	if s.deps.Recordings == nil || s.deps.RecordingsDir == "" {
-		writeError(w, http.StatusServiceUnavailable, "no recordings: recording is off or there is no database")
+		writeError(w, http.StatusServiceUnavailable, "no recordings: there is no recordings directory or database")
+		return false
+	}
+	return true
+}
+
+func (s *Server) historyReady(w http.ResponseWriter) bool {
+	if s.deps.Recordings == nil {
+		writeError(w, http.StatusServiceUnavailable, "no history store")
 		return false
 	}
 	return true

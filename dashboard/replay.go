@@ -37,7 +37,7 @@ const (
 // Times in the columnar lines are Unix milliseconds. Cameras carry their
 // recorded spans and gaps, and their footprint (fixed cameras).
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsReady(w) {
+	if !s.historyReady(w) {
 		return
 	}
 	start := time.Now()

@@ -189,11 +189,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		mux.Handle("GET /{$}", app)
 		mux.Handle("GET /assets/", app)
 		// The field page: phone-sized alerts for field teams.
-		mux.HandleFunc("GET /field", func(w http.ResponseWriter, r *http.Request) {
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = "/field.html"
-			app.ServeHTTP(w, r2)
-		})
+		page := func(file string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				r2 := r.Clone(r.Context())
+				r2.URL.Path = file
+				app.ServeHTTP(w, r2)
+			}
+		}
+		mux.HandleFunc("GET /field", page("/field.html"))
+		// Replay: history on one time slider.
+		mux.HandleFunc("GET /replay", page("/replay.html"))
 	} else {
 		mux.HandleFunc("GET /{$}", status)
 	}

@@ -174,10 +174,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		defer rtc.Close()
 	}
 	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
-		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log, ExportsDir: filepath.Join(cfg.DataDir, "exports")}
-	if rec := vid.Recorder(); rec != nil {
-		deps.Recordings, deps.RecordingsDir = st, rec.Dir()
-	}
+		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
+		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports")}
 	srv, err := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),

@@ -203,6 +203,7 @@ func TestImportRecordedFlight(t *testing.T) {
 	if !found {
 		t.Errorf("imported vehicle not listed from history: %+v", list.Vehicles)
 	}
+	replayImportedFlight(t, p.url)
 	stopWith(t, p, syscall.SIGTERM)
 	http.DefaultClient.CloseIdleConnections()
 

@@ -202,6 +202,14 @@ func (s videoSink) publish(e telemetry.Event) {
 	}
 }
 
+// recordingsDir is where segments are written and played from.
+func recordingsDir(cfg config.Config) string {
+	if cfg.Video.Recording.Dir != "" {
+		return cfg.Video.Recording.Dir
+	}
+	return filepath.Join(cfg.DataDir, "recordings")
+}
+
 // simCameras turns the demo's simulated cameras into configured cameras
 // served by the demo's RTSP server.
 func simCameras(cfg config.Config, server string) []config.Camera {
@@ -296,11 +304,7 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		recording = recording || (cc.Record != "" && cc.Record != record.ModeOff)
 	}
 	if recording {
-		dir := rc.Dir
-		if dir == "" {
-			dir = filepath.Join(cfg.DataDir, "recordings")
-		}
-		rec, err := record.New(record.Config{Dir: dir, SegmentLength: rc.Segment.D(), MaxAge: rc.MaxAge.D(), MaxBytes: int64(rc.MaxSize), MinFree: int64(rc.MinFree),
+		rec, err := record.New(record.Config{Dir: recordingsDir(cfg), SegmentLength: rc.Segment.D(), MaxAge: rc.MaxAge.D(), MaxBytes: int64(rc.MaxSize), MinFree: int64(rc.MinFree),
 			Index: index, Event: sink.publish, Log: log, Registerer: reg})
 		if err != nil {
 			pool.Close()

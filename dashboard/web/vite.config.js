@@ -12,9 +12,9 @@ export default defineConfig({
     emptyOutDir: true,
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 2000,
-    // Two pages: the command centre and the field page (which must stay
-    // small: it loads nothing of the map's).
-    rollupOptions: { input: { main: "index.html", field: "field.html" } },
+    // Three pages: the command centre, the field page (which must stay
+    // small: it loads nothing of the map's) and replay.
+    rollupOptions: { input: { main: "index.html", field: "field.html", replay: "replay.html" } },
   },
   plugins: [
     {
