@@ -76,6 +76,22 @@ func (s *Server) knownCamera(id string) bool {
 	return false
 }
 
+// segments reads a camera's segments overlapping [from, to) (never nil).
+func (s *Server) segments(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) ([]store.Recording, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
+	if err != nil {
+		s.log.Warn("recordings query failed", "camera", camera, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+		return nil, false
+	}
+	if segs == nil {
+		segs = []store.Recording{}
+	}
+	return segs, true
+}
+
 // GET /api/v1/cameras/{id}/recordings?from=&to=: the segments and the gaps.
 func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
 	if !s.recordingsReady(w) {
@@ -85,16 +101,9 @@ func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
-	if err != nil {
-		s.log.Warn("recordings query failed", "camera", camera, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+	segs, ok := s.segments(w, r, camera, from, to)
+	if !ok {
 		return
-	}
-	if segs == nil {
-		segs = []store.Recording{}
 	}
 	gaps := record.Gaps(segs, from, to)
 	if gaps == nil {
@@ -118,12 +127,8 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
-	if err != nil {
-		s.log.Warn("recordings query failed", "camera", camera, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+	segs, ok := s.segments(w, r, camera, from, to)
+	if !ok {
 		return
 	}
 	if len(segs) == 0 {
