@@ -230,7 +230,7 @@ state.shareLink = shareLink;
 function play() {
   if (state.t >= state.to) setT(state.from, true);
   state.playing = true;
-  $("play").textContent = "⏸";
+  $("play").textContent = "❚❚";
   let last = performance.now();
   const step = (now) => {
     if (!state.playing) return;
