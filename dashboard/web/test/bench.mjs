@@ -9,15 +9,10 @@
 // its top-left corner as 16 black/white 24-px boxes (ffmpeg drawbox with
 // time(0), when the frame is made); the page reads them from each frame
 // it presents and subtracts them from its own clock. Prints JSON.
-import { chromium } from "playwright-core";
+import { launch, WEBRTC_ARGS } from "./chromium.mjs";
 
 const [url, password, mode, arg, camera] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_WRAPPER || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns"],
-});
+const { browser } = await launch(WEBRTC_ARGS);
 const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
 const page = await context.newPage();
 await page.goto(url);

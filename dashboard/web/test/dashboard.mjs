@@ -11,20 +11,10 @@
 // interfaces: see web_test.go). CHROMIUM_WRAPPER, if set, launches the
 // browser through it (e.g. inside a network namespace).
 // Prints one JSON line of what the page showed; exits non-zero on failure.
-import { chromium } from "playwright-core";
+import { launch, WEBRTC_ARGS } from "./chromium.mjs";
 
 const [url, password, shots, mode] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_WRAPPER || process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
-    "--autoplay-policy=no-user-gesture-required", "--disable-features=WebRtcHideLocalIpsWithMdns"],
-});
-const fail = async (msg) => {
-  console.error(msg);
-  await browser.close();
-  process.exit(1);
-};
+const { browser, fail } = await launch(WEBRTC_ARGS);
 const wallStats = () => globalThis.smarteye.wall.stats();
 
 try {

@@ -10,19 +10,10 @@
 // admin sees it acknowledged in the alert panel and clicks it (the map
 // flies there, the camera opens). Prints one JSON line; exits non-zero on
 // failure.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [url, adminPassword, fieldUser, fieldPassword, shots] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required"],
-});
-const fail = async (msg) => {
-  console.error(msg);
-  await browser.close();
-  process.exit(1);
-};
+const { browser, fail } = await launch();
 const RULE = "works-intrusion";
 
 try {

@@ -9,19 +9,10 @@
 // cells in the top rows, tenths of a second) and the drones' positions;
 // plays at 4×, jumps to the next event, and opens the shared link. Prints
 // one JSON line; exits non-zero on failure.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [url, adminPassword, from, to, shots] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required"],
-});
-const fail = async (msg) => {
-  console.error(msg);
-  await browser.close();
-  process.exit(1);
-};
+const { browser, fail } = await launch();
 
 // frameAt reads what the camera's tile shows: the timecode in its top rows
 // (decoded here, by the test, not by the page) and the media time.
