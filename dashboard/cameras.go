@@ -46,15 +46,23 @@ func (s *Server) listCameras(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getCamera(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if c, ok := s.camera(id); ok {
+		writeJSON(w, http.StatusOK, c)
+		return
+	}
+	writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+}
+
+// camera finds a camera by id.
+func (s *Server) camera(id string) (Camera, bool) {
 	if s.deps.Cameras != nil {
 		for _, c := range s.deps.Cameras.Cameras() {
 			if c.ID == id {
-				writeJSON(w, http.StatusOK, c)
-				return
+				return c, true
 			}
 		}
 	}
-	writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+	return Camera{}, false
 }
 
 // pageParams parses ?from=&to=&limit= (the range defaulting to the last

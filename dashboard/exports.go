@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -363,15 +364,10 @@ func derefS(p *string) string {
 }
 
 func xmlText(s string) string {
-	var b []byte
-	w := &byteWriter{&b}
-	xml.EscapeText(w, []byte(s))
-	return string(b)
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
-
-type byteWriter struct{ b *[]byte }
-
-func (w *byteWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }
 
 var exportFormats = map[string][]string{ExportVideo: {"mp4"}, ExportTracks: {"geojson", "kml", "csv"}, ExportEvents: {"geojson", "kml", "csv"}}
 
@@ -413,11 +409,8 @@ func (s *Server) postExport(w http.ResponseWriter, r *http.Request) {
 	limit := maxDataExport
 	if req.Kind == ExportVideo {
 		limit = maxVideoExport
-		if !s.knownCamera(req.Camera) {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("camera_id: no camera %q", req.Camera))
-			return
-		}
-	} else if req.Camera != "" && !s.knownCamera(req.Camera) {
+	}
+	if _, known := s.camera(req.Camera); !known && (req.Kind == ExportVideo || req.Camera != "") {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("camera_id: no camera %q", req.Camera))
 		return
 	}

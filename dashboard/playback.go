@@ -48,7 +48,7 @@ func (s *Server) historyReady(w http.ResponseWriter) bool {
 // cameraRange reads {id} (a known camera) and from/to, at most max apart.
 func (s *Server) cameraRange(w http.ResponseWriter, r *http.Request, def, max time.Duration) (camera string, from, to time.Time, ok bool) {
 	camera = r.PathValue("id")
-	if !s.knownCamera(camera) {
+	if _, known := s.camera(camera); !known {
 		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(camera))
 		return "", from, to, false
 	}
@@ -62,18 +62,6 @@ func (s *Server) cameraRange(w http.ResponseWriter, r *http.Request, def, max ti
 		return "", from, to, false
 	}
 	return camera, from, to, true
-}
-
-func (s *Server) knownCamera(id string) bool {
-	if s.deps.Cameras == nil {
-		return false
-	}
-	for _, c := range s.deps.Cameras.Cameras() {
-		if c.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // segments reads a camera's segments overlapping [from, to) (never nil).

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
@@ -230,11 +231,11 @@ sim:
 			Events          int
 		}
 		Moments []struct {
-			Code         uint64
-			T, MediaMs   float64
-			Width        int
-			SeekMs       float64
-			Vehicles     map[string]struct{ Lat, Lon float64 }
+			Code       uint32
+			T, MediaMs float64
+			Width      int
+			SeekMs     float64
+			Vehicles   map[string]struct{ Lat, Lon float64 }
 		}
 		Play struct{ AdvancedMs, WallMs, VideoLagMs float64 }
 		Next struct {
@@ -255,16 +256,8 @@ sim:
 		t.Fatalf("loaded %+v", seen.Loaded)
 	}
 	for i, m := range seen.Moments {
-		// The burned time, nearest to t with those 32 low bits.
 		at := time.UnixMilli(int64(m.T))
-		n := uint64(at.UnixMilli() / 100)
-		d := n&^(1<<32-1) | m.Code
-		if d+1<<31 < n {
-			d += 1 << 32
-		} else if d > n+1<<31 {
-			d -= 1 << 32
-		}
-		burned := time.UnixMilli(int64(d) * 100)
+		burned := sim.TimecodeTime(m.Code, at)
 		t.Logf("moment %d: slider %s, frame burned %s (%+.0f ms), seek %.0f ms", i, at.Format("15:04:05.000"), burned.Format("15:04:05.000"), float64(burned.Sub(at).Milliseconds()), m.SeekMs)
 		if m.Width != 768 || burned.Sub(at).Abs() > time.Second {
 			t.Errorf("moment %d: the frame shown was burned at %s, the slider is at %s", i, burned, at)

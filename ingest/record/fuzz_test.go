@@ -2,6 +2,8 @@ package record
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -42,7 +44,7 @@ func FuzzScan(f *testing.F) {
 	if err != nil || !ok {
 		f.Fatal(err)
 	}
-	b, err := readFile(dir, rec.Path)
+	b, err := os.ReadFile(filepath.Join(dir, rec.Path))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -199,7 +199,6 @@ func WriteMP4(w io.Writer, dir string, segs []store.Recording, from, to time.Tim
 	var (
 		files   []*os.File
 		samples []*pmp4.Sample
-		codec   any
 		initB   []byte
 		total   int64
 		lastDTS int64 = -1
@@ -226,7 +225,7 @@ func WriteMP4(w io.Writer, dir string, segs []store.Recording, from, to time.Tim
 			if err := in.Unmarshal(bytes.NewReader(ib)); err != nil || len(in.Tracks) != 1 {
 				return "", fmt.Errorf("record: %s: unreadable init section", s.Path)
 			}
-			initB, codec = ib, in.Tracks[0].Codec
+			initB = ib
 			track = &pmp4.Track{ID: 1, TimeScale: mux.TimeScale, Codec: in.Tracks[0].Codec}
 		} else if !bytes.Equal(ib, initB) {
 			note = fmt.Sprintf("the clip ends at %s, where the picture format changed", s.Start.UTC().Format(time.RFC3339))
@@ -261,7 +260,7 @@ func WriteMP4(w io.Writer, dir string, segs []store.Recording, from, to time.Tim
 			}
 		}
 	}
-	if len(samples) == 0 || codec == nil {
+	if len(samples) == 0 {
 		return "", ErrNoRecording
 	}
 	if opt.Progress != nil {

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,9 +94,10 @@ type Recorder struct {
 	total    int64
 	toIndex  []store.Recording
 	toDelete []string
-	paused   bool
-	cams     []*Camera
-	wake     chan struct{}
+	// paused is set by the disk guard and read for every unit recorded.
+	paused atomic.Bool
+	cams   []*Camera
+	wake   chan struct{}
 }
 
 // New prepares the directory: unfinished segments left by a crash are
@@ -191,11 +193,7 @@ func (r *Recorder) Segments() []store.Recording {
 }
 
 // Paused reports whether the disk guard stopped recording.
-func (r *Recorder) Paused() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.paused
-}
+func (r *Recorder) Paused() bool { return r.paused.Load() }
 
 // added notes a finished segment.
 func (r *Recorder) added(rec store.Recording) {
@@ -387,15 +385,16 @@ func (r *Recorder) guard() {
 	}
 	r.m.free.Set(float64(free))
 	r.mu.Lock()
-	was, minFree := r.paused, r.cfg.MinFree
-	switch {
-	case !r.paused && free < minFree:
-		r.paused = true
-	case r.paused && free >= minFree+minFree/10:
-		r.paused = false
-	}
-	now := r.paused
+	minFree := r.cfg.MinFree
 	r.mu.Unlock()
+	was, now := r.paused.Load(), r.paused.Load()
+	switch {
+	case !was && free < minFree:
+		now = true
+	case was && free >= minFree+minFree/10:
+		now = false
+	}
+	r.paused.Store(now)
 	if was == now {
 		return
 	}

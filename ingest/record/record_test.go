@@ -250,7 +250,7 @@ func TestRecordAndPlayBack(t *testing.T) {
 	pl := srv.URL + "/playlist.m3u8?" + q(first.Add(-5*time.Second), last.Add(5*time.Second))
 	d, n := probeClip(t, pl)
 	t.Logf("playlist: %s and %d frames; truth %s and %d frames", d, n, truthDur, frames)
-	if (d - truthDur).Abs() > gop || math.Abs(float64(n-frames)) > 10 {
+	if (d-truthDur).Abs() > gop || math.Abs(float64(n-frames)) > 10 {
 		t.Errorf("the playlist plays %s and %d frames, the stream had %s and %d", d, n, truthDur, frames)
 	}
 	// Only the range's edges beyond the recording are gaps.

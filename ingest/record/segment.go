@@ -3,7 +3,6 @@ package record
 import (
 	"bytes"
 	"errors"
-	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -207,7 +206,7 @@ func Probe(dir, rel string) (store.Recording, error) {
 		return store.Recording{}, err
 	}
 	var in fmp4.Init
-	if err := in.Unmarshal(bytesReadSeeker(init)); err != nil || len(in.Tracks) != 1 {
+	if err := in.Unmarshal(bytes.NewReader(init)); err != nil || len(in.Tracks) != 1 {
 		return store.Recording{}, fmt.Errorf("record: %s: unreadable init segment", rel)
 	}
 	r := store.Recording{Camera: strings.SplitN(filepath.ToSlash(rel), "/", 2)[0], Path: rel, Bytes: sc.Complete, InitSize: int(sc.InitSize)}
@@ -259,8 +258,6 @@ func salvage(dir, relPart string) (store.Recording, bool, error) {
 	return r, true, nil
 }
 
-func bytesReadSeeker(b []byte) io.ReadSeeker { return bytes.NewReader(b) }
-
 // describeCodec names an init track's codec and picture size.
 func describeCodec(t *fmp4.InitTrack) (codec string, w, h int) {
 	switch c := t.Codec.(type) {
@@ -279,5 +276,3 @@ func describeCodec(t *fmp4.InitTrack) (codec string, w, h int) {
 	}
 	return fmt.Sprintf("%T", t.Codec), 0, 0
 }
-
-func readFile(dir, rel string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, rel)) }

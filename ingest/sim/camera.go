@@ -245,7 +245,7 @@ type Publisher struct {
 	Copy bool
 	// Timecode burns the wall-clock time into the picture's top 24 rows as
 	// 32 black or white cells, least significant bit on the left: the
-	// tenths of a second since the Unix epoch, modulo 2³² (ReadTimecode
+	// tenths of a second since the Unix epoch, modulo 2³² (TimecodeTime
 	// decodes it). Tests read it back from recorded or played video.
 	Timecode bool
 	// Log receives ffmpeg's failures.
@@ -388,21 +388,12 @@ func Footage(dir string) (path string, ok bool) {
 	return "", false
 }
 
-// ReadTimecode decodes a Timecode strip from a picture's top rows: luma
-// returns the brightness (0–255) at x, y of a picture width pixels wide.
-// It returns the time to a tenth of a second, nearest to near (the code
-// wraps every 13.6 years).
-func ReadTimecode(width int, luma func(x, y int) uint8, near time.Time) time.Time {
-	var v uint64
-	for k := range 32 {
-		x := (2*k + 1) * width / 64
-		if luma(x, 12) >= 128 {
-			v |= 1 << k
-		}
-	}
+// TimecodeTime is the time a Timecode strip's 32 cells stand for (code,
+// read from a picture: cell k white is bit k), to a tenth of a second,
+// nearest to near (the code wraps every 13.6 years).
+func TimecodeTime(code uint32, near time.Time) time.Time {
 	n := uint64(near.UnixMilli() / 100)
-	base := n &^ (1<<32 - 1)
-	d := base + v
+	d := n&^(1<<32-1) | uint64(code)
 	if d+1<<31 < n {
 		d += 1 << 32
 	} else if d > n+1<<31 {

@@ -17,8 +17,8 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
