@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -29,13 +31,17 @@ const (
 //
 //	{"type":"range", "site", "from", "to", "cameras": [...]}            first
 //	{"type":"track", "vehicle_id", "t": [ms…], "lat", "lon", "alt", "heading", "speed"}
+//	{"type":"footprints", "camera", "t": [ms…], "rings": [[[lon, lat]…] | null…]}  drone cameras
 //	{"type":"alerts", "items": [...]}
 //	{"type":"events", "items": [...]}                                  oldest first, chunked
 //	{"type":"detections", "t", "camera", "track", "class", "lat", "lon"} columns, chunked
 //	{"type":"end", "truncated": bool, "elapsed_ms"}                    last
 //
 // Times in the columnar lines are Unix milliseconds. Cameras carry their
-// recorded spans and gaps, and their footprint (fixed cameras).
+// recorded spans and gaps, and their footprint (fixed cameras); a drone
+// camera's footprint moves, so it comes as a line of its own, one ring per
+// point of its vehicle's track, placed from the recorded position, yaw and
+// gimbal angles the way the live footprint is.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	if !s.historyReady(w) {
 		return
@@ -112,9 +118,17 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 			f.Flush()
 		}
 	}
-	enc.Encode(map[string]any{"type": "range", "site": site, "from": from.UTC(), "to": to.UTC(), "cameras": s.replayCameras(segs, from, to)})
+	cams := s.replayCameras(segs, from, to)
+	enc.Encode(map[string]any{"type": "range", "site": site, "from": from.UTC(), "to": to.UTC(), "cameras": cams})
 	for i, v := range vehicles {
 		enc.Encode(trackLine(v, tracks[i]))
+	}
+	if df, ok := s.deps.Geo.(DroneFootprints); ok {
+		for _, c := range cams {
+			if i := slices.Index(vehicles, c.VehicleID); c.VehicleID != "" && i >= 0 {
+				enc.Encode(footprintLine(df, c, tracks[i]))
+			}
+		}
 	}
 	flush()
 	if s.deps.AlertStore != nil {
@@ -200,33 +214,77 @@ func (s *Server) replayCameras(segs []store.Recording, from, to time.Time) []rep
 		byCam[sg.Camera] = append(byCam[sg.Camera], sg)
 	}
 	var out []replayCamera
+	var list []Camera
 	if s.deps.Cameras != nil {
-		for _, c := range s.deps.Cameras.Cameras() {
-			rc := replayCamera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID, Segments: [][2]int64{}}
-			if st, ok := s.deps.Bus.Camera(c.ID); ok && c.Kind != "drone" {
-				rc.Footprint = st.Footprint
-			}
-			cs := byCam[c.ID]
-			for _, sg := range cs {
-				a, z := sg.Start.UnixMilli(), sg.End.UnixMilli()
-				if n := len(rc.Segments); n > 0 && a-rc.Segments[n-1][1] <= record.GapThreshold.Milliseconds() {
-					rc.Segments[n-1][1] = z
-				} else {
-					rc.Segments = append(rc.Segments, [2]int64{a, z})
-				}
-				rc.Codec, rc.Size = sg.Codec, [2]int{sg.Width, sg.Height}
-			}
-			rc.Gaps = record.Gaps(cs, from, to)
-			if rc.Gaps == nil {
-				rc.Gaps = []record.Gap{}
-			}
-			out = append(out, rc)
+		list = s.deps.Cameras.Cameras()
+	}
+	// Drone cameras without video are on the live feed only: their
+	// footprints still replay.
+	for _, c := range s.deps.Bus.Cameras() {
+		if c.Kind == "drone" && c.VehicleID != "" && !slices.ContainsFunc(list, func(x Camera) bool { return x.ID == c.ID }) {
+			list = append(list, Camera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID})
 		}
+	}
+	for _, c := range list {
+		rc := replayCamera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID, Segments: [][2]int64{}}
+		if st, ok := s.deps.Bus.Camera(c.ID); ok && c.Kind != "drone" {
+			rc.Footprint = st.Footprint
+		}
+		cs := byCam[c.ID]
+		for _, sg := range cs {
+			a, z := sg.Start.UnixMilli(), sg.End.UnixMilli()
+			if n := len(rc.Segments); n > 0 && a-rc.Segments[n-1][1] <= record.GapThreshold.Milliseconds() {
+				rc.Segments[n-1][1] = z
+			} else {
+				rc.Segments = append(rc.Segments, [2]int64{a, z})
+			}
+			rc.Codec, rc.Size = sg.Codec, [2]int{sg.Width, sg.Height}
+		}
+		rc.Gaps = record.Gaps(cs, from, to)
+		if rc.Gaps == nil {
+			rc.Gaps = []record.Gap{}
+		}
+		out = append(out, rc)
 	}
 	if out == nil {
 		out = []replayCamera{}
 	}
 	return out
+}
+
+// DroneFootprints places a drone camera's image on the ground for a
+// recorded pose; the Geo given in Deps may implement it.
+type DroneFootprints interface {
+	DroneFootprint(camera string, pose geo.Pose, width, height int) [][2]float64
+}
+
+// footprintLine is a drone camera's footprint at each point of its
+// vehicle's track: null where the pose is unknown or sees no ground.
+func footprintLine(df DroneFootprints, c replayCamera, pts []store.TrackPoint) map[string]any {
+	t := make([]int64, len(pts))
+	rings := make([][][2]float64, len(pts))
+	for i, p := range pts {
+		t[i] = p.Time.UnixMilli()
+		if p.AltMSL == nil {
+			continue
+		}
+		heading := p.Yaw
+		if heading == nil {
+			heading = p.Heading
+		}
+		if heading == nil {
+			continue
+		}
+		pitch, yaw := -90.0, 0.0 // no gimbal report: a camera looking down
+		if p.GimbalPitch != nil {
+			pitch = float64(*p.GimbalPitch)
+			if p.GimbalYaw != nil {
+				yaw = float64(*p.GimbalYaw)
+			}
+		}
+		rings[i] = df.DroneFootprint(c.ID, geo.DronePose(p.Lat, p.Lon, float64(*p.AltMSL), float64(*heading), pitch, yaw), c.Size[0], c.Size[1])
+	}
+	return map[string]any{"type": "footprints", "camera": c.ID, "t": t, "rings": rings}
 }
 
 // trackLine is a vehicle's downsampled track in columns.

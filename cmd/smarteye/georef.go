@@ -566,15 +566,41 @@ func (g *georef) footprint(camera string, w, h int) [][2]float64 {
 	case cg.hom != nil && w > 0:
 		ring = cg.hom.Footprint(w, h, orDefault(cg.cfg.MaxRange, fixedRange))
 	case cg.vehicle != "":
-		pose, ok := g.pose(cg.vehicle, time.Now())
-		if w == 0 {
-			w, h = 1920, 1080 // no video: the usual drone camera's frame
-		}
-		in, ok2 := cg.intrinsics(w, h)
-		if ok && ok2 {
-			ring = geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: orDefault(cg.cfg.MaxRange, droneRange)}.Footprint()
+		if pose, ok := g.pose(cg.vehicle, time.Now()); ok {
+			ring = cg.droneFootprint(pose, w, h)
 		}
 	}
+	return ringPairs(ring)
+}
+
+// DroneFootprint is a drone camera's ground outline for a recorded pose
+// (the replay's footprints over time), as [lon, lat] pairs; nil for a
+// camera that is not on a drone or a pose that sees no ground.
+func (g *georef) DroneFootprint(camera string, pose geo.Pose, w, h int) [][2]float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cg, ok := g.cams[camera]
+	if !ok || cg.vehicle == "" {
+		return nil
+	}
+	if r := cg.droneFootprint(pose, w, h); len(r) > 0 {
+		return ringPairs(r)
+	}
+	return nil
+}
+
+func (cg *camGeo) droneFootprint(pose geo.Pose, w, h int) orb.Ring {
+	if w == 0 {
+		w, h = 1920, 1080 // no video: the usual drone camera's frame
+	}
+	in, ok := cg.intrinsics(w, h)
+	if !ok {
+		return nil
+	}
+	return geo.Projector{In: in, Pose: pose, Ground: cg.ground, MaxRange: orDefault(cg.cfg.MaxRange, droneRange)}.Footprint()
+}
+
+func ringPairs(ring orb.Ring) [][2]float64 {
 	out := make([][2]float64, len(ring))
 	for i, p := range ring {
 		out[i] = [2]float64{p[0], p[1]}

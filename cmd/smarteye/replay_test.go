@@ -235,7 +235,8 @@ sim:
 			T, MediaMs float64
 			Width      int
 			SeekMs     float64
-			Vehicles   map[string]struct{ Lat, Lon float64 }
+			Vehicles   map[string]struct{ Lat, Lon, Heading float64 }
+			Footprints map[string][][2]float64
 		}
 		Play struct{ AdvancedMs, WallMs, VideoLagMs float64 }
 		Next struct {
@@ -274,6 +275,23 @@ sim:
 			}
 			if d := metres(v.Lat, v.Lon, want[0], want[1]); d > 3 {
 				t.Errorf("moment %d: %s shown %.1f m from its stored position", i, id, d)
+			}
+			// Its camera's footprint moves with it: the sim's gimbal looks
+			// 45° down, straight ahead, so the ground it sees lies ahead
+			// of the drone, tens of metres away.
+			ring := m.Footprints[id]
+			if len(ring) < 4 {
+				t.Errorf("moment %d: no footprint for %s's camera: %v", i, id, m.Footprints)
+				continue
+			}
+			var c [2]float64
+			for _, p := range ring[:len(ring)-1] {
+				c[0], c[1] = c[0]+p[0]/float64(len(ring)-1), c[1]+p[1]/float64(len(ring)-1)
+			}
+			d := metres(v.Lat, v.Lon, c[1], c[0])
+			bearing := math.Atan2((c[0]-v.Lon)*math.Cos(v.Lat*math.Pi/180), c[1]-v.Lat) * 180 / math.Pi
+			if off := math.Abs(math.Mod(bearing-v.Heading+540, 360) - 180); d < 10 || d > 1000 || off > 30 {
+				t.Errorf("moment %d: %s's footprint centre is %.0f m away, %.0f° off its heading %.0f°", i, id, d, off, v.Heading)
 			}
 		}
 		if len(m.Vehicles) < 3 {

@@ -142,6 +142,11 @@ type TrackPoint struct {
 	AltRel      *float32  `json:"alt_rel,omitempty"`
 	Heading     *float32  `json:"heading,omitempty"`
 	GroundSpeed *float32  `json:"ground_speed,omitempty"`
+	// Where the camera looked (Track only): the vehicle's yaw and the
+	// gimbal's pitch and yaw relative to it, in degrees.
+	Yaw         *float32 `json:"yaw,omitempty"`
+	GimbalPitch *float32 `json:"gimbal_pitch,omitempty"`
+	GimbalYaw   *float32 `json:"gimbal_yaw,omitempty"`
 }
 
 // ErrRange is returned for a time range that is empty or reversed.
@@ -162,7 +167,7 @@ func (s *Store) Track(ctx context.Context, vehicle string, from, to time.Time, m
 	}
 	rows, err := s.pool.Query(ctx, `
 		WITH pts AS (
-			SELECT time, lat, lon, alt_msl, alt_rel, heading, ground_speed
+			SELECT time, lat, lon, alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw
 			FROM telemetry
 			WHERE vehicle_id = $1 AND time >= $2 AND time < $3 AND lat IS NOT NULL
 		), firsts AS (
@@ -178,7 +183,7 @@ func (s *Store) Track(ctx context.Context, vehicle string, from, to time.Time, m
 	}
 	pts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TrackPoint, error) {
 		var p TrackPoint
-		err := r.Scan(&p.Time, &p.Lat, &p.Lon, &p.AltMSL, &p.AltRel, &p.Heading, &p.GroundSpeed)
+		err := r.Scan(&p.Time, &p.Lat, &p.Lon, &p.AltMSL, &p.AltRel, &p.Heading, &p.GroundSpeed, &p.Yaw, &p.GimbalPitch, &p.GimbalYaw)
 		return p, err
 	})
 	if err != nil {

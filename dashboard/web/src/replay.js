@@ -22,11 +22,12 @@ const params = new URLSearchParams(location.search);
 // State, exposed for scripts and the browser tests.
 const state = {
   ready: false, loaded: false, error: null, from: 0, to: 0, t: 0, playing: false, speed: 1,
-  tracks: new globalThis.Map(), events: [], alerts: [], cameras: [], tiles: new globalThis.Map(),
+  tracks: new globalThis.Map(), footprints: new globalThis.Map(), events: [], alerts: [], cameras: [], tiles: new globalThis.Map(),
   det: { t: [], camera: [], track: [], class: [], lat: [], lon: [] },
-  // vehiclesAt[id] = {lat, lon, heading} at t; seeks: ms from a slider
+  // vehiclesAt[id] = {lat, lon, heading} at t; footprintsAt[camera] = the
+  // drone camera's ground ring at t; seeks: ms from a slider
   // release to the first frame shown, per tile.
-  vehiclesAt: {}, seeks: [], bytes: 0,
+  vehiclesAt: {}, footprintsAt: {}, seeks: [], bytes: 0,
 };
 globalThis.smarteyeReplay = state;
 
@@ -149,14 +150,13 @@ function line(m) {
   switch (m.type) {
     case "range":
       state.cameras = m.cameras;
-      map.getSource("footprints").setData({
-        type: "FeatureCollection",
-        features: m.cameras.filter((c) => c.footprint?.length > 2).map((c) => ({ type: "Feature", properties: { id: c.id }, geometry: { type: "Polygon", coordinates: [c.footprint] } })),
-      });
       for (const c of m.cameras) if (c.segments.length > 0) addTile(c);
       break;
     case "track":
       state.tracks.set(m.vehicle_id, m);
+      break;
+    case "footprints":
+      state.footprints.set(m.camera, m);
       break;
     case "events":
       for (const e of m.items) state.events.push({ ...e, ms: Date.parse(e.time) });
@@ -316,6 +316,19 @@ function drawMap() {
     if (coords.length > 1) trails.push({ type: "Feature", properties: { id }, geometry: { type: "LineString", coordinates: coords } });
   }
   map.getSource("trails")?.setData({ type: "FeatureCollection", features: trails });
+  // Fixed cameras' footprints stay; a drone camera's is the one recorded
+  // at its last track point before t (none across a telemetry gap).
+  const fps = state.cameras.filter((c) => c.footprint?.length > 2).map((c) => ({ type: "Feature", properties: { id: c.id }, geometry: { type: "Polygon", coordinates: [c.footprint] } }));
+  state.footprintsAt = {};
+  for (const [id, fp] of state.footprints) {
+    const i = lower(fp.t, t + 1) - 1;
+    if (i < 0 || !fp.rings[i] || fp.rings[i].length < 3) continue;
+    const next = i + 1 < fp.t.length ? fp.t[i + 1] - fp.t[i] : 0;
+    if (t - fp.t[i] > 5000 && !(next > 0 && next <= 30000)) continue;
+    state.footprintsAt[id] = fp.rings[i];
+    fps.push({ type: "Feature", properties: { id }, geometry: { type: "Polygon", coordinates: [fp.rings[i]] } });
+  }
+  map.getSource("footprints")?.setData({ type: "FeatureCollection", features: fps });
   const d = state.det;
   const dets = [];
   for (let i = lower(d.t, t - DETECTION_MS), z = lower(d.t, t + 1); i < z; i++) {

@@ -30,7 +30,9 @@ const readFrame = () => {
     const [r, gr, b] = g.getImageData(Math.floor(((2 * k + 1) * c.width) / 64), 12, 1, 1).data;
     if ((r + gr + b) / 3 >= 128) code += 2 ** k;
   }
-  return { code, t: s.t, mediaMs: s.from + v.currentTime * 1000, width: c.width, segment: tile.el.dataset.segment, vehicles: s.vehiclesAt };
+  return { code, t: s.t, mediaMs: s.from + v.currentTime * 1000, width: c.width, segment: tile.el.dataset.segment, vehicles: s.vehiclesAt,
+    // Drone cameras' footprints at t, by the vehicle carrying them.
+    footprints: Object.fromEntries(Object.entries(s.footprintsAt).map(([id, ring]) => [s.cameras.find((c) => c.id === id)?.vehicle_id ?? id, ring])) };
 };
 
 try {
