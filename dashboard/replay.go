@@ -93,6 +93,24 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 			tracks[i], errs[i] = rec.Track(ctx, v, from, to, points)
 		}()
 	}
+	// The placed detections (bounded) are read into memory meanwhile.
+	var dets []*detectionColumns
+	var truncated bool
+	var detErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cur := newDetectionColumns()
+		truncated, detErr = rec.EachPlacedDetection(ctx, from, to, maxReplayDetections, func(d store.PlacedDetection) error {
+			if cur.add(d); len(cur.T) == replayChunk*5 {
+				dets, cur = append(dets, cur), newDetectionColumns()
+			}
+			return nil
+		})
+		if len(cur.T) > 0 {
+			dets = append(dets, cur)
+		}
+	}()
 	segs, err := rec.Recordings(ctx, "", from, to)
 	if err != nil {
 		wg.Wait()
@@ -158,21 +176,12 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	if len(chunk) > 0 {
 		enc.Encode(map[string]any{"type": "events", "items": chunk})
 	}
-	dets := newDetectionColumns()
-	truncated, err := rec.EachPlacedDetection(ctx, from, to, maxReplayDetections, func(d store.PlacedDetection) error {
-		if dets.add(d); len(dets.T) == replayChunk*5 {
-			enc.Encode(dets)
-			dets = newDetectionColumns()
-			flush()
-		}
-		return nil
-	})
-	if err != nil {
-		s.log.Warn("replay: detections", "err", err)
+	if detErr != nil {
+		s.log.Warn("replay: detections", "err", detErr)
 		enc.Encode(map[string]any{"type": "error", "error": "detections: the database did not answer"})
 	}
-	if len(dets.T) > 0 {
-		enc.Encode(dets)
+	for _, d := range dets {
+		enc.Encode(d)
 	}
 	enc.Encode(map[string]any{"type": "end", "truncated": truncated, "elapsed_ms": time.Since(start).Milliseconds()})
 	flush()

@@ -224,7 +224,11 @@ sim:
 	if err != nil {
 		t.Fatalf("browser test: %v\n%s\n%s", err, stderr.String(), p.log.String())
 	}
-	t.Logf("the replay page showed %s", out)
+	defer func() {
+		if t.Failed() {
+			t.Logf("the replay page showed %s", out)
+		}
+	}()
 	var seen struct {
 		Loaded struct {
 			Vehicles, Tiles []string

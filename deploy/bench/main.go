@@ -47,12 +47,14 @@ func main() {
 	flag.BoolVar(&videoBench, "video", true, "include the H.264 decode benchmark (ingest/decode vs ffmpeg)")
 	flag.BoolVar(&dashboardBench, "dashboard", true, "include the live feed fan-out and the browser benchmarks (first map render, glass-to-glass latency)")
 	flag.BoolVar(&alertsBench, "alerts", true, "include the alert benchmarks (a 1,000 events/s storm, glass to alert on the field page)")
+	flag.BoolVar(&replayBench, "replay", true, "include the recording and replay benchmarks (the replay API over a 10M-row history, the recorder's cost, the seek latency)")
+	flag.IntVar(&replayRuns, "replay-runs", 21, "replay API requests timed")
 	flag.DurationVar(&stormTime, "storm-time", time.Minute, "length of the alert storm")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard" and "alerts" print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard", "alerts" and "replay" print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -85,13 +87,21 @@ func main() {
 			fmt.Print(a)
 		}
 		os.RemoveAll(root)
+	case "replay":
+		var a string
+		root, _ := os.MkdirTemp("", "smarteye-bench-")
+		os.Chmod(root, 0o711)
+		if a, err = benchReplay(context.Background(), root); err == nil {
+			fmt.Print(a)
+		}
+		os.RemoveAll(root)
 	case "geo":
 		var g string
 		if g, err = benchGeo(*runs); err == nil {
 			fmt.Print(g)
 		}
 	default:
-		err = fmt.Errorf("-only %q: the sections that run alone are video and vision", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, geo, dashboard, alerts and replay", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -160,6 +170,13 @@ func run(out string, nrows, runs int) error {
 			return err
 		}
 		video += a
+	}
+	if replayBench {
+		r, err := benchReplay(ctx, root)
+		if err != nil {
+			return err
+		}
+		video += r
 	}
 
 	c, st, stopStore, err := benchStore(ctx, filepath.Join(root, "pg"), log)

@@ -69,14 +69,17 @@ func (s *Store) EachPlacedDetection(ctx context.Context, from, to time.Time, lim
 // TrackVehicles lists the vehicles with telemetry in [from, to).
 func (s *Store) TrackVehicles(ctx context.Context, from, to time.Time) ([]string, error) {
 	// A loose index scan of (vehicle_id, time) for the distinct vehicles,
-	// then one probe each: no scan of the range's rows.
+	// then one probe each: no scan of the range's rows. (The probe is a
+	// LATERAL … LIMIT 1: as EXISTS, the planner may hash every row of the
+	// range instead, 30× slower over an hour of ten drones.)
 	rows, err := s.pool.Query(ctx, `WITH RECURSIVE v AS (
 			(SELECT vehicle_id FROM telemetry ORDER BY vehicle_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT t.vehicle_id FROM telemetry t WHERE t.vehicle_id > v.vehicle_id ORDER BY t.vehicle_id LIMIT 1) FROM v WHERE v.vehicle_id IS NOT NULL
 		)
-		SELECT vehicle_id FROM v WHERE vehicle_id IS NOT NULL
-		  AND EXISTS (SELECT 1 FROM telemetry t WHERE t.vehicle_id = v.vehicle_id AND t.time >= $1 AND t.time < $2)
+		SELECT vehicle_id FROM v,
+			LATERAL (SELECT 1 FROM telemetry t WHERE t.vehicle_id = v.vehicle_id AND t.time >= $1 AND t.time < $2 LIMIT 1) seen
+		WHERE vehicle_id IS NOT NULL
 		ORDER BY vehicle_id`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store: vehicles: %w", err)

@@ -471,7 +471,11 @@ async function syncTile(tile, seek, t0) {
   const v = tile.video;
   const target = (state.t - state.from) / 1000;
   const margin = 0.4 * Math.max(1, state.speed / 4);
-  if (seek || Math.abs(v.currentTime - target) > margin) {
+  if (seek && t0 && Math.abs(v.currentTime - target) < 0.001 && !v.seeking && v.readyState >= 2) {
+    // Dragging already brought the frame at t on screen: no new frame
+    // will come (and no frame callback), it is shown now.
+    state.seeks.push({ camera: tile.id, ms: performance.now() - t0 });
+  } else if (seek || Math.abs(v.currentTime - target) > margin) {
     v.currentTime = target;
     if (t0 && v.requestVideoFrameCallback) {
       v.requestVideoFrameCallback(() => state.seeks.push({ camera: tile.id, ms: performance.now() - t0 }));
