@@ -50,13 +50,16 @@ const (
 	PermRules Permission = "rules"
 	// PermPlayback: recorded video (playback, clips) and exports.
 	PermPlayback Permission = "playback"
+	// PermSessions: schedule, start, end and change supervision sessions
+	// and leave remarks; others see the sessions they are invited to.
+	PermSessions Permission = "sessions"
 )
 
 var rolePermissions = map[string][]Permission{
-	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules, PermPlayback},
+	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules, PermPlayback, PermSessions},
 	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences, PermRespond, PermRules, PermPlayback},
 	RolePlanner:    {PermView, PermVideo, PermHistory, PermPlayback},
-	RoleSupervisor: {PermView, PermVideo, PermHistory, PermRespond, PermPlayback},
+	RoleSupervisor: {PermView, PermVideo, PermHistory, PermRespond, PermPlayback, PermSessions},
 	RoleField:      {PermView, PermRespond},
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
 // Config configures the server.
@@ -74,6 +75,13 @@ type Deps struct {
 	Recordings    Recordings
 	RecordingsDir string
 	ExportsDir    string
+	// Sessions keeps supervision sessions, Supervisor runs them (their
+	// rooms, start and end, notifications); nil serves none. Snapshot is
+	// a camera's picture near a moment (a JPEG), for remarks; nil or nil
+	// answers keep remarks without one.
+	Sessions   SessionStore
+	Supervisor *supervise.Manager
+	Snapshot   func(camera string, t time.Time) []byte
 	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
 	WebRTC   *live.WebRTC
 	Gatherer prometheus.Gatherer
@@ -199,6 +207,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		mux.HandleFunc("GET /field", page("/field.html"))
 		// Replay: history on one time slider.
 		mux.HandleFunc("GET /replay", page("/replay.html"))
+		// Supervision sessions: the list and (?id=) each one's live room
+		// and, once it has ended, its record.
+		mux.HandleFunc("GET /sessions", page("/session.html"))
 	} else {
 		mux.HandleFunc("GET /{$}", status)
 	}
@@ -271,6 +282,18 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/exports", PermPlayback, s.postExport},
 		{"GET /api/v1/exports/{id}", PermPlayback, s.getExport},
 		{"GET /api/v1/exports/{id}/file", PermPlayback, s.exportFile},
+		{"GET /api/v1/sessions", PermView, s.listSessions},
+		{"POST /api/v1/sessions", PermSessions, s.createSession},
+		{"GET /api/v1/sessions/{id}", PermView, s.getSession},
+		{"PATCH /api/v1/sessions/{id}", PermSessions, s.patchSession},
+		{"POST /api/v1/sessions/{id}/remarks", PermSessions, s.addRemark},
+		{"GET /api/v1/sessions/{id}/remarks/{remark}/snapshot.jpg", PermView, s.remarkSnapshot},
+		{"GET /api/v1/sessions/{id}/attendance", PermView, s.sessionAttendance},
+		{"GET /api/v1/sessions/{id}/audit", PermView, s.sessionAudit},
+		{"GET /api/v1/sessions/{id}/notices", PermView, s.sessionNotices},
+		{"GET /api/v1/sessions/{id}/room", PermView, s.sessionRoom},
+		{"GET /api/v1/sessions/{id}/report.html", PermView, s.sessionReportHTML},
+		{"GET /api/v1/sessions/{id}/report.pdf", PermView, s.sessionReportPDF},
 	}
 }
 
@@ -353,7 +376,10 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
+		// Only smarteye's own pages may frame its pages (the session page
+		// shows the replay of its recording).
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
 		h.Set("Referrer-Policy", "no-referrer")
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)

@@ -12,6 +12,7 @@ RUNTIME=(
   postgresql-client-15     # psql: the benchmark's baseline and for operators
   ffmpeg                   # simulated cameras publish with it; tests use it as an RTSP peer
   opencv-data              # Haar/LBP cascades for the cascade detector
+  fonts-dejavu-core        # the font embedded in supervision reports (PDF)
 )
 BUILD=(
   gcc                      # cgo: the decoder and the OpenCV detectors
@@ -38,6 +39,7 @@ TEST=(
   python3-onnx                      # builds small ONNX networks with generated weights for the YOLO tests
   mosquitto                         # a real MQTT broker for the alert delivery tests (started by the test)
   mosquitto-clients                 # mosquitto_sub: an independent MQTT subscriber
+  poppler-utils                     # pdftotext/pdftoppm: an independent check of the PDF reports
 )
 # Node.js and npm run the independent MAVLink peer (node-mavlink) in the
 # tests and benchmarks; Debian's are enough (any Node.js >= 18).

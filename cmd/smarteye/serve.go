@@ -20,6 +20,7 @@ import (
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 )
 
@@ -169,13 +170,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
+	// Supervision sessions: started and ended on time, their cameras
+	// recorded throughout, supervisors told when one goes live or loses
+	// a camera.
+	sessions := supervise.New(supervise.Config{Store: st, Bus: hub, Event: videoSink{bus: hub, w: w}.publish, Hold: vid.Hold,
+		PostRoll: cfg.Video.Recording.PostRoll.D(), Log: log, Registerer: reg})
 	rtc := webRTC(cfg, log, board)
 	if rtc != nil {
 		defer rtc.Close()
 	}
 	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
-		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports")}
+		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
+		Sessions: st, Supervisor: sessions, Snapshot: func(camera string, t time.Time) []byte { j, _ := vid.evidence(camera, t, 0); return j }}
 	srv, err := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
@@ -211,6 +218,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		// Started before ingest and stopped after it: the last events are
 		// still judged, and their alerts stored, before the store closes.
 		component{"alerts", alerts.Run},
+		component{"supervision sessions", sessions.Run},
 	)
 	comps = append(comps, ingest...)
 	comps = append(comps, component{"http", srv.Run})

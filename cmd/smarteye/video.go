@@ -60,8 +60,20 @@ type video struct {
 	// its stream waits for it rather than start with a 404 and a
 	// stream.down event.
 	ready func(id string) bool
-	// rec is the recorder; nil when no camera records.
+	// rec is the recorder; nil without cameras.
 	rec *record.Recorder
+}
+
+// Hold records camera until until whatever its recording mode (a
+// supervision session); false for an unknown camera.
+func (v *video) Hold(camera string, until time.Time) bool {
+	for _, c := range v.cams {
+		if c.cfg.ID == camera && c.recorder != nil {
+			c.recorder.Hold(until)
+			return true
+		}
+	}
+	return false
 }
 
 // Recorder is the video recorder (nil when nothing records).
@@ -299,11 +311,9 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 	v.pool = pool
 	sink := videoSink{bus: bus, w: w, geo: g}
 	rc := cfg.Video.Recording
-	recording := rc.Mode != record.ModeOff
-	for _, cc := range cams {
-		recording = recording || (cc.Record != "" && cc.Record != record.ModeOff)
-	}
-	if recording {
+	// The recorder runs whenever there are cameras: one whose mode is off
+	// still records while a supervision session holds it.
+	if len(cams) > 0 {
 		rec, err := record.New(record.Config{Dir: recordingsDir(cfg), SegmentLength: rc.Segment.D(), MaxAge: rc.MaxAge.D(), MaxBytes: int64(rc.MaxSize), MinFree: int64(rc.MinFree),
 			Index: index, Event: sink.publish, Log: log, Registerer: reg})
 		if err != nil {
@@ -352,7 +362,7 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 			c.queue = stream.Subscribe("vision", 256)
 		}
 		c.relay, c.liveQueue = live.NewRelay(cc.ID), stream.Subscribe("live", 256)
-		if mode := cmp.Or(cc.Record, rc.Mode); v.rec != nil && mode != record.ModeOff {
+		if mode := cmp.Or(cc.Record, rc.Mode); v.rec != nil {
 			c.recorder = v.rec.Camera(record.CameraConfig{ID: cc.ID, Mode: mode, PreRoll: rc.PreRoll.D(), PostRoll: rc.PostRoll.D()})
 			c.recQueue = stream.Subscribe("record", 512)
 		}

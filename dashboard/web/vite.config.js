@@ -12,9 +12,9 @@ export default defineConfig({
     emptyOutDir: true,
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 2000,
-    // Three pages: the command centre, the field page (which must stay
-    // small: it loads nothing of the map's) and replay.
-    rollupOptions: { input: { main: "index.html", field: "field.html", replay: "replay.html" } },
+    // Four pages: the command centre, the field page (which must stay
+    // small: it loads nothing of the map's), replay and supervision.
+    rollupOptions: { input: { main: "index.html", field: "field.html", replay: "replay.html", session: "session.html" } },
   },
   plugins: [
     {

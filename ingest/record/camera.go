@@ -68,9 +68,23 @@ func (r *Recorder) Camera(cfg CameraConfig) *Camera {
 
 // Trigger records around t (events mode; continuous mode records anyway).
 func (c *Camera) Trigger(t time.Time) {
+	if c.cfg.Mode == ModeOff {
+		return // only held
+	}
 	c.mu.Lock()
 	if u := t.Add(c.cfg.PostRoll); u.After(c.until) {
 		c.until = u
+	}
+	c.mu.Unlock()
+}
+
+// Hold records until until (a supervision session's end) whatever the
+// camera's mode, "off" included: the recorder keeps its pre-roll buffer
+// for such a camera too.
+func (c *Camera) Hold(until time.Time) {
+	c.mu.Lock()
+	if until.After(c.until) {
+		c.until = until
 	}
 	c.mu.Unlock()
 }
@@ -87,10 +101,6 @@ func (c *Camera) active(t time.Time) bool {
 // Run records the queue's units until ctx ends, then finishes the open
 // segment.
 func (c *Camera) Run(ctx context.Context, q *rtsp.Queue) {
-	if c.cfg.Mode == ModeOff {
-		<-ctx.Done()
-		return
-	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var buf []*rtsp.AccessUnit

@@ -41,7 +41,7 @@ import (
 const (
 	ModeContinuous = "continuous" // everything
 	ModeEvents     = "events"     // around the camera's events, with pre- and post-roll
-	ModeOff        = "off"
+	ModeOff        = "off"        // only while held (a supervision session)
 )
 
 // Index is where finished segments are listed (the store's recordings table).

@@ -1,0 +1,398 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Session states.
+const (
+	SessionScheduled = "scheduled"
+	SessionLive      = "live"
+	SessionEnded     = "ended"
+)
+
+// Session is a supervision session: a meeting or an inspection at a
+// project site that supervisors attend remotely.
+type Session struct {
+	ID      string   `json:"id"`
+	Site    string   `json:"site_id"`
+	Title   string   `json:"title"`
+	Kind    string   `json:"kind"` // meeting, inspection
+	Cameras []string `json:"cameras"`
+	// ZoneCamera's Zone (pixels of its picture) is where attendance is
+	// counted; none counts nobody.
+	ZoneCamera string       `json:"zone_camera,omitempty"`
+	Zone       [][2]float64 `json:"zone,omitempty"`
+	Start      time.Time    `json:"start"` // scheduled
+	End        time.Time    `json:"end"`
+	Invited    []string     `json:"invited"` // user names
+	State      string       `json:"state"`
+	StartedAt  *time.Time   `json:"started_at,omitempty"`
+	EndedAt    *time.Time   `json:"ended_at,omitempty"`
+	CreatedBy  string       `json:"created_by"`
+	CreatedAt  time.Time    `json:"created_at"`
+	UpdatedAt  time.Time    `json:"updated_at"`
+}
+
+// Span is what the session covers: from its start (or the moment it went
+// live, when earlier) to its end (or the moment it ended, or now while it
+// is live past its end).
+func (s Session) Span(now time.Time) (from, to time.Time) {
+	from, to = s.Start, s.End
+	if s.StartedAt != nil && s.StartedAt.Before(from) {
+		from = *s.StartedAt
+	}
+	switch {
+	case s.EndedAt != nil:
+		to = *s.EndedAt
+	case s.State == SessionLive && now.After(to):
+		to = now
+	}
+	return from, to
+}
+
+// Remark is a supervisor's timestamped note on a session.
+type Remark struct {
+	ID          int64     `json:"id"`
+	Session     string    `json:"session_id"`
+	At          time.Time `json:"at"` // the moment it is about
+	Author      string    `json:"author"`
+	Body        string    `json:"body"`
+	Camera      string    `json:"camera_id,omitempty"`
+	HasSnapshot bool      `json:"has_snapshot"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// AuditEntry is one change a person or the system made.
+type AuditEntry struct {
+	Time       time.Time       `json:"time"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	ObjectType string          `json:"object_type"`
+	ObjectID   string          `json:"object_id"`
+	Detail     json.RawMessage `json:"detail,omitempty"`
+	RemoteAddr string          `json:"remote_addr,omitempty"`
+}
+
+const sessionColumns = `id, site_id, title, kind, cameras, zone_camera, zone, starts_at, ends_at, invited, state, started_at, ended_at, created_by, created_at, updated_at`
+
+func scanSession(r pgx.Row) (Session, error) {
+	var s Session
+	var zone []byte
+	err := r.Scan(&s.ID, &s.Site, &s.Title, &s.Kind, &s.Cameras, &s.ZoneCamera, &zone, &s.Start, &s.End, &s.Invited, &s.State, &s.StartedAt, &s.EndedAt, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, ErrNotFound
+	}
+	if err == nil && len(zone) > 0 {
+		err = json.Unmarshal(zone, &s.Zone)
+	}
+	return s, err
+}
+
+func zoneJSON(z [][2]float64) []byte {
+	if len(z) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(z)
+	return b
+}
+
+// audit writes an audit row in tx.
+func audit(ctx context.Context, tx pgx.Tx, e AuditEntry) error {
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, object_type, object_id, detail, remote_addr) VALUES ($1, $2, $3, $4, $5, nullif($6, ''))`,
+		e.Actor, e.Action, e.ObjectType, e.ObjectID, e.Detail, e.RemoteAddr)
+	return err
+}
+
+// Audit writes one audit row on its own (a change made elsewhere, or a
+// supervisor joining a session's room).
+func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return audit(ctx, tx, e) })
+	if err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// CreateSession stores a new session and its audit row (action
+// "session.create", detail the session).
+func (s *Store) CreateSession(ctx context.Context, x Session, a AuditEntry) (Session, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		row := tx.QueryRow(ctx, `INSERT INTO supervision_sessions (id, site_id, title, kind, cameras, zone_camera, zone, starts_at, ends_at, invited, state, started_at, ended_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+sessionColumns,
+			x.ID, x.Site, x.Title, x.Kind, x.Cameras, x.ZoneCamera, zoneJSON(x.Zone), x.Start, x.End, x.Invited, x.State, x.StartedAt, x.EndedAt, x.CreatedBy)
+		var err error
+		if x, err = scanSession(row); err != nil {
+			return err
+		}
+		a.Action, a.ObjectType, a.ObjectID = "session.create", "session", x.ID
+		if a.Detail == nil {
+			a.Detail, _ = json.Marshal(x)
+		}
+		return audit(ctx, tx, a)
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	return x, nil
+}
+
+// UpdateSession changes a session with fn, which sees the stored row
+// (locked) and returns the new one, in one transaction with the audit row
+// (a.Action; detail: the fields that changed). fn's error is returned as it
+// is, and ErrNotFound when there is no such session.
+func (s *Store) UpdateSession(ctx context.Context, id string, a AuditEntry, fn func(Session) (Session, error)) (Session, error) {
+	var out Session
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM supervision_sessions WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		x, err := fn(old)
+		if err != nil {
+			return err
+		}
+		row := tx.QueryRow(ctx, `UPDATE supervision_sessions SET site_id = $2, title = $3, kind = $4, cameras = $5, zone_camera = $6, zone = $7,
+				starts_at = $8, ends_at = $9, invited = $10, state = $11, started_at = $12, ended_at = $13, updated_at = now()
+			WHERE id = $1 RETURNING `+sessionColumns,
+			id, x.Site, x.Title, x.Kind, x.Cameras, x.ZoneCamera, zoneJSON(x.Zone), x.Start, x.End, x.Invited, x.State, x.StartedAt, x.EndedAt)
+		if out, err = scanSession(row); err != nil {
+			return err
+		}
+		a.ObjectType, a.ObjectID = "session", id
+		if a.Detail == nil {
+			a.Detail = sessionChanges(old, out)
+		}
+		return audit(ctx, tx, a)
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	return out, nil
+}
+
+// sessionChanges is {"field": [old, new]} for each field that changed.
+func sessionChanges(a, b Session) json.RawMessage {
+	var ma, mb map[string]any
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	json.Unmarshal(ja, &ma)
+	json.Unmarshal(jb, &mb)
+	ch := map[string][2]any{}
+	for k, v := range mb {
+		if k == "updated_at" {
+			continue
+		}
+		if x, _ := json.Marshal(v); string(x) != mustJSON(ma[k]) {
+			ch[k] = [2]any{ma[k], v}
+		}
+	}
+	for k, v := range ma {
+		if _, ok := mb[k]; !ok {
+			ch[k] = [2]any{v, nil}
+		}
+	}
+	out, _ := json.Marshal(ch)
+	return out
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// Session returns one session, or ErrNotFound.
+func (s *Store) Session(ctx context.Context, id string) (Session, error) {
+	x, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM supervision_sessions WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("store: session: %w", err)
+	}
+	return x, err
+}
+
+// SessionQuery selects sessions: those overlapping [From, To) when set, in
+// State when set, not ended when Open, visible to User when set (invited,
+// or created by them), newest first, at most Limit.
+type SessionQuery struct {
+	From, To time.Time
+	State    string
+	Open     bool
+	User     string
+	Limit    int
+}
+
+// Sessions lists sessions.
+func (s *Store) Sessions(ctx context.Context, q SessionQuery) ([]Session, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if !q.From.IsZero() {
+		where = append(where, "ends_at > "+arg(q.From))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "starts_at < "+arg(q.To))
+	}
+	if q.State != "" {
+		where = append(where, "state = "+arg(q.State))
+	}
+	if q.Open {
+		where = append(where, "state <> 'ended'")
+	}
+	if q.User != "" {
+		u := arg(q.User)
+		where = append(where, "("+u+" = ANY (invited) OR created_by = "+u+")")
+	}
+	sql := `SELECT ` + sessionColumns + ` FROM supervision_sessions`
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	if q.Limit <= 0 {
+		q.Limit = 500
+	}
+	sql += " ORDER BY starts_at DESC LIMIT " + arg(q.Limit)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) { return scanSession(r) })
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions: %w", err)
+	}
+	return out, nil
+}
+
+// AddRemark stores a remark (and its snapshot, a JPEG, when not nil) with
+// its audit row; ErrNotFound when the session does not exist.
+func (s *Store) AddRemark(ctx context.Context, r Remark, snapshot []byte, a AuditEntry) (Remark, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO session_remarks (session_id, at, author, body, camera_id, snapshot)
+			SELECT id, $2, $3, $4, $5, $6 FROM supervision_sessions WHERE id = $1
+			RETURNING id, created_at`, r.Session, r.At, r.Author, r.Body, r.Camera, snapshot).Scan(&r.ID, &r.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		r.HasSnapshot = snapshot != nil
+		a.Action, a.ObjectType, a.ObjectID = "session.remark", "session", r.Session
+		a.Detail, _ = json.Marshal(r)
+		return audit(ctx, tx, a)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Remark{}, ErrNotFound
+	}
+	if err != nil {
+		return Remark{}, fmt.Errorf("store: add remark: %w", err)
+	}
+	return r, nil
+}
+
+// Remarks lists a session's remarks by the moment they are about.
+func (s *Store) Remarks(ctx context.Context, session string) ([]Remark, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, session_id, at, author, body, camera_id, snapshot IS NOT NULL, created_at
+		FROM session_remarks WHERE session_id = $1 ORDER BY at, id`, session)
+	if err != nil {
+		return nil, fmt.Errorf("store: remarks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Remark, error) {
+		var x Remark
+		err := r.Scan(&x.ID, &x.Session, &x.At, &x.Author, &x.Body, &x.Camera, &x.HasSnapshot, &x.CreatedAt)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: remarks: %w", err)
+	}
+	return out, nil
+}
+
+// RemarkSnapshot returns a remark's JPEG, or ErrNotFound.
+func (s *Store) RemarkSnapshot(ctx context.Context, session string, id int64) ([]byte, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT snapshot FROM session_remarks WHERE session_id = $1 AND id = $2`, session, id).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && b == nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: remark snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// AttendancePoint is how many distinct people were in a zone during a
+// bucket of time.
+type AttendancePoint struct {
+	Time   time.Time `json:"t"` // the bucket's start
+	People int       `json:"people"`
+}
+
+// Attendance counts, per bucket of [from, to), the distinct person tracks
+// of camera whose feet (the bottom centre of the box) were inside zone, a
+// polygon in the camera's pixels. Buckets without anyone are zero.
+func (s *Store) Attendance(ctx context.Context, camera string, zone [][2]float64, from, to time.Time, bucket time.Duration) ([]AttendancePoint, error) {
+	if !to.After(from) {
+		return nil, ErrRange
+	}
+	if len(zone) < 3 || bucket <= 0 {
+		return nil, errors.New("store: attendance: a zone of three points or more and a bucket")
+	}
+	var wkt strings.Builder
+	wkt.WriteString("POLYGON((")
+	for i, p := range append(zone, zone[0]) {
+		if i > 0 {
+			wkt.WriteByte(',')
+		}
+		fmt.Fprintf(&wkt, "%g %g", p[0], p[1])
+	}
+	wkt.WriteString("))")
+	rows, err := s.pool.Query(ctx, `
+		WITH b AS (
+			SELECT g AS bucket FROM generate_series($3::timestamptz, $4::timestamptz - interval '1 microsecond', $5::interval) g
+		), seen AS (
+			SELECT date_bin($5::interval, time, $3) AS bucket, count(DISTINCT track_id) AS people
+			FROM detections
+			WHERE camera_id = $1 AND time >= $3 AND time < $4 AND class = 'person' AND track_id IS NOT NULL
+			  AND ST_Intersects(ST_GeomFromText($2), ST_MakePoint(box_x + box_w / 2, box_y + box_h))
+			GROUP BY 1
+		)
+		SELECT b.bucket, coalesce(seen.people, 0) FROM b LEFT JOIN seen USING (bucket) ORDER BY 1`,
+		camera, wkt.String(), from, to, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("store: attendance: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AttendancePoint, error) {
+		var p AttendancePoint
+		err := r.Scan(&p.Time, &p.People)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: attendance: %w", err)
+	}
+	return out, nil
+}
+
+// AuditLog lists the audit rows of an object, oldest first.
+func (s *Store) AuditLog(ctx context.Context, objectType, objectID string, limit int) ([]AuditEntry, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.pool.Query(ctx, `SELECT time, actor, action, coalesce(object_type, ''), coalesce(object_id, ''), detail, coalesce(remote_addr, '')
+		FROM audit_log WHERE object_type = $1 AND object_id = $2 ORDER BY id LIMIT $3`, objectType, objectID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.Time, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Detail, &e.RemoteAddr)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: audit log: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,317 @@
+// Package supervise runs supervision sessions: meetings and inspections at
+// project sites that supervisors attend remotely. The Manager starts a
+// scheduled session on time and ends it on time (either may be done by
+// hand through the API), keeps the session's cameras recording for its
+// whole duration, watches them while it is live, and tells supervisors:
+// "session.live", "session.camera.down", "session.camera.up" and
+// "session.ended" events go to the store and the live feed, and to
+// everyone in the session's room.
+//
+// The room is a fan-out of Messages per session (remarks, state changes,
+// notices) that the dashboard streams to browsers.
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+)
+
+// Store is where sessions are kept (the store's supervision_sessions).
+type Store interface {
+	Sessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
+	UpdateSession(ctx context.Context, id string, a store.AuditEntry, fn func(store.Session) (store.Session, error)) (store.Session, error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	Store Store
+	// Bus has the cameras' status.
+	Bus telemetry.Bus
+	// Event stores and publishes an event (the notifications).
+	Event func(telemetry.Event)
+	// Hold keeps a camera recording until a time; nil records nothing.
+	Hold func(camera string, until time.Time) bool
+	// PostRoll is recorded after a session's end; default 30 s.
+	PostRoll time.Duration
+	// Interval is how often sessions are checked; default 1 s.
+	Interval   time.Duration
+	Log        *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Message is what a session's room hears.
+type Message struct {
+	// Type: "remark" (a store.Remark), "session" (the store.Session after
+	// a change), "notice" (a telemetry.Event about the session),
+	// "presence" (a Presence).
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+// Manager runs the sessions.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu   sync.Mutex
+	subs map[string]map[chan Message]string // session → subscriber → who
+	// down[session][camera]: the camera was seen not live during the
+	// session and the drop was told.
+	down map[string]map[string]bool
+
+	transitions *prometheus.CounterVec
+	notices     *prometheus.CounterVec
+	dropped     prometheus.Counter
+	failures    prometheus.Counter
+}
+
+// New builds a Manager; Run runs it.
+func New(cfg Config) *Manager {
+	if cfg.PostRoll <= 0 {
+		cfg.PostRoll = 30 * time.Second
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Event == nil {
+		cfg.Event = func(telemetry.Event) {}
+	}
+	m := &Manager{cfg: cfg, log: cfg.Log.With("component", "supervise"),
+		subs: map[string]map[chan Message]string{}, down: map[string]map[string]bool{},
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_sessions_transitions_total", Help: "Supervision sessions that went live or ended, by state and by whom (scheduler, api)."}, []string{"state", "by"}),
+		notices:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_sessions_notices_total", Help: "Notifications about supervision sessions, by kind."}, []string{"kind"}),
+		dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_sessions_room_dropped_total", Help: "Room messages not delivered to a subscriber that was not reading."}),
+		failures:    prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_sessions_check_failures_total", Help: "Session checks that failed (the database did not answer)."}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(m.transitions, m.notices, m.dropped, m.failures)
+	}
+	return m
+}
+
+// Subscribe joins who to a session's room: messages arrive on the channel
+// until leave is called. Everyone in the room hears a "presence" message
+// when someone joins or leaves.
+func (m *Manager) Subscribe(session, who string) (msgs <-chan Message, leave func()) {
+	ch := make(chan Message, 64)
+	m.mu.Lock()
+	if m.subs[session] == nil {
+		m.subs[session] = map[chan Message]string{}
+	}
+	m.subs[session][ch] = who
+	m.mu.Unlock()
+	m.Publish(session, Message{Type: "presence", Data: m.Present(session)})
+	return ch, func() {
+		m.mu.Lock()
+		delete(m.subs[session], ch)
+		if len(m.subs[session]) == 0 {
+			delete(m.subs, session)
+		}
+		m.mu.Unlock()
+		m.Publish(session, Message{Type: "presence", Data: m.Present(session)})
+	}
+}
+
+// Publish sends a message to everyone in a session's room; a subscriber
+// that is not reading misses it (counted).
+func (m *Manager) Publish(session string, msg Message) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for ch := range m.subs[session] {
+		select {
+		case ch <- msg:
+		default:
+			m.dropped.Inc()
+		}
+	}
+}
+
+// Presence is who is in a session's room.
+type Presence struct {
+	Browsers int      `json:"browsers"`
+	People   []string `json:"people"` // sorted, each once
+}
+
+// Present is who is in a session's room now.
+func (m *Manager) Present(session string) Presence {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := Presence{Browsers: len(m.subs[session]), People: []string{}}
+	for _, who := range m.subs[session] {
+		p.People = append(p.People, who)
+	}
+	slices.Sort(p.People)
+	p.People = slices.Compact(p.People)
+	return p
+}
+
+// Changed tells the manager about a session the API changed: its room
+// hears it, and a session made live or ended by hand is told like a
+// scheduled one.
+func (m *Manager) Changed(old, s store.Session) {
+	m.Publish(s.ID, Message{Type: "session", Data: s})
+	if old.State != s.State {
+		m.transitioned(s, "api")
+	}
+	if s.State == store.SessionLive {
+		m.hold(s)
+	}
+}
+
+// Run checks the sessions every interval until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := m.Check(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			m.failures.Inc()
+			m.log.Warn("checking the supervision sessions failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ErrState is returned for a change a session's state does not allow.
+var ErrState = errors.New("not allowed in the session's state")
+
+// Transition moves s to state (live or ended) at now: the checks the API
+// and the scheduler share.
+func Transition(s store.Session, state string, now time.Time) (store.Session, error) {
+	switch {
+	case s.State == state:
+		return s, nil
+	case state == store.SessionLive && s.State == store.SessionScheduled:
+		s.State, s.StartedAt = state, &now
+	case state == store.SessionEnded && s.State != store.SessionEnded:
+		s.State, s.EndedAt = state, &now
+	default:
+		return s, fmt.Errorf("%w: a %s session cannot become %s", ErrState, s.State, state)
+	}
+	return s, nil
+}
+
+// Check starts and ends what is due at now and watches the live sessions'
+// cameras.
+func (m *Manager) Check(ctx context.Context, now time.Time) error {
+	open, err := m.cfg.Store.Sessions(ctx, store.SessionQuery{Open: true})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	live := map[string]bool{}
+	for _, s := range open {
+		want := s.State
+		switch {
+		case !now.Before(s.End):
+			want = store.SessionEnded
+		case s.State == store.SessionScheduled && !now.Before(s.Start):
+			want = store.SessionLive
+		}
+		if want != s.State {
+			ns, err := m.cfg.Store.UpdateSession(ctx, s.ID, store.AuditEntry{Actor: "scheduler", Action: "session." + want},
+				func(cur store.Session) (store.Session, error) { return Transition(cur, want, now) })
+			if err != nil {
+				errs = append(errs, fmt.Errorf("session %s: %w", s.ID, err))
+				continue
+			}
+			m.Publish(ns.ID, Message{Type: "session", Data: ns})
+			m.transitioned(ns, "scheduler")
+			s = ns
+		}
+		if s.State == store.SessionLive {
+			live[s.ID] = true
+			m.hold(s)
+			m.watch(s, now)
+		}
+	}
+	m.mu.Lock()
+	for id := range m.down {
+		if !live[id] {
+			delete(m.down, id)
+		}
+	}
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// hold keeps the session's cameras recording to its end and a post-roll.
+func (m *Manager) hold(s store.Session) {
+	if m.cfg.Hold == nil {
+		return
+	}
+	_, to := s.Span(time.Now())
+	for _, c := range s.Cameras {
+		m.cfg.Hold(c, to.Add(m.cfg.PostRoll))
+	}
+}
+
+// watch tells when a live session's camera drops and when it is back.
+func (m *Manager) watch(s store.Session, now time.Time) {
+	if m.cfg.Bus == nil {
+		return
+	}
+	for _, c := range s.Cameras {
+		st, known := m.cfg.Bus.Camera(c)
+		ok := known && st.Status == "live"
+		connecting := known && st.Status == "connecting" && (s.StartedAt == nil || now.Sub(*s.StartedAt) < 30*time.Second)
+		m.mu.Lock()
+		if m.down[s.ID] == nil {
+			m.down[s.ID] = map[string]bool{}
+		}
+		was := m.down[s.ID][c]
+		down := !ok && !connecting
+		m.down[s.ID][c] = down
+		m.mu.Unlock()
+		switch {
+		case down && !was:
+			reason := "unknown camera"
+			if known {
+				reason = st.Status
+				if st.Reason != "" {
+					reason += ": " + st.Reason
+				}
+			}
+			m.notify(s, "session.camera.down", c, fmt.Sprintf("Camera %s dropped during “%s” (%s); the session continues with the others", c, s.Title, reason))
+		case !down && was:
+			m.notify(s, "session.camera.up", c, fmt.Sprintf("Camera %s is back in “%s”", c, s.Title))
+		}
+	}
+}
+
+func (m *Manager) transitioned(s store.Session, by string) {
+	m.transitions.WithLabelValues(s.State, by).Inc()
+	switch s.State {
+	case store.SessionLive:
+		m.notify(s, "session.live", "", fmt.Sprintf("“%s” is live: join the room", s.Title))
+	case store.SessionEnded:
+		m.notify(s, "session.ended", "", fmt.Sprintf("“%s” has ended: the recording and the report are ready", s.Title))
+	}
+}
+
+// notify stores and publishes an event about a session and tells its
+// room.
+func (m *Manager) notify(s store.Session, kind, camera, msg string) {
+	m.notices.WithLabelValues(kind).Inc()
+	e := telemetry.Event{Time: time.Now(), ID: telemetry.NewUUID(), Kind: kind, Site: s.Site, CameraID: camera, Message: msg,
+		Data: map[string]any{"session": s.ID, "title": s.Title, "invited": slices.Clone(s.Invited), "state": s.State}}
+	m.log.Info(msg, "session", s.ID, "kind", kind)
+	m.cfg.Event(e)
+	m.Publish(s.ID, Message{Type: "notice", Data: e})
+}
