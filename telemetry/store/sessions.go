@@ -97,6 +97,14 @@ func scanSession(r pgx.Row) (Session, error) {
 	return s, err
 }
 
+// orEmpty stores a nil list as an empty one.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
 func zoneJSON(z [][2]float64) []byte {
 	if len(z) == 0 {
 		return nil
@@ -128,7 +136,7 @@ func (s *Store) CreateSession(ctx context.Context, x Session, a AuditEntry) (Ses
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, `INSERT INTO supervision_sessions (id, site_id, title, kind, cameras, zone_camera, zone, starts_at, ends_at, invited, state, started_at, ended_at, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+sessionColumns,
-			x.ID, x.Site, x.Title, x.Kind, x.Cameras, x.ZoneCamera, zoneJSON(x.Zone), x.Start, x.End, x.Invited, x.State, x.StartedAt, x.EndedAt, x.CreatedBy)
+			x.ID, x.Site, x.Title, x.Kind, orEmpty(x.Cameras), x.ZoneCamera, zoneJSON(x.Zone), x.Start, x.End, orEmpty(x.Invited), x.State, x.StartedAt, x.EndedAt, x.CreatedBy)
 		var err error
 		if x, err = scanSession(row); err != nil {
 			return err
@@ -163,7 +171,7 @@ func (s *Store) UpdateSession(ctx context.Context, id string, a AuditEntry, fn f
 		row := tx.QueryRow(ctx, `UPDATE supervision_sessions SET site_id = $2, title = $3, kind = $4, cameras = $5, zone_camera = $6, zone = $7,
 				starts_at = $8, ends_at = $9, invited = $10, state = $11, started_at = $12, ended_at = $13, updated_at = now()
 			WHERE id = $1 RETURNING `+sessionColumns,
-			id, x.Site, x.Title, x.Kind, x.Cameras, x.ZoneCamera, zoneJSON(x.Zone), x.Start, x.End, x.Invited, x.State, x.StartedAt, x.EndedAt)
+			id, x.Site, x.Title, x.Kind, orEmpty(x.Cameras), x.ZoneCamera, zoneJSON(x.Zone), x.Start, x.End, orEmpty(x.Invited), x.State, x.StartedAt, x.EndedAt)
 		if out, err = scanSession(row); err != nil {
 			return err
 		}

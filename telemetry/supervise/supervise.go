@@ -65,15 +65,17 @@ type Manager struct {
 
 	mu   sync.Mutex
 	subs map[string]map[chan Message]string // session → subscriber → who
-	// down[session][camera]: the camera was seen not live during the
-	// session and the drop was told.
-	down map[string]map[string]bool
+	// cams[session][camera]: what was told of a live session's camera.
+	cams map[string]map[string]*camWatch
 
 	transitions *prometheus.CounterVec
 	notices     *prometheus.CounterVec
 	dropped     prometheus.Counter
 	failures    prometheus.Counter
 }
+
+// camWatch is a live session's camera: seen live in it, told as dropped.
+type camWatch struct{ seen, down bool }
 
 // New builds a Manager; Run runs it.
 func New(cfg Config) *Manager {
@@ -90,7 +92,7 @@ func New(cfg Config) *Manager {
 		cfg.Event = func(telemetry.Event) {}
 	}
 	m := &Manager{cfg: cfg, log: cfg.Log.With("component", "supervise"),
-		subs: map[string]map[chan Message]string{}, down: map[string]map[string]bool{},
+		subs: map[string]map[chan Message]string{}, cams: map[string]map[string]*camWatch{},
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_sessions_transitions_total", Help: "Supervision sessions that went live or ended, by state and by whom (scheduler, api)."}, []string{"state", "by"}),
 		notices:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_sessions_notices_total", Help: "Notifications about supervision sessions, by kind."}, []string{"kind"}),
 		dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_sessions_room_dropped_total", Help: "Room messages not delivered to a subscriber that was not reading."}),
@@ -242,9 +244,9 @@ func (m *Manager) Check(ctx context.Context, now time.Time) error {
 		}
 	}
 	m.mu.Lock()
-	for id := range m.down {
+	for id := range m.cams {
 		if !live[id] {
-			delete(m.down, id)
+			delete(m.cams, id)
 		}
 	}
 	m.mu.Unlock()
@@ -262,7 +264,9 @@ func (m *Manager) hold(s store.Session) {
 	}
 }
 
-// watch tells when a live session's camera drops and when it is back.
+// watch tells when a live session's camera drops and when it is back. A
+// camera still connecting is not told as dropped in the session's first
+// 30 s unless it was live in the session before.
 func (m *Manager) watch(s store.Session, now time.Time) {
 	if m.cfg.Bus == nil {
 		return
@@ -270,14 +274,20 @@ func (m *Manager) watch(s store.Session, now time.Time) {
 	for _, c := range s.Cameras {
 		st, known := m.cfg.Bus.Camera(c)
 		ok := known && st.Status == "live"
-		connecting := known && st.Status == "connecting" && (s.StartedAt == nil || now.Sub(*s.StartedAt) < 30*time.Second)
 		m.mu.Lock()
-		if m.down[s.ID] == nil {
-			m.down[s.ID] = map[string]bool{}
+		if m.cams[s.ID] == nil {
+			m.cams[s.ID] = map[string]*camWatch{}
 		}
-		was := m.down[s.ID][c]
-		down := !ok && !connecting
-		m.down[s.ID][c] = down
+		w := m.cams[s.ID][c]
+		if w == nil {
+			w = &camWatch{}
+			m.cams[s.ID][c] = w
+		}
+		was := w.down
+		early := !w.seen && known && st.Status == "connecting" && (s.StartedAt == nil || now.Sub(*s.StartedAt) < 30*time.Second)
+		w.down = !ok && !early
+		w.seen = w.seen || ok
+		down := w.down
 		m.mu.Unlock()
 		switch {
 		case down && !was:

@@ -172,17 +172,23 @@ async function openSession(id) {
   for (const r of v.remarks) state.remarkSeen[r.id] = Date.now();
   state.present = v.present;
   document.title = `smarteye · ${v.title}`;
-  const { cameras } = await api("api/v1/cameras");
-  for (const c of cameras) state.cameras.set(c.id, { id: c.id, name: c.name, codec: c.stream?.codec });
+  await loadCameras();
+  // The tiles' badges and messages follow the cameras' status.
+  setInterval(() => state.session.state === "live" && loadCameras().catch(() => {}), 3000);
   header();
   showVideo();
   renderRemarks();
   renderPresence();
   $("remark-camera").innerHTML = v.cameras.map((c) => `<option>${esc(c)}</option>`).join("");
-  $("remark").hidden = !v.can_edit || v.state === "scheduled";
+  remarkForm();
   await Promise.all([loadNotices(), loadAttendance(), loadAudit()]);
   openRoom();
   setInterval(() => state.session.state === "live" && loadAttendance(), ATTENDANCE_REFRESH_MS);
+}
+
+async function loadCameras() {
+  const { cameras } = await api("api/v1/cameras");
+  for (const c of cameras) state.cameras.set(c.id, { id: c.id, name: c.name, codec: c.stream?.codec, status: c.stream?.status, reason: c.stream?.reason });
 }
 
 function header() {
@@ -219,12 +225,20 @@ function changed(ns) {
   state.session.from = ns.started_at && Date.parse(ns.started_at) < Date.parse(ns.start) ? ns.started_at : ns.start;
   state.session.to = ns.ended_at || (ns.state === "live" && now > Date.parse(ns.end) ? new Date(now).toISOString() : ns.end);
   header();
-  $("remark").hidden = !state.session.can_edit || ns.state === "scheduled";
+  remarkForm();
   if (was !== ns.state) {
     showVideo();
     loadAttendance();
     loadAudit();
   }
+}
+
+// remarkForm: supervisors remark on a live session at the moment they
+// type, and on an ended one at the recording's moment.
+function remarkForm() {
+  const s = state.session;
+  $("remark").hidden = !s.can_edit || s.state === "scheduled";
+  $("remark-body").placeholder = s.state === "ended" ? "A remark, on the record at the recording's moment" : "A remark, on the record at this moment";
 }
 
 // showVideo: live tiles while the session is live, the recording (the
@@ -403,8 +417,10 @@ $("remark").onsubmit = async (e) => {
   const body = $("remark-body").value.trim();
   if (!body) return;
   try {
+    const replay = $("recording")?.contentWindow?.smarteyeReplay;
+    const at = state.session.state === "ended" && replay?.loaded ? new Date(replay.t).toISOString() : undefined;
     const out = await post(`api/v1/sessions/${encodeURIComponent(state.session.id)}/remarks`, "POST", {
-      body, camera_id: $("remark-snap").checked ? $("remark-camera").value : undefined, snapshot: $("remark-snap").checked,
+      body, at, camera_id: $("remark-snap").checked ? $("remark-camera").value : undefined, snapshot: $("remark-snap").checked,
     });
     $("remark-body").value = "";
     if (out.snapshot_missing) $("remark-error").textContent = "Kept without a snapshot: no analysed picture of that camera near this moment.";

@@ -1,0 +1,219 @@
+package supervise
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.New(store.Config{URL: storetest.URL(t), Log: slog.New(slog.DiscardHandler)}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(30 * time.Second); !s.Ready(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("store not ready")
+		}
+	}
+	return s
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []telemetry.Event
+	holds  map[string]time.Time
+}
+
+func (r *recorder) event(e telemetry.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) hold(camera string, until time.Time) bool {
+	r.mu.Lock()
+	r.holds[camera] = until
+	r.mu.Unlock()
+	return true
+}
+
+func (r *recorder) kinds() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var k []string
+	for _, e := range r.events {
+		k = append(k, e.Kind+":"+e.CameraID)
+	}
+	return k
+}
+
+// drain returns the room's messages so far.
+func drain(ch <-chan Message) []string {
+	var out []string
+	for {
+		select {
+		case m := <-ch:
+			out = append(out, m.Type)
+		default:
+			return out
+		}
+	}
+}
+
+// The scheduler's life of a session: live on time with its cameras held
+// recording and everyone told; a camera's drop told once, and its return;
+// ended on time.
+func TestSessionLifecycle(t *testing.T) {
+	st := newStore(t)
+	hub := telemetry.NewHub(nil)
+	rec := &recorder{holds: map[string]time.Time{}}
+	m := New(Config{Store: st, Bus: hub, Event: rec.event, Hold: rec.hold, PostRoll: 20 * time.Second})
+	ctx := t.Context()
+	now := time.Now().UTC()
+	start, end := now.Add(time.Second), now.Add(time.Hour)
+	if _, err := st.CreateSession(ctx, store.Session{ID: "s", Site: "site", Title: "Pour inspection", Kind: "inspection", Cameras: []string{"a", "b"},
+		Start: start, End: end, Invited: []string{"pat"}, State: store.SessionScheduled, CreatedBy: "sue"}, store.AuditEntry{Actor: "sue"}); err != nil {
+		t.Fatal(err)
+	}
+	hub.PublishCamera(telemetry.Camera{ID: "a", Status: "live"})
+	hub.PublishCamera(telemetry.Camera{ID: "b", Status: "live"})
+	room, leave := m.Subscribe("s", "sue")
+	defer leave()
+	_, leave2 := m.Subscribe("s", "pat")
+	if p := m.Present("s"); p.Browsers != 2 || !slices.Equal(p.People, []string{"pat", "sue"}) {
+		t.Errorf("present %+v", p)
+	}
+	leave2()
+	drain(room)
+
+	// Not yet.
+	if err := m.Check(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.kinds()) != 0 {
+		t.Fatalf("told before the start: %v", rec.kinds())
+	}
+	// On time.
+	if err := m.Check(ctx, start); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := st.Session(ctx, "s")
+	if s.State != store.SessionLive || s.StartedAt == nil || !s.StartedAt.Equal(start.Truncate(time.Microsecond)) {
+		t.Fatalf("after the start: %+v", s)
+	}
+	if k := rec.kinds(); !slices.Equal(k, []string{"session.live:"}) {
+		t.Fatalf("told %v", k)
+	}
+	if e := rec.events[0]; e.Data["session"] != "s" || !slices.Equal(e.Data["invited"].([]string), []string{"pat"}) || e.Site != "site" {
+		t.Errorf("the live event %+v", e)
+	}
+	for _, c := range []string{"a", "b"} {
+		if u := rec.holds[c]; !u.Equal(end.Truncate(time.Microsecond).Add(20 * time.Second)) {
+			t.Errorf("camera %s held until %s", c, u)
+		}
+	}
+	if got := drain(room); !slices.Equal(got, []string{"session", "notice"}) {
+		t.Errorf("the room heard %v", got)
+	}
+
+	// Camera b drops: told once; back: told.
+	hub.PublishCamera(telemetry.Camera{ID: "b", Status: "down", Reason: "connection refused"})
+	m.Check(ctx, start.Add(time.Minute))
+	m.Check(ctx, start.Add(time.Minute+time.Second))
+	hub.PublishCamera(telemetry.Camera{ID: "b", Status: "live"})
+	m.Check(ctx, start.Add(2*time.Minute))
+	if k := rec.kinds(); !slices.Equal(k, []string{"session.live:", "session.camera.down:b", "session.camera.up:b"}) {
+		t.Fatalf("told %v", k)
+	}
+	if msg := rec.events[1].Message; msg == "" || !strings.Contains(msg, "connection refused") {
+		t.Errorf("the drop's message: %q", msg)
+	}
+	if s, _ := st.Session(ctx, "s"); s.State != store.SessionLive {
+		t.Errorf("the session after a drop: %s", s.State)
+	}
+	drain(room)
+
+	// On time, it ends.
+	if err := m.Check(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := st.Session(ctx, "s"); s.State != store.SessionEnded || s.EndedAt == nil {
+		t.Fatalf("after the end: %+v", s)
+	}
+	if k := rec.kinds(); k[len(k)-1] != "session.ended:" {
+		t.Fatalf("told %v", k)
+	}
+	// The store gone: an error, nothing told.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := m.Check(cctx, end.Add(time.Hour)); err == nil {
+		t.Error("a check without the store succeeded")
+	}
+}
+
+// A camera that is still connecting in the session's first seconds is not
+// told as dropped; one that never comes is, after 30 s.
+func TestSessionCameraStillConnecting(t *testing.T) {
+	st := newStore(t)
+	hub := telemetry.NewHub(nil)
+	rec := &recorder{holds: map[string]time.Time{}}
+	m := New(Config{Store: st, Bus: hub, Event: rec.event, Hold: rec.hold})
+	ctx := t.Context()
+	start := time.Now().UTC()
+	if _, err := st.CreateSession(ctx, store.Session{ID: "s", Site: "site", Title: "T", Kind: "meeting", Cameras: []string{"a"},
+		Start: start, End: start.Add(time.Hour), State: store.SessionScheduled, CreatedBy: "sue"}, store.AuditEntry{Actor: "sue"}); err != nil {
+		t.Fatal(err)
+	}
+	hub.PublishCamera(telemetry.Camera{ID: "a", Status: "connecting"})
+	if err := m.Check(ctx, start); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx, start.Add(10*time.Second))
+	if k := rec.kinds(); !slices.Equal(k, []string{"session.live:"}) {
+		t.Fatalf("told %v", k)
+	}
+	m.Check(ctx, start.Add(31*time.Second))
+	if k := rec.kinds(); !slices.Equal(k, []string{"session.live:", "session.camera.down:a"}) {
+		t.Fatalf("told %v", k)
+	}
+}
+
+func TestTransition(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		from, to string
+		ok       bool
+	}{
+		{store.SessionScheduled, store.SessionLive, true},
+		{store.SessionScheduled, store.SessionEnded, true},
+		{store.SessionLive, store.SessionEnded, true},
+		{store.SessionLive, store.SessionLive, true},
+		{store.SessionEnded, store.SessionLive, false},
+		{store.SessionLive, store.SessionScheduled, false},
+	} {
+		s, err := Transition(store.Session{State: c.from}, c.to, now)
+		if (err == nil) != c.ok || (c.ok && s.State != c.to) {
+			t.Errorf("%s → %s: %v %+v", c.from, c.to, err, s)
+		}
+	}
+}
