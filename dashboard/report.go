@@ -192,7 +192,9 @@ func (rp *Report) chartSVG() template.HTML {
 }
 
 var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"jpeg": func(b []byte) template.URL { return template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b)) },
+	"jpeg": func(b []byte) template.URL {
+		return template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b))
+	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Session.Title}} — supervision report</title>

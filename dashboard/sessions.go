@@ -46,7 +46,7 @@ const (
 	maxRemarkRunes    = 2000
 	maxTitleRunes     = 200
 	// attendancePoints is how many buckets a curve has by default.
-	attendancePoints = 240
+	attendancePoints  = 240
 	minAttendanceStep = 5 * time.Second
 	roomKeepAlive     = 15 * time.Second
 )
@@ -500,7 +500,7 @@ func (s *Server) attendance(ctx context.Context, x store.Session, step time.Dura
 		return a, nil
 	}
 	if step <= 0 {
-		step = max(minAttendanceStep, (to.Sub(from)/attendancePoints).Round(time.Second))
+		step = max(minAttendanceStep, (to.Sub(from) / attendancePoints).Round(time.Second))
 	}
 	a.Step = step.Seconds()
 	pts, err := s.deps.Sessions.Attendance(ctx, x.ZoneCamera, x.Zone, from, to, step)

@@ -20,8 +20,8 @@ import (
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
-	"github.com/smarteye/smarteye/telemetry/supervise"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
 // fallbackClusterDir holds the embedded cluster when smarteye runs as root

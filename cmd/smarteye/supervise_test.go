@@ -272,7 +272,7 @@ func TestSupervisionSession(t *testing.T) {
 		t.Fatalf("attendance has %d points (peak %d), want %d buckets", len(att.Points), att.Peak, len(want))
 	}
 	for i, pt := range att.Points {
-		if !pt.Time.Equal(from.Add(time.Duration(i) * step)) || pt.People != len(want[i]) {
+		if !pt.Time.Equal(from.Add(time.Duration(i)*step)) || pt.People != len(want[i]) {
 			t.Errorf("attendance %s: %d people, the detections say %d", pt.Time, pt.People, len(want[i]))
 		}
 	}
