@@ -43,9 +43,16 @@ func serveRecordings(t *testing.T) (string, *store.Store, store.Recording) {
 	if err != nil || len(segs) != 1 {
 		t.Fatalf("%v %v", segs, err)
 	}
-	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Auth: testAuth(t)},
-		Deps{Store: st, Board: telemetry.NewBoard(), History: st, Recordings: st, RecordingsDir: filepath.Join(dir, "rec"), ExportsDir: filepath.Join(dir, "exports"),
-			Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
+	base := runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Recordings: st, RecordingsDir: filepath.Join(dir, "rec"), ExportsDir: filepath.Join(dir, "exports"),
+		Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
+	return base, st, segs[0]
+}
+
+// runTestServer serves deps (with the test users) until the test ends,
+// then closes st.
+func runTestServer(t *testing.T, st *store.Store, deps Deps) string {
+	t.Helper()
+	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Auth: testAuth(t)}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +63,7 @@ func serveRecordings(t *testing.T) (string, *store.Store, store.Recording) {
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return srv.URL(), st, segs[0]
+	return srv.URL()
 }
 
 // TestRecordingRoutesRefuseHostileInput: playback, segments, exports and

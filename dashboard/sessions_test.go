@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,20 +29,8 @@ func serveSessions(t *testing.T) string {
 		t.Fatal(err)
 	}
 	sup := supervise.New(supervise.Config{Store: st, Registerer: reg})
-	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Auth: testAuth(t)},
-		Deps{Store: st, Board: telemetry.NewBoard(), History: st, Sessions: st, Supervisor: sup,
-			Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return srv.URL()
+	return runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Sessions: st, Supervisor: sup,
+		Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
 }
 
 // TestSessionRoutesRefuseHostileInput: bad sessions, remarks and queries
