@@ -108,6 +108,10 @@ type Server struct {
 	exports     *exporter
 
 	auth *authenticator
+	// closing is closed when shutdown begins: streams that are not
+	// hijacked (the session rooms' server-sent events) end then, rather
+	// than hold the graceful shutdown to its timeout.
+	closing chan struct{}
 }
 
 //go:embed status.html
@@ -135,6 +139,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		exports: newExporter(deps.ExportsDir),
 		auth:    auth,
+		closing: make(chan struct{}),
 		cfg:     cfg,
 		deps:    deps,
 		log:     deps.Log.With("component", "dashboard"),
@@ -221,6 +226,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	s.srv.RegisterOnShutdown(func() { close(s.closing) })
 	return s, nil
 }
 

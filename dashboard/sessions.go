@@ -601,6 +601,8 @@ func (s *Server) sessionRoom(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.closing:
+			return
 		case m := <-msgs:
 			if !send(m.Type, m.Data) {
 				return

@@ -63,6 +63,10 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
+	// checking serialises Check (the scheduler's and one the API asks
+	// for after creating a session that starts now).
+	checking sync.Mutex
+
 	mu   sync.Mutex
 	subs map[string]map[chan Message]string // session → subscriber → who
 	// cams[session][camera]: what was told of a live session's camera.
@@ -190,6 +194,10 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
+// errMoved: a session changed state between the scheduler's read and its
+// change; the next check sees it as it is.
+var errMoved = errors.New("the session changed meanwhile")
+
 // ErrState is returned for a change a session's state does not allow.
 var ErrState = errors.New("not allowed in the session's state")
 
@@ -212,6 +220,8 @@ func Transition(s store.Session, state string, now time.Time) (store.Session, er
 // Check starts and ends what is due at now and watches the live sessions'
 // cameras.
 func (m *Manager) Check(ctx context.Context, now time.Time) error {
+	m.checking.Lock()
+	defer m.checking.Unlock()
 	open, err := m.cfg.Store.Sessions(ctx, store.SessionQuery{Open: true})
 	if err != nil {
 		return err
@@ -228,7 +238,15 @@ func (m *Manager) Check(ctx context.Context, now time.Time) error {
 		}
 		if want != s.State {
 			ns, err := m.cfg.Store.UpdateSession(ctx, s.ID, store.AuditEntry{Actor: "scheduler", Action: "session." + want},
-				func(cur store.Session) (store.Session, error) { return Transition(cur, want, now) })
+				func(cur store.Session) (store.Session, error) {
+					if cur.State != s.State {
+						return cur, errMoved // the API moved it meanwhile
+					}
+					return Transition(cur, want, now)
+				})
+			if errors.Is(err, errMoved) {
+				continue
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("session %s: %w", s.ID, err))
 				continue
