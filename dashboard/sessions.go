@@ -114,7 +114,12 @@ func (s *Server) apply(x store.Session, f sessionFields) (store.Session, error) 
 	set(&x.Kind, f.Kind)
 	set(&x.ZoneCamera, f.ZoneCamera)
 	if f.Cameras != nil {
-		x.Cameras = slices.Compact(slices.Clone(*f.Cameras))
+		x.Cameras = []string{}
+		for _, c := range *f.Cameras {
+			if !slices.Contains(x.Cameras, c) {
+				x.Cameras = append(x.Cameras, c) // in the order given, each once
+			}
+		}
 	}
 	if f.Zone != nil {
 		x.Zone = *f.Zone
