@@ -114,6 +114,9 @@ func (s *Server) apply(x store.Session, f sessionFields) (store.Session, error) 
 	set(&x.Kind, f.Kind)
 	set(&x.ZoneCamera, f.ZoneCamera)
 	if f.Cameras != nil {
+		if len(*f.Cameras) > maxSessionCameras {
+			return x, badRequestf("cameras: at most %d", maxSessionCameras)
+		}
 		x.Cameras = []string{}
 		for _, c := range *f.Cameras {
 			if !slices.Contains(x.Cameras, c) {
@@ -131,6 +134,9 @@ func (s *Server) apply(x store.Session, f sessionFields) (store.Session, error) 
 		x.End = f.End.UTC()
 	}
 	if f.Invited != nil {
+		if len(*f.Invited) > maxInvited {
+			return x, badRequestf("invited: at most %d people", maxInvited)
+		}
 		x.Invited = slices.Clone(*f.Invited)
 		slices.Sort(x.Invited)
 		x.Invited = slices.Compact(x.Invited)
