@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -385,14 +384,7 @@ func (s *Server) postExport(w http.ResponseWriter, r *http.Request) {
 		From    time.Time `json:"from"`
 		To      time.Time `json:"to"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxExportBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		code := http.StatusBadRequest
-		if _, big := errors.AsType[*http.MaxBytesError](err); big {
-			code = http.StatusRequestEntityTooLarge
-		}
-		writeError(w, code, `send {"kind": "video|tracks|events", "format": "…", "camera_id": "…", "from": "RFC 3339", "to": "RFC 3339"}: `+err.Error())
+	if !decodeBody(w, r, maxExportBodyBytes, &req, `send {"kind": "video|tracks|events", "format": "…", "camera_id": "…", "from": "RFC 3339", "to": "RFC 3339"}`) {
 		return
 	}
 	formats, ok := exportFormats[req.Kind]

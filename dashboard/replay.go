@@ -58,7 +58,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	site := q.Get("site")
-	if site != "" && !s.knownSite(site) {
+	if _, known := s.site(site); site != "" && !known {
 		writeError(w, http.StatusNotFound, "no site "+strconv.Quote(site))
 		return
 	}
@@ -192,16 +192,17 @@ func (s *Server) replayFailed(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusServiceUnavailable, "replay unavailable: the database did not answer")
 }
 
-func (s *Server) knownSite(id string) bool {
+// site looks a site up by id.
+func (s *Server) site(id string) (Site, bool) {
 	if s.deps.Geo == nil {
-		return false
+		return Site{}, false
 	}
 	for _, x := range s.deps.Geo.Sites() {
 		if x.ID == id {
-			return true
+			return x, true
 		}
 	}
-	return false
+	return Site{}, false
 }
 
 // replayCamera is a camera in replay: where it looks and what is recorded.

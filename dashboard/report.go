@@ -52,22 +52,14 @@ type ReportRemark struct {
 const maxReportSnapshots = 200
 
 func (s *Server) report(ctx context.Context, x store.Session) (*Report, error) {
-	now := time.Now().UTC()
-	from, to := x.Span(now)
-	if to.After(now) {
-		to = now // a live session's report: so far
-	}
-	rp := &Report{Session: x, SiteName: x.Site, From: from, To: to, Generated: now, loc: time.Local}
-	if s.deps.Geo != nil {
-		for _, st := range s.deps.Geo.Sites() {
-			if st.ID == x.Site && st.Name != "" {
-				rp.SiteName = st.Name
-			}
-		}
-	}
-	var err error
-	if rp.Attendance, err = s.attendance(ctx, x, 0); err != nil {
+	att, err := s.attendance(ctx, x, 0)
+	if err != nil {
 		return nil, err
+	}
+	// The report covers what the curve does: the session so far.
+	rp := &Report{Session: x, SiteName: x.Site, From: att.From, To: att.To, Attendance: att, Generated: time.Now().UTC(), loc: time.Local}
+	if st, ok := s.site(x.Site); ok && st.Name != "" {
+		rp.SiteName = st.Name
 	}
 	rem, err := s.deps.Sessions.Remarks(ctx, x.ID)
 	if err != nil {
@@ -114,12 +106,13 @@ func (s *Server) report(ctx context.Context, x store.Session) (*Report, error) {
 	return rp, nil
 }
 
-func (rp *Report) clock(t time.Time) string { return t.In(rp.loc).Format("15:04:05") }
-func (rp *Report) date(t time.Time) string  { return t.In(rp.loc).Format("2006-01-02 15:04 MST") }
+// Clock and Date are how the report prints times (in the server's zone).
+func (rp *Report) Clock(t time.Time) string { return t.In(rp.loc).Format("15:04:05") }
+func (rp *Report) Date(t time.Time) string  { return t.In(rp.loc).Format("2006-01-02 15:04 MST") }
 
-// offset is t from the session's start, as the recording's timeline shows
+// Offset is t from the session's start, as the recording's timeline shows
 // it.
-func (rp *Report) offset(t time.Time) string {
+func (rp *Report) Offset(t time.Time) string {
 	d := t.Sub(rp.From).Round(time.Second)
 	if d < 0 {
 		return "-" + (-d).String()
@@ -135,16 +128,33 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", m, sec)
 }
 
+// frac is where t falls in the report's span, 0 to 1.
+func (rp *Report) frac(t time.Time) float64 {
+	span := rp.To.Sub(rp.From).Seconds()
+	if span <= 0 {
+		return 0
+	}
+	return min(1, max(0, t.Sub(rp.From).Seconds()/span))
+}
+
+// ticks are the chart's five time labels, start to end.
+func (rp *Report) ticks() []time.Time {
+	out := make([]time.Time, 5)
+	for i := range out {
+		out[i] = rp.From.Add(time.Duration(float64(rp.To.Sub(rp.From)) * float64(i) / 4))
+	}
+	return out
+}
+
 // chart is the attendance curve as a step line in a w×h box: the points
 // (x, y) of its polyline and the y axis's top value.
 func (rp *Report) chart(w, h float64) (pts [][2]float64, top int) {
 	a := rp.Attendance
 	top = max(a.Peak, 1)
-	span := rp.To.Sub(rp.From).Seconds()
-	if span <= 0 || len(a.Points) == 0 {
+	if !rp.To.After(rp.From) || len(a.Points) == 0 {
 		return nil, top
 	}
-	x := func(t time.Time) float64 { return min(w, max(0, t.Sub(rp.From).Seconds()/span*w)) }
+	x := func(t time.Time) float64 { return rp.frac(t) * w }
 	y := func(n int) float64 { return h - float64(n)/float64(top)*h }
 	for i, p := range a.Points {
 		end := rp.To
@@ -167,9 +177,8 @@ func (rp *Report) chartSVG() template.HTML {
 		y := h - float64(v)/float64(top)*h
 		fmt.Fprintf(&b, `<line x1="0" x2="%g" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="-6" y="%.1f" text-anchor="end" dominant-baseline="middle">%d</text>`, w, y, y, y, v)
 	}
-	for i := 0; i <= 4; i++ {
-		t := rp.From.Add(time.Duration(float64(rp.To.Sub(rp.From)) * float64(i) / 4))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, w*float64(i)/4, h+16, rp.clock(t))
+	for i, t := range rp.ticks() {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, w*float64(i)/4, h+16, rp.Clock(t))
 	}
 	if len(pts) > 0 {
 		var d strings.Builder
@@ -184,7 +193,7 @@ func (rp *Report) chartSVG() template.HTML {
 		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>`, d.String())
 	}
 	for _, r := range rp.Remarks {
-		x := min(w, max(0, r.At.Sub(rp.From).Seconds()/rp.To.Sub(rp.From).Seconds()*w))
+		x := rp.frac(r.At) * w
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="0" y2="%g" stroke="#c05621" stroke-dasharray="3 2"><title>%s</title></line>`, x, x, h, template.HTMLEscapeString(r.Author+": "+r.Body))
 	}
 	b.WriteString(`</g></svg>`)
@@ -235,11 +244,8 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;
 `))
 
 // Template helpers.
-func (rp *Report) Date(t time.Time) string   { return rp.date(t) }
-func (rp *Report) Clock(t time.Time) string  { return rp.clock(t) }
-func (rp *Report) Offset(t time.Time) string { return rp.offset(t) }
-func (rp *Report) Chart() template.HTML      { return rp.chartSVG() }
-func (rp *Report) Length() string            { return fmtDuration(rp.To.Sub(rp.From).Round(time.Second)) }
+func (rp *Report) Chart() template.HTML { return rp.chartSVG() }
+func (rp *Report) Length() string       { return fmtDuration(rp.To.Sub(rp.From).Round(time.Second)) }
 func (rp *Report) Step() string {
 	return (time.Duration(rp.Attendance.Step * float64(time.Second))).String()
 }
@@ -345,7 +351,7 @@ func (rp *Report) PDF(out *bytes.Buffer) error {
 	pdf.MultiCell(width, 8, text(rp.Session.Title), "", "L", false)
 	pdf.SetFont(family, "", 9)
 	pdf.SetTextColor(113, 128, 150)
-	pdf.CellFormat(width, 6, text(fmt.Sprintf("Supervision report · %s · generated %s", rp.Session.Kind, rp.date(rp.Generated))), "", 1, "L", false, 0, "")
+	pdf.CellFormat(width, 6, text(fmt.Sprintf("Supervision report · %s · generated %s", rp.Session.Kind, rp.Date(rp.Generated))), "", 1, "L", false, 0, "")
 	heading := func(s string) {
 		pdf.Ln(4)
 		pdf.SetFont(family, "B", 12)
@@ -362,8 +368,8 @@ func (rp *Report) PDF(out *bytes.Buffer) error {
 	}
 	heading("Session")
 	row("Site", rp.SiteName)
-	row("Time", fmt.Sprintf("%s – %s (%s)", rp.date(rp.From), rp.clock(rp.To), rp.Length()))
-	row("Scheduled", fmt.Sprintf("%s – %s", rp.date(rp.Session.Start), rp.clock(rp.Session.End)))
+	row("Time", fmt.Sprintf("%s – %s (%s)", rp.Date(rp.From), rp.Clock(rp.To), rp.Length()))
+	row("Scheduled", fmt.Sprintf("%s – %s", rp.Date(rp.Session.Start), rp.Clock(rp.Session.End)))
 	row("State", rp.Session.State)
 	row("Cameras", strings.Join(rp.Session.Cameras, ", "))
 	row("Created by", rp.Session.CreatedBy)
@@ -402,14 +408,13 @@ func (rp *Report) PDF(out *bytes.Buffer) error {
 			pdf.Line(x0, y, x0+width-12, y)
 			pdf.Text(x0-6, y+1, strconv.Itoa(v))
 		}
-		for i := 0; i <= 4; i++ {
-			t := rp.From.Add(time.Duration(float64(rp.To.Sub(rp.From)) * float64(i) / 4))
-			pdf.Text(x0+(width-12)*float64(i)/4-6, y0+50, rp.clock(t))
+		for i, t := range rp.ticks() {
+			pdf.Text(x0+(width-12)*float64(i)/4-6, y0+50, rp.Clock(t))
 		}
 		pdf.SetDrawColor(192, 86, 33)
 		pdf.SetDashPattern([]float64{1, 0.8}, 0)
 		for _, r := range rp.Remarks {
-			x := x0 + min(1, max(0, r.At.Sub(rp.From).Seconds()/rp.To.Sub(rp.From).Seconds()))*(width-12)
+			x := x0 + rp.frac(r.At)*(width-12)
 			pdf.Line(x, y0, x, y0+45)
 		}
 		pdf.SetDashPattern(nil, 0)
@@ -431,7 +436,7 @@ func (rp *Report) PDF(out *bytes.Buffer) error {
 	for i, r := range rp.Remarks {
 		pdf.SetFont(family, "B", 10)
 		pdf.SetTextColor(26, 32, 44)
-		head := fmt.Sprintf("%s (%s)  %s", rp.clock(r.At), rp.offset(r.At), r.Author)
+		head := fmt.Sprintf("%s (%s)  %s", rp.Clock(r.At), rp.Offset(r.At), r.Author)
 		if r.Camera != "" {
 			head += " on " + r.Camera
 		}
@@ -460,7 +465,7 @@ func (rp *Report) PDF(out *bytes.Buffer) error {
 			if e.Message != nil {
 				msg = *e.Message
 			}
-			row(rp.clock(e.Time), msg)
+			row(rp.Clock(e.Time), msg)
 		}
 	}
 	if err := pdf.Error(); err != nil {

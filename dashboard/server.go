@@ -408,6 +408,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
+// decodeBody reads a JSON body of at most limit bytes into v, refusing
+// unknown fields; it answers 413 (too large) or 400 (usage and the reason)
+// itself and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, usage string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		code := http.StatusBadRequest
+		if _, big := errors.AsType[*http.MaxBytesError](err); big {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, usage+": "+err.Error())
+		return false
+	}
+	return true
+}
+
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }

@@ -86,20 +86,6 @@ type sessionFields struct {
 	State *string `json:"state"`
 }
 
-func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, usage string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		code := http.StatusBadRequest
-		if _, big := errors.AsType[*http.MaxBytesError](err); big {
-			code = http.StatusRequestEntityTooLarge
-		}
-		writeError(w, code, usage+": "+err.Error())
-		return false
-	}
-	return true
-}
-
 const sessionUsage = `send {"site_id": "…", "title": "…", "kind": "meeting|inspection", "cameras": ["…"], "zone_camera": "…", "zone": [[x, y], …], "start": "RFC 3339", "end": "RFC 3339", "invited": ["user", …]}`
 
 // apply sets f's fields on x and checks the result.
@@ -159,7 +145,7 @@ func (s *Server) apply(x store.Session, f sessionFields) (store.Session, error) 
 			x.Site = sites[0].ID
 		}
 	}
-	if s.deps.Geo != nil && !slices.ContainsFunc(s.deps.Geo.Sites(), func(st Site) bool { return st.ID == x.Site }) {
+	if _, known := s.site(x.Site); s.deps.Geo != nil && !known {
 		return x, badRequestf("site_id: no site %q", x.Site)
 	}
 	if len(x.Cameras) > maxSessionCameras {
@@ -501,9 +487,11 @@ type Attendance struct {
 	Peak   int                     `json:"peak"`
 }
 
+// attendance is the session's curve so far (to now while it is live).
 func (s *Server) attendance(ctx context.Context, x store.Session, step time.Duration) (Attendance, error) {
-	from, to := x.Span(time.Now().UTC())
-	if now := time.Now().UTC(); to.After(now) {
+	now := time.Now().UTC()
+	from, to := x.Span(now)
+	if to.After(now) {
 		to = now
 	}
 	a := Attendance{Camera: x.ZoneCamera, Zone: x.Zone, From: from, To: to, Points: []store.AttendancePoint{}}
