@@ -26,13 +26,7 @@ func (c cameraList) Cameras() []Camera { return c }
 func serveRecordings(t *testing.T) (string, *store.Store, store.Recording) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	st, err := store.New(store.Config{URL: storetest.URL(t)}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := migratedStore(t, reg)
 	dir := t.TempDir()
 	start := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
 	seg := store.Recording{Camera: "north", Start: start, End: start.Add(time.Minute), Path: "north/gone.mp4", Bytes: 1000, Codec: "H264", Width: 640, Height: 480, InitSize: 500, Frames: 600}
@@ -46,6 +40,20 @@ func serveRecordings(t *testing.T) (string, *store.Store, store.Recording) {
 	base := runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Recordings: st, RecordingsDir: filepath.Join(dir, "rec"), ExportsDir: filepath.Join(dir, "exports"),
 		Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
 	return base, st, segs[0]
+}
+
+// migratedStore is a store over a throwaway database, migrated; the
+// server's cleanup closes it.
+func migratedStore(t *testing.T, reg prometheus.Registerer) *store.Store {
+	t.Helper()
+	st, err := store.New(store.Config{URL: storetest.URL(t)}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // runTestServer serves deps (with the test users) until the test ends,

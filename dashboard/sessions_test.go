@@ -12,7 +12,6 @@ import (
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
-	"github.com/smarteye/smarteye/telemetry/store/storetest"
 	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
@@ -21,13 +20,7 @@ import (
 func serveSessions(t *testing.T) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	st, err := store.New(store.Config{URL: storetest.URL(t)}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := migratedStore(t, reg)
 	sup := supervise.New(supervise.Config{Store: st, Registerer: reg})
 	return runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Sessions: st, Supervisor: sup,
 		Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
