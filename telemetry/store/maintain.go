@@ -83,7 +83,7 @@ func (s *Store) Maintain(ctx context.Context) error {
 		}
 		now := time.Now()
 		errs = append(errs, s.EnsurePartitions(ctx, t, now, now.AddDate(0, 0, s.cfg.PartitionsAhead)))
-		if keep := s.cfg.Retention[t]; keep > 0 {
+		if keep := s.cfg.Retention[retentionOf(t)]; keep > 0 {
 			_, err := s.DropPartitionsBefore(ctx, t, now.Add(-keep))
 			errs = append(errs, err)
 		}
@@ -149,7 +149,7 @@ func (s *Store) applyPolicies(ctx context.Context, table string) error {
 	exec("SELECT remove_compression_policy($1::regclass, if_exists => true)", table)
 	exec("SELECT add_compression_policy($1::regclass, $2::interval)", table, s.cfg.CompressAfter)
 	exec("SELECT remove_retention_policy($1::regclass, if_exists => true)", table)
-	if keep := s.cfg.Retention[table]; keep > 0 {
+	if keep := s.cfg.Retention[retentionOf(table)]; keep > 0 {
 		exec("SELECT add_retention_policy($1::regclass, $2::interval)", table, keep)
 	}
 	return errors.Join(errs...)

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EachEvent calls fn for every event in [from, to), oldest first; an
@@ -51,19 +54,82 @@ func (s *Store) EachPlacedDetection(ctx context.Context, from, to time.Time, lim
 	if err != nil {
 		return false, fmt.Errorf("store: detections: %w", err)
 	}
-	var d PlacedDetection
+	defer rows.Close()
+	// A replay reads tens of thousands of these: the binary values are
+	// decoded here, the few cameras' and classes' names kept once, rather
+	// than through pgx's scan plans.
+	var dec placedDecoder
 	n := 0
-	_, err = pgx.ForEachRow(rows, []any{&d.Time, &d.Camera, &d.TrackID, &d.Class, &d.Lat, &d.Lon}, func() error {
+	for rows.Next() {
 		if n++; n > limit {
 			truncated = true
-			return nil
+			break
 		}
-		return fn(d)
-	})
-	if err != nil {
+		d, err := dec.decode(rows.FieldDescriptions(), rows.RawValues())
+		if err != nil {
+			return false, fmt.Errorf("store: detections: %w", err)
+		}
+		if err := fn(d); err != nil {
+			return false, err
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return false, fmt.Errorf("store: detections: %w", err)
 	}
 	return truncated, nil
+}
+
+// placedDecoder decodes rows of (time, camera_id, track_id, class, lat,
+// lon) as PostgreSQL sends them, pgx asking binary for all but text:
+// timestamptz as microseconds since 2000-01-01 UTC, bigint and float8 as
+// 8 big-endian bytes, text as its bytes.
+type placedDecoder struct {
+	names map[string]string
+}
+
+const pgEpochUnix = 946684800 // 2000-01-01 00:00:00 UTC
+
+func (d *placedDecoder) decode(fds []pgconn.FieldDescription, raw [][]byte) (PlacedDetection, error) {
+	if len(raw) != 6 || len(fds) != 6 {
+		return PlacedDetection{}, fmt.Errorf("%d columns, want 6", len(raw))
+	}
+	for i, v := range raw {
+		fixed := i != 1 && i != 3 // text is the same bytes in either format
+		if fixed && fds[i].Format != pgx.BinaryFormatCode {
+			return PlacedDetection{}, fmt.Errorf("column %s in text format", fds[i].Name)
+		}
+		if v == nil || fixed && len(v) != 8 {
+			return PlacedDetection{}, fmt.Errorf("column %s: %d bytes", fds[i].Name, len(v))
+		}
+	}
+	us := int64(binary.BigEndian.Uint64(raw[0]))
+	if us == math.MaxInt64 || us == math.MinInt64 { // ±infinity
+		return PlacedDetection{}, fmt.Errorf("an infinite time")
+	}
+	unixUs := us + pgEpochUnix*1e6 // PostgreSQL's range (4713 BC to 294276 AD) fits
+	return PlacedDetection{
+		Time:    time.Unix(unixUs/1e6, unixUs%1e6*1e3),
+		Camera:  d.name(raw[1]),
+		TrackID: int64(binary.BigEndian.Uint64(raw[2])),
+		Class:   d.name(raw[3]),
+		Lat:     math.Float64frombits(binary.BigEndian.Uint64(raw[4])),
+		Lon:     math.Float64frombits(binary.BigEndian.Uint64(raw[5])),
+	}, nil
+}
+
+// name returns b as a string, the same string for the same bytes.
+func (d *placedDecoder) name(b []byte) string {
+	if s, ok := d.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if d.names == nil {
+		d.names = map[string]string{}
+	}
+	if len(d.names) < 10000 {
+		d.names[s] = s
+	}
+	return s
 }
 
 // TrackVehicles lists the vehicles with telemetry in [from, to).

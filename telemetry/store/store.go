@@ -15,6 +15,11 @@
 //     creates partitions ahead (and on demand for older rows), drops those
 //     past retention, and refreshes the detections_5m table itself.
 //
+// In both modes the writer keeps a per-second track summary, track_1s
+// (the first fix of each vehicle-second), in the same transaction as the
+// telemetry it summarises, so that a track downsampled to a second or
+// coarser is one short range scan (tracks.go).
+//
 // Queries are the same in both modes.
 package store
 
@@ -306,11 +311,23 @@ func (s *Store) CopyBatch(ctx context.Context, b *Batch) (duplicate bool, err er
 	if !s.Ready() {
 		return false, errNotReady
 	}
+	// Telemetry brings its per-second track summary along, in the same
+	// transaction: the summary never holds a second the table lacks.
+	var track *trackSeconds
+	if b.Table.Name == Telemetry.Name {
+		track = summariseTrack(b)
+	}
 	if s.Mode() == ModePostgres {
 		s.partMu.RLock()
 		defer s.partMu.RUnlock()
 		for _, d := range b.days() {
 			if err := s.EnsurePartitions(ctx, b.Table.Name, d, d); err != nil {
+				return false, err
+			}
+			if track == nil {
+				continue
+			}
+			if err := s.EnsurePartitions(ctx, TrackSummary, d, d); err != nil {
 				return false, err
 			}
 		}
@@ -325,8 +342,10 @@ func (s *Store) CopyBatch(ctx context.Context, b *Batch) (duplicate bool, err er
 			duplicate = true
 			return nil
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{b.Table.Name}, b.Table.columnNames(), pgx.CopyFromRows(b.Rows))
-		return err
+		if _, err = tx.CopyFrom(ctx, pgx.Identifier{b.Table.Name}, b.Table.columnNames(), pgx.CopyFromRows(b.Rows)); err != nil || track == nil {
+			return err
+		}
+		return writeTrackSummary(ctx, tx, track)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: copy %d rows into %s: %w", len(b.Rows), b.Table.Name, err)

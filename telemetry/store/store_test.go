@@ -97,12 +97,12 @@ func TestMigrateEmptyThenIdempotent(t *testing.T) {
 		t.Fatalf("applied %d (want %d), mode %q, version %d", n, len(ms), s.Mode(), s.State().SchemaVersion)
 	}
 	for _, table := range []string{"sites", "cameras", "vehicles", "telemetry", "detections", "events",
-		"alerts", "alert_log", "audit_log", "detections_5m", "store_batches"} {
+		"alerts", "alert_log", "audit_log", "detections_5m", "store_batches", "track_1s"} {
 		if queryInt(t, s, "SELECT count(*) FROM pg_class WHERE relname = $1 AND relkind IN ('r', 'p')", table) != 1 {
 			t.Errorf("table %s missing", table)
 		}
 	}
-	for _, table := range []string{"telemetry", "detections", "events"} {
+	for _, table := range []string{"telemetry", "detections", "events", "track_1s"} {
 		if queryInt(t, s, "SELECT count(*) FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid WHERE c.relname = $1", table) != 1 {
 			t.Errorf("%s is not partitioned", table)
 		}
@@ -245,7 +245,10 @@ func TestPartitionsAheadAndRetention(t *testing.T) {
 	if got := queryInt(t, s, "SELECT count(*) FROM telemetry"); got != 20 {
 		t.Fatalf("after retention %d rows, want the 20 recent ones", got)
 	}
-	if got := testutil.ToFloat64(s.m.partitionsDropped); got != 1 {
+	if got := queryInt(t, s, "SELECT count(*) FROM track_1s"); got != 20 {
+		t.Fatalf("after retention the track summary holds %d seconds, want the 20 recent ones", got)
+	}
+	if got := testutil.ToFloat64(s.m.partitionsDropped); got != 2 { // telemetry's and track_1s's
 		t.Fatalf("partitions dropped metric %v", got)
 	}
 	// Tables without retention keep everything.

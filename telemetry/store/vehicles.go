@@ -152,53 +152,6 @@ type TrackPoint struct {
 // ErrRange is returned for a time range that is empty or reversed.
 var ErrRange = errors.New("store: 'to' must be after 'from'")
 
-// Track returns a vehicle's positions in [from, to), downsampled in the
-// database to at most maxPoints: the range is cut into maxPoints equal
-// buckets and each bucket keeps its first point; the last point of the
-// range is always kept. Rows without a position (no fix) are skipped.
-func (s *Store) Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]TrackPoint, error) {
-	if !to.After(from) {
-		return nil, ErrRange
-	}
-	maxPoints = max(maxPoints, 2)
-	step := to.Sub(from) / time.Duration(maxPoints-1)
-	if step <= 0 {
-		step = time.Microsecond
-	}
-	// One index probe per bucket for its first point, rather than reading
-	// every row of the range and sorting them: a 10-Hz hour of a vehicle
-	// is 36,000 rows, its 2,000 buckets 2,000 probes of (vehicle_id, time).
-	rows, err := s.pool.Query(ctx, `
-		(SELECT p.* FROM generate_series(0, $5::int - 1) b,
-			LATERAL (SELECT time, lat, lon, alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw
-				FROM telemetry
-				WHERE vehicle_id = $1 AND time >= $2::timestamptz + b * $4::interval
-				  AND time < least($2::timestamptz + (b + 1) * $4::interval, $3) AND lat IS NOT NULL
-				ORDER BY time LIMIT 1) p)
-		UNION
-		(SELECT time, lat, lon, alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw
-			FROM telemetry
-			WHERE vehicle_id = $1 AND time >= $2 AND time < $3 AND lat IS NOT NULL
-			ORDER BY time DESC LIMIT 1)
-		ORDER BY time`,
-		vehicle, from, to, step, maxPoints-1)
-	if err != nil {
-		return nil, fmt.Errorf("store: track: %w", err)
-	}
-	pts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TrackPoint, error) {
-		var p TrackPoint
-		err := r.Scan(&p.Time, &p.Lat, &p.Lon, &p.AltMSL, &p.AltRel, &p.Heading, &p.GroundSpeed, &p.Yaw, &p.GimbalPitch, &p.GimbalYaw)
-		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: track: %w", err)
-	}
-	if len(pts) > maxPoints { // the last point may add one beyond the buckets
-		pts = append(pts[:maxPoints-1], pts[len(pts)-1])
-	}
-	return pts, nil
-}
-
 // SyncVehicles keeps the vehicles table in step with the live state that
 // list returns, every interval and once more when ctx ends: a vehicle is
 // written when it is new or was heard since its last write. A database
