@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -18,11 +19,12 @@ import (
 
 // Replay bounds.
 const (
-	maxReplayRange      = 7 * 24 * time.Hour
-	defaultReplayPoints = 2000   // per vehicle: what a screen can show
-	maxReplayPoints     = 20000  //
-	maxReplayDetections = 200000 // placed detections in one answer
-	replayChunk         = 2000   // events or detections per line
+	maxReplayRange       = 7 * 24 * time.Hour
+	defaultReplayPoints  = 2000   // per vehicle: what a screen can show
+	maxReplayPoints      = 20000  //
+	maxReplayDetections  = 200000 // placed detections in one answer
+	replayChunk          = 2000   // events per line
+	replayDetectionChunk = 10000  // detections per line
 )
 
 // GET /api/v1/replay?site=&from=&to=&points=: everything needed to show
@@ -37,11 +39,15 @@ const (
 //	{"type":"detections", "t", "camera", "track", "class", "lat", "lon"} columns, chunked
 //	{"type":"end", "truncated": bool, "elapsed_ms"}                    last
 //
-// Times in the columnar lines are Unix milliseconds. Cameras carry their
-// recorded spans and gaps, and their footprint (fixed cameras); a drone
-// camera's footprint moves, so it comes as a line of its own, one ring per
-// point of its vehicle's track, placed from the recorded position, yaw and
-// gimbal angles the way the live footprint is.
+// Times in the columnar lines are Unix milliseconds; positions are written
+// to 7 decimals of a degree (about a centimetre), altitude, heading and
+// speed to 2 decimals (without reflection: see columnLine). Tracks of a
+// second or more a point come from the per-second track summary
+// (store.Track). Cameras carry their recorded spans and gaps, and their
+// footprint (fixed cameras); a drone camera's footprint moves, so it comes
+// as a line of its own, one ring per point of its vehicle's track, placed
+// from the recorded position, yaw and gimbal angles the way the live
+// footprint is.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	if !s.historyReady(w) {
 		return
@@ -73,8 +79,29 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rec := s.deps.Recordings
 
-	// The vehicles' tracks are read at once on several connections while
-	// the cameras are described.
+	// The placed detections (bounded), the bulk of the answer, are read
+	// into memory from the start, while the tracks are read (several at
+	// once), written, and the events streamed; they are written last,
+	// when the tracks no longer need the CPU.
+	var dets []*detectionColumns
+	var truncated bool
+	var detErr error
+	detsRead := make(chan struct{})
+	go func() {
+		defer close(detsRead)
+		cur := newDetectionColumns(replayDetectionChunk)
+		truncated, detErr = rec.EachPlacedDetection(ctx, from, to, maxReplayDetections, func(d store.PlacedDetection) error {
+			if cur.add(d); len(cur.T) == replayDetectionChunk {
+				dets, cur = append(dets, cur), newDetectionColumns(replayDetectionChunk)
+			}
+			return nil
+		})
+		if len(cur.T) > 0 {
+			dets = append(dets, cur)
+		}
+	}()
+	defer func() { cancel(); <-detsRead }() // an early return stops it
+
 	vehicles, err := rec.TrackVehicles(ctx, from, to)
 	if err != nil {
 		s.replayFailed(w, err)
@@ -93,36 +120,14 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 			tracks[i], errs[i] = rec.Track(ctx, v, from, to, points)
 		}()
 	}
-	// The placed detections (bounded) are read into memory meanwhile.
-	var dets []*detectionColumns
-	var truncated bool
-	var detErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		cur := newDetectionColumns()
-		truncated, detErr = rec.EachPlacedDetection(ctx, from, to, maxReplayDetections, func(d store.PlacedDetection) error {
-			if cur.add(d); len(cur.T) == replayChunk*5 {
-				dets, cur = append(dets, cur), newDetectionColumns()
-			}
-			return nil
-		})
-		if len(cur.T) > 0 {
-			dets = append(dets, cur)
-		}
-	}()
 	segs, err := rec.Recordings(ctx, "", from, to)
+	wg.Wait()
+	for _, e := range errs {
+		err = cmp.Or(err, e)
+	}
 	if err != nil {
-		wg.Wait()
 		s.replayFailed(w, err)
 		return
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			s.replayFailed(w, err)
-			return
-		}
 	}
 
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -138,8 +143,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	cams := s.replayCameras(segs, from, to)
 	enc.Encode(map[string]any{"type": "range", "site": site, "from": from.UTC(), "to": to.UTC(), "cameras": cams})
+	var cl columnLine
 	for i, v := range vehicles {
-		enc.Encode(trackLine(v, tracks[i]))
+		bw.Write(trackLine(&cl, v, tracks[i]))
 	}
 	if df, ok := s.deps.Geo.(DroneFootprints); ok {
 		for _, c := range cams {
@@ -176,12 +182,13 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	if len(chunk) > 0 {
 		enc.Encode(map[string]any{"type": "events", "items": chunk})
 	}
+	<-detsRead
 	if detErr != nil {
 		s.log.Warn("replay: detections", "err", detErr)
 		enc.Encode(map[string]any{"type": "error", "error": "detections: the database did not answer"})
 	}
 	for _, d := range dets {
-		enc.Encode(d)
+		bw.Write(d.line(&cl))
 	}
 	enc.Encode(map[string]any{"type": "end", "truncated": truncated, "elapsed_ms": time.Since(start).Milliseconds()})
 	flush()
@@ -297,33 +304,38 @@ func footprintLine(df DroneFootprints, c replayCamera, pts []store.TrackPoint) m
 	return map[string]any{"type": "footprints", "camera": c.ID, "t": t, "rings": rings}
 }
 
-// trackLine is a vehicle's downsampled track in columns.
-func trackLine(vehicle string, pts []store.TrackPoint) map[string]any {
-	t := make([]int64, len(pts))
-	lat, lon := make([]float64, len(pts)), make([]float64, len(pts))
-	alt, hdg, spd := make([]*float32, len(pts)), make([]*float32, len(pts)), make([]*float32, len(pts))
-	for i, p := range pts {
-		t[i], lat[i], lon[i] = p.Time.UnixMilli(), p.Lat, p.Lon
-		alt[i], hdg[i], spd[i] = p.AltMSL, p.Heading, p.GroundSpeed
-		if alt[i] == nil {
-			alt[i] = p.AltRel
+// trackLine writes a vehicle's downsampled track in columns.
+func trackLine(l *columnLine, vehicle string, pts []store.TrackPoint) []byte {
+	l.begin("track")
+	l.text("vehicle_id", vehicle)
+	l.column("t", len(pts), func(b []byte, i int) []byte { return strconv.AppendInt(b, pts[i].Time.UnixMilli(), 10) })
+	l.column("lat", len(pts), func(b []byte, i int) []byte { return appendFixed(b, pts[i].Lat, degreeDecimals) })
+	l.column("lon", len(pts), func(b []byte, i int) []byte { return appendFixed(b, pts[i].Lon, degreeDecimals) })
+	l.column("alt", len(pts), func(b []byte, i int) []byte {
+		if pts[i].AltMSL == nil {
+			return appendValue(b, pts[i].AltRel)
 		}
-	}
-	return map[string]any{"type": "track", "vehicle_id": vehicle, "t": t, "lat": lat, "lon": lon, "alt": alt, "heading": hdg, "speed": spd}
+		return appendValue(b, pts[i].AltMSL)
+	})
+	l.column("heading", len(pts), func(b []byte, i int) []byte { return appendValue(b, pts[i].Heading) })
+	l.column("speed", len(pts), func(b []byte, i int) []byte { return appendValue(b, pts[i].GroundSpeed) })
+	return l.end()
 }
 
 // detectionColumns is a chunk of placed detections in columns.
 type detectionColumns struct {
-	Type   string    `json:"type"`
-	T      []int64   `json:"t"`
-	Camera []string  `json:"camera"`
-	Track  []int64   `json:"track"`
-	Class  []string  `json:"class"`
-	Lat    []float64 `json:"lat"`
-	Lon    []float64 `json:"lon"`
+	T      []int64
+	Camera []string
+	Track  []int64
+	Class  []string
+	Lat    []float64
+	Lon    []float64
 }
 
-func newDetectionColumns() *detectionColumns { return &detectionColumns{Type: "detections"} }
+func newDetectionColumns(n int) *detectionColumns {
+	return &detectionColumns{T: make([]int64, 0, n), Camera: make([]string, 0, n), Track: make([]int64, 0, n),
+		Class: make([]string, 0, n), Lat: make([]float64, 0, n), Lon: make([]float64, 0, n)}
+}
 
 func (c *detectionColumns) add(d store.PlacedDetection) {
 	c.T = append(c.T, d.Time.UnixMilli())
@@ -332,4 +344,16 @@ func (c *detectionColumns) add(d store.PlacedDetection) {
 	c.Class = append(c.Class, d.Class)
 	c.Lat = append(c.Lat, d.Lat)
 	c.Lon = append(c.Lon, d.Lon)
+}
+
+// line writes the chunk as one replay line.
+func (c *detectionColumns) line(l *columnLine) []byte {
+	l.begin("detections")
+	l.ints("t", c.T)
+	l.texts("camera", c.Camera)
+	l.ints("track", c.Track)
+	l.texts("class", c.Class)
+	l.degrees("lat", c.Lat)
+	l.degrees("lon", c.Lon)
+	return l.end()
 }
