@@ -54,7 +54,7 @@ func main() {
 	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard", "alerts" and "replay" print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -73,40 +73,75 @@ func main() {
 	case "vision":
 		err = runVideoOnly(*out, *runs, false, true)
 	case "dashboard":
-		var d string
-		root, _ := os.MkdirTemp("", "smarteye-bench-")
-		if d, err = benchDashboard(context.Background(), root); err == nil {
-			fmt.Print(d)
-		}
-		os.RemoveAll(root)
+		err = printSection(benchDashboard)
 	case "alerts":
-		var a string
-		root, _ := os.MkdirTemp("", "smarteye-bench-")
-		os.Chmod(root, 0o711)
-		if a, err = benchAlerts(context.Background(), root); err == nil {
-			fmt.Print(a)
-		}
-		os.RemoveAll(root)
+		err = printSection(benchAlerts)
 	case "replay":
-		var a string
-		root, _ := os.MkdirTemp("", "smarteye-bench-")
-		os.Chmod(root, 0o711)
-		if a, err = benchReplay(context.Background(), root); err == nil {
-			fmt.Print(a)
-		}
-		os.RemoveAll(root)
+		err = printSection(benchReplay)
+	case "store":
+		err = runStoreOnly(*rows, *runs)
 	case "geo":
 		var g string
 		if g, err = benchGeo(*runs); err == nil {
 			fmt.Print(g)
 		}
 	default:
-		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, geo, dashboard, alerts and replay", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, geo, dashboard, alerts, replay and store", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// setUp gives a run what its sections share: a context that Ctrl-C
+// cancels (which stops the benchmark's PostgreSQL and removes its files),
+// a quiet logger and a temporary root directory that done removes.
+func setUp() (ctx context.Context, log *slog.Logger, root string, done func(), err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if root, err = os.MkdirTemp("", "smarteye-bench-"); err != nil {
+		stop()
+		return nil, nil, "", nil, err
+	}
+	os.Chmod(root, 0o711)
+	return ctx, log, root, func() { os.RemoveAll(root); stop() }, nil
+}
+
+// printSection runs one section that needs only a root directory, alone,
+// and prints it.
+func printSection(section func(ctx context.Context, root string) (string, error)) error {
+	ctx, _, root, done, err := setUp()
+	if err != nil {
+		return err
+	}
+	defer done()
+	out, err := section(ctx, root)
+	if err == nil {
+		fmt.Print(out)
+	}
+	return err
+}
+
+// runStoreOnly prints the batch writer's section alone.
+func runStoreOnly(nrows, runs int) error {
+	ctx, log, root, done, err := setUp()
+	if err != nil {
+		return err
+	}
+	defer done()
+	c, st, stopStore, err := benchStore(ctx, filepath.Join(root, "pg"), log)
+	if err != nil {
+		return err
+	}
+	defer stopStore()
+	go st.Run(ctx)
+	results, err := benchWriter(ctx, c, st, root, nrows, runs, log)
+	if err != nil {
+		return err
+	}
+	fmt.Print(writerSection(nrows, results))
+	return nil
 }
 
 type result struct {
@@ -124,16 +159,11 @@ var (
 )
 
 func run(out string, nrows, runs int) error {
-	// Ctrl-C stops the benchmark's PostgreSQL and removes its files.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	root, err := os.MkdirTemp("", "smarteye-bench-")
+	ctx, log, root, done, err := setUp()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
-	os.Chmod(root, 0o711)
+	defer done()
 
 	// Video first, before PostgreSQL starts: it needs no database, and an
 	// idle cluster's background work would only add noise to its timings.
@@ -186,59 +216,8 @@ func run(out string, nrows, runs int) error {
 	defer stopStore()
 	go st.Run(ctx) // marks the store ready for the writer
 
-	progress("writing %d telemetry rows as CSV for psql", nrows)
-	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
-	csvPath := filepath.Join(root, "telemetry.csv")
-	if err := writeCSV(csvPath, start, nrows); err != nil {
-		return err
-	}
-	for !st.Ready() {
-		time.Sleep(50 * time.Millisecond)
-	}
-	lo, hi := row(start, 0)[0].(time.Time), row(start, nrows-1)[0].(time.Time)
-	if err := st.EnsurePartitions(ctx, "telemetry", lo, hi); err != nil {
-		return err
-	}
-
-	pool := st.Pool()
-	var results []result
-	for _, variant := range []string{"with PostGIS point + GiST + (vehicle, time) index", "without the GiST index"} {
-		if strings.HasPrefix(variant, "without") {
-			if _, err := pool.Exec(ctx, "DROP INDEX telemetry_geom"); err != nil {
-				return err
-			}
-		}
-		r := result{variant: variant}
-		for i := range runs {
-			if _, err := pool.Exec(ctx, "TRUNCATE telemetry; CHECKPOINT"); err != nil {
-				return err
-			}
-			d, err := timeWriter(ctx, st, root, start, nrows, log)
-			if err != nil {
-				return err
-			}
-			if err := checkCount(ctx, st, nrows); err != nil {
-				return err
-			}
-			r.writer, r.writerSecs = append(r.writer, float64(nrows)/d.Seconds()), append(r.writerSecs, d.Seconds())
-			progress("%s, run %d/%d: writer %.2fs (%.0f rows/s)", variant, i+1, runs, d.Seconds(), float64(nrows)/d.Seconds())
-
-			if _, err := pool.Exec(ctx, "TRUNCATE telemetry; CHECKPOINT"); err != nil {
-				return err
-			}
-			d, err = timePsql(ctx, c, csvPath)
-			if err != nil {
-				return err
-			}
-			if err := checkCount(ctx, st, nrows); err != nil {
-				return err
-			}
-			r.psql, r.psqlSecs = append(r.psql, float64(nrows)/d.Seconds()), append(r.psqlSecs, d.Seconds())
-			progress("%s, run %d/%d: psql \\copy %.2fs (%.0f rows/s)", variant, i+1, runs, d.Seconds(), float64(nrows)/d.Seconds())
-		}
-		results = append(results, r)
-	}
-	if _, err := pool.Exec(ctx, "CREATE INDEX IF NOT EXISTS telemetry_geom ON telemetry USING gist (geom)"); err != nil {
+	results, err := benchWriter(ctx, c, st, root, nrows, runs, log)
+	if err != nil {
 		return err
 	}
 	decode, err := benchDecode(root, runs)
@@ -250,6 +229,67 @@ func run(out string, nrows, runs int) error {
 		return err
 	}
 	return report(out, c, nrows, runs, results, decode+fleet+video)
+}
+
+// benchWriter times the batch writer against psql \copy loading nrows
+// telemetry rows, with and without the GiST index (which it puts back).
+func benchWriter(ctx context.Context, c *embedded.Cluster, st *store.Store, root string, nrows, runs int, log *slog.Logger) ([]result, error) {
+	progress("writing %d telemetry rows as CSV for psql", nrows)
+	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	csvPath := filepath.Join(root, "telemetry.csv")
+	if err := writeCSV(csvPath, start, nrows); err != nil {
+		return nil, err
+	}
+	for !st.Ready() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	lo, hi := row(start, 0)[0].(time.Time), row(start, nrows-1)[0].(time.Time)
+	if err := st.EnsurePartitions(ctx, "telemetry", lo, hi); err != nil {
+		return nil, err
+	}
+
+	pool := st.Pool()
+	var results []result
+	for _, variant := range []string{"with PostGIS point + GiST + (vehicle, time) index", "without the GiST index"} {
+		if strings.HasPrefix(variant, "without") {
+			if _, err := pool.Exec(ctx, "DROP INDEX telemetry_geom"); err != nil {
+				return nil, err
+			}
+		}
+		r := result{variant: variant}
+		for i := range runs {
+			if _, err := pool.Exec(ctx, "TRUNCATE telemetry, track_1s; CHECKPOINT"); err != nil {
+				return nil, err
+			}
+			d, err := timeWriter(ctx, st, root, start, nrows, log)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkCount(ctx, st, nrows); err != nil {
+				return nil, err
+			}
+			r.writer, r.writerSecs = append(r.writer, float64(nrows)/d.Seconds()), append(r.writerSecs, d.Seconds())
+			progress("%s, run %d/%d: writer %.2fs (%.0f rows/s)", variant, i+1, runs, d.Seconds(), float64(nrows)/d.Seconds())
+
+			if _, err := pool.Exec(ctx, "TRUNCATE telemetry, track_1s; CHECKPOINT"); err != nil {
+				return nil, err
+			}
+			d, err = timePsql(ctx, c, csvPath)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkCount(ctx, st, nrows); err != nil {
+				return nil, err
+			}
+			r.psql, r.psqlSecs = append(r.psql, float64(nrows)/d.Seconds()), append(r.psqlSecs, d.Seconds())
+			progress("%s, run %d/%d: psql \\copy %.2fs (%.0f rows/s)", variant, i+1, runs, d.Seconds(), float64(nrows)/d.Seconds())
+		}
+		results = append(results, r)
+	}
+	if _, err := pool.Exec(ctx, "CREATE INDEX IF NOT EXISTS telemetry_geom ON telemetry USING gist (geom)"); err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 func progress(format string, args ...any) {
@@ -393,14 +433,7 @@ func report(path string, c *embedded.Cluster, nrows, runs int, results []result,
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runs)
 	fmt.Fprintf(&b, "## Machine\n\n| | |\n|---|---|\n| CPU | %s |\n| Cores | %d |\n| Memory | %s |\n| Kernel | %s |\n| Go | %s |\n| PostgreSQL | %s |\n\n",
 		cpuModel(), runtime.NumCPU(), memTotal(), kernel(), runtime.Version(), pgVersion(c))
-	fmt.Fprintf(&b, "## Store: batch writer vs `psql \\copy`\n\n")
-	fmt.Fprintf(&b, "%s telemetry rows (20 drones at 10 Hz), loaded into the `telemetry` table of a throwaway PostgreSQL cluster (plain-PostgreSQL mode: daily partitions, a generated PostGIS point column). ", fmtInt(nrows))
-	fmt.Fprintf(&b, "**writer**: `store.Writer.AddWait` for every row as it is made, COPY in 5,000-row batches through pgx, each batch with its id for exactly-once, timed until the final flush has committed. **psql**: `psql -c \"\\copy telemetry(...) FROM 'telemetry.csv' WITH (FORMAT csv)\"` of the same rows as CSV (the file is written before timing). Goal: writer ≥ 0.8× psql.\n\n")
-	fmt.Fprintf(&b, "| Indexes | writer rows/s (median) | psql \\copy rows/s (median) | writer / psql | writer runs (s) | psql runs (s) |\n|---|---:|---:|---:|---|---|\n")
-	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s | **%.2f×** | %s | %s |\n", r.variant, fmtInt(int(median(r.writer))), fmtInt(int(median(r.psql))),
-			median(r.writer)/median(r.psql), secs(r.writerSecs), secs(r.psqlSecs))
-	}
+	b.WriteString(writerSection(nrows, results))
 	fmt.Fprintf(&b, "\n%s", more)
 	fmt.Fprintf(&b, "Command: `make bench` (`go run ./deploy/bench -rows N -runs R -fleet-drones D -fleet-time 60s`).\n")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
@@ -408,6 +441,20 @@ func report(path string, c *embedded.Cluster, nrows, runs int, results []result,
 	}
 	progress("wrote %s", path)
 	return nil
+}
+
+// writerSection is the report's section on the batch writer.
+func writerSection(nrows int, results []result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Store: batch writer vs `psql \\copy`\n\n")
+	fmt.Fprintf(&b, "%s telemetry rows (20 drones at 10 Hz), loaded into the `telemetry` table of a throwaway PostgreSQL cluster (plain-PostgreSQL mode: daily partitions, a generated PostGIS point column). ", fmtInt(nrows))
+	fmt.Fprintf(&b, "**writer**: `store.Writer.AddWait` for every row as it is made, COPY in 5,000-row batches through pgx, each batch with its id for exactly-once and, in the same transaction, its seconds for the per-second track summary (`track_1s`, one row in ten at 10 Hz), timed until the final flush has committed. **psql**: `psql -c \"\\copy telemetry(...) FROM 'telemetry.csv' WITH (FORMAT csv)\"` of the same rows as CSV (the file is written before timing). Goal: writer ≥ 0.8× psql.\n\n")
+	fmt.Fprintf(&b, "| Indexes | writer rows/s (median) | psql \\copy rows/s (median) | writer / psql | writer runs (s) | psql runs (s) |\n|---|---:|---:|---:|---|---|\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %s | %s | **%.2f×** | %s | %s |\n", r.variant, fmtInt(int(median(r.writer))), fmtInt(int(median(r.psql))),
+			median(r.writer)/median(r.psql), secs(r.writerSecs), secs(r.psqlSecs))
+	}
+	return b.String()
 }
 
 func secs(xs []float64) string {

@@ -188,7 +188,12 @@ func loadHistory(ctx context.Context, st *store.Store, t0 time.Time) (int64, tim
 	if err := g.Wait(); err != nil {
 		return 0, 0, err
 	}
-	if _, err := pool.Exec(ctx, "VACUUM ANALYZE telemetry, detections, events"); err != nil {
+	// The per-second track summary that the store writes with telemetry
+	// (rows loaded in SQL bypass it).
+	if _, err := st.SummariseTracks(ctx, t0, t1); err != nil {
+		return 0, 0, err
+	}
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE telemetry, track_1s, detections, events"); err != nil {
 		return 0, 0, err
 	}
 	var n int64
