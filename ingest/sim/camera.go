@@ -285,10 +285,13 @@ func (p *Publisher) Args() []string {
 		vf = append(vf, "hflip")
 	}
 	if p.Timecode {
-		// ffmpeg's frame time T counts from its first frame, which -re
-		// sends at once: the wall clock now plus T is the frame's time.
-		e := uint64(time.Now().UnixMilli()/100) % (1 << 32)
-		vf = append(vf, fmt.Sprintf("split[a][b];[b]crop=iw:24:0:0,geq=lum='255*mod(floor(mod(%d+floor(T*10)\\,4294967296)/pow(2\\,floor(X*32/W)))\\,2)':cb=128:cr=128[t];[a][t]overlay=0:0", e))
+		// Each frame is stamped with the wall clock as ffmpeg makes it
+		// (RTCTIME, in microseconds), the cells are drawn from that stamp,
+		// and the frames then get back their regular times: the code is
+		// the frame's capture time, however long ffmpeg took to start.
+		vf = append(vf, "settb=AVTB,setpts=RTCTIME,split[a][b];[b]crop=iw:24:0:0,"+
+			"geq=lum='255*mod(floor(mod(floor(T*10)\\,4294967296)/pow(2\\,floor(X*32/W)))\\,2)':cb=128:cr=128[t];"+
+			"[a][t]overlay=0:0,setpts=N/(FR*TB)")
 	}
 	if len(vf) > 0 {
 		args = append(args, "-vf", strings.Join(vf, ","))

@@ -30,7 +30,7 @@ const readFrame = () => {
     const [r, gr, b] = g.getImageData(Math.floor(((2 * k + 1) * c.width) / 64), 12, 1, 1).data;
     if ((r + gr + b) / 3 >= 128) code += 2 ** k;
   }
-  return { code, t: s.t, mediaMs: s.from + v.currentTime * 1000, width: c.width, segment: tile.el.dataset.segment, vehicles: s.vehiclesAt,
+  return { code, t: s.t, at: performance.now(), mediaMs: s.from + v.currentTime * 1000, width: c.width, segment: tile.el.dataset.segment, vehicles: s.vehiclesAt,
     // Drone cameras' footprints at t, by the vehicle carrying them.
     footprints: Object.fromEntries(Object.entries(s.footprintsAt).map(([id, ring]) => [s.cameras.find((c) => c.id === id)?.vehicle_id ?? id, ring])) };
 };
@@ -68,13 +68,18 @@ try {
   await p.screenshot({ path: `${shots}/replay.png` });
   // Play at 4× for two seconds: the slider moves about eight.
   await p.selectOption("#speed", "4");
-  const t0 = await p.evaluate(() => globalThis.smarteyeReplay.t);
-  const w0 = Date.now();
-  await p.click("#play");
+  // Both ends are timed in the page, so that a busy machine's slow round
+  // trips to the browser do not count as the page's own time.
+  const started = await p.evaluate(() => {
+    document.getElementById("play").click();
+    return { t: globalThis.smarteyeReplay.t, at: performance.now() };
+  });
   await p.waitForTimeout(2000);
-  const played = await p.evaluate(readFrame);
+  // Read at the next animation frame, just after the page has moved the
+  // slider for it: the slider's t and the video's time of one moment.
+  const played = await p.evaluate(`new Promise((done) => requestAnimationFrame(() => done((${readFrame})())))`);
   await p.click("#play");
-  seen.play = { advancedMs: played.t - t0, wallMs: Date.now() - w0, videoLagMs: played.t - played.mediaMs };
+  seen.play = { advancedMs: played.t - started.t, wallMs: played.at - started.at, videoLagMs: played.t - played.mediaMs };
   // The next event (or the previous one when none is later), then a
   // shared link to the moment.
   const tBefore = await p.evaluate(() => globalThis.smarteyeReplay.t);
