@@ -111,7 +111,7 @@ func appendFixed(b []byte, f float64, dec int) []byte {
 	scale := pow10[dec]
 	x := math.Round(f * float64(scale))
 	if math.Abs(x) >= 1<<53 {
-		return appendJSONFloat(b, f, 64)
+		return appendJSONFloat(b, f)
 	}
 	n := int64(x)
 	if n < 0 {
@@ -136,20 +136,15 @@ func appendFixed(b []byte, f float64, dec int) []byte {
 	return append(b, d[:j]...)
 }
 
-// appendJSONFloat formats f as encoding/json does (the shortest form that
-// reads back as the same float of that size; exponents outside 1e-6…1e21),
-// and NaN or an infinity as null.
-func appendJSONFloat(b []byte, f float64, bits int) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, "null"...)
-	}
+// appendJSONFloat formats a finite f as encoding/json does: the shortest
+// form that reads back as the same float64, with an exponent outside
+// 1e-6…1e21.
+func appendJSONFloat(b []byte, f float64) []byte {
 	format := byte('f')
-	if abs := math.Abs(f); abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
 	}
-	b = strconv.AppendFloat(b, f, format, -1, bits)
+	b = strconv.AppendFloat(b, f, format, -1, 64)
 	if format == 'e' {
 		// 1e-07 is written 1e-7, as encoding/json does.
 		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
