@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,9 +24,13 @@ func retentionOf(table string) string {
 	return table
 }
 
+// trackPointColumns are the columns a TrackPoint is read from, in order:
+// telemetry's and track_1s's alike.
+const trackPointColumns = "time, lat, lon, alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw"
+
 // trackColumns are the columns of track_1s after second, in order; each
 // is a telemetry column of the same name.
-var trackColumns = []string{"vehicle_id", "time", "lat", "lon", "alt_msl", "alt_rel", "heading", "ground_speed", "yaw", "gimbal_pitch", "gimbal_yaw"}
+var trackColumns = append([]string{"vehicle_id"}, strings.Split(trackPointColumns, ", ")...)
 
 // trackSeconds is a batch's contribution to track_1s, in columns.
 type trackSeconds struct {
@@ -95,7 +100,7 @@ func summariseTrack(b *Batch) *trackSeconds {
 // trackInsert and trackKeepFirst frame an insert of seconds into
 // track_1s: a second already there keeps the earlier of the two fixes.
 const (
-	trackInsert    = `INSERT INTO track_1s (second, vehicle_id, time, lat, lon, alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw)`
+	trackInsert    = `INSERT INTO track_1s (second, vehicle_id, ` + trackPointColumns + `)`
 	trackKeepFirst = `
 		ON CONFLICT (vehicle_id, second) DO UPDATE SET time = EXCLUDED.time, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
 			alt_msl = EXCLUDED.alt_msl, alt_rel = EXCLUDED.alt_rel, heading = EXCLUDED.heading, ground_speed = EXCLUDED.ground_speed,
@@ -129,8 +134,7 @@ func (s *Store) SummariseTracks(ctx context.Context, from, to time.Time) (int64,
 	}
 	tag, err := s.pool.Exec(ctx, trackInsert+`
 		SELECT DISTINCT ON (vehicle_id, date_bin('1 second', time, '2000-01-01 00:00:00+00'))
-			date_bin('1 second', time, '2000-01-01 00:00:00+00'), vehicle_id, time, lat, lon,
-			alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw
+			date_bin('1 second', time, '2000-01-01 00:00:00+00'), vehicle_id, `+trackPointColumns+`
 		FROM telemetry
 		WHERE time >= $1 AND time < $2 AND lat IS NOT NULL AND lon IS NOT NULL
 		ORDER BY vehicle_id, date_bin('1 second', time, '2000-01-01 00:00:00+00'), time`+trackKeepFirst, from, to)
@@ -144,8 +148,6 @@ func (s *Store) SummariseTracks(ctx context.Context, from, to time.Time) (int64,
 // seconds reads its seconds in one range scan; a longer one probes the
 // index once per bucket (a 7-day range is 604,800 seconds a vehicle).
 const trackScanFactor = 4
-
-const trackPointColumns = "time, lat, lon, alt_msl, alt_rel, heading, ground_speed, yaw, gimbal_pitch, gimbal_yaw"
 
 // Track returns a vehicle's positions in [from, to), downsampled in the
 // database to at most maxPoints: the range is cut into maxPoints-1 equal
