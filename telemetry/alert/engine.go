@@ -78,6 +78,7 @@ type Engine struct {
 	mu        sync.Mutex
 	config    map[string]*Rule // from the file
 	api       map[string]*Rule // from the API (the database)
+	apiGen    uint64           // counts PutRule and DeleteRule: a load read before one is stale
 	loaded    bool             // api rules and cooldowns read from the database
 	loadTries int              // failed attempts to load (warned about when it goes on)
 	ev        *Evaluator
@@ -244,6 +245,7 @@ func (e *Engine) PutRule(ctx context.Context, r Rule, create bool) (Rule, error)
 	}
 	e.mu.Lock()
 	e.api[r.ID] = &r
+	e.apiGen++
 	e.ev.SetRules(e.ruleList())
 	e.mu.Unlock()
 	e.log.Info("rule saved", "rule", r.ID, "condition", r.Condition, "created", create)
@@ -263,6 +265,7 @@ func (e *Engine) DeleteRule(ctx context.Context, id string) error {
 	}
 	e.mu.Lock()
 	delete(e.api, id)
+	e.apiGen++
 	e.ev.SetRules(e.ruleList())
 	e.mu.Unlock()
 	e.log.Info("rule deleted", "rule", id)
@@ -349,6 +352,9 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) load(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	e.mu.Lock()
+	gen := e.apiGen
+	e.mu.Unlock()
 	raw, err := e.store.AlertRules(qctx)
 	if err != nil {
 		// At start the schema may not be there yet: say so only when it
@@ -376,6 +382,12 @@ func (e *Engine) load(ctx context.Context) {
 		api[r.ID] = &r
 	}
 	e.mu.Lock()
+	if e.apiGen != gen {
+		// A rule was saved or deleted through the API while we read: what
+		// we read may miss it. The next tick reads again.
+		e.mu.Unlock()
+		return
+	}
 	e.api = api
 	for _, r := range e.ruleList() {
 		longest = max(longest, r.CooldownOr())

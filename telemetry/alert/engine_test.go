@@ -201,6 +201,51 @@ func TestRulesThroughTheEngine(t *testing.T) {
 	}
 }
 
+// slowRulesStore holds the engine's first read of the stored rules until
+// released, and says when the engine goes on to the recent alerts (which it
+// reads only after it has taken a read of the rules).
+type slowRulesStore struct {
+	Store
+	reading, release, recent chan struct{}
+	once, recentOnce         sync.Once
+}
+
+func (s *slowRulesStore) AlertRules(ctx context.Context) ([]json.RawMessage, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	raw, err := s.Store.AlertRules(ctx)
+	if first {
+		close(s.reading)
+		<-s.release
+	}
+	return raw, err
+}
+
+func (s *slowRulesStore) RecentAlerts(ctx context.Context, since time.Time) ([]telemetry.Alert, error) {
+	s.recentOnce.Do(func() { close(s.recent) })
+	return s.Store.RecentAlerts(ctx, since)
+}
+
+// A rule saved through the API while the engine is still reading the
+// stored rules at start is not lost when that read lands.
+func TestRuleSavedDuringLoad(t *testing.T) {
+	st := &slowRulesStore{Store: newStore(t, storetest.URL(t)), reading: make(chan struct{}), release: make(chan struct{}), recent: make(chan struct{})}
+	e, _ := runEngine(t, Config{Rules: []Rule{worksRule}, Channels: []Channel{{Name: "ops", Type: "webhook", URL: "http://127.0.0.1:1/"}}, Tick: 50 * time.Millisecond}, st, telemetry.NewHub(nil))
+	<-st.reading // the engine has read no rules
+	if _, err := e.PutRule(context.Background(), Rule{ID: "down", Name: "Stream down", Condition: CondStreamDown}, true); err != nil {
+		t.Fatal(err)
+	}
+	close(st.release)
+	select {
+	case <-st.recent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine never finished loading")
+	}
+	if _, ok := e.Rule("down"); !ok {
+		t.Fatalf("the rule saved during the load is gone: %+v", e.Rules())
+	}
+}
+
 // receiver is a webhook endpoint that fails its first fail requests.
 type receiver struct {
 	mu       sync.Mutex
