@@ -61,6 +61,9 @@ type camGeo struct {
 	cfg         config.CameraGeo
 	hom         *geo.Homography // fixed cameras
 	calibErr    string
+	// apiCalibrated: calibrated through the API since start, so the stored
+	// calibration read at start is older and must not replace it.
+	apiCalibrated bool
 	// model is made for the frame size on first use (drone cameras).
 	model  geo.Intrinsics
 	hasFOV bool
@@ -318,18 +321,9 @@ func (g *georef) loadStored(ctx context.Context) {
 
 // Calibrate implements dashboard.Geo: fit, store, then put in force.
 func (g *georef) Calibrate(ctx context.Context, camera string, pts []geo.ControlPoint) (map[string]any, error) {
-	g.mu.Lock()
-	cg, ok := g.cams[camera]
-	g.mu.Unlock()
-	if !ok {
-		return nil, dashboard.ErrNotFound
-	}
-	if cg.vehicle != "" {
-		return nil, fmt.Errorf("%w: a drone camera is placed by its vehicle's telemetry, not by control points", dashboard.ErrInvalid)
-	}
-	h, err := geo.Calibrate(pts, cv.FindHomography)
+	cg, h, err := g.fit(camera, pts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", dashboard.ErrInvalid, err)
+		return nil, err
 	}
 	if g.st != nil {
 		b, _ := json.Marshal(map[string]any{"control_points": pts})
@@ -337,19 +331,45 @@ func (g *georef) Calibrate(ctx context.Context, camera string, pts []geo.Control
 			return nil, err
 		}
 	}
-	cps := make([][4]float64, len(pts))
-	for i, p := range pts {
-		cps[i] = [4]float64{p.U, p.V, p.Lat, p.Lon}
-	}
 	g.mu.Lock()
-	cg.hom, cg.calibErr, cg.cfg.ControlPoints = h, "", cps
+	g.calibrate(cg, h, pts)
+	cg.apiCalibrated = true
 	g.mu.Unlock()
 	g.log.Info("camera calibrated through the API", "camera", camera, "control_points", len(pts), "rms_m", math.Round(h.RMS*100)/100)
 	return g.Calibration(camera), nil
 }
 
+// fit checks that camera takes control points and fits them.
+func (g *georef) fit(camera string, pts []geo.ControlPoint) (*camGeo, *geo.Homography, error) {
+	g.mu.Lock()
+	cg, ok := g.cams[camera]
+	g.mu.Unlock()
+	if !ok {
+		return nil, nil, dashboard.ErrNotFound
+	}
+	if cg.vehicle != "" {
+		return nil, nil, fmt.Errorf("%w: a drone camera is placed by its vehicle's telemetry, not by control points", dashboard.ErrInvalid)
+	}
+	h, err := geo.Calibrate(pts, cv.FindHomography)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", dashboard.ErrInvalid, err)
+	}
+	return cg, h, nil
+}
+
+// calibrate puts a fitted calibration in force (mu held).
+func (g *georef) calibrate(cg *camGeo, h *geo.Homography, pts []geo.ControlPoint) {
+	cps := make([][4]float64, len(pts))
+	for i, p := range pts {
+		cps[i] = [4]float64{p.U, p.V, p.Lat, p.Lon}
+	}
+	cg.hom, cg.calibErr, cg.cfg.ControlPoints = h, "", cps
+}
+
 // loadCalibrations applies the calibrations set through the API (they
 // are newer than the configuration's), retrying until the database answers.
+// A camera calibrated through the API while this reads keeps that newer
+// calibration.
 func (g *georef) loadCalibrations(ctx context.Context) {
 	if g.st == nil {
 		return
@@ -357,6 +377,7 @@ func (g *georef) loadCalibrations(ctx context.Context) {
 	for {
 		cals, err := g.st.CameraCalibrations(ctx)
 		if err == nil {
+			applied := 0
 			for id, raw := range cals {
 				var c struct {
 					ControlPoints []geo.ControlPoint `json:"control_points"`
@@ -364,9 +385,22 @@ func (g *georef) loadCalibrations(ctx context.Context) {
 				if json.Unmarshal(raw, &c) != nil || len(c.ControlPoints) == 0 {
 					continue
 				}
-				if _, err := g.Calibrate(ctx, id, c.ControlPoints); err != nil && !errors.Is(err, dashboard.ErrNotFound) {
-					g.log.Warn("stored calibration unusable", "camera", id, "err", err)
+				cg, h, err := g.fit(id, c.ControlPoints)
+				if err != nil {
+					if !errors.Is(err, dashboard.ErrNotFound) {
+						g.log.Warn("stored calibration unusable", "camera", id, "err", err)
+					}
+					continue
 				}
+				g.mu.Lock()
+				if !cg.apiCalibrated {
+					g.calibrate(cg, h, c.ControlPoints)
+					applied++
+				}
+				g.mu.Unlock()
+			}
+			if applied > 0 {
+				g.log.Info("stored calibrations applied", "cameras", applied)
 			}
 			return
 		}
