@@ -248,13 +248,20 @@ func TestSupervisionSession(t *testing.T) {
 	// Attendance: the same as counting the stored detections (the
 	// detections API) of people whose feet are in the zone, per step.
 	from, to := s.Span(time.Now())
-	time.Sleep(2 * time.Second) // the writer's last batch
+	// The writer's last batches may still land: the attendance is taken
+	// between two reads of the detections that agree.
 	var att dashboard.Attendance
-	if code, msg := pat.do("GET", "api/v1/sessions/"+s.ID+"/attendance?step=5s", "", &att); code != 200 {
-		t.Fatalf("attendance: %d %s", code, msg)
-	}
 	var dets struct{ Detections []store.DetectionRecord }
-	getJSON(t, fmt.Sprintf("%sapi/v1/detections?camera=plaza-north&limit=50000&from=%s&to=%s", p.url, url.QueryEscape(from.Format(time.RFC3339Nano)), url.QueryEscape(to.Format(time.RFC3339Nano))), &dets)
+	detsURL := fmt.Sprintf("%sapi/v1/detections?camera=plaza-north&limit=50000&from=%s&to=%s", p.url, url.QueryEscape(from.Format(time.RFC3339Nano)), url.QueryEscape(to.Format(time.RFC3339Nano)))
+	waitFor(t, 30*time.Second, "the detections of the session stored", func() bool {
+		var before struct{ Detections []store.DetectionRecord }
+		getJSON(t, detsURL, &before)
+		if code, msg := pat.do("GET", "api/v1/sessions/"+s.ID+"/attendance?step=5s", "", &att); code != 200 {
+			t.Fatalf("attendance: %d %s", code, msg)
+		}
+		getJSON(t, detsURL, &dets)
+		return len(dets.Detections) == len(before.Detections)
+	})
 	step := 5 * time.Second
 	want := make([]map[int64]bool, int(math.Ceil(float64(to.Sub(from))/float64(step))))
 	for _, d := range dets.Detections {

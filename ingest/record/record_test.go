@@ -175,21 +175,22 @@ func record(t *testing.T, url string, cfg Config, d time.Duration) (*Recorder, *
 	rctx, rstop := context.WithCancel(context.Background())
 	sctx, sstop := context.WithCancel(context.Background())
 	cctx, cstop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	var wg, cams sync.WaitGroup
 	tr := &truth{}
 	cam := r.Camera(CameraConfig{ID: "cam"})
-	wg.Add(4)
+	wg.Add(2)
+	cams.Add(2)
 	go func() { defer wg.Done(); r.Run(rctx) }()
 	go func() { defer wg.Done(); stream.Run(sctx) }()
-	go func() { defer wg.Done(); cam.Run(cctx, q) }()
-	go func() { defer wg.Done(); tr.run(cctx, tq) }()
+	go func() { defer cams.Done(); cam.Run(cctx, q) }()
+	go func() { defer cams.Done(); tr.run(cctx, tq) }()
 	waitFor(t, 20*time.Second, "the first keyframe", func() bool { _, _, n := tr.get(); return n > 0 })
 	time.Sleep(d)
 	sstop()
 	waitFor(t, 10*time.Second, "the queues to drain", func() bool { return q.Len() == 0 && tq.Len() == 0 })
 	time.Sleep(200 * time.Millisecond)
 	cstop()
-	time.Sleep(100 * time.Millisecond) // the last segment reaches Run
+	cams.Wait() // the last segment has reached Run
 	rstop()
 	wg.Wait()
 	return r, tr
