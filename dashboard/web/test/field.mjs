@@ -86,7 +86,9 @@ try {
   seen.panelText = await item.textContent();
   await item.click();
   await desk.waitForFunction((id) => globalThis.smarteye.alertClicked === id && !document.querySelector("#panel").hidden, id, { timeout: 10000 });
-  await desk.waitForTimeout(1500); // the flight
+  // The flight (1.2 s): over when the map stops moving, however slowly
+  // a busy machine draws it.
+  await desk.waitForFunction(() => !globalThis.smarteye.map.isMoving(), null, { timeout: 15000 });
   const c = await desk.evaluate(() => globalThis.smarteye.map.getCenter());
   seen.mapCenter = [c.lng, c.lat];
   seen.panelTitle = await desk.locator("#panel-body h3").textContent();
