@@ -162,9 +162,16 @@ func waitReady(t *testing.T, p *proc) status {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var st status
-		if getJSON(t, p.url+"api/v1/status", &st) == 200 && st.Store.Ready {
+		resp, err := http.Get(p.url + "api/v1/status")
+		if err != nil {
+			// The process printed its address, so it listens: it is gone.
+			t.Fatalf("smarteye unreachable: %v\n%s", err, p.log.String())
+		}
+		if resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&st) == nil && st.Store.Ready {
+			resp.Body.Close()
 			return st
 		}
+		resp.Body.Close()
 		if time.Now().After(deadline) {
 			t.Fatalf("store not ready in 30s: %+v\n%s", st, p.log.String())
 		}
