@@ -149,13 +149,19 @@ type Deliverer struct {
 
 	mu       sync.Mutex
 	inflight map[int64]bool
+	// reads counts the outbox reads begun; finished holds, for each
+	// attempt that ended, the count when it did. A read begun at or before
+	// that may hold the delivery as it was before the attempt was recorded
+	// (still pending, the old attempt count): it must not send it again.
+	reads    uint64
+	finished map[int64]uint64
 
 	sent    *prometheus.CounterVec
 	pending prometheus.Gauge
 }
 
 func newDeliverer(cs []Channel, st Store, log *slog.Logger, reg prometheus.Registerer) *Deliverer {
-	d := &Deliverer{store: st, log: log, channels: map[string]*Channel{}, senders: map[string]sender{}, wake: make(chan struct{}, 1), inflight: map[int64]bool{},
+	d := &Deliverer{store: st, log: log, channels: map[string]*Channel{}, senders: map[string]sender{}, wake: make(chan struct{}, 1), inflight: map[int64]bool{}, finished: map[int64]uint64{},
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_alert_deliveries_total",
 			Help: "Alert delivery attempts, by channel and result (delivered, failed)."}, []string{"channel", "result"}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smarteye_alert_outbox_pending",
@@ -211,6 +217,15 @@ func (d *Deliverer) run(ctx context.Context) {
 	defer wg.Wait()
 	slots := make(chan struct{}, 8) // attempts in flight at once
 	for {
+		d.mu.Lock()
+		d.reads++
+		read := d.reads
+		for id, at := range d.finished {
+			if at < read {
+				delete(d.finished, id) // this read and later ones see its outcome
+			}
+		}
+		d.mu.Unlock()
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		due, err := d.store.DueDeliveries(qctx, 100)
 		if n, err := d.store.PendingDeliveries(qctx); err == nil {
@@ -223,8 +238,11 @@ func (d *Deliverer) run(ctx context.Context) {
 		for i := range due {
 			dl := due[i]
 			d.mu.Lock()
-			busy := d.inflight[dl.ID]
-			d.inflight[dl.ID] = true
+			_, stale := d.finished[dl.ID]
+			busy := d.inflight[dl.ID] || stale
+			if !busy {
+				d.inflight[dl.ID] = true
+			}
 			d.mu.Unlock()
 			if busy {
 				continue
@@ -241,6 +259,7 @@ func (d *Deliverer) run(ctx context.Context) {
 				d.attempt(ctx, &dl)
 				d.mu.Lock()
 				delete(d.inflight, dl.ID)
+				d.finished[dl.ID] = d.reads
 				d.mu.Unlock()
 				d.kick() // the alert's next step may be due now
 			}()

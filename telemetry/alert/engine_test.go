@@ -327,6 +327,69 @@ func TestWebhookRetriedUntilTakenOnce(t *testing.T) {
 	}
 }
 
+// staleOutboxStore hands the deliverer a read of the outbox made while a
+// delivery was on its way, only after that delivery has been marked
+// delivered: the read still says pending.
+type staleOutboxStore struct {
+	Store
+	sending, marked chan struct{}
+	once            sync.Once
+}
+
+func (s *staleOutboxStore) DueDeliveries(ctx context.Context, limit int) ([]store.Delivery, error) {
+	ds, err := s.Store.DueDeliveries(ctx, limit)
+	select {
+	case <-s.sending:
+		select {
+		case <-s.marked:
+		default:
+			if len(ds) > 0 {
+				<-s.marked
+				time.Sleep(100 * time.Millisecond) // the attempt's end is recorded
+			}
+		}
+	default:
+	}
+	return ds, err
+}
+
+func (s *staleOutboxStore) MarkDelivered(ctx context.Context, id int64, attempts int) error {
+	err := s.Store.MarkDelivered(ctx, id, attempts)
+	s.once.Do(func() { close(s.marked) })
+	return err
+}
+
+// slowReceiver takes every request, answering after a while.
+type slowReceiver struct {
+	receiver
+	sending chan struct{}
+	once    sync.Once
+}
+
+func (rc *slowReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.once.Do(func() { close(rc.sending) })
+	time.Sleep(1500 * time.Millisecond) // a poll of the outbox meanwhile
+	rc.receiver.ServeHTTP(w, r)
+}
+
+// A read of the outbox made while a delivery is on its way does not send
+// it again once it has been taken.
+func TestDeliveryNotRepeatedFromAStaleRead(t *testing.T) {
+	sending := make(chan struct{})
+	st := &staleOutboxStore{Store: newStore(t, storetest.URL(t)), sending: sending, marked: make(chan struct{})}
+	rc := &slowReceiver{sending: sending}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	hub := telemetry.NewHub(nil)
+	runEngine(t, Config{Rules: []Rule{worksRule}, Channels: []Channel{{Name: "ops", Type: "webhook", URL: srv.URL}}}, st, hub)
+	hub.PublishEvent(intrusion(time.Now(), 1))
+	waitFor(t, 20*time.Second, "the delivery taken", func() bool { _, a := rc.count(); return a >= 1 })
+	time.Sleep(3 * time.Second) // the stale read handed over, and polls after it
+	if n, a := rc.count(); n != 1 || a != 1 {
+		t.Fatalf("%d requests (%d taken), want the delivery sent once", n, a)
+	}
+}
+
 func TestRobotFormats(t *testing.T) {
 	st := newStore(t, storetest.URL(t))
 	ding := &receiver{answer: `{"errcode":0,"errmsg":"ok"}`}
