@@ -164,8 +164,28 @@ func TestAlertDeliveredOnceAcrossKill(t *testing.T) {
 	data := filepath.Join(storetest.TempDir(t), "var")
 	p := start(t, "demo", "--config", cfg, "--data-dir", data, "--http", "127.0.0.1:0")
 	waitReady(t, p)
-	// drone-1's patrol crosses the crane's keep-out fence within seconds.
-	waitFor(t, 120*time.Second, "a failed delivery of the drone's breach", func() bool { n, _, _ := h.state(); return n >= 1 })
+	logIn(t, p.url)
+	// drone-1's patrol crosses the crane's keep-out fence within seconds;
+	// kill smarteye once the outbox holds a failed attempt of that alert
+	// (other alerts may fail first, and a kill between the refusal and its
+	// record would lose the count, not the delivery).
+	waitFor(t, 120*time.Second, "a failed delivery of the drone's breach recorded", func() bool {
+		var as []map[string]any
+		getJSON(t, p.url+"api/v1/alerts?limit=100", &as)
+		for _, a := range as {
+			if a["rule_id"] != "drone-breach" || a["vehicle_id"] != "drone-1" {
+				continue
+			}
+			var d dashboard.AlertDetail
+			getJSON(t, p.url+"api/v1/alerts/"+a["id"].(string), &d)
+			for _, x := range d.Deliveries {
+				if x.Channel == "ops" && x.Status == "pending" && x.Attempts >= 1 {
+					return true
+				}
+			}
+		}
+		return false
+	})
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
 	h.mu.Lock()
