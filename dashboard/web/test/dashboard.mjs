@@ -100,10 +100,18 @@ try {
   await page.waitForFunction(() => globalThis.smarteye.wall.stats().filter((s) => s.path === "mse" && s.frames > 0).length >= 2, null, { timeout: 60000 });
   const first = await page.evaluate(wallStats);
   await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.overlays > 0), null, { timeout: 60000 });
+  // Tiles keep playing: at least 3 s more, and until two have shown more
+  // than 10 frames and grown since the first read (a busy machine plays
+  // fewer frames a second). On a timeout the test reports what it saw.
   await page.waitForTimeout(3000);
+  await page.waitForFunction((first) => {
+    const st = globalThis.smarteye.wall.stats();
+    const grew = st.filter((s, i) => s.frames > (first[i]?.frames ?? 0)).length;
+    return st.filter((s) => s.path === "mse" && s.frames > 10).length >= 2 && grew >= 2;
+  }, first, { timeout: 30000 }).catch(() => {});
   const later = await page.evaluate(wallStats);
   seen.tiles = later.map((s) => ({ camera: s.camera, path: s.path, state: s.state, frames: s.frames, fps: s.fps, latency: s.latency && Math.round(s.latency), overlays: s.overlays }));
-  seen.framesGrew = later.filter((s) => s.frames > (first.find((f) => f.camera === s.camera)?.frames ?? 0)).length;
+  seen.framesGrew = later.filter((s, i) => s.frames > (first[i]?.frames ?? 0)).length;
   if (shots) await page.screenshot({ path: `${shots}/wall.png` });
 
   // 4. Logging out shows the login form, and the API refuses the page.
