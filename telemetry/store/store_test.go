@@ -41,6 +41,16 @@ func newStore(t *testing.T, cfg Config) *Store {
 	return s
 }
 
+// migrateByHand migrates s and marks it ready without Run, whose own
+// maintenance would race with a test's checks.
+func migrateByHand(t *testing.T, s *Store) {
+	t.Helper()
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.setReady(true, nil)
+}
+
 // runStore runs s until the test ends and waits until it is ready.
 func runStore(t *testing.T, s *Store) {
 	t.Helper()
@@ -194,12 +204,7 @@ func telemetryRow(ts time.Time, vehicle string, lat, lon float64) []any {
 
 func TestPartitionsAheadAndRetention(t *testing.T) {
 	s := newStore(t, Config{Retention: map[string]time.Duration{"telemetry": 30 * 24 * time.Hour}})
-	// Migrate and maintain by hand rather than with Run, whose own
-	// maintenance would race with the checks below.
-	if _, err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	s.setReady(true, nil)
+	migrateByHand(t, s) // and maintain by hand below
 	if err := s.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}

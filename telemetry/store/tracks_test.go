@@ -75,10 +75,7 @@ func refTrack(fixes []rawFix, from, to time.Time, maxPoints int) []rawFix {
 // telemetry's retention.
 func TestTrackSummary(t *testing.T) {
 	s := newStore(t, Config{Retention: map[string]time.Duration{"telemetry": 30 * 24 * time.Hour}})
-	if _, err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	s.setReady(true, nil)
+	migrateByHand(t, s)
 	ctx := t.Context()
 
 	// Two drones, 10 minutes at 10 Hz with a jittered clock, a fix lost
@@ -203,10 +200,7 @@ func TestTrackSummary(t *testing.T) {
 func TestTrackSummaryMigrationAndRebuild(t *testing.T) {
 	s := newStore(t, Config{})
 	ctx := context.Background()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.setReady(true, nil)
+	migrateByHand(t, s)
 	// Back to schema version 7, with two days of telemetry written by SQL.
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
 	if _, err := s.pool.Exec(ctx, `DROP TABLE track_1s; DELETE FROM store_timeseries WHERE table_name = 'track_1s';
