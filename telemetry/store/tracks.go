@@ -99,13 +99,17 @@ func summariseTrack(b *Batch) *trackSeconds {
 
 // trackInsert and trackKeepFirst frame an insert of seconds into
 // track_1s: a second already there keeps the earlier of the two fixes.
-const (
+var (
 	trackInsert    = `INSERT INTO track_1s (second, vehicle_id, ` + trackPointColumns + `)`
-	trackKeepFirst = `
-		ON CONFLICT (vehicle_id, second) DO UPDATE SET time = EXCLUDED.time, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
-			alt_msl = EXCLUDED.alt_msl, alt_rel = EXCLUDED.alt_rel, heading = EXCLUDED.heading, ground_speed = EXCLUDED.ground_speed,
-			yaw = EXCLUDED.yaw, gimbal_pitch = EXCLUDED.gimbal_pitch, gimbal_yaw = EXCLUDED.gimbal_yaw
+	trackKeepFirst = func() string {
+		set := strings.Split(trackPointColumns, ", ")
+		for i, c := range set {
+			set[i] = c + " = EXCLUDED." + c
+		}
+		return `
+		ON CONFLICT (vehicle_id, second) DO UPDATE SET ` + strings.Join(set, ", ") + `
 		WHERE EXCLUDED.time < track_1s.time`
+	}()
 )
 
 // writeTrackSummary adds a batch's seconds to track_1s in tx; a second
