@@ -54,6 +54,12 @@ type TrackerConfig struct {
 	// IoUThreshold is the least intersection over union between a track's
 	// predicted box and a detection for them to match. It defaults to 0.2.
 	IoUThreshold float64
+	// HighConfidence splits the detections in two (ByteTrack's
+	// association): those at or above it are matched first and may start
+	// tracks; those below it are matched afterwards to the tracks still
+	// unmatched, keeping a half-hidden person's track alive, and never
+	// start one. 0, the default, treats every detection as high.
+	HighConfidence float64
 }
 
 func (c TrackerConfig) withDefaults() TrackerConfig {
@@ -72,7 +78,9 @@ func (c TrackerConfig) withDefaults() TrackerConfig {
 // TrackResult is the outcome of one Tracker.Update.
 type TrackResult struct {
 	// Detections are the detections matched to confirmed tracks in this
-	// frame, in input order, with TrackID set and the detection's own box.
+	// frame, in input order, with TrackID set, the detection's own box and
+	// the track's class; then, with Carried set, the confirmed tracks
+	// outside the searched regions (UpdateSearched) at their last box.
 	// Detections of tentative tracks are left out.
 	Detections []Detection
 	// Events are the track_end events of expired tracks, then the
@@ -125,6 +133,7 @@ type track struct {
 	last   time.Time // time of the latest match
 	hits   int
 	best   float64 // best confidence
+	conf   float64 // latest confidence
 }
 
 // NewTracker returns a Tracker with cfg's zero fields set to the defaults.
@@ -132,55 +141,22 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 	return &Tracker{cfg: cfg.withDefaults()}
 }
 
-// candidate is a possible (track, detection) pair.
-type candidate struct {
-	tier  int     // 0: IoU match, 1: centre-distance fallback
-	score float64 // higher is better: IoU, or minus the centre distance
-	ti    int     // index in t.tracks
-	dj    int     // index in dets
-}
-
-// Update matches one frame's detections, taken at now, to the tracks.
-// Detections with a non-finite or empty box or a non-finite confidence
-// are ignored. now may equal or precede the previous frame's time.
-func (t *Tracker) Update(now time.Time, dets []Detection) TrackResult {
-	var res TrackResult
-
-	// Expire first, so that a stale track cannot take a detection that
-	// belongs to a new object. The age is taken in both directions: a
-	// clock stepping back by more than MaxAge breaks the timeline just as
-	// a gap does.
-	live := t.tracks[:0]
-	var ended []TrackEvent
-	for _, tr := range t.tracks {
-		if age := now.Sub(tr.last); age > t.cfg.MaxAge || age < -t.cfg.MaxAge {
-			if tr.id != 0 {
-				ended = append(ended, tr.event(EventTrackEnd, tr.last))
-			}
-			continue
-		}
-		live = append(live, tr)
-	}
-	clear(t.tracks[len(live):])
-	t.tracks = live
-	sortEvents(ended)
-	res.Events = ended
-
-	valid := make([]bool, len(dets))
-	for j, d := range dets {
-		valid[j] = usable(d)
-	}
-
-	// Every same-class pair that passes either test is a candidate; the
-	// best are taken greedily. Greedy matching in descending IoU is what
-	// the Hungarian method gives in practice for well-separated objects,
-	// at a fraction of the code.
+// associate matches the detections of one stage to the tracks still
+// unmatched. Every pair of one NMS group (a car may match a truck: one
+// van) that passes either test is a candidate; the best are taken
+// greedily. Greedy matching in descending IoU is what the Hungarian
+// method gives in practice for well-separated objects, at a fraction of
+// the code.
+func (t *Tracker) associate(st int, stage []int, dets []Detection, preds []Box, unseen, matched []bool, trackOf []*track) {
 	var cands []candidate
 	for ti, tr := range t.tracks {
-		pred := tr.predict(now, t.cfg.MaxAge)
+		if matched[ti] || unseen[ti] {
+			continue
+		}
+		pred := preds[ti]
 		pc := pred.Center()
 		for dj, d := range dets {
-			if !valid[dj] || d.Class != tr.class {
+			if stage[dj] != st || NMSGroup(d.Class) != NMSGroup(tr.class) {
 				continue
 			}
 			if iou := pred.IoU(d.Box); iou >= t.cfg.IoUThreshold {
@@ -205,8 +181,6 @@ func (t *Tracker) Update(now time.Time, dets []Detection) TrackResult {
 			cmp.Compare(a.dj, b.dj),
 		)
 	})
-	trackOf := make([]*track, len(dets)) // detection index → matched track
-	matched := make([]bool, len(t.tracks))
 	for _, c := range cands {
 		if matched[c.ti] || trackOf[c.dj] != nil {
 			continue
@@ -214,13 +188,106 @@ func (t *Tracker) Update(now time.Time, dets []Detection) TrackResult {
 		matched[c.ti] = true
 		trackOf[c.dj] = t.tracks[c.ti]
 	}
+}
 
-	// A tentative track must be matched in every frame until confirmed:
-	// one that misses a frame was most likely flicker.
-	live = t.tracks[:0]
+// inside reports whether at least half of b lies in one of the regions.
+func inside(b Box, regions []Box) bool {
+	a := b.Area()
+	if a <= 0 {
+		return false
+	}
+	for _, r := range regions {
+		x0, y0 := max(b.X, r.X), max(b.Y, r.Y)
+		x1, y1 := min(b.X+b.W, r.X+r.W), min(b.Y+b.H, r.Y+r.H)
+		if x1 > x0 && y1 > y0 && (x1-x0)*(y1-y0) >= a/2 {
+			return true
+		}
+	}
+	return false
+}
+
+// candidate is a possible (track, detection) pair.
+type candidate struct {
+	tier  int     // 0: IoU match, 1: centre-distance fallback
+	score float64 // higher is better: IoU, or minus the centre distance
+	ti    int     // index in t.tracks
+	dj    int     // index in dets
+}
+
+// Update matches one frame's detections, taken at now, to the tracks.
+// Detections with a non-finite or empty box or a non-finite confidence
+// are ignored. now may equal or precede the previous frame's time.
+func (t *Tracker) Update(now time.Time, dets []Detection) TrackResult {
+	return t.UpdateSearched(now, dets, nil)
+}
+
+// UpdateSearched is Update for a frame where the detector looked only
+// inside searched (the moving regions of a gated camera; none at all when
+// searched is empty but not nil; the whole frame when nil). A track whose
+// predicted box lies mostly outside them was not looked for: it is not
+// matched, not counted as missed (a tentative one survives), and a
+// confirmed one is reported as Carried at its last box. Expiry still runs
+// from the track's last match, so a track carried for longer than MaxAge
+// ends.
+func (t *Tracker) UpdateSearched(now time.Time, dets []Detection, searched []Box) TrackResult {
+	var res TrackResult
+
+	// Expire first, so that a stale track cannot take a detection that
+	// belongs to a new object. The age is taken in both directions: a
+	// clock stepping back by more than MaxAge breaks the timeline just as
+	// a gap does.
+	live := t.tracks[:0]
+	var ended []TrackEvent
+	for _, tr := range t.tracks {
+		if age := now.Sub(tr.last); age > t.cfg.MaxAge || age < -t.cfg.MaxAge {
+			if tr.id != 0 {
+				ended = append(ended, tr.event(EventTrackEnd, tr.last))
+			}
+			continue
+		}
+		live = append(live, tr)
+	}
+	clear(t.tracks[len(live):])
+	t.tracks = live
+	sortEvents(ended)
+	res.Events = ended
+
+	// Stage 1 takes the high-confidence detections, stage 2 the others
+	// (for the tracks stage 1 left unmatched); a detection that is not
+	// usable takes part in neither.
+	stage := make([]int, len(dets))
+	for j, d := range dets {
+		switch {
+		case !usable(d):
+			stage[j] = 0
+		case d.Confidence >= t.cfg.HighConfidence:
+			stage[j] = 1
+		default:
+			stage[j] = 2
+		}
+	}
+	// Tracks outside the searched regions sit this frame out.
+	unseen := make([]bool, len(t.tracks))
+	preds := make([]Box, len(t.tracks))
 	for ti, tr := range t.tracks {
-		if matched[ti] || tr.id != 0 {
+		preds[ti] = tr.predict(now, t.cfg.MaxAge)
+		unseen[ti] = searched != nil && !inside(preds[ti], searched)
+	}
+	trackOf := make([]*track, len(dets)) // detection index → matched track
+	matched := make([]bool, len(t.tracks))
+	t.associate(1, stage, dets, preds, unseen, matched, trackOf)
+	t.associate(2, stage, dets, preds, unseen, matched, trackOf)
+
+	// A tentative track must be matched in every frame it was looked for
+	// until confirmed: one that misses a frame was most likely flicker.
+	live = t.tracks[:0]
+	var carried []*track
+	for ti, tr := range t.tracks {
+		if matched[ti] || tr.id != 0 || unseen[ti] {
 			live = append(live, tr)
+		}
+		if unseen[ti] && tr.id != 0 {
+			carried = append(carried, tr)
 		}
 	}
 	clear(t.tracks[len(live):])
@@ -230,14 +297,17 @@ func (t *Tracker) Update(now time.Time, dets []Detection) TrackResult {
 	// confirmed in the same frame get their ids in a deterministic order.
 	var started []TrackEvent
 	for j, d := range dets {
-		if !valid[j] {
+		if stage[j] == 0 {
 			continue
 		}
 		tr := trackOf[j]
 		rose := false
 		if tr == nil {
+			if stage[j] == 2 {
+				continue // a weak detection never starts a track
+			}
 			t.seq++
-			tr = &track{seq: t.seq, class: d.Class, box: d.Box, first: now, last: now, hits: 1, best: d.Confidence}
+			tr = &track{seq: t.seq, class: d.Class, box: d.Box, first: now, last: now, hits: 1, best: d.Confidence, conf: d.Confidence}
 			t.tracks = append(t.tracks, tr)
 		} else {
 			rose = tr.update(now, d)
@@ -255,7 +325,11 @@ func (t *Tracker) Update(now time.Time, dets []Detection) TrackResult {
 			res.Improved = append(res.Improved, tr.id)
 		}
 		d.TrackID = tr.id
+		d.Class = tr.class
 		res.Detections = append(res.Detections, d)
+	}
+	for _, tr := range carried {
+		res.Detections = append(res.Detections, Detection{Class: tr.class, Confidence: tr.conf, Box: tr.box, TrackID: tr.id, Carried: true})
 	}
 	sortEvents(started)
 	res.Events = append(res.Events, started...)
@@ -324,12 +398,16 @@ func (tr *track) update(now time.Time, d Detection) (rose bool) {
 	}
 	tr.box = d.Box
 	tr.last = now
+	tr.conf = d.Confidence
 	if now.Before(tr.first) {
 		tr.first = now
 	}
 	tr.hits++
 	if d.Confidence > tr.best {
 		tr.best = d.Confidence
+		// The class of the best sighting: a van seen as a car, then more
+		// surely as a truck, is a truck.
+		tr.class = d.Class
 		return true
 	}
 	return false

@@ -517,3 +517,112 @@ func TestTrackerConfigDefaults(t *testing.T) {
 		t.Errorf("config = %+v, want %+v", got, want)
 	}
 }
+
+func det(class string, conf, x, y float64) Detection {
+	return Detection{Class: class, Confidence: conf, Box: Box{X: x, Y: y, W: 40, H: 100}}
+}
+
+// A person half hidden for a moment is found only weakly: the second
+// stage keeps the track (same id) instead of starting a new one after.
+// Without it (every detection high, weak ones filtered out beforehand as
+// min_confidence does) the same walk becomes two tracks.
+func TestTrackerTwoStageKeepsHiddenPerson(t *testing.T) {
+	confs := []float64{0.8, 0.8, 0.8, 0.3, 0.3, 0.3, 0.3, 0.3, 0.8, 0.8}
+	run := func(tr *Tracker, filter float64) (ids map[uint64]bool) {
+		ids = map[uint64]bool{}
+		for i, c := range confs {
+			var dets []Detection
+			if c >= filter {
+				dets = []Detection{det("person", c, 100+float64(i)*10, 50)}
+			}
+			res := tr.Update(at(i*500), dets)
+			for _, d := range res.Detections {
+				ids[d.TrackID] = true
+			}
+		}
+		return ids
+	}
+	if ids := run(NewTracker(TrackerConfig{HighConfidence: 0.5, MaxAge: 1500 * time.Millisecond}), 0); len(ids) != 1 {
+		t.Fatalf("two-stage: ids %v, want one track", ids)
+	}
+	if ids := run(NewTracker(TrackerConfig{MaxAge: 1500 * time.Millisecond}), 0.5); len(ids) != 2 {
+		t.Fatalf("weak detections filtered out: ids %v, want two tracks (the control)", ids)
+	}
+}
+
+func TestTrackerWeakDetectionsNeverStartTracks(t *testing.T) {
+	tr := NewTracker(TrackerConfig{HighConfidence: 0.5})
+	for i := range 6 {
+		res := tr.Update(at(i*500), []Detection{det("person", 0.3, 100, 50)})
+		if len(res.Detections) != 0 || len(res.Events) != 0 {
+			t.Fatalf("frame %d: %+v from weak detections alone", i, res)
+		}
+	}
+}
+
+// A van seen as a car, then a truck, then a car is one track, named by
+// its most confident sighting.
+func TestTrackerVehicleClassesOneTrack(t *testing.T) {
+	tr := NewTracker(TrackerConfig{})
+	var ids = map[uint64]bool{}
+	var last Detection
+	for i, c := range []string{"car", "truck", "car", "car"} {
+		conf := 0.6
+		if c == "truck" {
+			conf = 0.7
+		}
+		res := tr.Update(at(i*500), []Detection{det(c, conf, 200, 80)})
+		for _, d := range res.Detections {
+			ids[d.TrackID] = true
+			last = d
+		}
+	}
+	if len(ids) != 1 || last.Class != "truck" {
+		t.Fatalf("ids %v, last %v: want one track reported as truck", ids, last)
+	}
+}
+
+// A gated frame looks only where things move: a confirmed track
+// elsewhere is carried at its last box, a tentative one survives, and a
+// track carried past MaxAge still ends.
+func TestTrackerSearchedRegions(t *testing.T) {
+	tr := NewTracker(TrackerConfig{MaxAge: 2 * time.Second})
+	standing := det("person", 0.9, 500, 300)
+	tr.Update(at(0), []Detection{standing})
+	res := tr.Update(at(500), []Detection{standing})
+	if len(res.Detections) != 1 {
+		t.Fatalf("not confirmed: %+v", res)
+	}
+	id := res.Detections[0].TrackID
+	// A walker far away is the only motion; a newcomer there is tentative.
+	walker := Box{X: 0, Y: 0, W: 200, H: 200}
+	res = tr.UpdateSearched(at(1000), []Detection{det("person", 0.9, 50, 50)}, []Box{walker})
+	if len(res.Detections) != 1 || res.Detections[0].TrackID != id || !res.Detections[0].Carried || res.Detections[0].Box != standing.Box {
+		t.Fatalf("outside the search: %+v, want track %d carried at its box", res.Detections, id)
+	}
+	// Nothing searched at all (the whole frame was still): still carried,
+	// and the tentative walker survives to be confirmed next time.
+	res = tr.UpdateSearched(at(1500), nil, []Box{})
+	if len(res.Detections) != 1 || !res.Detections[0].Carried {
+		t.Fatalf("still frame: %+v", res.Detections)
+	}
+	res = tr.UpdateSearched(at(2000), []Detection{det("person", 0.9, 55, 50)}, []Box{walker})
+	var confirmed bool
+	for _, e := range res.Events {
+		confirmed = confirmed || e.Kind == EventTrackStart
+	}
+	if !confirmed {
+		t.Fatalf("the walker was not confirmed after an unsearched frame: %+v", res)
+	}
+	// Carried past MaxAge since its last match (at 500 ms): it ends.
+	res = tr.UpdateSearched(at(2600), nil, []Box{})
+	var ended []uint64
+	for _, e := range res.Events {
+		if e.Kind == EventTrackEnd {
+			ended = append(ended, e.TrackID)
+		}
+	}
+	if len(ended) != 1 || ended[0] != id {
+		t.Fatalf("ended %v, want %d", ended, id)
+	}
+}

@@ -55,6 +55,10 @@ type Detection struct {
 	// TrackID is set by the tracker: the same object keeps its id across
 	// frames. 0 until tracked.
 	TrackID uint64 `json:"track_id,omitempty"`
+	// Carried marks a tracked object that this frame's detector did not
+	// look for (outside a gated camera's moving regions): it is where it
+	// was last seen, not seen again.
+	Carried bool `json:"carried,omitempty"`
 }
 
 func (d Detection) String() string {

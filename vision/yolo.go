@@ -319,6 +319,13 @@ func capCandidates(dets []Detection) []Detection {
 // the result does not depend on map or sort internals. dets is not
 // modified.
 func NMS(dets []Detection, iou float64) []Detection {
+	return NMSBy(dets, iou, func(class string) string { return class })
+}
+
+// NMSBy is NMS where boxes suppress one another when group gives their
+// classes the same key (NMSGroup merges the vehicle classes); the kept
+// box keeps its own class.
+func NMSBy(dets []Detection, iou float64, group func(class string) string) []Detection {
 	if len(dets) == 0 {
 		return nil
 	}
@@ -333,11 +340,12 @@ func NMS(dets []Detection, iou float64) []Detection {
 	byClass := map[string][]Box{}
 	for _, i := range order {
 		d := dets[i]
-		boxes := byClass[d.Class]
+		key := group(d.Class)
+		boxes := byClass[key]
 		if slices.ContainsFunc(boxes, func(k Box) bool { return k.IoU(d.Box) > iou }) {
 			continue
 		}
-		byClass[d.Class] = append(boxes, d.Box)
+		byClass[key] = append(boxes, d.Box)
 		kept = append(kept, d)
 	}
 	return kept
