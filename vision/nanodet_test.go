@@ -230,3 +230,29 @@ func FuzzDecodeNanoDet(f *testing.F) {
 		}
 	})
 }
+
+func TestMatch(t *testing.T) {
+	b := func(x float64) Box { return Box{X: x, Y: 0, W: 10, H: 20} }
+	d := func(x, conf float64) Detection { return Detection{Class: "person", Confidence: conf, Box: b(x)} }
+	for _, tc := range []struct {
+		name   string
+		dets   []Detection
+		truth  []Box
+		ignore []bool
+		want   Score
+	}{
+		{"all found", []Detection{d(0, 0.9), d(50, 0.8)}, []Box{b(0), b(50)}, nil, Score{2, 0, 0}},
+		{"a miss and a false alarm", []Detection{d(100, 0.9)}, []Box{b(0)}, nil, Score{0, 1, 1}},
+		{"a duplicate is a false alarm", []Detection{d(0, 0.9), d(1, 0.8)}, []Box{b(0)}, nil, Score{1, 1, 0}},
+		{"loose box below IoU 0.5", []Detection{d(5, 0.9)}, []Box{b(0)}, nil, Score{0, 1, 1}},
+		{"ignored box neither hit nor miss", []Detection{d(50, 0.9)}, []Box{b(0), b(50)}, []bool{false, true}, Score{0, 0, 1}},
+		{"nothing", nil, nil, nil, Score{}},
+	} {
+		if got := Match(tc.dets, tc.truth, tc.ignore, 0.5); got != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if s := (Score{3, 1, 2}); s.Precision() != 0.75 || s.Recall() != 0.6 {
+		t.Errorf("precision %v recall %v", s.Precision(), s.Recall())
+	}
+}

@@ -35,6 +35,7 @@ const (
 	DetectorMotion  = "motion"
 	DetectorCascade = "cascade"
 	DetectorYOLO    = "yolo"
+	DetectorNanoDet = "nanodet"
 	DetectorNone    = "none"
 )
 
@@ -52,10 +53,19 @@ type Config struct {
 	Camera string
 	// Drone cameras move: no motion gate.
 	Drone bool
-	// Detector is hog, motion, cascade, yolo or none. It defaults to hog.
+	// Detector is nanodet, hog, motion, cascade, yolo or none. It
+	// defaults to hog (the caller picks nanodet when its model is
+	// installed).
 	Detector string
-	// Model is the cascade or YOLO model (Detector cascade or yolo).
+	// Warning is shown with the camera's analysis (why the detector is
+	// not the one a user would expect, e.g. HOG for want of a model).
+	Warning string
+	// Model is the cascade, YOLO or NanoDet model.
 	Model *cv.ModelConfig
+	// Tiles runs the model on a grid of enlarged tiles instead of the
+	// whole frame (NanoDet on a drone's high camera: small objects). Zero
+	// runs the whole frame.
+	Tiles Tiles
 	// Rate is how many frames per second are analysed. It defaults to 2.
 	Rate float64
 	// Gate runs the motion gate on a fixed camera: only moving regions are
@@ -87,6 +97,10 @@ func (c *Config) defaults() {
 	if c.FullEvery <= 0 {
 		c.FullEvery = 3 * time.Second
 	}
+	if c.Detector == DetectorNanoDet && c.Tracker.HighConfidence == 0 {
+		// NanoDet reports down to 0.25: weaker boxes only extend tracks.
+		c.Tracker.HighConfidence = DefaultHighConfidence
+	}
 	if c.Tracker.MaxAge == 0 {
 		// Long enough to bridge a few analysed frames and a gated pause.
 		c.Tracker.MaxAge = max(3*time.Duration(float64(time.Second)/c.Rate), c.FullEvery+time.Second)
@@ -100,7 +114,7 @@ func (c *Config) defaults() {
 func (c *Config) Validate() error {
 	switch c.Detector {
 	case "", DetectorHOG, DetectorMotion, DetectorNone:
-	case DetectorCascade, DetectorYOLO:
+	case DetectorCascade, DetectorYOLO, DetectorNanoDet:
 		if c.Model == nil {
 			return fmt.Errorf("detector %s needs a model", c.Detector)
 		}
@@ -111,7 +125,13 @@ func (c *Config) Validate() error {
 		// camera running with the reason in its stats, not by Validate:
 		// a broken model must not keep the platform from starting.
 	default:
-		return fmt.Errorf("detector %q: want hog, motion, cascade, yolo or none", c.Detector)
+		return fmt.Errorf("detector %q: want nanodet, hog, motion, cascade, yolo or none", c.Detector)
+	}
+	if err := c.Tiles.validate(); err != nil {
+		return err
+	}
+	if c.Tiles.Cols > 0 && c.Detector != DetectorNanoDet {
+		return fmt.Errorf("tiles need the nanodet detector, not %s", c.Detector)
 	}
 	if c.Detector == DetectorMotion && c.Drone {
 		return errors.New("the motion detector needs a fixed camera")
@@ -208,8 +228,9 @@ func (p *Pool) run(ctx context.Context, f func(h *cv.HOG) error) error {
 
 // Stats describe a camera's analysis.
 type Stats struct {
-	Detector      string        `json:"detector"`
-	DetectorError string        `json:"detector_error,omitempty"`
+	Detector        string `json:"detector"`
+	DetectorError   string `json:"detector_error,omitempty"`
+	DetectorWarning string `json:"detector_warning,omitempty"`
 	Rate          float64       `json:"rate"`         // configured analysed frames per second
 	AnalysisFPS   float64       `json:"analysis_fps"` // measured
 	Analysed      uint64        `json:"analysed"`
@@ -217,6 +238,10 @@ type Stats struct {
 	Busy          uint64        `json:"busy"`           // frames due for analysis while it was still busy
 	DetectErrors  uint64        `json:"detect_errors"`  // detector failures
 	DetectTime    time.Duration `json:"detect_time_ns"` // last detection's duration
+	// Regions counts analysed frames whose detector ran on moving
+	// regions only, FullFrames those that ran on the whole frame.
+	Regions    uint64 `json:"regions"`
+	FullFrames uint64 `json:"full_frames"`
 	Detections    uint64        `json:"detections"`     // confirmed detections reported
 	Tracks        int           `json:"tracks"`
 	KeyframesOnly bool          `json:"keyframes_only"` // the analysis rate is at or below the keyframe rate
@@ -247,6 +272,7 @@ type Analyzer struct {
 	ev   evidence
 
 	analysed, gated, busy, detectErrs, dets, snaps, decodeErrs atomic.Uint64
+	regionRuns, fullRuns                                       atomic.Uint64
 	dec                                                        atomic.Pointer[decode.Decoder]
 }
 
@@ -268,8 +294,9 @@ func New(cfg Config, pool *Pool, sink Sink) (*Analyzer, error) {
 		idBase: uint64(time.Now().Unix()) * 1_000_000,
 	}
 	a.stats.Detector = cfg.Detector
+	a.stats.DetectorWarning = cfg.Warning
 	a.stats.Rate = cfg.Rate
-	if cfg.Model != nil && (cfg.Detector == DetectorCascade || cfg.Detector == DetectorYOLO) {
+	if cfg.Model != nil && (cfg.Detector == DetectorCascade || cfg.Detector == DetectorYOLO || cfg.Detector == DetectorNanoDet) {
 		a.stats.Detector = cfg.Model.Name()
 		r, err := pool.remote(*cfg.Model)
 		if err != nil {
@@ -294,6 +321,7 @@ func (a *Analyzer) Stats() Stats {
 	s.Analysed, s.Gated, s.Busy = a.analysed.Load(), a.gated.Load(), a.busy.Load()
 	s.DetectErrors, s.Detections, s.Snapshots = a.detectErrs.Load(), a.dets.Load(), a.snaps.Load()
 	s.DecodeErrors = a.decodeErrs.Load()
+	s.Regions, s.FullFrames = a.regionRuns.Load(), a.fullRuns.Load()
 	if d := a.dec.Load(); d != nil {
 		s.Decoder = d.Stats()
 	}
@@ -527,27 +555,34 @@ func (a *Analyzer) analyse(ctx context.Context, todo <-chan *frame, free chan<- 
 		var regions []image.Rectangle
 		runDetector := true
 		rois := []image.Rectangle{{}} // the whole frame
+		scale := 0.0                  // of the regions (models that scale)
+		var searched []vision.Box     // nil: the whole frame
+		if a.cfg.Tiles.Cols > 0 {
+			rois, scale = a.cfg.Tiles.regions(frameRect), a.cfg.Tiles.Scale
+		}
 		if motion != nil {
-			var frac float64
-			regions, frac = motion.Detect(f.mat)
-			_ = frac
+			regions, _ = motion.Detect(f.mat)
 			if a.cfg.Detector != DetectorMotion && gate && motion.Warm() && f.time.Sub(lastFull) < a.cfg.FullEvery {
 				if len(regions) == 0 {
 					runDetector = false
 					a.gated.Add(1)
-				} else {
-					rois = cv.AnalysisRegions(regions, frameRect, image.Pt(64, 128), 0.25, 0.6)
-					if len(rois) == 1 && rois[0] == frameRect {
-						rois = []image.Rectangle{{}}
+				} else if r, sc := a.regions(regions, frameRect); r != nil {
+					rois, scale = r, sc
+					searched = make([]vision.Box, len(rois))
+					for i, roi := range rois {
+						searched[i] = vision.Box{X: float64(roi.Min.X), Y: float64(roi.Min.Y), W: float64(roi.Dx()), H: float64(roi.Dy())}
 					}
 				}
 			}
 		}
 		if runDetector {
-			if len(rois) == 1 && rois[0].Empty() {
+			if searched == nil {
 				lastFull = f.time
+				a.fullRuns.Add(1)
+			} else {
+				a.regionRuns.Add(1)
 			}
-			dets, err = a.detect(ctx, f.mat, rois, regions)
+			dets, err = a.detect(ctx, f.mat, rois, scale, regions)
 			a.mu.Lock()
 			a.stats.DetectTime = time.Since(start)
 			if err != nil {
@@ -557,6 +592,11 @@ func (a *Analyzer) analyse(ctx context.Context, todo <-chan *frame, free chan<- 
 			}
 			a.mu.Unlock()
 			if err != nil {
+				if ctx.Err() != nil {
+					// Cancelled, not failed: the camera is stopping.
+					free <- f
+					continue
+				}
 				a.detectErrs.Add(1)
 				if !errors.Is(err, cv.ErrWorkerDown) {
 					a.log.Warn("detector failed", "err", err)
@@ -581,10 +621,11 @@ func (a *Analyzer) analyse(ctx context.Context, todo <-chan *frame, free chan<- 
 		}
 		var res vision.TrackResult
 		if runDetector {
-			res = tracker.Update(f.time, dets)
+			res = tracker.UpdateSearched(f.time, dets, searched)
 		} else {
-			// Gated: nothing new was looked for; let tracks age.
-			res = tracker.Update(f.time, nil)
+			// Gated: nothing new was looked for; the tracks are where
+			// they were, and age.
+			res = tracker.UpdateSearched(f.time, nil, []vision.Box{})
 		}
 		a.publish(f, res.Detections, tracker, zones, snaps, &res)
 		free <- f
@@ -609,8 +650,54 @@ func (a *Analyzer) expire(events []vision.TrackEvent, tracker *vision.Tracker, z
 	a.mu.Unlock()
 }
 
-// detect runs the camera's detector on the regions of interest.
-func (a *Analyzer) detect(ctx context.Context, img gocv.Mat, rois, motion []image.Rectangle) ([]vision.Detection, error) {
+// regions turns the moving regions into the regions the detector runs on
+// and the scale it runs them at, or nil when the whole frame is as cheap.
+// A model that runs at a chosen size (NanoDet) sees each region at twice
+// the whole frame's scale (more detail where things move, at a fraction
+// of the cost), grown for context; when the regions together would cost
+// more than 80 % of a whole-frame pass, the whole frame runs instead: it
+// also sees those who stand still.
+func (a *Analyzer) regions(moving []image.Rectangle, frame image.Rectangle) ([]image.Rectangle, float64) {
+	if a.remote == nil || !a.remote.Scales() {
+		rois := cv.AnalysisRegions(moving, frame, image.Pt(64, 128), 0.25, 0.6)
+		if len(rois) == 1 && rois[0] == frame {
+			return nil, 0
+		}
+		return rois, 0
+	}
+	input := a.remote.Input()
+	full, fullScale := cv.NetInput(frame.Dx(), frame.Dy(), 0, input)
+	scale := min(1, regionZoom*fullScale)
+	// The window is a person at the region scale: 48×96 network pixels.
+	win := image.Pt(int(48/scale), int(96/scale))
+	rois := cv.AnalysisRegions(moving, frame, win, 0.5, 1)
+	cost := 0
+	for _, r := range rois {
+		in, _ := cv.NetInput(r.Dx(), r.Dy(), scale, input)
+		cost += in.X * in.Y
+	}
+	if len(rois) == 0 || float64(cost) >= maxRegionCost*float64(full.X*full.Y) {
+		return nil, 0
+	}
+	return rois, scale
+}
+
+const (
+	// regionZoom is how much closer than the whole frame a moving
+	// region is looked at.
+	regionZoom = 2
+	// maxRegionCost is the share of a whole-frame pass above which the
+	// whole frame runs instead of the regions.
+	maxRegionCost = 0.8
+	// DefaultHighConfidence is NanoDet's tracker threshold between strong
+	// detections (match first, start tracks) and weak ones (extend
+	// tracks only).
+	DefaultHighConfidence = 0.4
+)
+
+// detect runs the camera's detector on the regions of interest, at scale
+// for a model that scales (0: fit its input).
+func (a *Analyzer) detect(ctx context.Context, img gocv.Mat, rois []image.Rectangle, scale float64, motion []image.Rectangle) ([]vision.Detection, error) {
 	switch a.cfg.Detector {
 	case DetectorNone:
 		return nil, nil
@@ -636,12 +723,18 @@ func (a *Analyzer) detect(ctx context.Context, img gocv.Mat, rois, motion []imag
 		// A model runs in its worker process, one request at a time: no
 		// pool slot is held while waiting for it, so a slow or hung model
 		// never starves the cameras on the in-process detectors.
-		err = each(a.remote.Detect)
+		err = each(func(img gocv.Mat, roi image.Rectangle) ([]vision.Detection, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return a.remote.DetectAt(img, roi, scale)
+		})
 	} else {
 		err = a.pool.run(ctx, func(h *cv.HOG) error { return each(h.Detect) })
 	}
 	if len(rois) > 1 {
-		out = vision.NMS(out, 0.5)
+		// Regions overlap (tiles by design): the same object found twice.
+		out = vision.NMSBy(out, 0.5, vision.NMSGroup)
 	}
 	return out, err
 }

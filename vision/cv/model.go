@@ -14,11 +14,12 @@ import (
 	"github.com/smarteye/smarteye/vision"
 )
 
-// ModelConfig describes a user-supplied model: a Haar/LBP cascade or a
-// YOLO network. Models run in a worker process (see Remote): a malformed
-// file can abort OpenCV, and must not abort smarteye.
+// ModelConfig describes a model: a Haar/LBP cascade, a YOLO network or
+// NanoDet (the trained detector smarteye installs, see package
+// vision/models). Models run in a worker process (see Remote): a
+// malformed file can abort OpenCV, and must not abort smarteye.
 type ModelConfig struct {
-	// Kind is "cascade" or "yolo".
+	// Kind is "cascade", "yolo" or "nanodet".
 	Kind string `json:"kind"`
 
 	// Cascade is the XML file of a Haar or LBP cascade (opencv-data ships
@@ -31,7 +32,7 @@ type ModelConfig struct {
 
 	// Config and Weights are a Darknet model (yolov3.cfg + .weights,
 	// yolov3-tiny.cfg + .weights from Debian's darknet and its authors);
-	// ONNX is a YOLOv5 or YOLOv8 export instead.
+	// ONNX is a YOLOv5 or YOLOv8 export instead, or the NanoDet model.
 	Config  string `json:"config,omitempty"`
 	Weights string `json:"weights,omitempty"`
 	ONNX    string `json:"onnx,omitempty"`
@@ -41,13 +42,21 @@ type ModelConfig struct {
 	// Names is the class names file (coco.names), one per line.
 	Names string `json:"names,omitempty"`
 	// Input is the network's square input size in pixels. It defaults to 416
-	// for Darknet and 640 for ONNX.
+	// for Darknet and NanoDet and 640 for a YOLO ONNX. NanoDet's input is
+	// the longest side: a frame or region is scaled to fit it and the
+	// network runs on the rectangle that holds it (16:9 at 416 is
+	// 416×256), rounded up to a multiple of 32.
 	Input int `json:"input,omitempty"`
 	// Confidence and NMS are the score and overlap thresholds. They
-	// default to 0.25 and 0.45.
+	// default to 0.25 and 0.45 (YOLO), 0.25 and 0.6 (NanoDet).
 	Confidence float64 `json:"confidence,omitempty"`
 	NMS        float64 `json:"nms,omitempty"`
-	// Keep lists the classes to report; empty reports all.
+	// ClassConfidence sets the threshold of single classes (NanoDet). It
+	// defaults to vision.DefaultClassConfidence.
+	ClassConfidence map[string]float64 `json:"class_confidence,omitempty"`
+	// Keep lists the classes to report; empty reports all (YOLO), or
+	// people and road vehicles (NanoDet: vision.StreetClasses; "all"
+	// reports all 80).
 	Keep []string `json:"keep,omitempty"`
 }
 
@@ -104,8 +113,27 @@ func (c *ModelConfig) Validate() error {
 			return exists("names", c.Names)
 		}
 		return nil
+	case "nanodet":
+		if err := exists("onnx", c.ONNX); err != nil {
+			return err
+		}
+		if c.Input != 0 && (c.Input < 64 || c.Input > 1280 || c.Input%32 != 0) {
+			return fmt.Errorf("nanodet: input %d: want a multiple of 32 between 64 and 1280", c.Input)
+		}
+		if c.Confidence < 0 || c.Confidence >= 1 || c.NMS < 0 || c.NMS > 1 {
+			return errors.New("nanodet: confidence must be in [0, 1) and nms in [0, 1]")
+		}
+		for k, v := range c.ClassConfidence {
+			if !(v >= 0 && v <= 1) {
+				return fmt.Errorf("nanodet: class_confidence %s: %v is outside 0..1", k, v)
+			}
+		}
+		if c.Names != "" {
+			return exists("names", c.Names)
+		}
+		return nil
 	default:
-		return fmt.Errorf("model kind %q: want cascade or yolo", c.Kind)
+		return fmt.Errorf("model kind %q: want cascade, yolo or nanodet", c.Kind)
 	}
 }
 
@@ -151,8 +179,19 @@ func (c *ModelConfig) defaults() {
 	}
 	if c.Input == 0 {
 		c.Input = 416
-		if c.ONNX != "" {
+		if c.ONNX != "" && c.Kind == "yolo" {
 			c.Input = 640
+		}
+	}
+	if c.Kind == "nanodet" {
+		if c.ClassConfidence == nil {
+			c.ClassConfidence = vision.DefaultClassConfidence
+		}
+		switch {
+		case len(c.Keep) == 0:
+			c.Keep = vision.StreetClasses
+		case len(c.Keep) == 1 && c.Keep[0] == "all":
+			c.Keep = nil
 		}
 	}
 }
@@ -162,6 +201,8 @@ func (c *ModelConfig) Name() string {
 	switch {
 	case c.Kind == "cascade":
 		return "cascade:" + filepath.Base(c.Cascade)
+	case c.Kind == "nanodet":
+		return "nanodet:" + filepath.Base(c.ONNX)
 	case c.ONNX != "":
 		return "yolo:" + filepath.Base(c.ONNX)
 	default:
@@ -171,7 +212,9 @@ func (c *ModelConfig) Name() string {
 
 // model is a loaded model, inside the worker process.
 type model interface {
-	detect(img gocv.Mat) ([]vision.Detection, error)
+	// detect finds objects in img. in is the network input the caller
+	// chose for img (NanoDet, see NetInput); zero means the model's own.
+	detect(img gocv.Mat, in image.Point) ([]vision.Detection, error)
 	close()
 }
 
@@ -188,6 +231,8 @@ func loadModel(c ModelConfig) (model, error) {
 			return nil, fmt.Errorf("cascade %s: not a cascade OpenCV can load", c.Cascade)
 		}
 		return &cascade{cc: cc, cfg: c}, nil
+	case "nanodet":
+		return loadNanoDet(c)
 	default:
 		return loadYOLO(c)
 	}
@@ -200,7 +245,7 @@ type cascade struct {
 
 func (m *cascade) close() { m.cc.Close() }
 
-func (m *cascade) detect(img gocv.Mat) ([]vision.Detection, error) {
+func (m *cascade) detect(img gocv.Mat, _ image.Point) ([]vision.Detection, error) {
 	grey := gocv.NewMat()
 	defer grey.Close()
 	gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
@@ -264,7 +309,7 @@ func loadYOLO(c ModelConfig) (model, error) {
 	// worker's start-up, not on the first camera frame.
 	blank := gocv.NewMatWithSize(c.Input, c.Input, gocv.MatTypeCV8UC3)
 	defer blank.Close()
-	if _, err := m.detect(blank); err != nil {
+	if _, err := m.detect(blank, image.Point{}); err != nil {
 		net.Close()
 		return nil, fmt.Errorf("%s: trial run: %w", c.Name(), err)
 	}
@@ -275,7 +320,7 @@ func (m *yolo) close() { m.net.Close() }
 
 // detect letterboxes the frame into the network's square input (scale to
 // fit, pad with grey), runs the network and decodes its outputs.
-func (m *yolo) detect(img gocv.Mat) ([]vision.Detection, error) {
+func (m *yolo) detect(img gocv.Mat, _ image.Point) ([]vision.Detection, error) {
 	in := m.cfg.Input
 	lb := vision.NewLetterbox(img.Cols(), img.Rows(), in, in)
 	w, h := int(float64(img.Cols())*lb.Scale+0.5), int(float64(img.Rows())*lb.Scale+0.5)
@@ -318,6 +363,8 @@ func describe(m model) string {
 		return fmt.Sprintf("%s, %d classes, input %d, outputs %s", m.cfg.Layout, len(m.names), m.cfg.Input, strings.Join(m.layers, ","))
 	case *cascade:
 		return "cascade for " + m.cfg.Class
+	case *nanodet:
+		return fmt.Sprintf("nanodet, %d classes, input %d", len(m.names), m.cfg.Input)
 	}
 	return ""
 }

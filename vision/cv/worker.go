@@ -31,10 +31,15 @@ func IsWorker() bool { return os.Getenv(workerEnv) == "1" }
 // maxFrameBytes bounds one request: an 8K BGR frame.
 const maxFrameBytes = 7680 * 4320 * 3
 
+// reqHeader is a detection request's header: rows, cols, network input
+// width and height.
+const reqHeader = 16
+
 // Protocol between smarteye and a worker, over the worker's stdin and
 // stdout: messages are a 4-byte big-endian length and a payload. The
 // first message is the ModelConfig as JSON, answered by a workerReply
-// (loaded or why not). Then each request is rows and cols (4 bytes each)
+// (loaded or why not). Then each request is rows, cols and the network
+// input's width and height (4 bytes each; 0 and 0 for the model's own)
 // and the BGR pixels, answered by a workerReply with the detections.
 type workerReply struct {
 	Info       string             `json:"info,omitempty"`
@@ -107,7 +112,7 @@ func WorkerMain() int {
 	}
 	var buf []byte
 	for {
-		buf, err = readMsg(in, maxFrameBytes+8, buf)
+		buf, err = readMsg(in, maxFrameBytes+reqHeader, buf)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return 0
@@ -115,21 +120,26 @@ func WorkerMain() int {
 			fmt.Fprintln(os.Stderr, "worker:", err)
 			return 2
 		}
-		if len(buf) < 8 {
+		if len(buf) < reqHeader {
 			reply(workerReply{Error: "short request"})
 			continue
 		}
 		rows, cols := int(binary.BigEndian.Uint32(buf)), int(binary.BigEndian.Uint32(buf[4:]))
-		if rows <= 0 || cols <= 0 || rows*cols*3 != len(buf)-8 {
-			reply(workerReply{Error: fmt.Sprintf("request: %dx%d does not match %d bytes", cols, rows, len(buf)-8)})
+		netIn := image.Pt(int(binary.BigEndian.Uint32(buf[8:])), int(binary.BigEndian.Uint32(buf[12:])))
+		if rows <= 0 || cols <= 0 || rows > 1<<15 || cols > 1<<15 || rows*cols*3 != len(buf)-reqHeader {
+			reply(workerReply{Error: fmt.Sprintf("request: %dx%d does not match %d bytes", cols, rows, len(buf)-reqHeader)})
 			continue
 		}
-		img, err := gocv.NewMatFromBytes(rows, cols, gocv.MatTypeCV8UC3, buf[8:])
+		if netIn.X < 0 || netIn.Y < 0 || netIn.X > 4096 || netIn.Y > 4096 {
+			reply(workerReply{Error: fmt.Sprintf("request: network input %dx%d out of range", netIn.X, netIn.Y)})
+			continue
+		}
+		img, err := gocv.NewMatFromBytes(rows, cols, gocv.MatTypeCV8UC3, buf[reqHeader:])
 		if err != nil {
 			reply(workerReply{Error: err.Error()})
 			continue
 		}
-		dets, err := m.detect(img)
+		dets, err := m.detect(img, netIn)
 		img.Close()
 		r := workerReply{Detections: dets}
 		if err != nil {
@@ -314,6 +324,26 @@ func (r *Remote) roundTrip(timeout time.Duration, reply *workerReply, parts ...[
 
 // Detect runs the model on img (BGR) inside roi (all of it when empty).
 func (r *Remote) Detect(img gocv.Mat, roi image.Rectangle) ([]vision.Detection, error) {
+	return r.DetectAt(img, roi, 0)
+}
+
+// Scales reports whether the model runs at a size the caller chooses
+// (NanoDet): DetectAt then resizes each region here, before it crosses
+// to the worker, and its cost follows NetInput.
+func (r *Remote) Scales() bool { return r.cfg.Kind == "nanodet" }
+
+// Input is the model's configured input size (its longest side).
+func (r *Remote) Input() int {
+	c := r.cfg
+	c.defaults()
+	return c.Input
+}
+
+// DetectAt is Detect with the region scaled by scale first (NanoDet;
+// see NetInput: 0 fits the model's input, 1 keeps the camera's pixels
+// up to the input's size, 2 enlarges small tiles). Other models take the
+// region as it is.
+func (r *Remote) DetectAt(img gocv.Mat, roi image.Rectangle, scale float64) ([]vision.Detection, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cmd == nil {
@@ -341,13 +371,31 @@ func (r *Remote) Detect(img gocv.Mat, roi image.Rectangle) ([]vision.Detection, 
 	if src.Type() != gocv.MatTypeCV8UC3 {
 		return nil, fmt.Errorf("%s: want a BGR frame, got Mat type %v", r.cfg.Name(), src.Type())
 	}
-	pix, err := src.DataPtrUint8()
+	// A model that runs at a chosen size gets the region already scaled
+	// to it: a 1080p frame crosses the pipe as 416×234, not 6 MB.
+	send := src // what crosses to the worker
+	var netIn image.Point
+	factor := 1.0
+	if r.Scales() {
+		netIn, factor = NetInput(src.Cols(), src.Rows(), scale, r.Input())
+		if w, h := int(float64(src.Cols())*factor+0.5), int(float64(src.Rows())*factor+0.5); factor != 1 {
+			// A Mat of its own: the deferred Close above is bound to src's
+			// address and must still free the region's clone.
+			scaled := gocv.NewMat()
+			defer scaled.Close()
+			gocv.Resize(src, &scaled, image.Pt(min(max(w, 1), netIn.X), min(max(h, 1), netIn.Y)), 0, 0, gocv.InterpolationLinear)
+			send = scaled
+		}
+	}
+	pix, err := send.DataPtrUint8()
 	if err != nil {
 		return nil, err
 	}
-	var hdr [8]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(src.Rows()))
-	binary.BigEndian.PutUint32(hdr[4:], uint32(src.Cols()))
+	var hdr [reqHeader]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(send.Rows()))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(send.Cols()))
+	binary.BigEndian.PutUint32(hdr[8:], uint32(netIn.X))
+	binary.BigEndian.PutUint32(hdr[12:], uint32(netIn.Y))
 	var reply workerReply
 	if err := r.roundTrip(r.timeout, &reply, hdr[:], pix); err != nil {
 		return nil, r.failed(r.crashed("detecting", err))
@@ -355,9 +403,13 @@ func (r *Remote) Detect(img gocv.Mat, roi image.Rectangle) ([]vision.Detection, 
 	if reply.Error != "" {
 		return nil, fmt.Errorf("%s: %s", r.cfg.Name(), reply.Error)
 	}
+	// The worker's boxes are in the pixels it was sent.
+	sx := float64(send.Cols()) / float64(src.Cols())
+	sy := float64(send.Rows()) / float64(src.Rows())
 	for i := range reply.Detections {
-		reply.Detections[i].Box.X += float64(roi.Min.X)
-		reply.Detections[i].Box.Y += float64(roi.Min.Y)
+		b := &reply.Detections[i].Box
+		b.X, b.W = b.X/sx+float64(roi.Min.X), b.W/sx
+		b.Y, b.H = b.Y/sy+float64(roi.Min.Y), b.H/sy
 	}
 	return reply.Detections, nil
 }
