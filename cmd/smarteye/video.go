@@ -26,6 +26,7 @@ import (
 	"github.com/smarteye/smarteye/vision"
 	"github.com/smarteye/smarteye/vision/analysis"
 	"github.com/smarteye/smarteye/vision/cv"
+	"github.com/smarteye/smarteye/vision/models"
 )
 
 // camera is one camera at run time: its stream and its analysis.
@@ -348,7 +349,7 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		}
 		c.stream = stream
 		if cc.Detector != analysis.DetectorNone {
-			ac, err := analysisConfig(cc, snapDir, log)
+			ac, err := analysisConfig(cc, snapDir, cfg.ModelsDir(), log)
 			if err != nil {
 				pool.Close()
 				return nil, nil, fmt.Errorf("camera %s: %w", cc.ID, err)
@@ -560,15 +561,35 @@ func streamEvent(ch rtsp.Change, c *camera, v *video, sink videoSink) {
 	}
 }
 
-func analysisConfig(cc config.Camera, snapDir string, log *slog.Logger) (analysis.Config, error) {
+// analysisConfig is a camera's analysis. A camera that names no detector
+// gets the trained one (NanoDet) when it is installed in modelsDir, and
+// HOG otherwise, with a warning in the log and in the camera's status.
+func analysisConfig(cc config.Camera, snapDir, modelsDir string, log *slog.Logger) (analysis.Config, error) {
 	ac := analysis.Config{
 		Camera: cc.ID, Drone: cc.Kind == "drone", Detector: cc.Detector, Rate: cc.Rate, Gate: cc.Gate,
 		MinConfidence: cc.MinConfidence, SnapshotDir: snapDir, Log: log,
+		Tiles: analysis.Tiles{Cols: cc.Tiles.Cols, Rows: cc.Tiles.Rows, Scale: cc.Tiles.Scale, Overlap: cc.Tiles.Overlap},
 	}
-	if cc.Detector == analysis.DetectorCascade || cc.Detector == analysis.DetectorYOLO {
-		m := cc.Model
-		ac.Model = &cv.ModelConfig{Kind: cc.Detector, Cascade: m.Cascade, Class: m.Class, MinSize: m.MinSize, Config: m.Config, Weights: m.Weights,
-			ONNX: m.ONNX, Layout: vision.Layout(m.Layout), Names: m.Names, Input: m.Input, Confidence: m.Confidence, NMS: m.NMS, Keep: m.Keep}
+	m := cc.Model
+	if ac.Detector == "" {
+		switch {
+		case m.ONNX != "" || models.Installed(modelsDir):
+			ac.Detector = analysis.DetectorNanoDet
+		default:
+			ac.Detector = analysis.DetectorHOG
+			ac.Warning = fmt.Sprintf("no trained detector is installed in %s (run `smarteye models install`): HOG finds only upright people, and no vehicles", modelsDir)
+			log.Warn("camera runs HOG: "+ac.Warning, "camera", cc.ID)
+		}
+	}
+	switch ac.Detector {
+	case analysis.DetectorCascade, analysis.DetectorYOLO, analysis.DetectorNanoDet:
+		onnx := m.ONNX
+		if ac.Detector == analysis.DetectorNanoDet && onnx == "" {
+			onnx = models.Path(modelsDir)
+		}
+		ac.Model = &cv.ModelConfig{Kind: ac.Detector, Cascade: m.Cascade, Class: m.Class, MinSize: m.MinSize, Config: m.Config, Weights: m.Weights,
+			ONNX: onnx, Layout: vision.Layout(m.Layout), Names: m.Names, Input: m.Input, Confidence: m.Confidence, NMS: m.NMS, Keep: m.Keep,
+			ClassConfidence: m.ClassConfidence}
 	}
 	for _, z := range cc.Zones {
 		vz := vision.Zone{Name: z.Name, Classes: z.Classes, Dwell: z.Dwell.D(), MinCount: z.MinCount}

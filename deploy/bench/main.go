@@ -51,7 +51,7 @@ func main() {
 	flag.IntVar(&replayRuns, "replay-runs", 21, "replay API requests timed")
 	flag.DurationVar(&stormTime, "storm-time", time.Minute, "length of the alert storm")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
-	flag.BoolVar(&visionBench, "vision", true, "include the vision capacity benchmark (RTSP + decode + motion gate + HOG, and the Python OpenCV script)")
+	flag.BoolVar(&visionBench, "vision", true, "include the vision benchmarks (the detectors' cost and accuracy; capacity: RTSP + decode + motion gate + NanoDet or HOG, and the Python OpenCV scripts)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
 	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)

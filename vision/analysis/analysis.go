@@ -147,15 +147,49 @@ func (c *Config) Validate() error {
 
 // Pool bounds the detectors' CPU use across all cameras: at most Size
 // detections run at once, each on one core (OpenCV's own threads are
-// turned off). It owns the in-process HOG detectors and shares each model
-// worker between the cameras that use the same model.
+// turned off). It owns the in-process HOG detectors and, for each model,
+// Size worker processes shared by the cameras that use it.
 type Pool struct {
 	slots chan *cv.HOG
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	remotes map[string]*cv.Remote
+	remotes map[string]*workers
 }
+
+// workers run one model in Size processes: a detection takes a free one,
+// so the cameras of one model use every core, not one.
+type workers struct {
+	free chan *cv.Remote
+	all  []*cv.Remote
+}
+
+// detectAt runs the regions of one frame on one free worker.
+func (w *workers) detectAt(ctx context.Context, img gocv.Mat, rois []image.Rectangle, scale float64) ([]vision.Detection, error) {
+	var r *cv.Remote
+	select {
+	case r = <-w.free:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { w.free <- r }()
+	var out []vision.Detection
+	for _, roi := range rois {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := r.DetectAt(img, roi, scale)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
+	}
+	return out, nil
+}
+
+// Scales and Input are the model's (see cv.Remote).
+func (w *workers) Scales() bool { return w.all[0].Scales() }
+func (w *workers) Input() int   { return w.all[0].Input() }
 
 // NewPool returns a pool of size workers (runtime.NumCPU when size ≤ 0).
 func NewPool(size int, log *slog.Logger) (*Pool, error) {
@@ -166,7 +200,7 @@ func NewPool(size int, log *slog.Logger) (*Pool, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cv.SetThreads(1)
-	p := &Pool{slots: make(chan *cv.HOG, size), log: log, remotes: map[string]*cv.Remote{}}
+	p := &Pool{slots: make(chan *cv.HOG, size), log: log, remotes: map[string]*workers{}}
 	for range size {
 		h, err := cv.NewHOG(cv.HOGParams{})
 		if err != nil {
@@ -189,30 +223,38 @@ func (p *Pool) Close() {
 			h.Close()
 		default:
 			p.mu.Lock()
-			for _, r := range p.remotes {
-				r.Close()
+			for _, w := range p.remotes {
+				for _, r := range w.all {
+					r.Close()
+				}
 			}
-			p.remotes = map[string]*cv.Remote{}
+			p.remotes = map[string]*workers{}
 			p.mu.Unlock()
 			return
 		}
 	}
 }
 
-// remote returns the shared worker for a model.
-func (p *Pool) remote(m cv.ModelConfig) (*cv.Remote, error) {
+// remote returns the shared workers of a model (each starts on its first
+// detection).
+func (p *Pool) remote(m cv.ModelConfig) (*workers, error) {
 	key := fmt.Sprintf("%+v", m)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if r, ok := p.remotes[key]; ok {
-		return r, nil
+	if w, ok := p.remotes[key]; ok {
+		return w, nil
 	}
-	r, err := cv.NewRemote(m, 0, p.log)
-	if err != nil {
-		return nil, err
+	w := &workers{free: make(chan *cv.Remote, p.Size())}
+	for range p.Size() {
+		r, err := cv.NewRemote(m, 0, p.log)
+		if err != nil {
+			return nil, err
+		}
+		w.all = append(w.all, r)
+		w.free <- r
 	}
-	p.remotes[key] = r
-	return r, nil
+	p.remotes[key] = w
+	return w, nil
 }
 
 // run takes a slot (and its HOG), waiting if all are busy.
@@ -228,26 +270,26 @@ func (p *Pool) run(ctx context.Context, f func(h *cv.HOG) error) error {
 
 // Stats describe a camera's analysis.
 type Stats struct {
-	Detector        string `json:"detector"`
-	DetectorError   string `json:"detector_error,omitempty"`
-	DetectorWarning string `json:"detector_warning,omitempty"`
-	Rate          float64       `json:"rate"`         // configured analysed frames per second
-	AnalysisFPS   float64       `json:"analysis_fps"` // measured
-	Analysed      uint64        `json:"analysed"`
-	Gated         uint64        `json:"gated"`          // analysed frames without motion: no detection run
-	Busy          uint64        `json:"busy"`           // frames due for analysis while it was still busy
-	DetectErrors  uint64        `json:"detect_errors"`  // detector failures
-	DetectTime    time.Duration `json:"detect_time_ns"` // last detection's duration
+	Detector        string        `json:"detector"`
+	DetectorError   string        `json:"detector_error,omitempty"`
+	DetectorWarning string        `json:"detector_warning,omitempty"`
+	Rate            float64       `json:"rate"`         // configured analysed frames per second
+	AnalysisFPS     float64       `json:"analysis_fps"` // measured
+	Analysed        uint64        `json:"analysed"`
+	Gated           uint64        `json:"gated"`          // analysed frames without motion: no detection run
+	Busy            uint64        `json:"busy"`           // frames due for analysis while it was still busy
+	DetectErrors    uint64        `json:"detect_errors"`  // detector failures
+	DetectTime      time.Duration `json:"detect_time_ns"` // last detection's duration
 	// Regions counts analysed frames whose detector ran on moving
 	// regions only, FullFrames those that ran on the whole frame.
-	Regions    uint64 `json:"regions"`
-	FullFrames uint64 `json:"full_frames"`
-	Detections    uint64        `json:"detections"`     // confirmed detections reported
-	Tracks        int           `json:"tracks"`
-	KeyframesOnly bool          `json:"keyframes_only"` // the analysis rate is at or below the keyframe rate
-	Decoder       decode.Stats  `json:"decoder"`
-	DecodeErrors  uint64        `json:"decode_errors"`
-	Snapshots     uint64        `json:"snapshots"`
+	Regions       uint64       `json:"regions"`
+	FullFrames    uint64       `json:"full_frames"`
+	Detections    uint64       `json:"detections"` // confirmed detections reported
+	Tracks        int          `json:"tracks"`
+	KeyframesOnly bool         `json:"keyframes_only"` // the analysis rate is at or below the keyframe rate
+	Decoder       decode.Stats `json:"decoder"`
+	DecodeErrors  uint64       `json:"decode_errors"`
+	Snapshots     uint64       `json:"snapshots"`
 }
 
 // Analyzer analyses one camera.
@@ -256,7 +298,7 @@ type Analyzer struct {
 	pool   *Pool
 	sink   Sink
 	log    *slog.Logger
-	remote *cv.Remote
+	remote *workers
 	// modelErr is why the configured model cannot be used at all.
 	modelErr error
 	idBase   uint64 // track ids are idBase + the tracker's id: unique across restarts
@@ -708,29 +750,23 @@ func (a *Analyzer) detect(ctx context.Context, img gocv.Mat, rois []image.Rectan
 		return nil, a.modelErr
 	}
 	var out []vision.Detection
-	each := func(detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error)) error {
-		for _, roi := range rois {
-			d, err := detect(img, roi)
-			if err != nil {
-				return err
-			}
-			out = append(out, d...)
-		}
-		return nil
-	}
 	var err error
 	if a.remote != nil {
-		// A model runs in its worker process, one request at a time: no
-		// pool slot is held while waiting for it, so a slow or hung model
-		// never starves the cameras on the in-process detectors.
-		err = each(func(img gocv.Mat, roi image.Rectangle) ([]vision.Detection, error) {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			return a.remote.DetectAt(img, roi, scale)
-		})
+		// A model runs in worker processes, one request each at a time:
+		// no pool slot is held while waiting for one, so a slow or hung
+		// model never starves the cameras on the in-process detectors.
+		out, err = a.remote.detectAt(ctx, img, rois, scale)
 	} else {
-		err = a.pool.run(ctx, func(h *cv.HOG) error { return each(h.Detect) })
+		err = a.pool.run(ctx, func(h *cv.HOG) error {
+			for _, roi := range rois {
+				d, err := h.Detect(img, roi)
+				if err != nil {
+					return err
+				}
+				out = append(out, d...)
+			}
+			return nil
+		})
 	}
 	if len(rois) > 1 {
 		// Regions overlap (tiles by design): the same object found twice.

@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 // vtestFrames returns the first n frames of OpenCV's vtest.avi as raw BGR
 // (decoded by ffmpeg) and the file holding them.
 func vtestFrames(t *testing.T, n int) (frames [][]byte, file string) {
+	return vtestFramesTB(t, n)
+}
+
+func vtestFramesTB(t testing.TB, n int) (frames [][]byte, file string) {
 	t.Helper()
 	src, ok := sim.Footage("")
 	if !ok {

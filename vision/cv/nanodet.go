@@ -38,9 +38,9 @@ func NetInput(w, h int, scale float64, input int) (image.Point, float64) {
 }
 
 type nanodet struct {
-	net   gocv.Net
-	cfg   ModelConfig
-	names []string
+	net    gocv.Net
+	cfg    ModelConfig
+	names  []string
 	layers []string
 }
 

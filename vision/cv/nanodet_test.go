@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -263,5 +264,128 @@ func TestNanoDetBrokenModel(t *testing.T) {
 		if _, err := cv.NewRemote(c, 0, nil); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+}
+
+// Walkers are testdata/vtest-walkers.json: named walkers' boxes, one
+// frame a second.
+type Walkers struct {
+	Frames []struct {
+		Frame  int `json:"frame"`
+		People []struct {
+			ID  string     `json:"id"`
+			Box [4]float64 `json:"box"`
+		} `json:"people"`
+	} `json:"frames"`
+}
+
+// TrackHold is how well tracks held the labelled walkers: fragments are
+// distinct track ids per walker, switches the changes of id between two
+// sightings of one walker, coverage the share of labelled boxes matched.
+type TrackHold struct {
+	Walkers, Fragments, Switches, Matched, Labelled int
+}
+
+// trackWalkers runs detect and a tracker as the analysis does (2
+// analysed frames a second, whole frames) over the labelled span, and
+// matches each labelled walker to the reported tracks at IoU ≥ 0.3.
+func trackWalkers(t testing.TB, detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error), tc vision.TrackerConfig) TrackHold {
+	t.Helper()
+	b, err := os.ReadFile("testdata/vtest-walkers.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w Walkers
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	last := w.Frames[len(w.Frames)-1].Frame
+	frames, _ := vtestFramesTB(t, last+1)
+	labelled := map[int]int{}
+	for i, f := range w.Frames {
+		labelled[f.Frame] = i
+	}
+	tr := vision.NewTracker(tc)
+	ids := map[string][]uint64{}
+	var hold TrackHold
+	t0 := time.Unix(0, 0)
+	for n := 0; n <= last; n += 5 {
+		img, err := gocv.NewMatFromBytes(576, 768, gocv.MatTypeCV8UC3, frames[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		dets, err := detect(img, image.Rectangle{})
+		img.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var people []vision.Detection
+		for _, d := range dets {
+			if d.Class == "person" {
+				people = append(people, d)
+			}
+		}
+		res := tr.Update(t0.Add(time.Duration(n)*100*time.Millisecond), people)
+		i, ok := labelled[n]
+		if !ok {
+			continue
+		}
+		taken := map[int]bool{}
+		for _, p := range w.Frames[i].People {
+			hold.Labelled++
+			box := vision.Box{X: p.Box[0], Y: p.Box[1], W: p.Box[2], H: p.Box[3]}
+			best, bestIoU := -1, 0.3
+			for j, d := range res.Detections {
+				if v := d.Box.IoU(box); !taken[j] && v >= bestIoU {
+					best, bestIoU = j, v
+				}
+			}
+			if best >= 0 {
+				taken[best] = true
+				hold.Matched++
+				ids[p.ID] = append(ids[p.ID], res.Detections[best].TrackID)
+			} else if _, ok := ids[p.ID]; !ok {
+				ids[p.ID] = nil
+			}
+		}
+	}
+	for _, seq := range ids {
+		hold.Walkers++
+		seen := map[uint64]bool{}
+		for k, id := range seq {
+			seen[id] = true
+			if k > 0 && seq[k-1] != id {
+				hold.Switches++
+			}
+		}
+		hold.Fragments += len(seen)
+	}
+	return hold
+}
+
+// Tracks hold: on the labelled walkers, NanoDet's steady detections with
+// the two-stage tracker give about one track per walker and few id
+// changes, and fewer tracks per matched walker than HOG.
+func TestNanoDetTracksHold(t *testing.T) {
+	r, err := cv.NewRemote(cv.ModelConfig{Kind: "nanodet", ONNX: nanodetModel(t)}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	hog, err := cv.NewHOG(cv.HOGParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close()
+	// As the analysis configures them at 2 frames/s (MaxAge 4 s).
+	nano := trackWalkers(t, r.Detect, vision.TrackerConfig{MaxAge: 4 * time.Second, HighConfidence: analysisHigh})
+	hogHold := trackWalkers(t, hog.Detect, vision.TrackerConfig{MaxAge: 4 * time.Second})
+	t.Logf("nanodet: %+v", nano)
+	t.Logf("hog:     %+v", hogHold)
+	if nano.Matched < nano.Labelled*9/10 {
+		t.Errorf("NanoDet's tracks cover %d of %d labelled boxes", nano.Matched, nano.Labelled)
+	}
+	if nano.Fragments > nano.Walkers+1 || nano.Switches > 2 {
+		t.Errorf("NanoDet: %d tracks for %d walkers, %d id switches", nano.Fragments, nano.Walkers, nano.Switches)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -121,6 +122,9 @@ type Video struct {
 	StallTimeout Duration `yaml:"stall_timeout"`
 	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
 	MaxBackoff Duration `yaml:"max_backoff"`
+	// Models is the directory of the installed trained detector
+	// (`smarteye models install`). It defaults to <data_dir>/models.
+	Models string `yaml:"models"`
 	// Cameras defaults to none (the demo adds its simulated ones).
 	Cameras   []Camera  `yaml:"cameras"`
 	WebRTC    WebRTC    `yaml:"webrtc"`
@@ -182,13 +186,23 @@ type Camera struct {
 	Gate           *bool     `yaml:"gate"`
 	MinConfidence  float64   `yaml:"min_confidence"`
 	Model          Model     `yaml:"model"`
+	Tiles          Tiles     `yaml:"tiles"`
 	Zones          []Zone    `yaml:"zones"`
 	Geo            CameraGeo `yaml:"geo"`
 	// Record overrides video.recording.mode for this camera.
 	Record string `yaml:"record"`
 }
 
-// Model is a cascade or YOLO model file set.
+// Tiles runs a camera's NanoDet on a grid of enlarged tiles (drone
+// cameras looking down: small objects).
+type Tiles struct {
+	Cols    int     `yaml:"cols"`
+	Rows    int     `yaml:"rows"`
+	Scale   float64 `yaml:"scale"`
+	Overlap float64 `yaml:"overlap"`
+}
+
+// Model is a cascade, YOLO or NanoDet model file set.
 type Model struct {
 	Cascade    string   `yaml:"cascade"`
 	Class      string   `yaml:"class"`
@@ -202,6 +216,8 @@ type Model struct {
 	Confidence float64  `yaml:"confidence"`
 	NMS        float64  `yaml:"nms"`
 	Keep       []string `yaml:"keep"`
+	// ClassConfidence sets single classes' thresholds (NanoDet).
+	ClassConfidence map[string]float64 `yaml:"class_confidence"`
 }
 
 // Zone is a polygon in a camera's image.
@@ -659,12 +675,12 @@ var demoRoutes = [][][2]float64{
 
 func defaultSim() Sim {
 	return Sim{RTSPAddress: "127.0.0.1:8554", Cameras: []SimCamera{
-		{ID: "plaza-north", Name: "Plaza north", Source: "vtest", Codec: "h264", Detector: "hog", Rate: 2, Zones: []Zone{
+		{ID: "plaza-north", Name: "Plaza north", Source: "vtest", Codec: "h264", Rate: 2, Zones: []Zone{
 			{Name: "crossing", Polygon: [][2]float64{{0, 330}, {768, 330}, {768, 576}, {0, 576}}, Classes: []string{"person"}, Dwell: Duration(20 * time.Second), MinCount: 4},
 		}, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
 			{80, 260, 22.5395927, 114.0546056}, {690, 260, 22.5395006, 114.0547775}, {720, 560, 22.5394303, 114.0546937}, {50, 560, 22.5394903, 114.0545817},
 		}}},
-		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Detector: "hog", Rate: 2, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
+		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Rate: 2, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
 			{80, 260, 22.5402073, 114.0559944}, {690, 260, 22.5402994, 114.0558225}, {720, 560, 22.5403697, 114.0559063}, {50, 560, 22.5403097, 114.0560183},
 		}}},
 	}, Site: Site{ID: demoSite, Name: "Futian CBD block (synthetic)", Lat: 22.5400, Lon: 114.0555, Elevation: 10, Synthetic: true},
@@ -703,6 +719,15 @@ func demoRules() []alert.Rule {
 
 // Validate checks every value and returns all problems at once, each naming
 // its key and what to do.
+// ModelsDir is where the trained detector is installed: video.models, or
+// <data_dir>/models.
+func (c *Config) ModelsDir() string {
+	if c.Video.Models != "" {
+		return c.Video.Models
+	}
+	return filepath.Join(c.DataDir, "models")
+}
+
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -924,6 +949,9 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 		if (cam.Detector == "cascade" && cam.Model.Cascade == "") || (cam.Detector == "yolo" && cam.Model.ONNX == "" && cam.Model.Weights == "") {
 			bad(key+".model", "the %s detector needs its model files", cam.Detector)
 		}
+		if t := cam.Tiles; t != (Tiles{}) && cam.Detector != "nanodet" && cam.Detector != "" {
+			bad(key+".tiles", "tiles need the nanodet detector, not %s", cam.Detector)
+		}
 	}
 	for i, s := range c.Sim.Cameras {
 		key := fmt.Sprintf("sim.cameras[%d]", i)
@@ -936,7 +964,7 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 			bad(key+".codec", "%q is not one of h264, h265", s.Codec)
 		}
 		if s.Detector == "cascade" || s.Detector == "yolo" {
-			bad(key+".detector", "simulated cameras run hog, motion or none")
+			bad(key+".detector", "simulated cameras run nanodet, hog, motion or none")
 		}
 		validateAnalysis(bad, key, s.Detector, s.Rate, s.Zones)
 	}
@@ -1062,9 +1090,9 @@ func (c *Config) validateGeo(bad func(string, string, ...any)) {
 
 func validateAnalysis(bad func(string, string, ...any), key, detector string, rate float64, zones []Zone) {
 	switch detector {
-	case "", "hog", "motion", "cascade", "yolo", "none":
+	case "", "nanodet", "hog", "motion", "cascade", "yolo", "none":
 	default:
-		bad(key+".detector", "%q is not one of hog, motion, cascade, yolo, none", detector)
+		bad(key+".detector", "%q is not one of nanodet, hog, motion, cascade, yolo, none", detector)
 	}
 	if rate < 0 || rate > 60 {
 		bad(key+".rate", "%g is out of range 0..60 analysed frames per second", rate)
