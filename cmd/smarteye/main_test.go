@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/vision/models"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
@@ -68,7 +69,9 @@ func startEnv(t *testing.T, env []string, args ...string) *proc {
 		args = append(args, "--rtsp", "127.0.0.1:0")
 	}
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), config.AdminPasswordEnv+"="+testPassword, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0")
+	// The trained detector `make deps` installed, as `make demo` uses it.
+	cmd.Env = append(os.Environ(), config.AdminPasswordEnv+"="+testPassword, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0",
+		models.EnvDir+"="+models.DevDir())
 	cmd.Env = append(cmd.Env, env...)
 	stdout, _ := cmd.StdoutPipe()
 	log := &syncWriter{}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,11 +18,15 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/vision"
+	"github.com/smarteye/smarteye/vision/analysis"
+	"github.com/smarteye/smarteye/vision/models"
 )
 
 type cameraView struct {
@@ -69,7 +75,7 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	for _, c := range list.Cameras {
-		if c.Stream.Codec != "H264" || c.Stream.Width != 768 || c.Analysis.Detector != "hog" || !strings.HasPrefix(c.URL, "rtsp://127.0.0.1:") {
+		if c.Stream.Codec != "H264" || c.Stream.Width != 768 || c.Analysis.Detector != "nanodet:nanodet-g.onnx" || !strings.HasPrefix(c.URL, "rtsp://127.0.0.1:") {
 			t.Errorf("camera %+v", c)
 		}
 	}
@@ -140,10 +146,14 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 		t.Fatalf("%d stored detections", len(dets.Detections))
 	}
 	placed := 0
+	classes := map[string]int{}
+	tracks := map[int64]int{}
 	for _, d := range dets.Detections {
-		if d.CameraID != "plaza-north" || d.Class != "person" || d.TrackID == nil || d.Box[3] < 64 {
+		classes[d.Class]++
+		if d.CameraID != "plaza-north" || d.TrackID == nil || d.Box[2] <= 0 || d.Box[3] <= 0 || !slices.Contains(vision.StreetClasses, d.Class) {
 			t.Fatalf("stored detection %+v", d)
 		}
+		tracks[*d.TrackID]++
 		if d.GeoStatus != nil && *d.GeoStatus == "ok" {
 			// On the demo plaza, with the calibration's error.
 			if d.Lat == nil || geo.Distance(*d.Lat, *d.Lon, 22.5395, 114.0547) > 100 || d.PositionError == nil || *d.PositionError <= 0 {
@@ -154,6 +164,18 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 	}
 	if placed < len(dets.Detections)/2 {
 		t.Fatalf("%d of %d detections placed on the ground", placed, len(dets.Detections))
+	}
+	// NanoDet: people, and the van and car parked at the top right; tracks
+	// that last across frames.
+	long := 0
+	for _, n := range tracks {
+		if n >= 4 {
+			long++
+		}
+	}
+	t.Logf("stored detections by class %v; %d tracks, %d of them over 4 frames or more", classes, len(tracks), long)
+	if classes["person"] == 0 || classes["car"]+classes["truck"] == 0 || long < 2 {
+		t.Fatalf("stored detections by class %v, %d tracks lasting 4 frames: want people, the parked vehicles and lasting tracks", classes, long)
 	}
 
 	// Footprints: the calibrated fixed camera's, and a video-less drone
@@ -297,4 +319,54 @@ func killPublisher(pid int, camera string) error {
 		}
 	}
 	return fmt.Errorf("no ffmpeg publishing %s among %q", camera, out)
+}
+
+// A camera that names no detector runs NanoDet when the model is
+// installed, and HOG otherwise, with the reason in its status; one that
+// names nanodet without a model keeps running and reports why.
+func TestDefaultDetector(t *testing.T) {
+	installed := models.DevDir()
+	if !models.Installed(installed) {
+		t.Fatalf("the model is not installed in %s: run `make deps`", installed)
+	}
+	empty := t.TempDir()
+	cam := config.Camera{ID: "c", URL: "rtsp://127.0.0.1/x"}
+	ac, err := analysisConfig(cam, "", installed, slog.New(slog.DiscardHandler))
+	if err != nil || ac.Detector != analysis.DetectorNanoDet || ac.Model == nil || ac.Model.ONNX != models.Path(installed) || ac.Warning != "" {
+		t.Fatalf("installed: %+v, %v", ac, err)
+	}
+	var logged strings.Builder
+	ac, err = analysisConfig(cam, "", empty, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil || ac.Detector != analysis.DetectorHOG || ac.Model != nil || !strings.Contains(ac.Warning, "no trained detector is installed") {
+		t.Fatalf("not installed: %+v, %v", ac, err)
+	}
+	if !strings.Contains(logged.String(), "camera runs HOG") {
+		t.Fatalf("no warning in the log: %s", logged.String())
+	}
+	pool, err := analysis.NewPool(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	a, err := analysis.New(ac, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.Detector != "hog" || !strings.Contains(st.DetectorWarning, "smarteye models install") {
+		t.Fatalf("stats %+v", st)
+	}
+	// Asked for by name without a model: the camera still streams, and
+	// its analysis says why it cannot detect.
+	cam.Detector = "nanodet"
+	ac, err = analysisConfig(cam, "", empty, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = analysis.New(ac, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); !strings.Contains(st.DetectorError, "no such file") {
+		t.Fatalf("stats %+v", st)
+	}
 }

@@ -277,11 +277,12 @@ func writeAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// EnvDir names the environment variable with the models directory that
-// the tests and the benchmarks use (`make test` sets it to var/models).
-const EnvDir = "SMARTEYE_MODELS"
+// EnvDir is the environment variable of the video.models setting, which
+// the tests and the benchmarks also read (`make test` sets it to
+// var/models).
+const EnvDir = "SMARTEYE_VIDEO_MODELS"
 
-// DevDir is the models directory of a source checkout: $SMARTEYE_MODELS,
+// DevDir is the models directory of a source checkout: $SMARTEYE_VIDEO_MODELS,
 // or var/models at the root of the module that holds the working
 // directory (where `make deps` installs the model).
 func DevDir() string {

