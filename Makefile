@@ -30,7 +30,7 @@ vet:
 # Every test, with the race detector. Tests start their own PostgreSQL.
 # The browser tests leave their screenshots in var/test-artifacts.
 test: deps vet
-	TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts SMARTEYE_VIDEO_MODELS=$(CURDIR)/var/models $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
+	TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts DETECTOR_MODELS=$(CURDIR)/var/models $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
 
 # Each fuzz target for FUZZTIME (default 30s); the seed corpora run in `make test`.
 FUZZTIME ?= 30s

@@ -50,6 +50,9 @@ type Object struct {
 	Lon       *float64 `json:"lon,omitempty"`
 	Error     float64  `json:"error,omitempty"`
 	GeoStatus string   `json:"geo_status"`
+	// Carried marks an object the frame's detector did not look for (a
+	// gated camera's still part): where it was last seen.
+	Carried bool `json:"carried,omitempty"`
 }
 
 // Detections are the tracked objects of one analysed frame, for the live

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
-	"github.com/smarteye/smarteye/vision/models"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/vision/models"
 )
 
 var binary string
@@ -71,7 +71,7 @@ func startEnv(t *testing.T, env []string, args ...string) *proc {
 	cmd := exec.Command(binary, args...)
 	// The trained detector `make deps` installed, as `make demo` uses it.
 	cmd.Env = append(os.Environ(), config.AdminPasswordEnv+"="+testPassword, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0",
-		models.EnvDir+"="+models.DevDir())
+		"SMARTEYE_VIDEO_MODELS="+models.DevDir())
 	cmd.Env = append(cmd.Env, env...)
 	stdout, _ := cmd.StdoutPipe()
 	log := &syncWriter{}

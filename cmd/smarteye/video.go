@@ -159,7 +159,7 @@ func (s videoSink) Frame(f vision.Frame) {
 	var fenceEvents []telemetry.Event
 	for _, o := range f.Detections {
 		box := [4]float64{o.Box.X, o.Box.Y, o.Box.W, o.Box.H}
-		obj := telemetry.Object{TrackID: o.TrackID, Class: o.Class, Confidence: o.Confidence, Box: box, GeoStatus: string(geo.StatusUncalibrated)}
+		obj := telemetry.Object{TrackID: o.TrackID, Class: o.Class, Confidence: o.Confidence, Box: box, GeoStatus: string(geo.StatusUncalibrated), Carried: o.Carried}
 		row := []any{f.Time, f.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
 			float32(o.Box.X), float32(o.Box.Y), float32(o.Box.W), float32(o.Box.H), nil, nil, nil, obj.GeoStatus}
 		if s.geo != nil {

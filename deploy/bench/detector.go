@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	"os"
@@ -164,20 +163,20 @@ func benchDetectors(ctx context.Context, root string) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(&b, "\n**Accuracy**: people on %d frames of `vtest.avi` labelled by hand (%s; `vision/cv/testdata/vtest-labels.json`, %d people, mostly hidden or cut-off ones marked ignore), matched greedily by confidence at IoU ≥ 0.5 (PASCAL VOC's rule) and, for HOG's loose boxes, at IoU ≥ 0.3. NanoDet's rows count its boxes at the tracker's threshold for starting a track (%.2f) and at its reporting threshold (0.25, the weak boxes the tracker only uses to extend tracks). `TestNanoDetAccuracy` holds NanoDet 416 to precision ≥ 0.78 and recall ≥ 0.90 and to beating HOG on both.\n\n",
-		len(labels.Frames), "every 33rd frame from 0", labels.people(), analysis.DefaultHighConfidence)
+		len(labels.Frames), "every 33rd frame from 0", labels.People(), analysis.DefaultHighConfidence)
 	b.WriteString("| Detector | threshold | IoU | TP | FP | FN | precision | recall |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, d := range ds {
 		thresholds := []float64{d.minConf}
 		if d.minConf > 0 {
 			thresholds = append(thresholds, 0.25)
 		}
+		dets, err := detectAll(labels, frames, d.detect)
+		if err != nil {
+			return "", err
+		}
 		for _, th := range thresholds {
-			dets, err := detectAll(labels, frames, d.detect)
-			if err != nil {
-				return "", err
-			}
 			for _, iou := range []float64{0.5, 0.3} {
-				s := labels.score(dets, th, iou)
+				s := score(labels, dets, th, iou)
 				fmt.Fprintf(&b, "| %s | %.2f | %.1f | %d | %d | %d | %.3f | %.3f |\n", d.name, th, iou, s.TP, s.FP, s.FN, s.Precision(), s.Recall())
 			}
 		}
@@ -186,47 +185,16 @@ func benchDetectors(ctx context.Context, root string) (string, error) {
 	return b.String(), nil
 }
 
-// labels are vision/cv/testdata/vtest-labels.json.
-type labels struct {
-	Frames []struct {
-		Frame  int `json:"frame"`
-		People []struct {
-			Box    [4]float64 `json:"box"`
-			Ignore bool       `json:"ignore"`
-		} `json:"people"`
-	} `json:"frames"`
-}
-
-func (l labels) people() int {
-	n := 0
-	for _, f := range l.Frames {
-		for _, p := range f.People {
-			if !p.Ignore {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-func labelledFrames(ctx context.Context, root string) (labels, [][]byte, error) {
-	var l labels
-	raw, err := os.ReadFile(filepath.Join(repoRoot(), "vision", "cv", "testdata", "vtest-labels.json"))
+func labelledFrames(ctx context.Context, root string) (vision.Labels, [][]byte, error) {
+	l, err := vision.ReadLabels(filepath.Join(repoRoot(), "vision", "cv", "testdata", "vtest-labels.json"))
 	if err != nil {
 		return l, nil, err
 	}
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return l, nil, err
-	}
-	last := 0
-	for _, f := range l.Frames {
-		last = max(last, f.Frame)
-	}
-	frames, err := scaledFrames(ctx, root, 768, 576, last+1)
+	frames, err := scaledFrames(ctx, root, 768, 576, l.LastFrame()+1)
 	return l, frames, err
 }
 
-func detectAll(l labels, frames [][]byte, detect detectFunc) ([][]vision.Detection, error) {
+func detectAll(l vision.Labels, frames [][]byte, detect detectFunc) ([][]vision.Detection, error) {
 	var out [][]vision.Detection
 	for _, f := range l.Frames {
 		img, err := gocv.NewMatFromBytes(576, 768, gocv.MatTypeCV8UC3, frames[f.Frame])
@@ -243,22 +211,11 @@ func detectAll(l labels, frames [][]byte, detect detectFunc) ([][]vision.Detecti
 	return out, nil
 }
 
-func (l labels) score(dets [][]vision.Detection, minConf, iou float64) vision.Score {
+// score scores every labelled frame's people.
+func score(l vision.Labels, dets [][]vision.Detection, minConf, iou float64) vision.Score {
 	var total vision.Score
 	for i, f := range l.Frames {
-		var people []vision.Detection
-		for _, d := range dets[i] {
-			if d.Class == "person" && d.Confidence >= minConf {
-				people = append(people, d)
-			}
-		}
-		var truth []vision.Box
-		var ignore []bool
-		for _, p := range f.People {
-			truth = append(truth, vision.Box{X: p.Box[0], Y: p.Box[1], W: p.Box[2], H: p.Box[3]})
-			ignore = append(ignore, p.Ignore)
-		}
-		total = total.Add(vision.Match(people, truth, ignore, iou))
+		total = total.Add(f.ScorePeople(dets[i], minConf, iou))
 	}
 	return total
 }

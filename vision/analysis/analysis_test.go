@@ -76,6 +76,13 @@ func camera(t *testing.T, path string) string {
 
 func cameraOn(t *testing.T, path string, udp bool) string {
 	t.Helper()
+	return publish(t, path, udp, &sim.Publisher{GOP: 10})
+}
+
+// publish runs pub (its source and URL filled in: vtest on a fresh
+// server) and returns the camera's URL.
+func publish(t *testing.T, path string, udp bool, pub *sim.Publisher) string {
+	t.Helper()
 	footage, ok := sim.Footage("")
 	if !ok {
 		t.Fatal("vtest.avi not found: run `make deps`")
@@ -85,7 +92,7 @@ func cameraOn(t *testing.T, path string, udp bool) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pub := &sim.Publisher{Source: footage, URL: srv.URL(path), GOP: 10}
+	pub.Source, pub.URL = footage, srv.URL(path)
 	done := make(chan struct{})
 	go func() {
 		pub.Run(ctx)
@@ -96,7 +103,7 @@ func cameraOn(t *testing.T, path string, udp bool) string {
 		<-done
 		srv.Close()
 	})
-	waitFor(t, 15*time.Second, "ffmpeg to publish", func() bool { return srv.Ready(path) })
+	waitFor(t, 30*time.Second, "ffmpeg to publish", func() bool { return srv.Ready(path) })
 	return srv.URL(path)
 }
 

@@ -1,7 +1,6 @@
 package analysis_test
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"os"
@@ -31,28 +30,7 @@ func nanodetConfig(t *testing.T) *cv.ModelConfig {
 // resolution would send it.
 func scaledCamera(t *testing.T, path string, w, h int) string {
 	t.Helper()
-	footage, ok := sim.Footage("")
-	if !ok {
-		t.Fatal("vtest.avi not found: run `make deps`")
-	}
-	srv := &sim.RTSPServer{}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pub := &sim.Publisher{Source: footage, URL: srv.URL(path), GOP: 5, Width: w, Height: h}
-	done := make(chan struct{})
-	go func() {
-		pub.Run(ctx)
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
-	waitFor(t, 30*time.Second, "ffmpeg to publish", func() bool { return srv.Ready(path) })
-	return srv.URL(path)
+	return publish(t, path, false, &sim.Publisher{GOP: 5, Width: w, Height: h})
 }
 
 // offlinePeople runs the model on every step-th of the first n frames

@@ -269,18 +269,43 @@ type yolo struct {
 }
 
 func loadYOLO(c ModelConfig) (model, error) {
-	var names []string
-	if c.Names != "" {
-		f, err := os.Open(c.Names)
-		if err != nil {
-			return nil, err
-		}
-		names, err = vision.ParseClassNames(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("names %s: %w", c.Names, err)
-		}
+	names, err := classNames(c.Names, nil)
+	if err != nil {
+		return nil, err
 	}
+	net, layers, err := loadNet(c)
+	if err != nil {
+		return nil, err
+	}
+	m := &yolo{net: net, cfg: c, names: names, layers: layers}
+	// OpenCV reads some models lazily: a truncated weights file should
+	// fail now, in the worker's start-up, not on the first camera frame.
+	if err := trialRun(m, c); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// classNames reads a names file, or returns def when there is none.
+func classNames(path string, def []string) ([]string, error) {
+	if path == "" {
+		return def, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := vision.ParseClassNames(f)
+	if err != nil {
+		return nil, fmt.Errorf("names %s: %w", path, err)
+	}
+	return names, nil
+}
+
+// loadNet reads c's network (ONNX, or a Darknet cfg and weights) for the
+// CPU and names its output layers.
+func loadNet(c ModelConfig) (gocv.Net, []string, error) {
 	var net gocv.Net
 	if c.ONNX != "" {
 		net = gocv.ReadNetFromONNX(c.ONNX)
@@ -289,7 +314,7 @@ func loadYOLO(c ModelConfig) (model, error) {
 	}
 	if net.Empty() {
 		net.Close()
-		return nil, fmt.Errorf("%s: OpenCV could not load the network", c.Name())
+		return net, nil, fmt.Errorf("%s: OpenCV could not load the network", c.Name())
 	}
 	net.SetPreferableBackend(gocv.NetBackendOpenCV)
 	net.SetPreferableTarget(gocv.NetTargetCPU)
@@ -301,19 +326,22 @@ func loadYOLO(c ModelConfig) (model, error) {
 	}
 	if len(layers) == 0 {
 		net.Close()
-		return nil, fmt.Errorf("%s: the network has no output layers", c.Name())
+		return net, nil, fmt.Errorf("%s: the network has no output layers", c.Name())
 	}
-	m := &yolo{net: net, cfg: c, names: names, layers: layers}
-	// One pass on a blank frame at load time: OpenCV reads some models
-	// lazily, and a truncated weights file should fail now, in the
-	// worker's start-up, not on the first camera frame.
+	return net, layers, nil
+}
+
+// trialRun runs m once on a blank frame at load time, closing it when
+// that fails: a broken or mismatched model fails in the worker's
+// start-up, with the reason, not on the first camera frame.
+func trialRun(m model, c ModelConfig) error {
 	blank := gocv.NewMatWithSize(c.Input, c.Input, gocv.MatTypeCV8UC3)
 	defer blank.Close()
 	if _, err := m.detect(blank, image.Point{}); err != nil {
-		net.Close()
-		return nil, fmt.Errorf("%s: trial run: %w", c.Name(), err)
+		m.close()
+		return fmt.Errorf("%s: trial run: %w", c.Name(), err)
 	}
-	return m, nil
+	return nil
 }
 
 func (m *yolo) close() { m.net.Close() }

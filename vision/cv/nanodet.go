@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"os"
 
 	"gocv.io/x/gocv"
 
@@ -45,38 +44,18 @@ type nanodet struct {
 }
 
 func loadNanoDet(c ModelConfig) (model, error) {
-	names := vision.COCOClasses
-	if c.Names != "" {
-		f, err := os.Open(c.Names)
-		if err != nil {
-			return nil, err
-		}
-		names, err = vision.ParseClassNames(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("names %s: %w", c.Names, err)
-		}
+	names, err := classNames(c.Names, vision.COCOClasses)
+	if err != nil {
+		return nil, err
 	}
-	net := gocv.ReadNetFromONNX(c.ONNX)
-	if net.Empty() {
-		net.Close()
-		return nil, fmt.Errorf("%s: OpenCV could not load the network", c.Name())
+	net, layers, err := loadNet(c)
+	if err != nil {
+		return nil, err
 	}
-	net.SetPreferableBackend(gocv.NetBackendOpenCV)
-	net.SetPreferableTarget(gocv.NetTargetCPU)
-	m := &nanodet{net: net, cfg: c, names: names}
-	for _, id := range net.GetUnconnectedOutLayers() {
-		l := net.GetLayer(id)
-		m.layers = append(m.layers, l.GetName())
-		l.Close()
-	}
-	// One pass on a blank frame at load time: a model that is not a
-	// NanoDet head (wrong outputs) fails now, in the worker's start-up.
-	blank := gocv.NewMatWithSize(c.Input, c.Input, gocv.MatTypeCV8UC3)
-	defer blank.Close()
-	if _, err := m.detect(blank, image.Point{}); err != nil {
-		net.Close()
-		return nil, fmt.Errorf("%s: trial run: %w", c.Name(), err)
+	m := &nanodet{net: net, cfg: c, names: names, layers: layers}
+	// A model that is not a NanoDet head (wrong outputs) fails here.
+	if err := trialRun(m, c); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -1,7 +1,6 @@
 package cv_test
 
 import (
-	"encoding/json"
 	"errors"
 	"image"
 	"os"
@@ -124,7 +123,10 @@ func TestNanoDetFindsPeopleAndVehicles(t *testing.T) {
 // by hand): NanoDet's precision and recall for people at IoU 0.5 stay in
 // the band measured when it was added, and beat HOG's on both.
 func TestNanoDetAccuracy(t *testing.T) {
-	labels := loadLabels(t)
+	labels := loadLabels(t, "vtest-labels.json")
+	if len(labels.Frames) < 20 {
+		t.Fatalf("%d labelled frames", len(labels.Frames))
+	}
 	r, err := cv.NewRemote(cv.ModelConfig{Kind: "nanodet", ONNX: nanodetModel(t)}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -151,48 +153,19 @@ func TestNanoDetAccuracy(t *testing.T) {
 	}
 }
 
-// Labels are the hand-labelled frames of vtest.avi.
-type Labels struct {
-	Source string `json:"source"`
-	Note   string `json:"note"`
-	Frames []struct {
-		Frame    int        `json:"frame"`
-		People   []LabelBox `json:"people"`
-		Vehicles []LabelBox `json:"vehicles"`
-	} `json:"frames"`
-}
-
-// LabelBox is x, y, w, h and whether the box is too hidden or small to
-// demand ("ignore").
-type LabelBox struct {
-	Box    [4]float64 `json:"box"`
-	Ignore bool       `json:"ignore,omitempty"`
-}
-
-func loadLabels(t *testing.T) Labels {
+func loadLabels(t testing.TB, name string) vision.Labels {
 	t.Helper()
-	b, err := os.ReadFile("testdata/vtest-labels.json")
+	l, err := vision.ReadLabels(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
-	}
-	var l Labels
-	if err := json.Unmarshal(b, &l); err != nil {
-		t.Fatal(err)
-	}
-	if len(l.Frames) < 20 {
-		t.Fatalf("%d labelled frames", len(l.Frames))
 	}
 	return l
 }
 
 // scoreLabels runs detect on each labelled frame and scores its people.
-func scoreLabels(t *testing.T, l Labels, detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error), minConf float64) vision.Score {
+func scoreLabels(t *testing.T, l vision.Labels, detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error), minConf float64) vision.Score {
 	t.Helper()
-	last := 0
-	for _, f := range l.Frames {
-		last = max(last, f.Frame)
-	}
-	frames, _ := vtestFrames(t, last+1)
+	frames, _ := vtestFrames(t, l.LastFrame()+1)
 	var total vision.Score
 	for _, f := range l.Frames {
 		img, err := gocv.NewMatFromBytes(576, 768, gocv.MatTypeCV8UC3, frames[f.Frame])
@@ -204,19 +177,7 @@ func scoreLabels(t *testing.T, l Labels, detect func(gocv.Mat, image.Rectangle) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		var people []vision.Detection
-		for _, d := range dets {
-			if d.Class == "person" && d.Confidence >= minConf {
-				people = append(people, d)
-			}
-		}
-		var truth []vision.Box
-		var ignore []bool
-		for _, b := range f.People {
-			truth = append(truth, vision.Box{X: b.Box[0], Y: b.Box[1], W: b.Box[2], H: b.Box[3]})
-			ignore = append(ignore, b.Ignore)
-		}
-		total = total.Add(vision.Match(people, truth, ignore, 0.5))
+		total = total.Add(f.ScorePeople(dets, minConf, 0.5))
 	}
 	return total
 }
@@ -267,18 +228,6 @@ func TestNanoDetBrokenModel(t *testing.T) {
 	}
 }
 
-// Walkers are testdata/vtest-walkers.json: named walkers' boxes, one
-// frame a second.
-type Walkers struct {
-	Frames []struct {
-		Frame  int `json:"frame"`
-		People []struct {
-			ID  string     `json:"id"`
-			Box [4]float64 `json:"box"`
-		} `json:"people"`
-	} `json:"frames"`
-}
-
 // TrackHold is how well tracks held the labelled walkers: fragments are
 // distinct track ids per walker, switches the changes of id between two
 // sightings of one walker, coverage the share of labelled boxes matched.
@@ -291,15 +240,8 @@ type TrackHold struct {
 // matches each labelled walker to the reported tracks at IoU ≥ 0.3.
 func trackWalkers(t testing.TB, detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error), tc vision.TrackerConfig) TrackHold {
 	t.Helper()
-	b, err := os.ReadFile("testdata/vtest-walkers.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w Walkers
-	if err := json.Unmarshal(b, &w); err != nil {
-		t.Fatal(err)
-	}
-	last := w.Frames[len(w.Frames)-1].Frame
+	w := loadLabels(t, "vtest-walkers.json")
+	last := w.LastFrame()
 	frames, _ := vtestFramesTB(t, last+1)
 	labelled := map[int]int{}
 	for i, f := range w.Frames {

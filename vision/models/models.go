@@ -277,12 +277,13 @@ func writeAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// EnvDir is the environment variable of the video.models setting, which
-// the tests and the benchmarks also read (`make test` sets it to
-// var/models).
-const EnvDir = "SMARTEYE_VIDEO_MODELS"
+// EnvDir names the models directory for the tests and the benchmarks
+// (`make test` sets it to var/models). It is not a setting: smarteye
+// itself reads video.models (SMARTEYE_VIDEO_MODELS), and takes every
+// unknown SMARTEYE_ variable for a typo.
+const EnvDir = "DETECTOR_MODELS"
 
-// DevDir is the models directory of a source checkout: $SMARTEYE_VIDEO_MODELS,
+// DevDir is the models directory of a source checkout: $DETECTOR_MODELS,
 // or var/models at the root of the module that holds the working
 // directory (where `make deps` installs the model).
 func DevDir() string {

