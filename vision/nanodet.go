@@ -17,7 +17,8 @@ const (
 	// DefaultNanoDetConfidence is the least class score reported. Lower
 	// than a YOLO's: the tracker's second stage uses the weak boxes to
 	// keep a track through a frame where the person is half hidden, and
-	// never starts a track from one (TrackerConfig.HighConfidence).
+	// never starts a track from one (TrackerConfig.HighConfidence, 0.5 in
+	// the analysis).
 	DefaultNanoDetConfidence = 0.25
 	// DefaultNanoDetNMS is NanoDet's own NMS threshold (0.6 in its demo).
 	DefaultNanoDetNMS = 0.6

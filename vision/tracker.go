@@ -60,6 +60,12 @@ type TrackerConfig struct {
 	// unmatched, keeping a half-hidden person's track alive, and never
 	// start one. 0, the default, treats every detection as high.
 	HighConfidence float64
+	// ConfirmConfidence is the least mean confidence of a tentative
+	// track's detections for it to be confirmed (Frigate's median score,
+	// as a mean): a traffic cone seen as a person at 0.43 frame after
+	// frame stays tentative, and unreported. 0, the default, confirms on
+	// MinHits alone.
+	ConfirmConfidence float64
 }
 
 func (c TrackerConfig) withDefaults() TrackerConfig {
@@ -134,6 +140,7 @@ type track struct {
 	hits   int
 	best   float64 // best confidence
 	conf   float64 // latest confidence
+	sum    float64 // of the matched detections' confidences
 }
 
 // NewTracker returns a Tracker with cfg's zero fields set to the defaults.
@@ -307,13 +314,13 @@ func (t *Tracker) UpdateSearched(now time.Time, dets []Detection, searched []Box
 				continue // a weak detection never starts a track
 			}
 			t.seq++
-			tr = &track{seq: t.seq, class: d.Class, box: d.Box, first: now, last: now, hits: 1, best: d.Confidence, conf: d.Confidence}
+			tr = &track{seq: t.seq, class: d.Class, box: d.Box, first: now, last: now, hits: 1, best: d.Confidence, conf: d.Confidence, sum: d.Confidence}
 			t.tracks = append(t.tracks, tr)
 		} else {
 			rose = tr.update(now, d)
 		}
 		wasConfirmed := tr.id != 0
-		if !wasConfirmed && tr.hits >= t.cfg.MinHits {
+		if !wasConfirmed && tr.hits >= t.cfg.MinHits && tr.sum/float64(tr.hits) >= t.cfg.ConfirmConfidence {
 			t.lastID++
 			tr.id = t.lastID
 			started = append(started, tr.event(EventTrackStart, now))
@@ -399,6 +406,7 @@ func (tr *track) update(now time.Time, d Detection) (rose bool) {
 	tr.box = d.Box
 	tr.last = now
 	tr.conf = d.Confidence
+	tr.sum += d.Confidence
 	if now.Before(tr.first) {
 		tr.first = now
 	}

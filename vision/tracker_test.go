@@ -626,3 +626,18 @@ func TestTrackerSearchedRegions(t *testing.T) {
 		t.Fatalf("ended %v, want %d", ended, id)
 	}
 }
+
+// A traffic cone seen as a person at 0.43 in every frame never becomes a
+// track; a person at 0.8 does at once.
+func TestTrackerConfirmConfidence(t *testing.T) {
+	tr := NewTracker(TrackerConfig{HighConfidence: 0.4, ConfirmConfidence: 0.5})
+	for i := range 10 {
+		res := tr.Update(at(i*500), []Detection{det("person", 0.43, 30, 170), det("person", 0.8, 300+float64(i)*5, 200)})
+		if i == 0 {
+			continue
+		}
+		if len(res.Detections) != 1 || res.Detections[0].Box.X < 300 {
+			t.Fatalf("frame %d: %v; want only the person at 0.8", i, res.Detections)
+		}
+	}
+}
