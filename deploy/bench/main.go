@@ -28,9 +28,14 @@ import (
 
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
+	"github.com/smarteye/smarteye/vision/cv"
 )
 
 func main() {
+	// NanoDet runs in worker processes: this binary, started again.
+	if cv.IsWorker() {
+		os.Exit(cv.WorkerMain())
+	}
 	if spec := os.Getenv(rtspServerEnv); spec != "" {
 		// The cameras' side of the vision benchmark, in its own process.
 		if err := serveRTSP(spec); err != nil {
@@ -54,7 +59,7 @@ func main() {
 	flag.BoolVar(&visionBench, "vision", true, "include the vision benchmarks (the detectors' cost and accuracy; capacity: RTSP + decode + motion gate + NanoDet or HOG, and the Python OpenCV scripts)")
 	flag.DurationVar(&visionWindow, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionMaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "geo", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -80,13 +85,15 @@ func main() {
 		err = printSection(benchReplay)
 	case "store":
 		err = runStoreOnly(*rows, *runs)
+	case "detectors":
+		err = printSection(benchDetectors)
 	case "geo":
 		var g string
 		if g, err = benchGeo(*runs); err == nil {
 			fmt.Print(g)
 		}
 	default:
-		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, geo, dashboard, alerts, replay and store", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, dashboard, alerts, replay and store", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

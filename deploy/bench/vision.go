@@ -158,10 +158,46 @@ type visionRun struct {
 	decodeUnits uint64
 }
 
+// cpuSelf is the CPU time of this process and of its live model worker
+// processes (children still running, which getrusage does not count).
 func cpuSelf() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) + cpuWorkers()
+}
+
+// cpuWorkers sums utime and stime (/proc/PID/stat, in clock ticks of
+// 1/100 s) of this process's children started as model workers.
+func cpuWorkers() time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	self := os.Getpid()
+	var total time.Duration
+	for _, d := range dirs {
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime stime: fields after the comm.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid != self {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join(d, "environ"))
+		if !strings.Contains(string(env), "SMARTEYE_DETECTOR_WORKER=1") {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total
 }
 
 // runOurs analyses n streams for the window and measures.
