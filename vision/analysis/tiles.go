@@ -50,7 +50,14 @@ func (t Tiles) regions(frame image.Rectangle) []image.Rectangle {
 		for c := range t.Cols {
 			x0 := frame.Min.X + int(float64(c)*tw*(1-t.Overlap))
 			y0 := frame.Min.Y + int(float64(r)*th*(1-t.Overlap))
-			out = append(out, image.Rect(x0, y0, x0+int(tw+0.5), y0+int(th+0.5)).Intersect(frame))
+			x1, y1 := x0+int(tw+0.5), y0+int(th+0.5)
+			if c == t.Cols-1 {
+				x1 = frame.Max.X // no pixel lost to rounding
+			}
+			if r == t.Rows-1 {
+				y1 = frame.Max.Y
+			}
+			out = append(out, image.Rect(x0, y0, x1, y1).Intersect(frame))
 		}
 	}
 	return out
