@@ -79,8 +79,8 @@ func cameraOn(t *testing.T, path string, udp bool) string {
 	return publish(t, path, udp, &sim.Publisher{GOP: 10})
 }
 
-// publish runs pub (its source and URL filled in: vtest on a fresh
-// server) and returns the camera's URL.
+// publish runs pub on a fresh server (its source vtest unless set) and
+// returns the camera's URL.
 func publish(t *testing.T, path string, udp bool, pub *sim.Publisher) string {
 	t.Helper()
 	footage, ok := sim.Footage("")
@@ -92,7 +92,10 @@ func publish(t *testing.T, path string, udp bool, pub *sim.Publisher) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pub.Source, pub.URL = footage, srv.URL(path)
+	if pub.Source == "" {
+		pub.Source = footage
+	}
+	pub.URL = srv.URL(path)
 	done := make(chan struct{})
 	go func() {
 		pub.Run(ctx)

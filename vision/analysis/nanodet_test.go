@@ -28,10 +28,18 @@ func nanodetConfig(t *testing.T) *cv.ModelConfig {
 }
 
 // scaledCamera publishes vtest scaled to w×h, as a camera of that
-// resolution would send it.
+// resolution would send it. The first 400 frames are encoded once and
+// then looped as they are: a live 1080p encoder would take a core from
+// the tests running beside this one.
 func scaledCamera(t *testing.T, path string, w, h int) string {
 	t.Helper()
-	return publish(t, path, false, &sim.Publisher{GOP: 5, Width: w, Height: h})
+	footage, _ := sim.Footage("")
+	clip := filepath.Join(t.TempDir(), "clip.mkv")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", footage, "-frames:v", "400", "-vf", fmt.Sprintf("scale=%d:%d", w, h),
+		"-an", "-c:v", "libx264", "-preset", "veryfast", "-g", "5", "-bf", "0", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	return publish(t, path, false, &sim.Publisher{Source: clip, Copy: true})
 }
 
 // offlinePeople runs the model on every step-th of the first n frames

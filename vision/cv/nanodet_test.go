@@ -27,6 +27,23 @@ func nanodetModel(t testing.TB) string {
 	return models.Path(dir)
 }
 
+// nanodetAndHOG opens the installed NanoDet (a worker) and HOG, closed
+// when the test ends.
+func nanodetAndHOG(t *testing.T) (*cv.Remote, *cv.HOG) {
+	t.Helper()
+	r, err := cv.NewRemote(cv.ModelConfig{Kind: "nanodet", ONNX: nanodetModel(t)}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	hog, err := cv.NewHOG(cv.HOGParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hog.Close() })
+	return r, hog
+}
+
 // analysisHigh is the tracker's threshold for NanoDet's strong
 // detections.
 const analysisHigh = analysis.DefaultHighConfidence
@@ -128,16 +145,7 @@ func TestNanoDetAccuracy(t *testing.T) {
 	if len(labels.Frames) < 20 {
 		t.Fatalf("%d labelled frames", len(labels.Frames))
 	}
-	r, err := cv.NewRemote(cv.ModelConfig{Kind: "nanodet", ONNX: nanodetModel(t)}, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	hog, err := cv.NewHOG(cv.HOGParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hog.Close()
+	r, hog := nanodetAndHOG(t)
 	// NanoDet's boxes as sure as a track must be on average to be
 	// confirmed (weaker ones start or extend tracks that stay tentative
 	// until then); HOG as the pipeline runs it.
@@ -311,16 +319,7 @@ func trackWalkers(t testing.TB, detect func(gocv.Mat, image.Rectangle) ([]vision
 // the two-stage tracker give about one track per walker and few id
 // changes, and fewer tracks per matched walker than HOG.
 func TestNanoDetTracksHold(t *testing.T) {
-	r, err := cv.NewRemote(cv.ModelConfig{Kind: "nanodet", ONNX: nanodetModel(t)}, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	hog, err := cv.NewHOG(cv.HOGParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hog.Close()
+	r, hog := nanodetAndHOG(t)
 	// As the analysis configures them at 2 frames/s (MaxAge 4 s).
 	nano := trackWalkers(t, r.Detect, vision.TrackerConfig{MaxAge: 4 * time.Second, HighConfidence: analysisHigh, ConfirmConfidence: analysis.DefaultConfirmConfidence})
 	hogHold := trackWalkers(t, hog.Detect, vision.TrackerConfig{MaxAge: 4 * time.Second})
