@@ -29,8 +29,16 @@ vet:
 
 # Every test, with the race detector. Tests start their own PostgreSQL.
 # The browser tests leave their screenshots in var/test-artifacts.
+# The end-to-end tests (cmd/smarteye: the real binary, browsers playing
+# the demo's video) run first and alone: on a 2-core machine the vision
+# packages' tests beside them starve the browsers. Both runs always run;
+# either failing fails the target.
+TESTENV := TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts DETECTOR_MODELS=$(CURDIR)/var/models
 test: deps vet
-	TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts DETECTOR_MODELS=$(CURDIR)/var/models $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./...
+	@status=0; \
+	$(TESTENV) $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./cmd/smarteye/ || status=1; \
+	$(TESTENV) $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/cmd/smarteye$$') || status=1; \
+	exit $$status
 
 # Each fuzz target for FUZZTIME (default 30s); the seed corpora run in `make test`.
 FUZZTIME ?= 30s
