@@ -93,9 +93,20 @@ func (v *video) Relay(id string) (*live.Relay, bool) {
 // evidence is an alert's snapshot: the camera's analysed frame at t with
 // track's box drawn (alert.Evidence).
 func (v *video) evidence(camera string, t time.Time, track uint64) (jpeg, thumb []byte) {
+	return v.evidenceWithin(camera, t, track, 2*time.Second)
+}
+
+// snapshot is a remark's picture: the camera's analysed frame nearest t,
+// up to 10 s away (the analysis of a loaded machine runs behind).
+func (v *video) snapshot(camera string, t time.Time) []byte {
+	j, _ := v.evidenceWithin(camera, t, 0, 10*time.Second)
+	return j
+}
+
+func (v *video) evidenceWithin(camera string, t time.Time, track uint64, window time.Duration) (jpeg, thumb []byte) {
 	for _, c := range v.cams {
 		if c.cfg.ID == camera && c.analyzer != nil {
-			return c.analyzer.Evidence(t, track)
+			return c.analyzer.EvidenceWithin(t, track, window)
 		}
 	}
 	return nil, nil

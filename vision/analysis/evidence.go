@@ -44,8 +44,8 @@ func (e *evidence) keep(img gocv.Mat, dets []vision.Detection, t time.Time) {
 	k.dets = append(k.dets[:0], dets...)
 }
 
-// find is the kept frame taken at t, else the nearest within 2 s.
-func (e *evidence) find(t time.Time) *kept {
+// find is the kept frame taken at t, else the nearest within window.
+func (e *evidence) find(t time.Time, window time.Duration) *kept {
 	var best *kept
 	var bestDt time.Duration
 	for i := range e.ring {
@@ -57,7 +57,7 @@ func (e *evidence) find(t time.Time) *kept {
 		if dt < 0 {
 			dt = -dt
 		}
-		if dt <= 2*time.Second && (best == nil || dt < bestDt) {
+		if dt <= window && (best == nil || dt < bestDt) {
 			best, bestDt = k, dt
 		}
 	}
@@ -74,8 +74,15 @@ const (
 // within 2 s) with every box drawn and track's highlighted, and a small
 // copy; nil when no such frame is kept. Safe for concurrent use.
 func (a *Analyzer) Evidence(t time.Time, track uint64) (jpeg, thumb []byte) {
+	return a.EvidenceWithin(t, track, 2*time.Second)
+}
+
+// EvidenceWithin is Evidence with the nearest frame taken within window
+// of t: a remark's snapshot of "now" takes the newest analysed picture
+// even when a loaded machine analyses a few seconds behind.
+func (a *Analyzer) EvidenceWithin(t time.Time, track uint64, window time.Duration) (jpeg, thumb []byte) {
 	a.evMu.Lock()
-	k := a.ev.find(t)
+	k := a.ev.find(t, window)
 	if k == nil {
 		a.evMu.Unlock()
 		return nil, nil

@@ -78,7 +78,8 @@ try {
     const body3 = `Exit route blocked by pallets (${Date.now()})`;
     await say(sue.p, body3);
     await admin.p.waitForFunction((b) => globalThis.smarteyeSession.remarks.some((r) => r.body === b), body3, { timeout: 5000 });
-    await admin.p.waitForFunction((b) => document.querySelector("#remarks img")?.complete && document.querySelector("#remarks img").naturalWidth > 0, null, { timeout: 30000 });
+    await admin.p.waitForFunction((b) => document.querySelector("#remarks img")?.complete && document.querySelector("#remarks img").naturalWidth > 0, null, { timeout: 30000 })
+      .catch(async (e) => { throw new Error(`${e.message}; the sender's page says: ${await sue.p.textContent("#remark-error")}`); });
     out.snapshotWidth = await admin.p.evaluate(() => document.querySelector("#remarks img").naturalWidth);
 
     // The cameras play in the room.
