@@ -33,7 +33,7 @@ func browser(t *testing.T, p *proc, env []string, args ...string) map[string]any
 	if _, err := os.Stat("../../dashboard/web/dist/index.html"); err != nil {
 		t.Fatal("the web app is not built: run `make deps`")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 240*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{"test/dashboard.mjs", p.url, testPassword}, args...)...)
 	cmd.Dir = "../../dashboard/web"

@@ -43,7 +43,9 @@ try {
 
   if (mode === "webrtc") {
     await page.waitForFunction(() => globalThis.smarteye?.ready === true, null, { timeout: 60000 });
-    await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.path === "webrtc" && s.frames > 30), null, { timeout: 60000 });
+    // A busy 2-core machine (the demo's encoders and detector, chromium
+    // decoding) can take minutes to show the first frames: wait for them.
+    await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.path === "webrtc" && s.frames > 30), null, { timeout: 180000 });
     const tiles = await page.evaluate(wallStats);
     seen.webrtc = tiles.filter((s) => s.path === "webrtc").map((s) => ({ camera: s.camera, frames: s.frames, latency: s.latency }));
     if (shots) await page.screenshot({ path: `${shots}/wall-webrtc.png` });
@@ -97,9 +99,9 @@ try {
   await page.evaluate(() => localStorage.setItem("smarteye.wall", JSON.stringify({ layout: 4, cameras: [] })));
   await page.goto(url + "?video=mse#wall");
   await page.waitForFunction(() => globalThis.smarteye?.ready === true && !document.querySelector("#wall").hidden, null, { timeout: 60000 });
-  await page.waitForFunction(() => globalThis.smarteye.wall.stats().filter((s) => s.path === "mse" && s.frames > 0).length >= 2, null, { timeout: 60000 });
+  await page.waitForFunction(() => globalThis.smarteye.wall.stats().filter((s) => s.path === "mse" && s.frames > 0).length >= 2, null, { timeout: 180000 });
   const first = await page.evaluate(wallStats);
-  await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.overlays > 0), null, { timeout: 60000 });
+  await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.overlays > 0), null, { timeout: 180000 });
   // Tiles keep playing: at least 3 s more, and until two have shown more
   // than 10 frames and grown since the first read (a busy machine plays
   // fewer frames a second: a 2-core machine running the other test
