@@ -172,21 +172,28 @@ func loadLabels(t testing.TB, name string) vision.Labels {
 	return l
 }
 
+// detectFrame runs detect on one 768×576 BGR frame of vtest.
+func detectFrame(t testing.TB, frame []byte, detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error)) []vision.Detection {
+	t.Helper()
+	img, err := gocv.NewMatFromBytes(576, 768, gocv.MatTypeCV8UC3, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	dets, err := detect(img, image.Rectangle{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dets
+}
+
 // scoreLabels runs detect on each labelled frame and scores its people.
 func scoreLabels(t *testing.T, l vision.Labels, detect func(gocv.Mat, image.Rectangle) ([]vision.Detection, error), minConf float64) vision.Score {
 	t.Helper()
 	frames, _ := vtestFrames(t, l.LastFrame()+1)
 	var total vision.Score
 	for _, f := range l.Frames {
-		img, err := gocv.NewMatFromBytes(576, 768, gocv.MatTypeCV8UC3, frames[f.Frame])
-		if err != nil {
-			t.Fatal(err)
-		}
-		dets, err := detect(img, image.Rectangle{})
-		img.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		dets := detectFrame(t, frames[f.Frame], detect)
 		total = total.Add(f.ScorePeople(dets, minConf, 0.5))
 	}
 	return total
@@ -262,15 +269,7 @@ func trackWalkers(t testing.TB, detect func(gocv.Mat, image.Rectangle) ([]vision
 	var hold TrackHold
 	t0 := time.Unix(0, 0)
 	for n := 0; n <= last; n += 5 {
-		img, err := gocv.NewMatFromBytes(576, 768, gocv.MatTypeCV8UC3, frames[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		dets, err := detect(img, image.Rectangle{})
-		img.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		dets := detectFrame(t, frames[n], detect)
 		var people []vision.Detection
 		for _, d := range dets {
 			if d.Class == "person" {
