@@ -138,7 +138,7 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
 			c.Close(websocket.StatusInternalError, truncate(err.Error(), 120))
 			return
 		}
-		if write(websocket.MessageBinary, frag) != nil {
+		if frag != nil && write(websocket.MessageBinary, frag) != nil {
 			return
 		}
 	}

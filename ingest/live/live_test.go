@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
@@ -148,12 +149,14 @@ func TestFragmentedMP4FromRTSP(t *testing.T) {
 			var mux *Muxer
 			const n = 60
 			var first, last *rtsp.AccessUnit
-			for frags := 0; frags < n; {
+			var frags []*fmp4.Part
+			var prev *rtsp.AccessUnit // the unit whose fragment the next call returns
+			for len(frags) < n {
 				var u *rtsp.AccessUnit
 				select {
 				case u = <-v.Units():
 				case <-time.After(10 * time.Second):
-					t.Fatalf("%d fragments, then nothing", frags)
+					t.Fatalf("%d fragments, then nothing", len(frags))
 				}
 				if mux == nil {
 					if mux, err = NewMuxer(u); err != nil {
@@ -166,9 +169,30 @@ func TestFragmentedMP4FromRTSP(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				held := prev
+				prev = u
+				if b == nil {
+					if held != nil {
+						t.Fatal("no fragment after the first unit")
+					}
+					continue
+				}
 				file.Write(b)
-				frags++
-				last = u
+				var parts fmp4.Parts
+				if err := parts.Unmarshal(b); err != nil || len(parts) != 1 {
+					t.Fatalf("fragment %d: %v", len(frags), err)
+				}
+				frags = append(frags, parts[0])
+				last = held
+			}
+			// The fragments tile the timeline: each picture lasts until the
+			// next one's decode time. A gap (a guessed duration that was too
+			// short) makes MSE drop every picture up to the next keyframe.
+			for i := 1; i < len(frags); i++ {
+				a, b := frags[i-1].Tracks[0], frags[i].Tracks[0]
+				if end := a.BaseTime + uint64(a.Samples[0].Duration); end != b.BaseTime {
+					t.Fatalf("fragment %d ends at %d, fragment %d starts at %d", i-1, end, i, b.BaseTime)
+				}
 			}
 			if w, h := mux.Size(); w != 320 || h != 240 {
 				t.Fatalf("size %dx%d", w, h)

@@ -6,3 +6,10 @@ func KillWorker(r *Remote) error {
 	defer r.mu.Unlock()
 	return r.cmd.Process.Kill()
 }
+
+// WorkerPID is the pid of a Remote's worker process.
+func WorkerPID(r *Remote) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd.Process.Pid
+}

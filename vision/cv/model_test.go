@@ -1,15 +1,19 @@
 package cv_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,6 +116,41 @@ func TestCascade(t *testing.T) {
 		}
 	}
 	t.Logf("full-body cascade: %d in the frame, %d in %v", len(dets), len(in), roi)
+}
+
+// A worker runs below the live video's priority: every one of its
+// threads, OpenCV's included, at WorkerNice.
+func TestWorkerNice(t *testing.T) {
+	r, err := cv.NewRemote(cv.ModelConfig{Kind: "cascade", Cascade: fullbody, MinSize: 64}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	img := vtestMat(t)
+	defer img.Close()
+	if _, err := r.Detect(img, image.Rectangle{}); err != nil {
+		t.Fatal(err)
+	}
+	pid := cv.WorkerPID(r)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("worker %d threads: %v %v", pid, tasks, err)
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fields after the command's closing parenthesis: state is
+		// the 3rd field of stat, nice the 19th.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if nice := f[19-3]; nice != strconv.Itoa(cv.WorkerNice) {
+			t.Fatalf("worker thread %s runs at nice %s, want %d", task.Name(), nice, cv.WorkerNice)
+		}
+	}
+	if p, _ := syscall.Getpriority(syscall.PRIO_PROCESS, 0); 20-p != 0 {
+		t.Fatalf("the test process itself was reniced to %d", 20-p)
+	}
 }
 
 // Broken models: a clear error, and the process (this test) lives on.

@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -65,6 +67,38 @@ func writeMsg(w io.Writer, parts ...[]byte) error {
 	return nil
 }
 
+// lowerPriority sets the niceness of every thread of this process (Linux
+// schedules threads, and a thread started later inherits its parent's). It
+// goes round until a pass finds every thread done, in case the runtime
+// started one meanwhile.
+func lowerPriority(nice int) error {
+	for pass := 0; pass < 10; pass++ {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			// getpriority's raw value is 20 - nice.
+			if p, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid); err == nil && 20-p == nice {
+				continue
+			}
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+	}
+	return nil
+}
+
 func readMsg(r io.Reader, max int, buf []byte) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -82,8 +116,18 @@ func readMsg(r io.Reader, max int, buf []byte) ([]byte, error) {
 	return buf, err
 }
 
+// WorkerNice is the scheduling niceness of model workers. Detection
+// yields the CPU to the live video, the API and the database: on a machine
+// short of cores the analysis falls behind (it always takes the newest
+// frame, and says how far behind it is) rather than the video wall
+// stuttering. Idle cores still go to detection in full.
+const WorkerNice = 10
+
 // WorkerMain runs a model worker on stdin/stdout and returns its exit code.
 func WorkerMain() int {
+	if err := lowerPriority(WorkerNice); err != nil {
+		fmt.Fprintln(os.Stderr, "worker: lowering its priority:", err)
+	}
 	SetThreads(1)
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriter(os.Stdout)

@@ -212,12 +212,18 @@ async function start() {
     $("tab-map").classList.toggle("on", name === "map");
     $("tab-wall").classList.toggle("on", name === "wall");
     $("wall").hidden = name !== "wall";
+    // The wall covers the map: the map is neither painted nor redrawn
+    // under it (in a browser without a GPU that paint cost the wall's
+    // video its frames), and is brought up to date when shown again.
+    state.view = name;
+    $("map").style.visibility = name === "wall" ? "hidden" : "";
     if (name === "wall") {
       closePanel();
       state.wall.show();
     } else {
       state.wall.hide();
       map.resize();
+      redraw(map);
     }
     history.replaceState(null, "", name === "wall" ? "#wall" : "#");
   };
@@ -453,6 +459,8 @@ function showVehicle(id) {
 function redraw(map) {
   const now = Date.now();
   state.detections = state.detections.filter((d) => now - d.at < DETECTION_MS);
+  $("counts").textContent = `${state.vehicles.size} vehicles · ${state.cameras.size} cameras · ${state.detections.length} detections in the last minute`;
+  if (state.view === "wall") return;
   map.getSource("detections")?.setData({
     type: "FeatureCollection",
     features: state.detections.map((d) => ({
@@ -485,7 +493,6 @@ function redraw(map) {
       properties: {},
     })),
   });
-  $("counts").textContent = `${state.vehicles.size} vehicles · ${state.cameras.size} cameras · ${state.detections.length} detections in the last minute`;
 }
 
 boot().catch((err) => {

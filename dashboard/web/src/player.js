@@ -151,10 +151,24 @@ export class Player {
     this.ws = ws;
     let sb = null;
     let queue = [];
+    // pump appends everything that has arrived in one appendBuffer: each
+    // append costs a round trip through the media pipeline, and a busy
+    // renderer doing one per picture fell ever further behind the camera.
     const pump = () => {
       if (!sb || sb.updating || !queue.length) return;
+      let data = queue[0];
+      if (queue.length > 1) {
+        const all = new Uint8Array(queue.reduce((n, b) => n + b.byteLength, 0));
+        let at = 0;
+        for (const b of queue) {
+          all.set(new Uint8Array(b), at);
+          at += b.byteLength;
+        }
+        data = all;
+      }
+      queue = [];
       try {
-        sb.appendBuffer(queue.shift());
+        sb.appendBuffer(data);
       } catch (e) {
         // Quota or a decode error: start again.
         console.warn(`${this.camera}: MSE append failed: ${e.message}`);
