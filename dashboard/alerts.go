@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +89,10 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, http.StatusBadRequest, "not a rule: "+err.Error())
+		return
+	}
+	if at := nulText(reflect.ValueOf(rule), ""); at != "" {
+		writeError(w, http.StatusBadRequest, "not a rule: "+at+" contains a NUL character")
 		return
 	}
 	if dec.More() {
@@ -338,6 +343,10 @@ func (s *Server) stepAlert(to string) http.HandlerFunc {
 				writeError(w, http.StatusBadRequest, `send {"comment": "…"} or nothing: `+err.Error())
 				return
 			}
+		}
+		if strings.IndexByte(req.Comment, 0) >= 0 {
+			writeError(w, http.StatusBadRequest, "comment: contains a NUL character")
+			return
 		}
 		if len(req.Comment) > maxCommentBytes {
 			writeError(w, http.StatusBadRequest, "comment: at most 2000 bytes")

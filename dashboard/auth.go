@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -98,14 +99,20 @@ type AuthConfig struct {
 	SecureCookie bool
 }
 
-// Login throttling: after maxFailures wrong passwords for one name within
-// failureWindow, that name is refused for lockout.
+// Login throttling: after maxFailures wrong passwords for one name from
+// one address within failureWindow, that name is refused from that address
+// for lockout (so nobody can lock admin out from elsewhere). An address
+// that has failed maxAddrFailures times within failureWindow, whatever the
+// names, waits before each further try: 2 s, doubling per failure, up to
+// maxAddrDelay.
 const (
-	maxFailures   = 5
-	failureWindow = 15 * time.Minute
-	lockout       = time.Minute
-	maxSessions   = 10000
-	cookieName    = "smarteye_session"
+	maxFailures     = 5
+	maxAddrFailures = 20
+	maxAddrDelay    = 5 * time.Minute
+	failureWindow   = 15 * time.Minute
+	lockout         = time.Minute
+	maxSessions     = 10000
+	cookieName      = "smarteye_session"
 )
 
 // Principal is who made a request.
@@ -140,10 +147,11 @@ type authenticator struct {
 	// takes as long as a wrong password.
 	dummy []byte
 
-	mu       sync.Mutex
-	sessions map[[32]byte]*session // by the cookie's SHA-256
-	failed   map[string]*failures
-	now      func() time.Time
+	mu         sync.Mutex
+	sessions   map[[32]byte]*session // by the cookie's SHA-256
+	failed     map[string]*failures  // by lower-case name and address
+	failedAddr map[string]*failures  // by address
+	now        func() time.Time
 }
 
 func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
@@ -151,7 +159,7 @@ func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	a := &authenticator{cfg: cfg, users: map[string]User{}, tokens: map[[32]byte]Token{},
-		sessions: map[[32]byte]*session{}, failed: map[string]*failures{}, now: time.Now}
+		sessions: map[[32]byte]*session{}, failed: map[string]*failures{}, failedAddr: map[string]*failures{}, now: time.Now}
 	var errs []error
 	for _, u := range cfg.Users {
 		switch {
@@ -240,24 +248,34 @@ func (a *authenticator) principal(r *http.Request) (*Principal, bool) {
 	return &Principal{Name: s.user, Role: s.role, Team: s.team, Via: "session", Permissions: rolePermissions[s.role], Expires: &exp}, true
 }
 
-// errLocked is a name locked out after too many wrong passwords.
-type errLocked time.Duration
+// errLocked is a name (from one address), or an address, locked out after
+// too many wrong passwords.
+type errLocked struct {
+	wait  time.Duration
+	scope string // "this name from this address", "this address"
+}
 
-func (e errLocked) Error() string { return "too many failed logins" }
+func (e errLocked) Error() string { return "too many failed logins for " + e.scope }
 
 var errBadLogin = errors.New("wrong user name or password")
 
-// login checks a name and password and opens a session.
-func (a *authenticator) login(name, password string) (cookie string, p *Principal, err error) {
-	key := strings.ToLower(name)
+// login checks a name and password from an address (the client's IP) and
+// opens a session.
+func (a *authenticator) login(name, password, addr string) (cookie string, p *Principal, err error) {
+	lname := strings.ToLower(name)
+	key := lname + "\x00" + addr
 	now := a.now()
 	a.mu.Lock()
+	if f := a.failedAddr[addr]; f != nil && now.Before(f.until) {
+		a.mu.Unlock()
+		return "", nil, errLocked{f.until.Sub(now), "this address"}
+	}
 	if f := a.failed[key]; f != nil && now.Before(f.until) {
 		a.mu.Unlock()
-		return "", nil, errLocked(f.until.Sub(now))
+		return "", nil, errLocked{f.until.Sub(now), "this name from this address"}
 	}
 	a.mu.Unlock()
-	u, known := a.users[key]
+	u, known := a.users[lname]
 	hash := a.dummy
 	if known {
 		hash = []byte(u.PasswordHash)
@@ -274,6 +292,17 @@ func (a *authenticator) login(name, password string) (cookie string, p *Principa
 		}
 		if f.n++; f.n >= maxFailures {
 			f.until, f.n, f.first = now.Add(lockout), 0, now
+		}
+		fa := a.failedAddr[addr]
+		if fa == nil || now.Sub(fa.first) > failureWindow {
+			if len(a.failedAddr) > maxSessions {
+				clear(a.failedAddr)
+			}
+			fa = &failures{first: now}
+			a.failedAddr[addr] = fa
+		}
+		if fa.n++; fa.n >= maxAddrFailures {
+			fa.until = now.Add(min(2*time.Second<<min(fa.n-maxAddrFailures, 16), maxAddrDelay))
 		}
 		a.mu.Unlock()
 		return "", nil, errBadLogin
@@ -341,6 +370,10 @@ func (s *Server) allow(perm Permission, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("the %s role may not do this (it needs the %q permission)", p.Role, perm))
 			return
 		}
+		if !checkRequest(w, r) {
+			s.denied.WithLabelValues("bad_input").Inc()
+			return
+		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
 }
@@ -360,14 +393,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `send {"username": "…", "password": "…"}`)
 		return
 	}
-	cookie, p, err := s.auth.login(req.Username, req.Password)
+	cookie, p, err := s.auth.login(req.Username, req.Password, clientIP(r))
 	var locked errLocked
 	switch {
 	case errors.As(err, &locked):
 		s.logins.WithLabelValues("locked").Inc()
-		secs := int(time.Duration(locked).Seconds()) + 1
+		secs := int(locked.wait.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins for this name; try again in %d s", secs))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s; try again in %d s", locked.Error(), secs))
 		return
 	case err != nil:
 		s.logins.WithLabelValues("failed").Inc()
@@ -397,4 +430,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 // GET /api/v1/auth/me: who is logged in, and what they may do.
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Who(r.Context()))
+}
+
+// clientIP is the request's remote address without the port.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

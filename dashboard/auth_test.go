@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -153,6 +155,7 @@ func TestLoginThrottledAndHostile(t *testing.T) {
 		{"garbage", "application/json", "", `{"username":`, http.StatusBadRequest},
 		{"huge", "application/json", "", `{"username":"` + strings.Repeat("a", 1<<20) + `"}`, http.StatusBadRequest},
 		{"another origin", "application/json", "http://evil.example", `{"username":"admin-user","password":"adminadmin"}`, http.StatusForbidden},
+		{"same host, another scheme", "application/json", strings.Replace(strings.TrimSuffix(base, "/"), "http:", "https:", 1), `{"username":"admin-user","password":"adminadmin"}`, http.StatusForbidden},
 	} {
 		req, _ := http.NewRequest("POST", base+"api/v1/auth/login", strings.NewReader(tc.body))
 		req.Header.Set("Content-Type", tc.ctype)
@@ -171,6 +174,55 @@ func TestLoginThrottledAndHostile(t *testing.T) {
 	}
 }
 
+// A name is locked out only from the address that guessed: nobody can
+// lock admin out from elsewhere. An address guessing many names is slowed
+// down, more with each failure.
+func TestLockoutPerNameAndAddress(t *testing.T) {
+	a, err := newAuthenticator(testAuth(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return now }
+	for range maxFailures {
+		if _, _, err := a.login("admin-user", "guess", "203.0.113.9"); err != errBadLogin {
+			t.Fatal(err)
+		}
+	}
+	var locked errLocked
+	if _, _, err := a.login("admin-user", "adminadmin", "203.0.113.9"); !errors.As(err, &locked) || locked.scope != "this name from this address" {
+		t.Fatalf("the guessing address: %v", err)
+	}
+	if _, _, err := a.login("admin-user", "adminadmin", "10.0.0.7"); err != nil {
+		t.Fatalf("the admin elsewhere: %v", err)
+	}
+	// An address trying many names: after maxAddrFailures, a wait that doubles.
+	for i := range maxAddrFailures {
+		if _, _, err := a.login(fmt.Sprintf("user-%d", i), "guess", "198.51.100.4"); err != errBadLogin {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+	waits := []time.Duration{}
+	for range 3 {
+		_, _, err := a.login("field-user", "fieldfield", "198.51.100.4")
+		if !errors.As(err, &locked) || locked.scope != "this address" {
+			t.Fatalf("a throttled address: %v", err)
+		}
+		waits = append(waits, locked.wait)
+		now = now.Add(locked.wait)
+		if _, _, err := a.login("nobody", "guess", "198.51.100.4"); err != errBadLogin {
+			t.Fatalf("after the wait: %v", err)
+		}
+	}
+	if waits[0] != 2*time.Second || waits[1] != 4*time.Second || waits[2] != 8*time.Second {
+		t.Fatalf("waits %v", waits)
+	}
+	// Other addresses are not slowed.
+	if _, _, err := a.login("field-user", "fieldfield", "10.0.0.8"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSessionsExpire(t *testing.T) {
 	a, err := newAuthenticator(testAuth(t))
 	if err != nil {
@@ -178,7 +230,7 @@ func TestSessionsExpire(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	a.now = func() time.Time { return now }
-	cookie, _, err := a.login("commander-user", "commandercommander")
+	cookie, _, err := a.login("commander-user", "commandercommander", "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

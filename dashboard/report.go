@@ -270,8 +270,7 @@ func (s *Server) loadReport(w http.ResponseWriter, r *http.Request) (*Report, bo
 	}
 	rp, err := s.report(r.Context(), x)
 	if err != nil {
-		s.log.Warn("building a session report failed", "session", x.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the report could not be built: "+err.Error())
+		s.storeFailed(w, r, "the report could not be built", err)
 		return nil, false
 	}
 	return rp, true

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strconv"
 	"time"
@@ -163,7 +164,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_http_denied_total",
-			Help: "API requests refused: unauthenticated (401) or forbidden for the role (403).",
+			Help: "API requests refused: unauthenticated (401), forbidden for the role (403), or bad_input (400: a NUL, a control character or invalid UTF-8 in the path or a query parameter).",
 		}, []string{"reason"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_logins_total",
@@ -420,6 +421,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, usag
 			code = http.StatusRequestEntityTooLarge
 		}
 		writeError(w, code, usage+": "+err.Error())
+		return false
+	}
+	if at := nulText(reflect.ValueOf(v), ""); at != "" {
+		writeError(w, http.StatusBadRequest, usage+": "+at+" contains a NUL character")
 		return false
 	}
 	return true

@@ -224,8 +224,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	x.ID = telemetry.NewUUID().String()
 	x, err = s.deps.Sessions.CreateSession(r.Context(), x, auditEntry(r))
 	if err != nil {
-		s.log.Warn("creating a session failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the store did not take the session: "+err.Error())
+		s.storeFailed(w, r, "the session could not be stored", err)
 		return
 	}
 	s.log.Info("session scheduled", "session", x.ID, "title", x.Title, "by", x.CreatedBy)
@@ -290,8 +289,7 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
-		s.log.Warn("changing a session failed", "session", r.PathValue("id"), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the store did not take the change: "+err.Error())
+		s.storeFailed(w, r, "the change could not be stored", err)
 		return
 	}
 	s.deps.Supervisor.Changed(old, x)
@@ -319,7 +317,7 @@ func (s *Server) visibleSession(w http.ResponseWriter, r *http.Request) (store.S
 		return x, false
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the session could not be read", err)
 		return x, false
 	}
 	return x, true
@@ -351,7 +349,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.deps.Sessions.Sessions(r.Context(), q)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the sessions could not be read", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "manage": canManage(r)})
@@ -376,7 +374,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	}
 	rem, err := s.deps.Sessions.Remarks(r.Context(), x.ID)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the remarks could not be read", err)
 		return
 	}
 	now := time.Now().UTC()
@@ -442,8 +440,7 @@ func (s *Server) addRemark(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Warn("storing a remark failed", "session", x.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the store did not take the remark: "+err.Error())
+		s.storeFailed(w, r, "the remark could not be stored", err)
 		return
 	}
 	s.deps.Supervisor.Publish(x.ID, supervise.Message{Type: "remark", Data: rem})
@@ -467,7 +464,7 @@ func (s *Server) remarkSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the snapshot could not be read", err)
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
@@ -535,7 +532,7 @@ func (s *Server) sessionAttendance(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.attendance(r.Context(), x, step)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the attendance could not be read", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -550,7 +547,7 @@ func (s *Server) sessionAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	log, err := s.deps.Sessions.AuditLog(r.Context(), "session", x.ID, 5000)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the audit log could not be read", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"audit": log})
@@ -626,7 +623,7 @@ func (s *Server) sessionNotices(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := s.notices(r.Context(), x)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		s.storeFailed(w, r, "the notices could not be read", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"notices": ev})

@@ -357,8 +357,12 @@ func ownOrigin(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
 		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
+		if err != nil || u.Host != r.Host || u.Scheme != scheme {
 			writeError(w, http.StatusForbidden, "requests from another origin may not change smarteye")
 			return false
 		}

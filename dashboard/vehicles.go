@@ -84,6 +84,23 @@ func (s *Server) getVehicle(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
 }
 
+// vehicleKnown reports whether id is a vehicle live now or in history.
+func (s *Server) vehicleKnown(ctx context.Context, id string) (bool, error) {
+	if _, ok := s.deps.Bus.Vehicle(id); ok {
+		return true, nil
+	}
+	recs, err := s.deps.History.Vehicles(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, v := range recs {
+		if v.ID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // parseRange reads from and to (RFC 3339) with defaults: to is now, from is
 // def before to.
 func parseRange(r *http.Request, def time.Duration) (from, to time.Time, err error) {
@@ -115,6 +132,13 @@ func (s *Server) vehicleTrack(w http.ResponseWriter, r *http.Request) {
 	from, to, err := parseRange(r, defaultTrackRange)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if known, err := s.vehicleKnown(r.Context(), id); err != nil {
+		s.storeFailed(w, r, "the track could not be read", err)
+		return
+	} else if !known {
+		writeError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
 		return
 	}
 	n := defaultTrackPoints

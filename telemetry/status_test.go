@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -41,5 +43,31 @@ func TestBoardConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if len(b.Snapshot()) != 8 {
 		t.Fatal("lost components")
+	}
+}
+
+// An unknown battery level (MAVLink's -1) is left out of the JSON, not
+// reported as -1, and reads back as unknown.
+func TestBatteryJSON(t *testing.T) {
+	for _, tc := range []struct {
+		b    Battery
+		want string
+	}{
+		{Battery{Valid: true, Voltage: 12.5, Remaining: -1}, `{"voltage":12.5}`},
+		{Battery{Valid: true, Voltage: 12.5, Remaining: 0}, `{"voltage":12.5,"remaining":0}`},
+		{Battery{Valid: true, Voltage: 16, Current: 2.5, Remaining: 73, Consumed: 120}, `{"voltage":16,"current":2.5,"remaining":73,"consumed":120}`},
+	} {
+		b, err := json.Marshal(tc.b)
+		if err != nil || string(b) != tc.want {
+			t.Fatalf("%+v: %s %v, want %s", tc.b, b, err, tc.want)
+		}
+		var back Battery
+		if err := json.Unmarshal(b, &back); err != nil || back != tc.b {
+			t.Fatalf("%s read back as %+v (%v)", b, back, err)
+		}
+	}
+	v, _ := json.Marshal(Vehicle{ID: "d", Battery: Battery{Valid: true, Voltage: 11, Remaining: -1}})
+	if strings.Contains(string(v), "remaining") || !strings.Contains(string(v), `"battery":{"voltage":11}`) {
+		t.Fatalf("vehicle: %s", v)
 	}
 }

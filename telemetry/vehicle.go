@@ -3,6 +3,7 @@ package telemetry
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -110,8 +111,38 @@ type Battery struct {
 	Valid     bool    `json:"-"`
 	Voltage   float64 `json:"voltage"`            // volts
 	Current   float64 `json:"current,omitempty"`  // amperes; 0 unknown
-	Remaining float64 `json:"remaining"`          // percent; -1 unknown
+	Remaining float64 `json:"remaining"`          // percent; -1 unknown (left out of JSON)
 	Consumed  float64 `json:"consumed,omitempty"` // milliampere-hours
+}
+
+// batteryJSON is Battery as JSON: an unknown level is left out, not -1.
+type batteryJSON struct {
+	Voltage   float64  `json:"voltage"`
+	Current   float64  `json:"current,omitempty"`
+	Remaining *float64 `json:"remaining,omitempty"`
+	Consumed  float64  `json:"consumed,omitempty"`
+}
+
+// MarshalJSON leaves an unknown level (MAVLink's -1) out.
+func (b Battery) MarshalJSON() ([]byte, error) {
+	j := batteryJSON{Voltage: b.Voltage, Current: b.Current, Consumed: b.Consumed}
+	if b.Remaining >= 0 {
+		j.Remaining = &b.Remaining
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a battery; a missing level is unknown (-1).
+func (b *Battery) UnmarshalJSON(data []byte) error {
+	var j batteryJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*b = Battery{Valid: true, Voltage: j.Voltage, Current: j.Current, Remaining: -1, Consumed: j.Consumed}
+	if j.Remaining != nil {
+		b.Remaining = *j.Remaining
+	}
+	return nil
 }
 
 // IsZero reports an unknown battery (for JSON omitzero).

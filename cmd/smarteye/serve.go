@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
-	"github.com/smarteye/smarteye/telemetry/alert"
 	"io"
 	"log/slog"
 	"os"
@@ -19,6 +19,7 @@ import (
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 	"github.com/smarteye/smarteye/telemetry/supervise"
@@ -29,8 +30,11 @@ import (
 const fallbackClusterDir = "/var/lib/smarteye"
 
 // database starts the embedded cluster when no URL is configured and returns
-// the URL to use; cluster is nil for an external database.
-func database(ctx context.Context, cfg config.Config, log *slog.Logger) (url string, cluster *embedded.Cluster, err error) {
+// the URL to use; cluster is nil for an external database. When another
+// smarteye owns the data directory's cluster, a client (import, migrate)
+// uses that running server and cluster is nil; serve refuses, saying who
+// holds it.
+func database(ctx context.Context, cfg config.Config, log *slog.Logger, client bool) (url string, cluster *embedded.Cluster, err error) {
 	if cfg.Database.URL != "" {
 		return cfg.Database.URL, nil, nil
 	}
@@ -48,7 +52,15 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger) (url str
 		return "", nil, err
 	}
 	if err := cluster.Start(ctx); err != nil {
-		return "", nil, err
+		var inUse *embedded.InUseError
+		if !errors.As(err, &inUse) {
+			return "", nil, err
+		}
+		if client {
+			log.Info("the data directory's database is run by another smarteye; using it", "holder", inUse.Holder)
+			return cluster.URL(), nil, nil
+		}
+		return "", nil, fmt.Errorf("data directory %s is in use by %s: stop it first (smarteye import and migrate can run beside it)", cfg.DataDir, inUse.Holder)
 	}
 	return cluster.URL(), cluster, nil
 }
@@ -111,7 +123,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	)
 	board := telemetry.NewBoard()
 
-	url, cluster, err := database(ctx, cfg, log)
+	url, cluster, err := database(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
@@ -310,7 +322,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (st *st
 	if err := prepareDataDir(&cfg); err != nil {
 		return nil, nil, err
 	}
-	url, cluster, err := database(ctx, cfg, log)
+	url, cluster, err := database(ctx, cfg, log, true)
 	if err != nil {
 		return nil, nil, err
 	}

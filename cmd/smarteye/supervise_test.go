@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -222,6 +223,16 @@ func TestSupervisionSession(t *testing.T) {
 	if getJSON(t, p.url+"api/v1/cameras/plaza-north", &north); north.Stream.Status != "live" {
 		t.Errorf("plaza-north after plaza-south dropped: %s", north.Stream.Status)
 	}
+	// Every key of the camera's JSON is snake_case, the decoder's
+	// counters included.
+	var camJSON map[string]any
+	getJSON(t, p.url+"api/v1/cameras/plaza-north", &camJSON)
+	if bad := notSnake(camJSON, ""); len(bad) > 0 {
+		t.Errorf("keys not in snake_case: %v", bad)
+	}
+	if dec, _ := camJSON["analysis"].(map[string]any)["decoder"].(map[string]any); dec["units"] == nil {
+		t.Errorf("decoder counters: %v", camJSON["analysis"])
+	}
 	if code, msg := sue.do("POST", "api/v1/sessions/"+s.ID+"/remarks", `{"body":"South camera lost; carrying on with the north one"}`, nil); code != http.StatusCreated {
 		t.Errorf("a remark after the drop: %d %s", code, msg)
 	}
@@ -412,4 +423,25 @@ func sessionBrowser(t *testing.T, p *proc, phase, id, shots string) sessionSeen 
 		t.Fatalf("%s: %v", out, err)
 	}
 	return seen
+}
+
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// notSnake lists the paths of keys in v that are not snake_case.
+func notSnake(v any, path string) []string {
+	var bad []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if !snakeKey.MatchString(k) {
+				bad = append(bad, path+"."+k)
+			}
+			bad = append(bad, notSnake(x, path+"."+k)...)
+		}
+	case []any:
+		for i, x := range v {
+			bad = append(bad, notSnake(x, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return bad
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,13 +175,22 @@ func TestImportRecordedFlight(t *testing.T) {
 	if first[1] != "23894" || first[2] != "0" || first[3] == "0" || first[4] != "0" {
 		t.Fatalf("first import: %v", first)
 	}
+	p := start(t, "serve", "--data-dir", data, "--http", "127.0.0.1:0")
+	waitReady(t, p)
+	// The second import runs beside the serve that owns the data
+	// directory: it uses the running database as a client and stops
+	// nothing. A second serve on it refuses, naming the owner.
 	second := run()
 	if second[3] != "0" || second[4] != first[3] {
 		t.Fatalf("second import added rows: %v (first %v)", second, first)
 	}
-
-	p := start(t, "serve", "--data-dir", data, "--http", "127.0.0.1:0")
-	waitReady(t, p)
+	out, code := runCmd(t, "serve", "--data-dir", data, "--http", "127.0.0.1:0", "--mavlink", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(out, "is in use by pid "+strconv.Itoa(p.cmd.Process.Pid)) {
+		t.Fatalf("second serve: exit %d\n%s", code, out)
+	}
+	if st := waitReady(t, p); !st.Store.Ready || strings.Contains(p.log.String(), "earlier run") {
+		t.Fatalf("the owner's database was disturbed: %+v\n%s", st.Store, p.log.String())
+	}
 	var tr struct{ Points []store.TrackPoint }
 	getJSON(t, p.url+"api/v1/vehicles/vtol-sitl/track?from=2018-08-08T14:00:00Z&to=2018-08-08T14:15:00Z&max_points=20000", &tr)
 	// 807 positions in 3.5 minutes, logged in bursts about twice a second,
@@ -210,13 +220,13 @@ func TestImportRecordedFlight(t *testing.T) {
 	// Bad input: a file that is not a log, and a missing vehicle name.
 	junk := filepath.Join(t.TempDir(), "junk.tlog")
 	os.WriteFile(junk, []byte(strings.Repeat("not a telemetry log\n", 5000)), 0o644)
-	out, err := exec.Command(binary, "import", "--data-dir", data, "--vehicle", "x", junk).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "no vehicle in the log") && !strings.Contains(string(out), "not a telemetry log") {
-		t.Errorf("junk import: %v\n%s", err, out)
+	junkOut, err := exec.Command(binary, "import", "--data-dir", data, "--vehicle", "x", junk).CombinedOutput()
+	if err == nil || !strings.Contains(string(junkOut), "no vehicle in the log") && !strings.Contains(string(junkOut), "not a telemetry log") {
+		t.Errorf("junk import: %v\n%s", err, junkOut)
 	}
-	out, err = exec.Command(binary, "import", logPath).CombinedOutput()
-	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--vehicle") {
-		t.Errorf("import without --vehicle: exit %d\n%s", code, out)
+	usage, err := exec.Command(binary, "import", logPath).CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(usage), "--vehicle") {
+		t.Errorf("import without --vehicle: exit %d\n%s", code, usage)
 	}
 }
 

@@ -350,7 +350,8 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		c := &camera{cfg: cc}
 		stream, err := rtsp.New(rtsp.Config{
 			Camera: cc.ID, URL: cc.URL, Transport: cc.Transport, TLSFingerprint: cc.TLSFingerprint,
-			ReadTimeout: cfg.Video.ReadTimeout.D(), StallTimeout: cfg.Video.StallTimeout.D(), MaxBackoff: cfg.Video.MaxBackoff.D(),
+			ReadTimeout: cfg.Video.ReadTimeout.D(), StallTimeout: cfg.Video.StallTimeout.D(),
+			StalledReconnect: cfg.Video.StalledReconnect.D(), MaxBackoff: cfg.Video.MaxBackoff.D(),
 			OnStatus: func(ch rtsp.Change) { streamEvent(ch, c, v, sink) },
 			Log:      log,
 		})

@@ -94,11 +94,11 @@ var ErrSkipped = errors.New("skipped")
 
 // Stats are a decoder's counters since it was created.
 type Stats struct {
-	Units     uint64 // access units fed
-	Decoded   uint64 // frames the codec produced
-	Converted uint64 // frames converted to BGR (wanted)
-	Skipped   uint64 // units not decoded (non-reference, not keyframes, waiting for a keyframe)
-	Errors    uint64 // units the codec rejected
+	Units     uint64 `json:"units"`     // access units fed
+	Decoded   uint64 `json:"decoded"`   // frames the codec produced
+	Converted uint64 `json:"converted"` // frames converted to BGR (wanted)
+	Skipped   uint64 `json:"skipped"`   // units not decoded (non-reference, not keyframes, waiting for a keyframe)
+	Errors    uint64 `json:"errors"`    // units the codec rejected
 }
 
 // Decoder decodes one stream. It is not safe for concurrent use, but Stats

@@ -3,6 +3,7 @@ package rtsp_test
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,9 +26,15 @@ type liarServer struct {
 	sdp     string
 	status  string // DESCRIBE's status line; default "200 OK"
 	payload func(r *rand.Rand, seq uint16) []byte
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   []net.Conn
+	// hangAfter, when set, makes the server a hung encoder: payload
+	// pictures (not garbage) for this long, then no video at all while
+	// the session lives on: keep-alives answered, RTCP sender reports
+	// every 500 ms.
+	hangAfter time.Duration
+	plays     atomic.Int32
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     []net.Conn
 }
 
 const goodSDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=liar\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n" +
@@ -103,7 +111,12 @@ func (ls *liarServer) serve(c net.Conn) {
 			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 12345678;timeout=60\r\n\r\n", cseq)
 		case "PLAY":
 			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nSession: 12345678\r\n\r\n", cseq)
-			go ls.spew(c)
+			ls.plays.Add(1)
+			if ls.hangAfter > 0 {
+				go ls.hang(c)
+			} else {
+				go ls.spew(c)
+			}
 		default:
 			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nSession: 12345678\r\n\r\n", cseq)
 		}
@@ -121,6 +134,51 @@ func (ls *liarServer) spew(c net.Conn) {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// hang sends 25 pictures a second (SPS, PPS and an IDR slice each) for
+// hangAfter, then only RTCP sender reports, as an encoder that hung
+// behind a live RTSP server does. (Writes to c from here and from serve
+// may interleave only between whole frames: each is one Write.)
+func (ls *liarServer) hang(c net.Conn) {
+	sps, _ := hex.DecodeString("6742c00dda0507ec0440000003004000000ca3c50aa8")
+	pps := []byte{0x68, 0xce, 0x0f, 0xc8}
+	idr := []byte{0x65, 0x88, 0x84, 0x00, 0x33, 0xff}
+	write := func(channel byte, p []byte) error {
+		frame := append([]byte{'$', channel, 0, 0}, p...)
+		binary.BigEndian.PutUint16(frame[2:], uint16(len(p)))
+		_, err := c.Write(frame)
+		return err
+	}
+	start := time.Now()
+	var seq uint16
+	var ts uint32
+	for n := 0; ; n++ {
+		if time.Since(start) < ls.hangAfter {
+			ts = uint32(n) * 3600
+			for i, nalu := range [][]byte{sps, pps, idr} {
+				if write(0, rtpPacket(seq, ts, i == 2, nalu)) != nil {
+					return
+				}
+				seq++
+			}
+		}
+		if n%12 == 0 {
+			// RTCP sender report: NTP now, the last RTP time.
+			sr := make([]byte, 28)
+			sr[0], sr[1] = 0x80, 200
+			binary.BigEndian.PutUint16(sr[2:], 6)
+			binary.BigEndian.PutUint32(sr[4:], 0xdecafbad)
+			now := time.Now()
+			binary.BigEndian.PutUint32(sr[8:], uint32(now.Unix()+2208988800))
+			binary.BigEndian.PutUint32(sr[12:], uint32(uint64(now.Nanosecond())<<32/1e9))
+			binary.BigEndian.PutUint32(sr[16:], ts)
+			if write(1, sr) != nil {
+				return
+			}
+		}
+		time.Sleep(40 * time.Millisecond)
 	}
 }
 
@@ -229,6 +287,24 @@ func TestFaultyServers(t *testing.T) {
 	_, q, _, stop := run(t, rtsp.Config{Camera: "authed", URL: auth.URL("cam"), Transport: rtsp.TransportTCP}, 64)
 	collect(t, q, 5, 15*time.Second)
 	stop()
+
+	// A hung encoder: the session stays up (keep-alives answered, RTCP
+	// flowing) but the video stops. The stream goes stalled, then, after
+	// StalledReconnect, down and connects again; each new session plays
+	// pictures again before hanging.
+	t.Run("hung encoder", func(t *testing.T) {
+		ls := &liarServer{sdp: goodSDP, hangAfter: 1500 * time.Millisecond}
+		url := startLiar(t, ls)
+		s, _, ch, stop := run(t, rtsp.Config{Camera: "hung", URL: url, Transport: rtsp.TransportTCP, ReadTimeout: 2 * time.Second,
+			StallTimeout: time.Second, StalledReconnect: 2 * time.Second}, 64)
+		defer stop()
+		waitFor(t, 20*time.Second, "stalled, reconnected and live again", func() bool {
+			return ls.plays.Load() >= 2 && ch.count(rtsp.StatusLive) >= 2
+		})
+		if ch.count(rtsp.StatusStalled) < 1 || s.Stats().Reconnects < 1 || !strings.Contains(ch.reason(rtsp.StatusDown), "stalled") {
+			t.Fatalf("changes %+v, stats %+v", ch.list(), s.Stats())
+		}
+	})
 
 	// And the healthy camera never noticed.
 	if gch.count(rtsp.StatusDown) != 0 || gs.Status() != rtsp.StatusLive {

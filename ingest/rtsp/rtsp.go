@@ -98,6 +98,12 @@ type Config struct {
 	// StallTimeout marks a session stalled when no picture arrives for
 	// this long. It defaults to 3 seconds.
 	StallTimeout time.Duration
+	// StalledReconnect tears down a session that has been stalled this
+	// long and connects again (with the usual backoff): a hung encoder
+	// can keep its session alive, answering keep-alives and sending RTCP,
+	// while sending no video, so the read timeout never fires. It
+	// defaults to ReadTimeout.
+	StalledReconnect time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnections,
 	// which doubles from the first to the second. They default to 1 and
 	// 30 seconds.
@@ -130,6 +136,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 3 * time.Second
+	}
+	if c.StalledReconnect == 0 {
+		c.StalledReconnect = c.ReadTimeout
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = time.Second

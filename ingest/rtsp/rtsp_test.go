@@ -58,6 +58,25 @@ func (c *changes) count(to rtsp.Status) int {
 	return n
 }
 
+// reason is the reasons given for the changes to status to, joined.
+func (c *changes) reason(to rtsp.Status) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var r []string
+	for _, ch := range c.all {
+		if ch.To == to {
+			r = append(r, ch.Reason)
+		}
+	}
+	return strings.Join(r, "; ")
+}
+
+func (c *changes) list() []rtsp.Change {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]rtsp.Change(nil), c.all...)
+}
+
 // run starts a stream and returns a stop function that waits for it.
 func run(t *testing.T, cfg rtsp.Config, queue int) (*rtsp.Stream, *rtsp.Queue, *changes, func()) {
 	t.Helper()

@@ -463,6 +463,10 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 				s.setStatus(StatusStalled, fmt.Sprintf("no picture for %s", quiet.Round(100*time.Millisecond)))
 			case gotFirst && quiet <= s.cfg.StallTimeout && st == StatusStalled:
 				s.setStatus(StatusLive, "")
+			case gotFirst && st == StatusStalled && quiet > s.cfg.StallTimeout+s.cfg.StalledReconnect:
+				// The session is alive but the video is not: a hung
+				// encoder. Connect again.
+				return true, fmt.Errorf("stalled: no picture for %s on a live session; reconnecting", quiet.Round(100*time.Millisecond))
 			case !gotFirst && quiet > max(s.cfg.ReadTimeout, firstPicture):
 				// Packets arrive (or not) but never a whole picture: a
 				// lying camera. Give up on this session. (The first

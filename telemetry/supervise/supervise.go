@@ -177,12 +177,18 @@ func (m *Manager) Changed(old, s store.Session) {
 	}
 }
 
-// Run checks the sessions every interval until ctx ends.
+// Run checks the sessions every interval until ctx ends (from when the
+// store is ready, if it says).
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Interval)
 	defer t.Stop()
+	// A store that can say so is checked only once ready: on a first
+	// start the sessions' table does not exist until the migrations ran.
+	ready, _ := m.cfg.Store.(interface{ Ready() bool })
 	for {
-		if err := m.Check(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if ready != nil && !ready.Ready() {
+			// not yet
+		} else if err := m.Check(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			m.failures.Inc()
 			m.log.Warn("checking the supervision sessions failed; retrying", "err", err)
 		}

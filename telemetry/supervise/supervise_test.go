@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -36,6 +37,71 @@ func newStore(t *testing.T) *store.Store {
 		}
 	}
 	return s
+}
+
+// The scheduler waits for the store: while the migrations have not run
+// (a first start), it neither fails nor logs; then it checks.
+func TestSchedulerWaitsForTheStore(t *testing.T) {
+	s, err := store.New(store.Config{URL: storetest.URL(t), Log: slog.New(slog.DiscardHandler)}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var logged syncBuffer
+	m := New(Config{Store: s, Bus: telemetry.NewHub(nil), Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond) // ten intervals with no store: nothing may happen
+	if n := testutil.ToFloat64(m.failures); n != 0 || logged.String() != "" {
+		t.Fatalf("%v failures before the store was ready:\n%s", n, logged.String())
+	}
+	// The store migrates; a session due now goes live by the scheduler.
+	sctx, scancel := context.WithCancel(t.Context())
+	sdone := make(chan struct{})
+	go func() { s.Run(sctx); close(sdone) }()
+	defer func() { scancel(); <-sdone }()
+	for deadline := time.Now().Add(30 * time.Second); !s.Ready(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("store not ready")
+		}
+	}
+	now := time.Now()
+	sess, err := s.CreateSession(t.Context(), store.Session{ID: "due", Site: "site", Title: "Pour", Kind: "inspection", Cameras: []string{"a"},
+		Start: now.Add(-time.Second), End: now.Add(time.Hour), Invited: []string{"pat"}, State: store.SessionScheduled, CreatedBy: "sue"}, store.AuditEntry{Actor: "sue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err := s.Sessions(t.Context(), store.SessionQuery{Open: true})
+		if err == nil && len(got) == 1 && got[0].ID == sess.ID && got[0].State == store.SessionLive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session did not go live: %v %v\n%s", got, err, logged.String())
+		}
+	}
+	if n := testutil.ToFloat64(m.failures); n != 0 {
+		t.Fatalf("%v failures", n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 type recorder struct {

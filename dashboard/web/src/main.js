@@ -231,18 +231,24 @@ async function start() {
   $("tab-wall").onclick = () => view("wall");
 
   // Ready: the buildings, the fences and the live feed are on the map.
+  // Checked when the map goes idle and every 250 ms besides: a machine
+  // that draws a frame slower than the live feed updates the map never
+  // goes idle.
   const t0 = performance.now();
   const ready = () => {
-    if (state.ready === true) return;
+    if (state.ready === true) return true;
     if (map.isSourceLoaded("buildings") && map.isSourceLoaded("geofences") && state.connected && map.loaded()) {
       state.ready = true;
       state.timing.firstRender = performance.now(); // since navigation started
       state.timing.sinceScript = performance.now() - t0;
       if (location.hash === "#wall") view("wall");
-    } else map.once("idle", ready);
+      return true;
+    }
+    map.once("idle", ready);
+    return false;
   };
   map.once("idle", ready);
-  setTimeout(ready, 500);
+  const poll = setInterval(() => ready() && clearInterval(poll), 250);
 }
 
 function closePanel() {
@@ -432,7 +438,7 @@ function vehicle(map, v) {
   e.heading = v.motion?.heading ?? v.attitude?.yaw ?? 0;
   e.el.querySelector("svg").style.transform = `rotate(${e.heading - map.getBearing()}deg)`;
   e.el.style.opacity = lost ? 0.4 : 1;
-  const batt = v.battery ? ` · ${Math.round(v.battery.remaining)}%` : "";
+  const batt = v.battery?.remaining !== undefined ? ` · ${Math.round(v.battery.remaining)}%` : "";
   e.el.querySelector("span").textContent = `${v.name || v.id} · ${Math.round(p.alt_rel ?? 0)} m${batt}${v.mode ? " · " + v.mode : ""}${lost ? " · LINK LOST" : ""}`;
   if (!e.added) {
     e.marker.addTo(map);
@@ -450,7 +456,7 @@ function showVehicle(id) {
   const rows = [
     ["mode", v.mode], ["armed", v.armed], ["link", v.link_health?.state], ["altitude", v.position && `${v.position.alt_rel?.toFixed(1)} m`],
     ["speed", v.motion && `${v.motion.ground_speed?.toFixed(1)} m/s`], ["heading", v.motion && `${Math.round(v.motion.heading)}°`],
-    ["battery", v.battery && `${Math.round(v.battery.remaining)} % · ${v.battery.voltage?.toFixed(1)} V`],
+    ["battery", v.battery && [v.battery.remaining !== undefined && `${Math.round(v.battery.remaining)} %`, v.battery.voltage !== undefined && `${v.battery.voltage.toFixed(1)} V`].filter(Boolean).join(" · ")],
     ["GPS", v.gps && `${v.gps.fix_name} · ${v.gps.satellites} sats`], ["camera", v.camera],
   ];
   showPanel(v.name || v.id, rows, cam?.id);

@@ -78,7 +78,9 @@ try {
   // Read at the next animation frame, just after the page has moved the
   // slider for it: the slider's t and the video's time of one moment.
   const played = await p.evaluate(`new Promise((done) => requestAnimationFrame(() => done((${readFrame})())))`);
-  await p.click("#play");
+  // Pause (unless it reached the end of the range and paused itself:
+  // then a click would play again from the start).
+  await p.evaluate(() => globalThis.smarteyeReplay.playing && document.getElementById("play").click());
   seen.play = { advancedMs: played.t - started.t, wallMs: played.at - started.at, videoLagMs: played.t - played.mediaMs };
   // The next event (or the previous one when none is later), then a
   // shared link to the moment.

@@ -160,6 +160,7 @@ type Cluster struct {
 	mu   sync.Mutex
 	proc *exec.Cmd
 	done chan struct{} // closed when proc exits
+	lock *os.File      // held from Start to Stop (lock.go)
 }
 
 // New checks the configuration and finds the binaries; it starts nothing.
@@ -268,7 +269,9 @@ func (c *Cluster) TimescaleDB() bool {
 
 // Start initialises the cluster if needed, starts the server and waits until
 // it accepts connections and the database exists. An orphaned server of an
-// earlier run is stopped first; a stale postmaster.pid is removed.
+// earlier run is stopped first; a stale postmaster.pid is removed. When
+// another live process owns the cluster, Start returns an *InUseError and
+// touches nothing.
 func (c *Cluster) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -283,13 +286,20 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.prepareDirs(); err != nil {
 		return err
 	}
-	if err := c.initdb(ctx); err != nil {
+	if err := c.acquire(); err != nil {
 		return err
 	}
-	if err := c.clearStale(ctx); err != nil {
-		return err
+	err := c.initdb(ctx)
+	if err == nil {
+		err = c.clearStale(ctx)
 	}
-	return c.startLocked(ctx)
+	if err == nil {
+		err = c.startLocked(ctx)
+	}
+	if err != nil && c.proc == nil {
+		c.release()
+	}
+	return err
 }
 
 func (c *Cluster) prepareDirs() error {
@@ -652,6 +662,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 func (c *Cluster) Stop(timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.release()
 	return c.stopLocked(timeout)
 }
 

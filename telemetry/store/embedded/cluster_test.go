@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -152,8 +153,9 @@ func TestStalePidFileOfAnotherProcess(t *testing.T) {
 func TestOrphanedServerOfEarlierRunIsStopped(t *testing.T) {
 	old := storetest.NewCluster(t)
 	oldPid := old.Pid()
-	// smarteye was killed; its server was not. A new smarteye starts on the
-	// same cluster directory.
+	// smarteye was killed (its lock went with it); its server was not. A
+	// new smarteye starts on the same cluster directory.
+	embedded.ReleaseLock(old)
 	c, err := embedded.New(embedded.Config{Dir: old.Dir(), Fast: true})
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +173,47 @@ func TestOrphanedServerOfEarlierRunIsStopped(t *testing.T) {
 		t.Fatal("expected a new server process")
 	}
 	if count(t, c.URL(), "SELECT 1") != 1 {
+		t.Fatal("server not usable")
+	}
+}
+
+// A second smarteye on the data directory of a live one never stops its
+// server: Start says who holds the cluster, and the second uses the
+// running server as a client. Once the owner stops, the cluster is free.
+func TestLiveOwnersServerIsNeverStopped(t *testing.T) {
+	owner := storetest.NewCluster(t)
+	pid := owner.Pid()
+	second, err := embedded.New(embedded.Config{Dir: owner.Dir(), Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.Start(t.Context())
+	var inUse *embedded.InUseError
+	if !errors.As(err, &inUse) || !strings.Contains(inUse.Holder, "pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second start: %v", err)
+	}
+	if held, holder := second.InUse(); !held || holder != inUse.Holder {
+		t.Fatalf("InUse: %v %q", held, holder)
+	}
+	select {
+	case <-owner.Done():
+		t.Fatal("the owner's server was stopped")
+	case <-time.After(500 * time.Millisecond):
+	}
+	if owner.Pid() != pid || count(t, second.URL(), "SELECT 1") != 1 {
+		t.Fatal("the running server is not usable as a client")
+	}
+	if err := owner.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := second.InUse(); held {
+		t.Fatal("still in use after the owner stopped")
+	}
+	if err := second.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop(30 * time.Second)
+	if count(t, second.URL(), "SELECT 1") != 1 {
 		t.Fatal("server not usable")
 	}
 }

@@ -120,6 +120,10 @@ type Video struct {
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// StallTimeout marks a stream stalled when no picture arrives. It defaults to 3 seconds.
 	StallTimeout Duration `yaml:"stall_timeout"`
+	// StalledReconnect reconnects a stream that has been stalled this long
+	// (a hung encoder can keep its session alive while sending no video).
+	// It defaults to ReadTimeout.
+	StalledReconnect Duration `yaml:"stalled_reconnect"`
 	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
 	MaxBackoff Duration `yaml:"max_backoff"`
 	// Models is the directory of the installed trained detector
@@ -896,6 +900,9 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 	}
 	positive(bad, "video.read_timeout", v.ReadTimeout)
 	positive(bad, "video.stall_timeout", v.StallTimeout)
+	if v.StalledReconnect < 0 {
+		bad("video.stalled_reconnect", "must be 0 (read_timeout) or positive, e.g. 10s")
+	}
 	positive(bad, "video.max_backoff", v.MaxBackoff)
 	recModes := "continuous, events, off"
 	if !slices.Contains(strings.Split(recModes, ", "), v.Recording.Mode) {
