@@ -180,15 +180,22 @@ type Health struct {
 	Lost uint64 `json:"lost"`
 	// LossRatio is Lost / (Received + Lost) over the last few seconds.
 	LossRatio float64 `json:"loss_ratio"`
-	// Rejected counts frames refused (bad or missing signature).
-	Rejected  uint64    `json:"rejected,omitempty"`
+	// Rejected counts frames refused (bad or missing signature, values no
+	// vehicle can have).
+	Rejected uint64 `json:"rejected,omitempty"`
+	// Warning says why the vehicle's frames are in doubt: frames from a
+	// second address, or refused by its key. Empty when none are.
+	Warning   string    `json:"warning,omitempty"`
 	LastHeard time.Time `json:"last_heard"`
 }
 
 // Event is something that happened, time-stamped and, when known,
 // geotagged. Kinds are dotted: link.lost, link.regained, vehicle.discovered,
 // vehicle.armed, vehicle.disarmed, vehicle.mode, vehicle.statustext,
-// vehicle.command_ack, vehicle.gps_fix_lost, vehicle.gps_fix_acquired.
+// vehicle.command_ack, vehicle.gps_fix_lost, vehicle.gps_fix_acquired,
+// vehicle.implausible (values refused), vehicle.relocated (a far position
+// taken after consistent reports), vehicle.suspect (frames from a second
+// address, or refused by the vehicle's key).
 type Event struct {
 	Time      time.Time      `json:"time"`
 	ID        UUID           `json:"id"`

@@ -67,7 +67,11 @@ func (t *tracker) apply(msg message.Message, comp uint8, now time.Time) (changed
 		return true
 
 	case *ardupilotmega.MessageGlobalPositionInt:
-		t.lastGlobal = *m
+		if reason, why := t.implausiblePosition(m, now); why != "" {
+			t.reject(now, reason, why)
+			return false
+		}
+		t.lastGlobal, t.lastFix = *m, now
 		t.haveGlobal = true
 		v.Motion.Valid = true
 		v.Motion.VNorth = float64(m.Vx) * cm
@@ -82,6 +86,10 @@ func (t *tracker) apply(msg message.Message, comp uint8, now time.Time) (changed
 		return true
 
 	case *ardupilotmega.MessageGpsRawInt:
+		if m.FixType >= ardupilotmega.GPS_FIX_TYPE_2D_FIX && (m.Lat < -90e7 || m.Lat > 90e7 || m.Lon < -180e7 || m.Lon > 180e7) {
+			t.reject(now, DropOutOfRange, fmt.Sprintf("GPS position %.4f, %.4f is outside WGS 84", float64(m.Lat)*degE7, float64(m.Lon)*degE7))
+			return false
+		}
 		hadFix := t.hasFix()
 		v.GPS = telemetry.GPS{
 			Valid:      true,
@@ -110,6 +118,10 @@ func (t *tracker) apply(msg message.Message, comp uint8, now time.Time) (changed
 		return true
 
 	case *ardupilotmega.MessageAttitude:
+		if !finite(m.Roll, m.Pitch, m.Yaw) {
+			t.reject(now, DropOutOfRange, "attitude is not a number")
+			return false
+		}
 		v.Attitude = telemetry.Attitude{
 			Valid: true,
 			Roll:  rad2deg(m.Roll),
@@ -162,6 +174,10 @@ func (t *tracker) apply(msg message.Message, comp uint8, now time.Time) (changed
 		return true
 
 	case *ardupilotmega.MessageVfrHud:
+		if !finite(m.Airspeed, m.Groundspeed, m.Climb) || m.Groundspeed > maxSpeed || m.Airspeed > maxSpeed || math.Abs(float64(m.Climb)) > maxClimb {
+			t.reject(now, DropOutOfRange, fmt.Sprintf("speed %.0f m/s, climb %.0f m/s is beyond any aircraft", m.Groundspeed, m.Climb))
+			return false
+		}
 		v.Motion.Valid = true
 		v.Motion.Airspeed = float64(m.Airspeed)
 		v.Motion.GroundSpeed = float64(m.Groundspeed)
@@ -242,6 +258,104 @@ func (t *tracker) statusText(m *ardupilotmega.MessageStatustext) string {
 }
 
 // hasFix reports a 3D fix or better; unknown (no GPS_RAW_INT seen) is not a fix.
+// Physical limits: a frame beyond them is refused (counted by reason, the
+// vehicle's Rejected count, and a vehicle.implausible event at most once a
+// minute), whoever sent it. They are far beyond any drone or light
+// aircraft, so that only lies and corruption are refused.
+const (
+	minAltMSL = -500.0   // metres: below the Dead Sea's shore
+	maxAltMSL = 15_000.0 // metres: above any drone, below nothing that matters here
+	maxSpeed  = 200.0    // metres per second, horizontal (720 km/h)
+	maxClimb  = 100.0    // metres per second, vertical
+	// A position may move from the last accepted one by at most maxSpeed
+	// times the time between them (at least one second) plus jumpSlack for
+	// GPS glitches.
+	jumpSlack = 200.0 // metres
+)
+
+func finite(xs ...float32) bool {
+	for _, x := range xs {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// implausiblePosition says why a GLOBAL_POSITION_INT cannot be true, and
+// the drop reason: "" when it can.
+func (t *tracker) implausiblePosition(m *ardupilotmega.MessageGlobalPositionInt, now time.Time) (int, string) {
+	lat, lon, alt := float64(m.Lat)*degE7, float64(m.Lon)*degE7, float64(m.Alt)*mm
+	switch {
+	case m.Lat == 0 && m.Lon == 0:
+		return 0, "" // the autopilots' "no position" placeholder: handled as no position
+	case lat < -90 || lat > 90 || lon < -180 || lon > 180:
+		return DropOutOfRange, fmt.Sprintf("position %.4f, %.4f is outside WGS 84", lat, lon)
+	case alt < minAltMSL || alt > maxAltMSL:
+		return DropOutOfRange, fmt.Sprintf("altitude %.0f m above sea level is beyond any aircraft here", alt)
+	case math.Hypot(float64(m.Vx), float64(m.Vy))*cm > maxSpeed || math.Abs(float64(m.Vz))*cm > maxClimb:
+		return DropOutOfRange, fmt.Sprintf("velocity %.0f m/s is beyond any aircraft", math.Hypot(float64(m.Vx), float64(m.Vy))*cm)
+	}
+	last := t.lastGlobal
+	if t.haveGlobal && !(last.Lat == 0 && last.Lon == 0) && !reachable(last, t.lastFix, m, now) {
+		// A vehicle really moved (a simulator reset, a drone carried away
+		// with its link off) keeps sending from its new place: once
+		// relocateAfter positions in a row agree with one another there,
+		// the new place is taken.
+		if t.jumpCount > 0 && reachable(t.jumpLast, t.jumpAt, m, now) {
+			t.jumpCount++
+		} else {
+			t.jumpCount = 1
+		}
+		t.jumpLast, t.jumpAt = *m, now
+		if t.jumpCount >= relocateAfter {
+			t.jumpCount = 0
+			t.event(now, "vehicle.relocated", fmt.Sprintf("%s: position taken at %.5f, %.5f after %d consistent reports", t.state.Name, lat, lon, relocateAfter), nil)
+			return 0, ""
+		}
+		d := haversine(float64(last.Lat)*degE7, float64(last.Lon)*degE7, lat, lon)
+		return DropImpossibleJump, fmt.Sprintf("position jumped %.0f m in %.1f s", d, now.Sub(t.lastFix).Seconds())
+	}
+	t.jumpCount = 0
+	return 0, ""
+}
+
+// relocateAfter is how many consistent positions in a row far from the
+// last accepted one make it the vehicle's new place.
+const relocateAfter = 10
+
+// reachable reports whether an aircraft at a (at time ta) could be at b at tb.
+func reachable(a ardupilotmega.MessageGlobalPositionInt, ta time.Time, b *ardupilotmega.MessageGlobalPositionInt, tb time.Time) bool {
+	d := haversine(float64(a.Lat)*degE7, float64(a.Lon)*degE7, float64(b.Lat)*degE7, float64(b.Lon)*degE7)
+	return d <= maxSpeed*max(tb.Sub(ta).Seconds(), 1)+jumpSlack
+}
+
+// haversine is the distance in metres between two WGS 84 points (on a
+// sphere of the Earth's mean radius: ample for a plausibility check).
+func haversine(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6_371_000.0
+	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dp, dl := p2-p1, (lon2-lon1)*math.Pi/180
+	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// reject refuses a message whose values cannot be true.
+func (t *tracker) reject(now time.Time, reason int, why string) {
+	t.p.drop(reason)
+	t.state.Health.Rejected++
+	if now.Sub(t.lastRejectShown) >= time.Second {
+		// The count shows on the live feed, at most once a second.
+		t.lastRejectShown = now
+		t.p.sink.State(&t.state)
+	}
+	if now.Sub(t.lastImplausible) < suspectEvery {
+		return
+	}
+	t.lastImplausible = now
+	t.event(now, "vehicle.implausible", t.state.Name+": refused "+why, map[string]any{"reason": DropReasons[reason], "detail": why})
+}
+
 func (t *tracker) hasFix() bool {
 	return t.state.GPS.Valid && t.state.GPS.Fix >= int(ardupilotmega.GPS_FIX_TYPE_3D_FIX)
 }

@@ -385,7 +385,7 @@ func (in *Ingest) drain(l *link, events chan gomavlib.Event) {
 			}
 			switch e := ev.(type) {
 			case *gomavlib.EventFrame:
-				l.proc.Frame(e.Frame, time.Now())
+				l.proc.FrameFrom(e.Frame, sourceHost(e.Channel.String()), time.Now())
 			case *gomavlib.EventParseError:
 				l.proc.drop(DropParse)
 				in.log.Debug("unparsable data", "link", l.cfg.Name, "channel", e.Channel, "err", e.Error)
@@ -467,4 +467,18 @@ func (in *Ingest) Collect(ch chan<- prometheus.Metric) {
 		l.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(peers), n)
 	}
+}
+
+// sourceHost is a channel's label ("udp:10.0.0.5:14550") without the
+// port: a vehicle that reconnects, or whose router picks a new port, is
+// still the same source.
+func sourceHost(label string) string {
+	proto, addr, ok := strings.Cut(label, ":")
+	if !ok {
+		return label
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return proto + ":" + host
+	}
+	return label
 }

@@ -40,11 +40,14 @@ const (
 	DropReplayed              // signature timestamp too old
 	DropNotVehicle            // from a ground station, camera or other non-vehicle
 	DropTooManySystems        // more unconfigured vehicles than max_discovered
+	DropOutOfRange            // a value no vehicle can have: outside WGS 84, an absurd altitude or speed, not a number
+	DropImpossibleJump        // a position further from the last than any aircraft could fly meanwhile
 	numDrops
 )
 
 // DropReasons names the drop reasons, indexed by the Drop constants.
-var DropReasons = [numDrops]string{"parse", "bad_crc", "decode", "unsigned", "bad_signature", "replayed_signature", "not_a_vehicle", "too_many_systems"}
+var DropReasons = [numDrops]string{"parse", "bad_crc", "decode", "unsigned", "bad_signature", "replayed_signature", "not_a_vehicle", "too_many_systems",
+	"out_of_range", "impossible_jump"}
 
 // Counts are a Processor's frame counters; they may be read while it runs.
 type Counts struct {
@@ -53,6 +56,9 @@ type Counts struct {
 	Lost     atomic.Uint64 // frames missing from sequence numbers
 	Dropped  [numDrops]atomic.Uint64
 	Vehicles atomic.Int64
+	// Suspect counts frames that claimed a known vehicle from a second
+	// source, or that its key refused.
+	Suspect atomic.Uint64
 }
 
 // DroppedTotal sums the drops of every reason.
@@ -137,7 +143,15 @@ type tracker struct {
 	seq                               map[uint8]uint8 // last sequence number per component
 	sigTime                           uint64
 	lastStored                        time.Time
-	dirty                             bool // changed since last stored
+	source                            string                                 // where its first accepted frame came from
+	lastSuspect                       time.Time                              // the last vehicle.suspect event
+	lastImplausible                   time.Time                              // the last vehicle.implausible event
+	lastRejectShown                   time.Time                              // the last state published for a refusal
+	jumpLast                          ardupilotmega.MessageGlobalPositionInt // the last position refused as a jump
+	jumpAt                            time.Time
+	jumpCount                         int       // consistent refused jumps in a row
+	lastFix                           time.Time // when lastGlobal was accepted, for the jump check
+	dirty                             bool      // changed since last stored
 	windowStart                       time.Time
 	windowFrames, windowLost          uint64
 	events                            []telemetry.Event
@@ -157,10 +171,16 @@ func (p *Processor) drop(reason int) { p.counts.Dropped[reason].Add(1) }
 // ParseError counts bytes that did not make a frame.
 func (p *Processor) ParseError() { p.drop(DropParse) }
 
-// Frame processes one frame received at now. Frames must carry raw
-// messages (a node without a dialect): signatures are checked on the bytes
-// as sent, then the message is decoded here.
-func (p *Processor) Frame(f frame.Frame, now time.Time) {
+// Frame processes one frame received at now, from no particular source
+// (a log file).
+func (p *Processor) Frame(f frame.Frame, now time.Time) { p.FrameFrom(f, "", now) }
+
+// FrameFrom processes one frame received at now from source (the
+// sender's address). Frames must carry raw messages (a node without a
+// dialect): signatures are checked on the bytes as sent, then the message
+// is decoded here. A vehicle's frames that come from a second source, or
+// that its key refuses, are told (an event, the vehicle's health).
+func (p *Processor) FrameFrom(f frame.Frame, source string, now time.Time) {
 	raw, ok := f.GetMessage().(*message.MessageRaw)
 	if !ok {
 		p.drop(DropDecode)
@@ -170,13 +190,15 @@ func (p *Processor) Frame(f frame.Frame, now time.Time) {
 	t := p.vehicles[sys]
 	switch {
 	case t != nil && t.key != nil:
-		if !p.checkSignature(t.key, &t.sigTime, &t.state.Health, f) {
+		if reason, ok := p.checkSignature(t.key, &t.sigTime, &t.state.Health, f); !ok {
+			t.suspect(now, source, fmt.Sprintf("frames refused by its key (%s) from %s", DropReasons[reason], sourceName(source)))
+			p.flushEvents(t)
 			return
 		}
 	case t == nil:
 		if vc, ok := p.configured[sys]; ok && vc.key != nil {
 			var sigTime uint64
-			if !p.checkSignature(vc.key, &sigTime, nil, f) {
+			if _, ok := p.checkSignature(vc.key, &sigTime, nil, f); !ok {
 				return
 			}
 		}
@@ -215,6 +237,13 @@ func (p *Processor) Frame(f frame.Frame, now time.Time) {
 		}
 		if v2, ok := f.(*frame.V2Frame); ok && t.key != nil {
 			t.sigTime = v2.SignatureTimestamp
+		}
+	}
+	if source != "" {
+		if t.source == "" {
+			t.source = source
+		} else if source != t.source {
+			t.suspect(now, source, fmt.Sprintf("frames from %s as well as %s", source, t.source))
 		}
 	}
 	p.heard(t, f, comp, now)
@@ -271,13 +300,13 @@ func (p *Processor) admit(sys, comp uint8, msg message.Message, now time.Time) *
 // frames must be signed with it, with timestamps that do not go back more
 // than a few seconds (replays).
 // h, when not nil, counts the rejection.
-func (p *Processor) checkSignature(key *frame.V2Key, sigTime *uint64, h *telemetry.Health, f frame.Frame) bool {
-	reject := func(reason int) bool {
+func (p *Processor) checkSignature(key *frame.V2Key, sigTime *uint64, h *telemetry.Health, f frame.Frame) (reason int, ok bool) {
+	reject := func(reason int) (int, bool) {
 		p.drop(reason)
 		if h != nil {
 			h.Rejected++
 		}
-		return false
+		return reason, false
 	}
 	v2, ok := f.(*frame.V2Frame)
 	if !ok || v2.Signature == nil {
@@ -291,7 +320,33 @@ func (p *Processor) checkSignature(key *frame.V2Key, sigTime *uint64, h *telemet
 		return reject(DropReplayed)
 	}
 	*sigTime = max(*sigTime, v2.SignatureTimestamp)
-	return true
+	return 0, true
+}
+
+// suspectEvery bounds the vehicle.suspect events: one a minute per vehicle.
+const suspectEvery = time.Minute
+
+// suspect marks the vehicle's health with why its frames are in doubt and
+// tells it with a vehicle.suspect event, at most once a minute.
+func (t *tracker) suspect(now time.Time, source, why string) {
+	t.p.counts.Suspect.Add(1)
+	if t.state.Health.Warning != why {
+		t.state.Health.Warning = why
+		t.dirty = true
+		t.p.sink.State(&t.state)
+	}
+	if now.Sub(t.lastSuspect) < suspectEvery {
+		return
+	}
+	t.lastSuspect = now
+	t.event(now, "vehicle.suspect", t.state.Name+": "+why, map[string]any{"source": source, "reason": why})
+}
+
+func sourceName(s string) string {
+	if s == "" {
+		return "a log"
+	}
+	return s
 }
 
 // heard updates link health from an accepted frame.

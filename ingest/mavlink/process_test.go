@@ -372,3 +372,114 @@ func TestHostileInput(t *testing.T) {
 		t.Fatalf("too-many-systems drops %d", n)
 	}
 }
+
+// feedFrom is feed from a source address.
+func feedFrom(p *Processor, b []byte, source string, now time.Time) {
+	r := &frame.Reader{BufByteReader: bufio.NewReader(bytes.NewReader(b))}
+	_ = r.Initialize()
+	for {
+		f, err := r.Read()
+		if err != nil {
+			return
+		}
+		p.FrameFrom(f, source, now)
+	}
+}
+
+// Values no vehicle can have are refused with a counted reason, whoever
+// sends them: a position outside WGS 84 or 790 km up, a speed no aircraft
+// flies, a jump no aircraft makes. Positions that agree with one another
+// far away are taken after ten reports (a simulator reset). The state
+// keeps the last true position throughout.
+func TestImplausibleValuesRefused(t *testing.T) {
+	rec := &recorder{}
+	p := newProc(rec)
+	e := &enc{sys: 7, comp: 1}
+	feed(p, e.bytes(t, heartbeat(ardupilotmega.MAV_TYPE_QUADROTOR, ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA, true, 0)), t0)
+	pos := func(lat, lon float64, altM float64, vx int16) *ardupilotmega.MessageGlobalPositionInt {
+		return &ardupilotmega.MessageGlobalPositionInt{Lat: int32(lat * 1e7), Lon: int32(lon * 1e7), Alt: int32(altM * 1000), Vx: vx}
+	}
+	at := t0
+	next := func() time.Time { at = at.Add(200 * time.Millisecond); return at }
+	feed(p, e.bytes(t, pos(22.5412, 114.0548, 80, 500)), next())
+	c := p.Counts()
+	for _, tc := range []struct {
+		name   string
+		m      message.Message
+		reason int
+	}{
+		{"latitude 180.8", pos(180.8, 173.2, 80, 0), DropOutOfRange},
+		{"790 km up", pos(22.5412, 114.0548, 790_000, 0), DropOutOfRange},
+		{"1000 km/h", pos(22.5412, 114.0548, 80, 27_000), DropOutOfRange},
+		{"a jump of 50 km in 0.2 s", pos(22.9912, 114.0548, 80, 0), DropImpossibleJump},
+		{"GPS outside WGS 84", &ardupilotmega.MessageGpsRawInt{FixType: ardupilotmega.GPS_FIX_TYPE_3D_FIX, Lat: 95e7, Lon: 10e7}, DropOutOfRange},
+		{"attitude NaN", &ardupilotmega.MessageAttitude{Roll: float32(math.NaN())}, DropOutOfRange},
+		{"HUD at 900 m/s", &ardupilotmega.MessageVfrHud{Groundspeed: 900}, DropOutOfRange},
+	} {
+		before := c.Dropped[tc.reason].Load()
+		feed(p, e.bytes(t, tc.m), next())
+		if c.Dropped[tc.reason].Load() != before+1 {
+			t.Errorf("%s: not refused as %s", tc.name, DropReasons[tc.reason])
+		}
+		if v := rec.last(); !near(v.Position.Lat, 22.5412) || v.Position.AltMSL != 80 {
+			t.Fatalf("%s changed the state: %+v", tc.name, v.Position)
+		}
+	}
+	// One vehicle.implausible event a minute, however many refusals.
+	if n := strings.Count(rec.kinds(), "vehicle.implausible"); n != 1 {
+		t.Errorf("%d implausible events: %s", n, rec.kinds())
+	}
+	// A flight at 15 m/s moves on normally.
+	feed(p, e.bytes(t, pos(22.54125, 114.0548, 80, 1500)), at.Add(time.Second))
+	if v := rec.last(); !near(v.Position.Lat, 22.54125) || v.Health.Rejected != 7 {
+		t.Fatalf("a normal move refused: %+v, rejected %d", v.Position, v.Health.Rejected)
+	}
+	// The vehicle really is 40 km away now: nine reports there are refused,
+	// the tenth is taken, with an event.
+	at = at.Add(time.Second)
+	for i := range relocateAfter {
+		feed(p, e.bytes(t, pos(22.9, 114.1+float64(i)*1e-5, 60, 100)), next())
+		if got := rec.last().Position.Lat; (i < relocateAfter-1) != near(got, 22.54125) {
+			t.Fatalf("report %d: lat %v", i, got)
+		}
+	}
+	if !strings.Contains(rec.kinds(), "vehicle.relocated") {
+		t.Fatalf("no relocation event: %s", rec.kinds())
+	}
+}
+
+// A configured vehicle's frames from a second address, or that its key
+// refuses, are made visible: the vehicle's health says so, a
+// vehicle.suspect event (at most one a minute), a count.
+func TestSuspectFrames(t *testing.T) {
+	key, _ := ParseKey("correct horse battery staple")
+	rec := &recorder{}
+	p := newProc(rec, VehicleConfig{Name: "plain", SystemID: 3}, VehicleConfig{Name: "signed", SystemID: 5, key: key})
+	hb := heartbeat(ardupilotmega.MAV_TYPE_QUADROTOR, ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA, true, 0)
+	plain := &enc{sys: 3, comp: 1}
+	feedFrom(p, plain.bytes(t, hb), "udp:10.0.0.5", t0)
+	feedFrom(p, plain.bytes(t, hb), "udp:10.0.0.5", t0.Add(time.Second))
+	if rec.last().Health.Warning != "" || p.Counts().Suspect.Load() != 0 {
+		t.Fatalf("one source: %+v", rec.last().Health)
+	}
+	for i := range 3 {
+		feedFrom(p, plain.bytes(t, hb), "udp:192.0.2.66", t0.Add(time.Duration(2+i)*time.Second))
+	}
+	v := rec.last()
+	if v.ID != "plain" || !strings.Contains(v.Health.Warning, "192.0.2.66") || p.Counts().Suspect.Load() != 3 || strings.Count(rec.kinds(), "vehicle.suspect") != 1 {
+		t.Fatalf("second source: %+v, suspect %d, events %s", v.Health, p.Counts().Suspect.Load(), rec.kinds())
+	}
+	// The signed vehicle: an unsigned frame claiming it, after it is known.
+	signed := &enc{sys: 5, comp: 1, key: key, sigTime: 50_000_000}
+	feedFrom(p, signed.bytes(t, hb), "udp:10.0.0.6", t0)
+	feedFrom(p, (&enc{sys: 5, comp: 1}).bytes(t, hb), "udp:192.0.2.66", t0.Add(time.Second))
+	var sv telemetry.Vehicle
+	for _, s := range rec.states {
+		if s.ID == "signed" {
+			sv = s
+		}
+	}
+	if !strings.Contains(sv.Health.Warning, "refused by its key (unsigned) from udp:192.0.2.66") || sv.Health.Rejected != 1 {
+		t.Fatalf("unsigned frame for a signed vehicle: %+v", sv.Health)
+	}
+}

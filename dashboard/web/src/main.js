@@ -262,8 +262,15 @@ function showPanel(title, rows, camera) {
   state.panelPlayer?.close();
   state.panelPlayer = null;
   const body = $("panel-body");
-  body.innerHTML = `<h3></h3><table>${rows.filter((r) => r[1] !== undefined && r[1] !== "").map((r) => `<tr><td>${r[0]}</td><td>${r[1]}</td></tr>`).join("")}</table>`;
+  // Values come from vehicles and cameras: text, never markup.
+  body.innerHTML = "<h3></h3><table></table>";
   body.querySelector("h3").textContent = title;
+  const table = body.querySelector("table");
+  for (const [k, v] of rows.filter((r) => r[1] !== undefined && r[1] !== null && r[1] !== "")) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = String(v);
+  }
   if (camera) {
     const box = document.createElement("div");
     box.className = "tile-box panel-video";
@@ -439,7 +446,7 @@ function vehicle(map, v) {
   e.el.querySelector("svg").style.transform = `rotate(${e.heading - map.getBearing()}deg)`;
   e.el.style.opacity = lost ? 0.4 : 1;
   const batt = v.battery?.remaining !== undefined ? ` · ${Math.round(v.battery.remaining)}%` : "";
-  e.el.querySelector("span").textContent = `${v.name || v.id} · ${Math.round(p.alt_rel ?? 0)} m${batt}${v.mode ? " · " + v.mode : ""}${lost ? " · LINK LOST" : ""}`;
+  e.el.querySelector("span").textContent = `${v.name || v.id} · ${Math.round(p.alt_rel ?? 0)} m${batt}${v.mode ? " · " + v.mode : ""}${lost ? " · LINK LOST" : ""}${v.link_health?.warning ? " · ⚠ SUSPECT" : ""}`;
   if (!e.added) {
     e.marker.addTo(map);
     e.added = true;
@@ -458,6 +465,7 @@ function showVehicle(id) {
     ["speed", v.motion && `${v.motion.ground_speed?.toFixed(1)} m/s`], ["heading", v.motion && `${Math.round(v.motion.heading)}°`],
     ["battery", v.battery && [v.battery.remaining !== undefined && `${Math.round(v.battery.remaining)} %`, v.battery.voltage !== undefined && `${v.battery.voltage.toFixed(1)} V`].filter(Boolean).join(" · ")],
     ["GPS", v.gps && `${v.gps.fix_name} · ${v.gps.satellites} sats`], ["camera", v.camera],
+    ["warning", v.link_health?.warning], ["refused frames", v.link_health?.rejected],
   ];
   showPanel(v.name || v.id, rows, cam?.id);
 }
