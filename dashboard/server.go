@@ -4,8 +4,11 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +18,7 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,6 +121,36 @@ type Server struct {
 
 //go:embed status.html
 var statusPage []byte
+
+// contentSecurityPolicy is sent with every response. The pages load
+// everything from smarteye itself and run no inline script but the status
+// page's, allowed by its hash; styles may be inline (the map library and
+// the self-contained session report set them); pictures, video and the
+// map's workers may come from blob: and data: URLs the pages make.
+var contentSecurityPolicy = func() string {
+	script := "'self'"
+	if _, rest, ok := bytes.Cut(statusPage, []byte("<script type=\"module\">")); ok {
+		if body, _, ok := bytes.Cut(rest, []byte("</script>")); ok {
+			sum := sha256.Sum256(body)
+			script += " 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		}
+	}
+	return strings.Join([]string{
+		"default-src 'self'",
+		"script-src " + script,
+		"style-src 'self' 'unsafe-inline'",
+		"img-src 'self' data: blob:",
+		"media-src 'self' blob:",
+		"worker-src 'self' blob:",
+		"connect-src 'self' blob:",
+		"font-src 'self' data:",
+		"frame-src 'self'",
+		"frame-ancestors 'self'",
+		"object-src 'none'",
+		"base-uri 'none'",
+		"form-action 'self'",
+	}, "; ")
+}()
 
 // New builds the server; Listen binds it. It fails on a bad user or token
 // list.
@@ -386,7 +420,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		// Only smarteye's own pages may frame its pages (the session page
 		// shows the replay of its recording).
 		h.Set("X-Frame-Options", "SAMEORIGIN")
-		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("Referrer-Policy", "no-referrer")
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)

@@ -66,13 +66,16 @@ func TestFieldPageInBrowser(t *testing.T) {
 		Alert, Team, Title, Distance, FieldState, PanelClass, PanelText, PanelTitle string
 		ShownAfterEventMs, ShownAfterReceivedMs                                     float64
 		Beeps, ThumbWidth, PageBytes                                                int
-		MeOnMap, ResolveShown, LoginHidden                                          bool
+		MeOnMap, ResolveShown, LoginHidden, EmptyTruthful                           bool
 		MapCenter                                                                   [2]float64
 	}
 	if err := json.Unmarshal(out, &seen); err != nil {
 		t.Fatalf("%s: %v", out, err)
 	}
 	t.Logf("the pages showed %s", out)
+	if !seen.EmptyTruthful {
+		t.Errorf("the field page's \"no open alerts\" line disagrees with its list: %s", out)
+	}
 	if !seen.LoginHidden || seen.Title != "Person in the plaza works area" || !strings.Contains(seen.Team, "team plaza") || seen.Beeps < 1 || seen.ThumbWidth != 320 ||
 		!strings.HasSuffix(seen.Distance, " m NE") || !seen.MeOnMap {
 		t.Fatalf("field page: %+v", seen)

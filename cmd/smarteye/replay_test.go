@@ -232,8 +232,9 @@ sim:
 	}()
 	var seen struct {
 		Loaded struct {
-			Vehicles, Tiles []string
-			Events          int
+			Vehicles, Tiles            []string
+			Events                     int
+			OpenedAt, From, FirstTrack float64
 		}
 		Moments []struct {
 			Code       uint32
@@ -257,6 +258,11 @@ sim:
 	}
 	if len(seen.Errors) > 0 {
 		t.Errorf("page errors: %v", seen.Errors)
+	}
+	// Opened where something happened: at most 5 s before the first
+	// position of the range, not at its start.
+	if l := seen.Loaded; l.OpenedAt < l.From || l.OpenedAt > l.FirstTrack || l.FirstTrack-l.OpenedAt > 5000 {
+		t.Errorf("the replay opened at %v: the range starts at %v, the first position is at %v", l.OpenedAt, l.From, l.FirstTrack)
 	}
 	if len(seen.Loaded.Vehicles) < 3 || !slices.Equal(seen.Loaded.Tiles, []string{"clock"}) {
 		t.Fatalf("loaded %+v", seen.Loaded)

@@ -87,6 +87,9 @@ func TestDashboardInBrowser(t *testing.T) {
 			boxes++
 		}
 	}
+	if seen["layoutCovered"] != false {
+		t.Errorf("the alert panel covers the wall's layout buttons: %v", seen["layoutCovered"])
+	}
 	if playing < 2 || boxes < 1 || num("framesGrew") < 2 {
 		t.Fatalf("video wall: %d tiles playing live over MSE, %d with boxes: %v", playing, boxes, tiles)
 	}

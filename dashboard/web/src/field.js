@@ -94,6 +94,7 @@ async function load() {
   const r = await api(`api/v1/alerts?${q}`);
   if (!r.ok) return;
   for (const a of (await r.json()).reverse()) upsert(a, false);
+  render(); // also when there are none: the page says so
 }
 
 // The live feed carries only this team's alerts: a few hundred bytes each.

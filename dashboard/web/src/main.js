@@ -216,6 +216,7 @@ async function start() {
     // under it (in a browser without a GPU that paint cost the wall's
     // video its frames), and is brought up to date when shown again.
     state.view = name;
+    document.body.classList.toggle("wall-view", name === "wall");
     $("map").style.visibility = name === "wall" ? "hidden" : "";
     if (name === "wall") {
       closePanel();
@@ -229,6 +230,10 @@ async function start() {
   };
   $("tab-map").onclick = () => view("map");
   $("tab-wall").onclick = () => view("wall");
+  // A link to /#wall opens the wall at once: it needs the live feed, not
+  // the map (which may take long to draw on a machine without a GPU).
+  if (location.hash === "#wall") view("wall");
+  window.addEventListener("hashchange", () => view(location.hash === "#wall" ? "wall" : "map"));
 
   // Ready: the buildings, the fences and the live feed are on the map.
   // Checked when the map goes idle and every 250 ms besides: a machine
@@ -241,7 +246,6 @@ async function start() {
       state.ready = true;
       state.timing.firstRender = performance.now(); // since navigation started
       state.timing.sinceScript = performance.now() - t0;
-      if (location.hash === "#wall") view("wall");
       return true;
     }
     map.once("idle", ready);

@@ -142,6 +142,14 @@ async function load() {
     features: [...state.tracks.values()].map((tr) => ({ type: "Feature", properties: { id: tr.vehicle_id }, geometry: { type: "LineString", coordinates: tr.t.map((_, i) => [tr.lon[i], tr.lat[i]]) } })),
   });
   drawMarks();
+  if (!params.get("t")) {
+    // Open where something happened: the first activity in the range (a
+    // range where everything happened in its last minutes would
+    // otherwise open on an empty map), a few seconds before it.
+    const first = Math.min(...[...state.tracks.values()].map((tr) => tr.t[0] ?? Infinity), state.events[0]?.ms ?? Infinity,
+      ...state.alerts.map((a) => a.ms), state.det.t.length ? Math.min(...state.det.t.slice(0, 1000)) : Infinity);
+    if (Number.isFinite(first)) state.t = Math.max(state.from, first - 5000);
+  }
   state.loaded = true;
   setT(state.t, true);
 }

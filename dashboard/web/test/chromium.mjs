@@ -20,5 +20,24 @@ export async function launch(extraArgs = []) {
     await browser.close();
     process.exit(1);
   };
+  // Every page of every test fails the test when the browser refuses
+  // something under smarteye's Content-Security-Policy: the pages must
+  // work within it.
+  const watch = (page) =>
+    page.on("console", (m) => {
+      if (m.type() === "error" && /Content Security Policy/i.test(m.text())) fail(`${page.url()}: ${m.text()}`);
+    });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...a) => {
+    const ctx = await newContext(...a);
+    ctx.on("page", watch);
+    return ctx;
+  };
+  const newPage = browser.newPage.bind(browser);
+  browser.newPage = async (...a) => {
+    const page = await newPage(...a);
+    watch(page);
+    return page;
+  };
   return { browser, fail };
 }

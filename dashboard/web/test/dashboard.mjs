@@ -88,17 +88,21 @@ try {
     };
   }));
   // Clicking a drone opens its panel.
-  await page.locator(".vehicle").first().click();
+  // A drone's marker moves all the time: on a busy machine it is never
+  // "stable" for long enough for a pointer click, so the click is sent to
+  // the marker itself.
+  await page.locator(".vehicle").first().dispatchEvent("click");
   await page.waitForSelector("#panel:not([hidden]) td");
   seen.panel = await page.locator("#panel h3").textContent();
   if (shots) await page.screenshot({ path: `${shots}/map.png` });
-  await page.click("#close");
+  await page.locator("#close").dispatchEvent("click");
 
   // 3. The video wall over MSE: frames are shown and counted, detection
   // boxes are drawn on the plaza cameras, latency is measured.
   await page.evaluate(() => localStorage.setItem("smarteye.wall", JSON.stringify({ layout: 4, cameras: [] })));
   await page.goto(url + "?video=mse#wall");
-  await page.waitForFunction(() => globalThis.smarteye?.ready === true && !document.querySelector("#wall").hidden, null, { timeout: 60000 });
+  // A link to #wall opens the wall without waiting for the map.
+  await page.waitForFunction(() => globalThis.smarteye?.wall && !document.querySelector("#wall").hidden, null, { timeout: 60000 });
   await page.waitForFunction(() => globalThis.smarteye.wall.stats().filter((s) => s.path === "mse" && s.frames > 0).length >= 2, null, { timeout: 180000 });
   const first = await page.evaluate(wallStats);
   await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.overlays > 0), null, { timeout: 180000 });
@@ -114,6 +118,14 @@ try {
     return st.filter((s) => s.path === "mse" && s.frames > 10).length >= 2 && grew >= 2;
   }, first, { timeout: 120000 }).catch(() => {});
   const later = await page.evaluate(wallStats);
+  // The alert panel leaves the layout buttons free.
+  seen.layoutCovered = await page.evaluate(() => {
+    const a = document.getElementById("alerts").getBoundingClientRect();
+    return [...document.querySelectorAll(".wall-bar button")].some((b) => {
+      const r = b.getBoundingClientRect();
+      return r.left < a.right && a.left < r.right && r.top < a.bottom && a.top < r.bottom;
+    });
+  });
   seen.tiles = later.map((s) => ({ camera: s.camera, path: s.path, state: s.state, frames: s.frames, fps: s.fps, latency: s.latency && Math.round(s.latency), overlays: s.overlays }));
   seen.framesGrew = later.filter((s, i) => s.frames > (first[i]?.frames ?? 0)).length;
   if (shots) await page.screenshot({ path: `${shots}/wall.png` });

@@ -34,6 +34,8 @@ try {
   await p.click("#login button");
   await p.waitForFunction(() => globalThis.smarteyeField?.ready && globalThis.smarteyeField.connected, null, { timeout: 30000 });
   seen.team = await p.locator("#team").textContent();
+  // With no alerts the page says so; with some, it shows them.
+  seen.emptyTruthful = await p.evaluate(() => document.getElementById("empty").hidden === document.querySelectorAll("#alerts li").length > 0);
   seen.loginHidden = await p.locator("#login").isHidden();
   // What the page cost to load (compressed sizes as sent).
   seen.pageBytes = await p.evaluate(() => [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]

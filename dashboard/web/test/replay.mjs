@@ -49,7 +49,8 @@ try {
   const seen = { moments: [], errors };
   seen.loaded = await p.evaluate(() => {
     const s = globalThis.smarteyeReplay;
-    return { vehicles: [...s.tracks.keys()], events: s.events.length, tiles: [...s.tiles.keys()], detections: s.det.t.length };
+    return { vehicles: [...s.tracks.keys()], events: s.events.length, tiles: [...s.tiles.keys()], detections: s.det.t.length,
+      openedAt: s.t, from: s.from, firstTrack: Math.min(...[...s.tracks.values()].map((tr) => tr.t[0])) };
   });
   const box = await p.locator("#slider").boundingBox();
   const f = Date.parse(from), z = Date.parse(to);
