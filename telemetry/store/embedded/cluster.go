@@ -156,6 +156,7 @@ type Cluster struct {
 	port      string              // also names the socket file: .s.PGSQL.<port>
 	cred      *syscall.Credential // nil when not root
 	runAs     string
+	wanted    string // the data directory's own cluster path, when the cluster is in FallbackDir (fallback.go)
 
 	mu   sync.Mutex
 	proc *exec.Cmd
@@ -222,6 +223,7 @@ func New(cfg Config) (*Cluster, error) {
 			if err := os.MkdirAll(cfg.FallbackDir, 0o755); err != nil {
 				return nil, fmt.Errorf("embedded postgres: %w", err)
 			}
+			c.wanted = dir
 			c.cfg.Dir, dir = fb, fb
 		}
 	}
@@ -281,6 +283,14 @@ func (c *Cluster) Start(ctx context.Context) error {
 			c.proc, c.done = nil, nil
 		default:
 			return errors.New("embedded postgres: already started")
+		}
+	}
+	if c.cred != nil && c.cfg.FallbackDir != "" && c.lock == nil {
+		c.sweepFallback(c.cfg.FallbackDir)
+	}
+	if c.wanted != "" && c.lock == nil {
+		if err := c.adoptFallback(c.wanted, c.cfg.Dir); err != nil {
+			return err
 		}
 	}
 	if err := c.prepareDirs(); err != nil {

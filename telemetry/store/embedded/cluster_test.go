@@ -292,6 +292,67 @@ func TestErrorsAUserCanActOn(t *testing.T) {
 			t.Fatal("server not usable")
 		}
 	})
+	// The fallback cluster lives and dies with its data directory: a data
+	// directory deleted and made again, empty, at the same path gets a new
+	// empty database, not the old one; another start sweeps away the
+	// clusters of deleted data directories, an orphaned server on one
+	// included.
+	t.Run("fallback follows its data directory", func(t *testing.T) {
+		fallback := filepath.Join(storetest.TempDir(t), "clusters")
+		start := func(data string) *embedded.Cluster {
+			c, err := embedded.New(embedded.Config{Dir: filepath.Join(data, "pg"), FallbackDir: fallback, Fast: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		root := t.TempDir() // 0700, owned by root: PostgreSQL cannot reach it
+		data := filepath.Join(root, "var")
+		c := start(data)
+		exec1(t, c.URL(), "CREATE TABLE kept (x int)")
+		first := c.Dir()
+		c.Stop(30 * time.Second)
+		// The same data directory again: the same cluster, with its table.
+		c = start(data)
+		if c.Dir() != first || count(t, c.URL(), "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'") != 1 {
+			t.Fatal("the data directory's own cluster was not reused")
+		}
+		c.Stop(30 * time.Second)
+		// Deleted and made again, empty: a new empty database.
+		os.RemoveAll(data)
+		os.MkdirAll(data, 0o755)
+		c = start(data)
+		if n := count(t, c.URL(), "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'"); n != 0 {
+			t.Fatal("an empty data directory got the old database back")
+		}
+		// Killed with its server still running, then its data deleted: the
+		// next start of any data directory stops that server and removes it.
+		embedded.ReleaseLock(c)
+		orphan := c.Pid()
+		os.RemoveAll(data)
+		other := start(filepath.Join(root, "other"))
+		defer other.Stop(30 * time.Second)
+		select {
+		case <-c.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the orphaned server of a deleted data directory still runs")
+		}
+		if alive(orphan) {
+			t.Fatal("orphan alive")
+		}
+		if _, err := os.Stat(first); !os.IsNotExist(err) {
+			t.Fatalf("the cluster of the deleted data directory is still there: %v", err)
+		}
+		left, _ := filepath.Glob(filepath.Join(fallback, "pg-*"))
+		for _, f := range left {
+			if !strings.HasPrefix(f, other.Dir()) {
+				t.Errorf("left behind: %s", f)
+			}
+		}
+	})
 }
 
 func TestLongDataDirGetsShortSocketDir(t *testing.T) {
