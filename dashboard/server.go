@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -42,6 +43,10 @@ type Config struct {
 	Database string
 	// Auth has the users and API tokens.
 	Auth AuthConfig
+	// TLS, when set, serves HTTPS (plain HTTP on the same port is
+	// redirected to it), with TLSInfo reported by /api/v1/status.
+	TLS     *tls.Config
+	TLSInfo *TLSInfo
 }
 
 // Store is what the server needs of the store.
@@ -366,7 +371,11 @@ func (s *Server) URL() string {
 	if a.IP.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port)) + "/"
+	scheme := "http://"
+	if s.cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, strconv.Itoa(a.Port)) + "/"
 }
 
 // Run serves until ctx ends, then shuts down gracefully within
@@ -378,7 +387,18 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	var redirect *http.Server
+	if s.cfg.TLS != nil {
+		tlsLn, plainLn := newChanListener(s.ln.Addr()), newChanListener(s.ln.Addr())
+		go func() { _ = split(s.ln, tlsLn, plainLn) }()
+		redirect = &http.Server{Handler: http.HandlerFunc(redirectToHTTPS), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		go func() { _ = redirect.Serve(plainLn) }()
+		s.srv.TLSConfig = s.cfg.TLS
+		go func() { errc <- s.srv.ServeTLS(tlsLn, "", "") }()
+	} else {
+		go func() { errc <- s.srv.Serve(s.ln) }()
+	}
 	ectx, stopExports := context.WithCancel(ctx)
 	defer stopExports()
 	go s.runExports(ectx)
@@ -393,6 +413,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.srv.Shutdown(sctx); err != nil {
 		s.log.Warn("graceful shutdown timed out; closing connections", "err", err)
 		s.srv.Close()
+	}
+	if redirect != nil {
+		redirect.Close()
+		s.ln.Close() // ends the splitter
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("dashboard: %w", err)
@@ -422,6 +446,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "SAMEORIGIN")
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("Referrer-Policy", "no-referrer")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", hstsMaxAge)
+		}
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		route := r.Pattern
@@ -491,6 +518,8 @@ type Status struct {
 	Uptime     float64                     `json:"uptime_seconds"`
 	Store      StoreStatus                 `json:"store"`
 	Components []telemetry.ComponentStatus `json:"components"`
+	// TLS is the certificate served, when smarteye serves HTTPS itself.
+	TLS *TLSInfo `json:"tls,omitempty"`
 }
 
 // StoreStatus reports the store and its writer.
@@ -508,6 +537,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		StartedAt: s.started,
 		Uptime:    time.Since(s.started).Seconds(),
 		Store:     StoreStatus{State: s.deps.Store.State(), Database: s.cfg.Database},
+		TLS:       s.cfg.TLSInfo,
 	}
 	if s.deps.Writer != nil {
 		st.Store.QueueDepth, st.Store.SpoolBytes = s.deps.Writer.QueueDepth(), s.deps.Writer.SpoolBytes()

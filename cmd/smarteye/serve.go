@@ -195,12 +195,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		Sessions: st, Supervisor: sessions, Snapshot: vid.snapshot}
+	tlsCfg, tlsInfo, err := serverTLS(cfg, log)
+	if err != nil {
+		return err
+	}
 	srv, err := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
 		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.D(),
 		Version:         versionString(),
 		Database:        dbKind,
 		Auth:            auth,
+		TLS:             tlsCfg,
+		TLSInfo:         tlsInfo,
 	}, deps)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
 // supervisionConfig has three users: admin, sue (a supervisor) and pat (a
@@ -122,7 +123,7 @@ func (c *client) roomEvents(ctx context.Context, id string) <-chan [2]string {
 // has the title and the remarks (checked with poppler's pdftotext and
 // pdftoppm); every change is on the audit log.
 func TestSupervisionSession(t *testing.T) {
-	data := t.TempDir()
+	data := filepath.Join(storetest.TempDir(t), "var") // reachable by the postgres account: no fallback cluster
 	p := start(t, "demo", "--config", supervisionConfig(t), "--data-dir", data, "--http", "127.0.0.1:0")
 	waitReady(t, p)
 	sue, pat := logInAs(t, p.url, "sue"), logInAs(t, p.url, "pat")

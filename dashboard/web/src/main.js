@@ -357,13 +357,17 @@ function handle(map, u) {
     case "snapshot":
       for (const v of u.vehicles || []) vehicle(map, v);
       for (const c of u.cameras || []) state.cameras.set(c.id, c);
+      state.wall?.refresh();
       break;
     case "vehicle":
       vehicle(map, u.vehicle);
       break;
-    case "camera":
+    case "camera": {
+      const known = state.cameras.has(u.camera.id);
       state.cameras.set(u.camera.id, u.camera);
+      if (!known) state.wall?.refresh();
       break;
+    }
     case "detections": {
       const now = Date.now();
       const d = u.detections;

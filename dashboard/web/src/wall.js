@@ -34,7 +34,8 @@ export class Wall {
     this.shown = true;
     this.hide(true);
     // Cameras with a video stream (a drone's footprint-only camera has none).
-    const ids = [...this.app.cameras.values()].filter((c) => c.status !== "no video").map((c) => c.id).sort();
+    const ids = this.cameraIds();
+    this.ids = ids.join("\n");
     for (const b of this.el.querySelectorAll(".wall-bar button")) b.classList.toggle("on", Number(b.dataset.n) === this.layout);
     this.el.querySelector(".wall-hint").textContent = ids.length ? "" : "No cameras are configured.";
     const side = Math.sqrt(this.layout);
@@ -63,6 +64,17 @@ export class Wall {
       };
       play();
     }
+  }
+
+  cameraIds() {
+    return [...this.app.cameras.values()].filter((c) => c.status !== "no video").map((c) => c.id).sort();
+  }
+
+  // refresh builds the tiles again when the cameras with video changed
+  // while the wall is shown (it may be shown before the live feed has
+  // said which cameras there are).
+  refresh() {
+    if (this.shown && this.cameraIds().join("\n") !== this.ids) this.show();
   }
 
   hide(rebuilding = false) {

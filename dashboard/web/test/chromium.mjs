@@ -12,7 +12,9 @@ export async function launch(extraArgs = []) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_WRAPPER || process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required", ...extraArgs],
+      "--disable-sync", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required", ...extraArgs,
+      // CHROMIUM_ARGS: more, space-separated (a pinned self-signed certificate: --ignore-certificate-errors-spki-list=…).
+      ...(process.env.CHROMIUM_ARGS || "").split(" ").filter(Boolean)],
   });
   // fail prints why, closes the browser and exits non-zero.
   const fail = async (msg) => {

@@ -41,6 +41,22 @@ try {
   await page.fill("#password", password);
   await Promise.all([page.waitForNavigation(), page.click("#login-form button")]);
 
+  if (mode === "https") {
+    // Over HTTPS: the map's live feed and a wall tile's video, both
+    // WebSockets (wss), and the page's own address.
+    await page.waitForFunction(() => globalThis.smarteye?.connected && globalThis.smarteye.cameras.size > 0, null, { timeout: 120000 });
+    await page.evaluate(() => localStorage.setItem("smarteye.wall", JSON.stringify({ layout: 1, cameras: [] })));
+    await page.goto(url + "?video=mse#wall");
+    await page.waitForFunction(() => globalThis.smarteye?.wall && globalThis.smarteye.wall.stats().some((s) => s.path === "mse" && s.frames > 5), null, { timeout: 180000 });
+    seen.protocol = await page.evaluate(() => location.protocol);
+    seen.tiles = await page.evaluate(wallStats);
+    seen.connected = await page.evaluate(() => globalThis.smarteye.connected);
+    if (errors.length) await fail("page errors: " + errors.join("; "));
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
+  }
+
   if (mode === "webrtc") {
     await page.waitForFunction(() => globalThis.smarteye?.ready === true, null, { timeout: 60000 });
     // A busy 2-core machine (the demo's encoders and detector, chromium

@@ -339,6 +339,19 @@ type HTTP struct {
 	Address string `yaml:"address"`
 	// ShutdownTimeout bounds graceful shutdown. It defaults to 10 seconds.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// TLS serves HTTPS on Address (plain HTTP there is redirected to it).
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS configures HTTPS.
+type TLS struct {
+	// Enabled serves HTTPS. It defaults to false.
+	Enabled bool `yaml:"enabled"`
+	// CertFile and KeyFile are a PEM certificate (chain) and its key.
+	// Empty: a self-signed certificate made on first start and kept in
+	// <data_dir>/tls, its fingerprint printed and in /api/v1/status.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Auth configures logins.
@@ -899,6 +912,9 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 		bad("video.workers", "%d is out of range 0 (one per core)..256", v.Workers)
 	}
 	positive(bad, "video.read_timeout", v.ReadTimeout)
+	if t := c.HTTP.TLS; (t.CertFile == "") != (t.KeyFile == "") {
+		bad("http.tls", "cert_file and key_file go together (neither: a self-signed certificate)")
+	}
 	positive(bad, "video.stall_timeout", v.StallTimeout)
 	if v.StalledReconnect < 0 {
 		bad("video.stalled_reconnect", "must be 0 (read_timeout) or positive, e.g. 10s")
