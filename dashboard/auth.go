@@ -358,6 +358,9 @@ func Who(ctx context.Context) *Principal {
 // valid session or token, 403 without the permission.
 func (s *Server) allow(perm Permission, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.throttle(w, r, s.apiLimit, "api") {
+			return
+		}
 		p, ok := s.auth.principal(r)
 		if !ok {
 			s.denied.WithLabelValues("unauthenticated").Inc()
@@ -380,7 +383,7 @@ func (s *Server) allow(perm Permission, h http.HandlerFunc) http.HandlerFunc {
 
 // POST /api/v1/auth/login {"username":…,"password":…} → a session cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) {
+	if !sameOrigin(w, r) || !s.throttle(w, r, s.loginLimit, "login") {
 		return
 	}
 	var req struct {

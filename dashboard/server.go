@@ -43,6 +43,8 @@ type Config struct {
 	Database string
 	// Auth has the users and API tokens.
 	Auth AuthConfig
+	// Limits bound each client address's requests; zero fields are none.
+	Limits RateLimits
 	// TLS, when set, serves HTTPS (plain HTTP on the same port is
 	// redirected to it), with TLSInfo reported by /api/v1/status.
 	TLS     *tls.Config
@@ -115,6 +117,10 @@ type Server struct {
 	mseViewers  prometheus.Gauge
 	denied      *prometheus.CounterVec
 	logins      *prometheus.CounterVec
+	throttled   *prometheus.CounterVec
+	apiLimit    *limiter
+	loginLimit  *limiter
+	webrtcLimit *limiter
 	exports     *exporter
 
 	auth *authenticator
@@ -209,9 +215,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			Name: "smarteye_logins_total",
 			Help: "Login attempts by result: ok, failed, locked.",
 		}, []string{"result"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smarteye_http_throttled_total",
+			Help: "Requests refused with 429 because their address exceeded a limit: api, login, webrtc.",
+		}, []string{"limit"}),
+		apiLimit:    newLimiter(cfg.Limits.APIRate, cfg.Limits.APIBurst),
+		loginLimit:  newLimiter(float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute),
+		webrtcLimit: newLimiter(float64(cfg.Limits.WebRTCPerMinute)/60, cfg.Limits.WebRTCPerMinute),
 	}
 	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.logins)
+		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.logins, s.throttled)
 		if deps.WebRTC != nil {
 			deps.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smarteye_video_webrtc_sessions",

@@ -154,7 +154,7 @@ func truncate(s string, n int) string {
 // POST /api/v1/cameras/{id}/whep: a WHEP offer (application/sdp) answered
 // with 201, the answer, and the session's URL in Location.
 func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
-	if !ownOrigin(w, r) {
+	if !ownOrigin(w, r) || !s.throttle(w, r, s.webrtcLimit, "webrtc") {
 		return
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/sdp" {

@@ -205,8 +205,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Version:         versionString(),
 		Database:        dbKind,
 		Auth:            auth,
-		TLS:             tlsCfg,
-		TLSInfo:         tlsInfo,
+		Limits: dashboard.RateLimits{APIRate: cfg.HTTP.RateLimit.APIRate, APIBurst: cfg.HTTP.RateLimit.APIBurst,
+			LoginsPerMinute: cfg.HTTP.RateLimit.LoginsPerMinute, WebRTCPerMinute: cfg.HTTP.RateLimit.WebRTCPerMinute},
+		TLS:     tlsCfg,
+		TLSInfo: tlsInfo,
 	}, deps)
 	if err != nil {
 		return err

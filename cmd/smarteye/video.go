@@ -351,7 +351,8 @@ func videoComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemet
 		stream, err := rtsp.New(rtsp.Config{
 			Camera: cc.ID, URL: cc.URL, Transport: cc.Transport, TLSFingerprint: cc.TLSFingerprint,
 			ReadTimeout: cfg.Video.ReadTimeout.D(), StallTimeout: cfg.Video.StallTimeout.D(),
-			StalledReconnect: cfg.Video.StalledReconnect.D(), MaxBackoff: cfg.Video.MaxBackoff.D(),
+			StalledReconnect: cfg.Video.StalledReconnect.D(), UDPReadBuffer: int(cfg.Video.UDPReadBuffer),
+			AutoTCPLoss: cfg.Video.AutoTCPLoss, AutoTCPAfter: cfg.Video.AutoTCPAfter.D(), MaxBackoff: cfg.Video.MaxBackoff.D(),
 			OnStatus: func(ch rtsp.Change) { streamEvent(ch, c, v, sink) },
 			Log:      log,
 		})

@@ -312,3 +312,37 @@ func TestFaultyServers(t *testing.T) {
 	}
 	collect(t, gq, 5, 5*time.Second)
 }
+
+// A high-bitrate camera over UDP into a receive buffer too small for its
+// keyframes loses packets; with transport auto it is moved to TCP once the
+// loss has lasted AutoTCPAfter, and loses nothing there. The loss before
+// and after is measured against a real server (gortsplib's, fed by
+// ffmpeg).
+func TestAutoMovesALossyCameraToTCP(t *testing.T) {
+	srv := startServer(t, true)
+	defer publish(t, srv, &sim.Publisher{Source: "testsrc2", Width: 1280, Height: 720, FPS: 25, GOP: 10, URL: srv.URL("big")})()
+	s, q, ch, stop := run(t, rtsp.Config{Camera: "big", URL: srv.URL("big"), Transport: rtsp.TransportAuto,
+		UDPReadBuffer: 8 << 10, AutoTCPLoss: 0.02, AutoTCPAfter: 2 * time.Second}, 4096)
+	defer stop()
+	waitFor(t, 60*time.Second, "the move to TCP", func() bool { return strings.Contains(ch.reason(rtsp.StatusDown), "switching this camera to TCP") })
+	udp := s.Stats()
+	waitFor(t, 30*time.Second, "live again", func() bool { return s.Stats().Status == rtsp.StatusLive })
+	before := s.Stats()
+	collect(t, q, 100, 60*time.Second)
+	after := s.Stats()
+	lossUDP := float64(udp.RTPLost) / float64(udp.RTPPackets+udp.RTPLost)
+	t.Logf("over UDP into an 8 KiB buffer: %d of %d packets lost (%.1f%%); then over TCP: %d lost of %d", udp.RTPLost, udp.RTPPackets+udp.RTPLost, 100*lossUDP,
+		after.RTPLost-before.RTPLost, after.RTPPackets-before.RTPPackets)
+	if lossUDP < 0.02 || after.Transport != "auto: tcp (udp lost too much)" || after.RTPLost != before.RTPLost || after.RTPPackets-before.RTPPackets < 100 {
+		t.Fatalf("before %+v\nafter %+v", before, after)
+	}
+	// The same camera over UDP with the default 4 MiB buffer.
+	us, uq, _, ustop := run(t, rtsp.Config{Camera: "big-udp", URL: srv.URL("big"), Transport: rtsp.TransportUDP}, 4096)
+	defer ustop()
+	collect(t, uq, 100, 60*time.Second)
+	u := us.Stats()
+	t.Logf("over UDP with the default buffer: %d of %d packets lost (%.2f%%)", u.RTPLost, u.RTPPackets+u.RTPLost, 100*float64(u.RTPLost)/float64(u.RTPPackets+u.RTPLost))
+	if float64(u.RTPLost) > 0.02*float64(u.RTPPackets+u.RTPLost) {
+		t.Errorf("the default buffer still loses: %+v", u)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,6 +105,17 @@ type Config struct {
 	// while sending no video, so the read timeout never fires. It
 	// defaults to ReadTimeout.
 	StalledReconnect time.Duration
+	// UDPReadBuffer is the receive buffer asked of the kernel for each UDP
+	// socket, in bytes: a 1080p keyframe arrives as a burst of hundreds of
+	// packets. It defaults to 4 MiB; the kernel caps it at
+	// net.core.rmem_max (logged once when it does).
+	UDPReadBuffer int
+	// AutoTCPLoss and AutoTCPAfter: with transport auto, a camera whose
+	// RTP loss over UDP stays above AutoTCPLoss (a fraction) for
+	// AutoTCPAfter is reconnected over TCP, and stays on TCP. They default
+	// to 0.02 and 10 seconds.
+	AutoTCPLoss  float64
+	AutoTCPAfter time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnections,
 	// which doubles from the first to the second. They default to 1 and
 	// 30 seconds.
@@ -139,6 +151,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.StalledReconnect == 0 {
 		c.StalledReconnect = c.ReadTimeout
+	}
+	if c.UDPReadBuffer == 0 {
+		c.UDPReadBuffer = 4 << 20
+	}
+	if c.AutoTCPLoss == 0 {
+		c.AutoTCPLoss = 0.02
+	}
+	if c.AutoTCPAfter == 0 {
+		c.AutoTCPAfter = 10 * time.Second
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = time.Second
@@ -264,6 +285,8 @@ type Stream struct {
 	stats  Stats
 	queues []*Queue
 	rate   rateWindow
+	// lossTCP: transport auto lost too much over UDP; TCP from now on.
+	lossTCP atomic.Bool
 }
 
 // New returns a stream for cfg; nothing connects until Run.

@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -272,14 +277,31 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 	if u.Scheme == "rtsps" {
 		c.TLSConfig = s.cfg.tlsConfig(u.Hostname())
 	}
-	switch s.cfg.Transport {
-	case TransportTCP:
+	c.UDPReadBufferSize = s.cfg.UDPReadBuffer
+	// onUDP: this session's packets come over UDP (auto starts there
+	// unless loss moved the camera to TCP).
+	var onUDP atomic.Bool
+	switch {
+	case s.cfg.Transport == TransportTCP || s.cfg.Transport == TransportAuto && s.lossTCP.Load():
 		t := gortsplib.TransportTCP
 		c.Transport = &t
-	case TransportUDP:
+	case s.cfg.Transport == TransportUDP:
 		t := gortsplib.TransportUDP
 		c.Transport = &t
+		onUDP.Store(true)
+		warnRmemMax(s.cfg.UDPReadBuffer, s.log)
+	default:
+		onUDP.Store(true)
+		warnRmemMax(s.cfg.UDPReadBuffer, s.log)
 	}
+	s.mu.Lock()
+	if s.cfg.Transport == TransportAuto {
+		s.stats.Transport = map[bool]string{true: "auto: udp", false: "auto: tcp"}[onUDP.Load()]
+		if s.lossTCP.Load() {
+			s.stats.Transport = "auto: tcp (udp lost too much)"
+		}
+	}
+	s.mu.Unlock()
 	c.OnPacketsLost = func(lost uint64) {
 		s.mu.Lock()
 		s.stats.RTPLost += lost
@@ -293,8 +315,9 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 	}
 	c.OnTransportSwitch = func(err error) {
 		s.log.Info("transport switched to TCP", "reason", err)
+		onUDP.Store(false)
 		s.mu.Lock()
-		s.stats.Transport = TransportTCP
+		s.stats.Transport = "auto: tcp"
 		s.mu.Unlock()
 	}
 
@@ -448,6 +471,9 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 	tick := time.NewTicker(s.cfg.StallTimeout / 4)
 	defer tick.Stop()
 	gotFirst := false
+	// RTP loss over UDP, per tick: above AutoTCPLoss since lossySince.
+	var lastPackets, lastLost uint64
+	var lossySince time.Time
 	for {
 		select {
 		case err := <-done:
@@ -457,6 +483,24 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 			gotFirst = true
 			s.setStatus(StatusLive, "")
 		case <-tick.C:
+			if s.cfg.Transport == TransportAuto && onUDP.Load() {
+				s.mu.Lock()
+				packets, lost := s.stats.RTPPackets, s.stats.RTPLost
+				s.mu.Unlock()
+				dp, dl := packets-lastPackets, lost-lastLost
+				lastPackets, lastLost = packets, lost
+				switch ratio := float64(dl) / float64(max(dp+dl, 1)); {
+				case dp+dl == 0:
+				case ratio <= s.cfg.AutoTCPLoss:
+					lossySince = time.Time{}
+				case lossySince.IsZero():
+					lossySince = time.Now()
+				case time.Since(lossySince) >= s.cfg.AutoTCPAfter:
+					s.lossTCP.Store(true)
+					return gotFirst, fmt.Errorf("RTP loss over UDP above %.0f%% for %s (%.0f%% in the last %s): switching this camera to TCP",
+						100*s.cfg.AutoTCPLoss, s.cfg.AutoTCPAfter, 100*ratio, s.cfg.StallTimeout/4)
+				}
+			}
 			quiet := time.Since(time.Unix(0, lastPicture.Load()))
 			switch st := s.Status(); {
 			case gotFirst && quiet > s.cfg.StallTimeout && st == StatusLive:
@@ -475,4 +519,21 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 			}
 		}
 	}
+}
+
+// rmemOnce logs once per process that the kernel caps UDP receive buffers
+// below what a camera asks for.
+var rmemOnce sync.Once
+
+func warnRmemMax(want int, log *slog.Logger) {
+	rmemOnce.Do(func() {
+		b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+		if err != nil {
+			return
+		}
+		if max, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && max < want {
+			log.Warn("the kernel caps UDP receive buffers below what cameras ask for: high-bitrate cameras over UDP may lose packets (raise it: sysctl -w net.core.rmem_max=N, or use transport tcp)",
+				"net.core.rmem_max", max, "asked", want)
+		}
+	})
 }

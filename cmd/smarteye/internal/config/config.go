@@ -124,6 +124,14 @@ type Video struct {
 	// (a hung encoder can keep its session alive while sending no video).
 	// It defaults to ReadTimeout.
 	StalledReconnect Duration `yaml:"stalled_reconnect"`
+	// UDPReadBuffer is the receive buffer asked for each camera's UDP
+	// sockets ("4MiB"; the kernel caps it at net.core.rmem_max, logged).
+	UDPReadBuffer Size `yaml:"udp_read_buffer"`
+	// AutoTCPLoss and AutoTCPAfter move a camera with transport auto to
+	// TCP when its RTP loss over UDP stays above AutoTCPLoss (a fraction,
+	// default 0.02) for AutoTCPAfter (default 10 s).
+	AutoTCPLoss  float64  `yaml:"auto_tcp_loss"`
+	AutoTCPAfter Duration `yaml:"auto_tcp_after"`
 	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
 	MaxBackoff Duration `yaml:"max_backoff"`
 	// Models is the directory of the installed trained detector
@@ -341,6 +349,21 @@ type HTTP struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// TLS serves HTTPS on Address (plain HTTP there is redirected to it).
 	TLS TLS `yaml:"tls"`
+	// RateLimit bounds what one client address may ask for (429 with
+	// Retry-After beyond it); 0 turns a limit off.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit is per client address.
+type RateLimit struct {
+	// APIRate is API requests a second, APIBurst how many at once. They
+	// default to 50 and 200.
+	APIRate  float64 `yaml:"api_rate"`
+	APIBurst int     `yaml:"api_burst"`
+	// LoginsPerMinute defaults to 20 (beside the lock-out of a name).
+	LoginsPerMinute int `yaml:"logins_per_minute"`
+	// WebRTCPerMinute is video sessions opened a minute. It defaults to 60.
+	WebRTCPerMinute int `yaml:"webrtc_per_minute"`
 }
 
 // TLS configures HTTPS.
@@ -458,8 +481,9 @@ func Default() Config {
 	return Config{
 		DataDir: "./var",
 		Log:     Log{Level: "info", Format: "text"},
-		HTTP:    HTTP{Address: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second)},
-		Auth:    Auth{Users: []User{}, Tokens: []Token{}, SessionTTL: Duration(12 * time.Hour)},
+		HTTP: HTTP{Address: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second),
+			RateLimit: RateLimit{APIRate: 50, APIBurst: 200, LoginsPerMinute: 20, WebRTCPerMinute: 60}},
+		Auth: Auth{Users: []User{}, Tokens: []Token{}, SessionTTL: Duration(12 * time.Hour)},
 		Database: Database{
 			Mode:           "auto",
 			MaxConns:       8,
@@ -490,12 +514,15 @@ func Default() Config {
 			Vehicles:          []Vehicle{},
 		},
 		Video: Video{
-			Snapshots:    true,
-			ReadTimeout:  Duration(10 * time.Second),
-			StallTimeout: Duration(3 * time.Second),
-			MaxBackoff:   Duration(30 * time.Second),
-			Cameras:      []Camera{},
-			WebRTC:       WebRTC{Enabled: true, Address: ":8189", PublicIPs: []string{}, MaxSessions: 64},
+			Snapshots:     true,
+			ReadTimeout:   Duration(10 * time.Second),
+			StallTimeout:  Duration(3 * time.Second),
+			UDPReadBuffer: 4 << 20,
+			AutoTCPLoss:   0.02,
+			AutoTCPAfter:  Duration(10 * time.Second),
+			MaxBackoff:    Duration(30 * time.Second),
+			Cameras:       []Camera{},
+			WebRTC:        WebRTC{Enabled: true, Address: ":8189", PublicIPs: []string{}, MaxSessions: 64},
 			Recording: Recording{Mode: "continuous", Segment: Duration(time.Minute), PreRoll: Duration(10 * time.Second), PostRoll: Duration(20 * time.Second),
 				MaxAge: Duration(7 * day), MaxSize: 20 << 30, MinFree: 1 << 30},
 		},
@@ -912,10 +939,22 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 		bad("video.workers", "%d is out of range 0 (one per core)..256", v.Workers)
 	}
 	positive(bad, "video.read_timeout", v.ReadTimeout)
+	if l := c.HTTP.RateLimit; l.APIRate < 0 || l.APIBurst < 0 || l.LoginsPerMinute < 0 || l.WebRTCPerMinute < 0 || l.APIRate > 0 && l.APIBurst < 1 {
+		bad("http.rate_limit", "limits are 0 (off) or positive, and api_burst at least 1 when api_rate is set")
+	}
 	if t := c.HTTP.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		bad("http.tls", "cert_file and key_file go together (neither: a self-signed certificate)")
 	}
 	positive(bad, "video.stall_timeout", v.StallTimeout)
+	if v.UDPReadBuffer < 0 || v.UDPReadBuffer > 1<<30 {
+		bad("video.udp_read_buffer", "out of range 0..1GiB")
+	}
+	if v.AutoTCPLoss < 0 || v.AutoTCPLoss >= 1 {
+		bad("video.auto_tcp_loss", "%g is not a fraction in [0, 1)", v.AutoTCPLoss)
+	}
+	if v.AutoTCPAfter < 0 {
+		bad("video.auto_tcp_after", "must be 0 (10s) or positive")
+	}
 	if v.StalledReconnect < 0 {
 		bad("video.stalled_reconnect", "must be 0 (read_timeout) or positive, e.g. 10s")
 	}
