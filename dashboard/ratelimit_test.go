@@ -1,19 +1,13 @@
 package dashboard
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
-	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
 // A bucket per address: the burst at once, then one token per 1/rate;
@@ -58,25 +52,9 @@ func TestLimiter(t *testing.T) {
 // Over the API's limit an address gets 429 with Retry-After, counted;
 // logins have their own limit.
 func TestRateLimitedAPI(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	st, err := store.New(store.Config{URL: storetest.URL(t)}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Auth: testAuth(t), Limits: RateLimits{APIRate: 0.5, APIBurst: 5, LoginsPerMinute: 2}},
-		Deps{Store: st, Board: telemetry.NewBoard(), History: st, Gatherer: reg, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	base := srv.URL()
+	base, _, srv := serveWith(t, func(c *Config) {
+		c.Limits = RateLimits{APIRate: 0.5, APIBurst: 5, LoginsPerMinute: 2}
+	})
 	get := func() *http.Response {
 		req, _ := http.NewRequest("GET", base+"api/v1/auth/me", nil)
 		req.Header.Set("Authorization", "Bearer "+testToken)

@@ -24,6 +24,14 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // serve runs a server over a real store until the test ends.
 func serve(t *testing.T) (string, *store.Store) {
 	t.Helper()
+	url, st, _ := serveWith(t, nil)
+	return url, st
+}
+
+// serveWith is serve with the configuration changed by edit (nil: none),
+// returning the server too.
+func serveWith(t *testing.T, edit func(*Config)) (string, *store.Store, *Server) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	st, err := store.New(store.Config{URL: storetest.URL(t)}, reg)
 	if err != nil {
@@ -31,8 +39,11 @@ func serve(t *testing.T) (string, *store.Store) {
 	}
 	board := telemetry.NewBoard()
 	board.Set("camera.north", telemetry.StateDegraded, "stalled for 4s")
-	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Database: "embedded", Auth: testAuth(t)},
-		Deps{Store: st, Board: board, History: st, Gatherer: reg, Registerer: reg})
+	cfg := Config{Address: "127.0.0.1:0", Version: "test", Database: "embedded", Auth: testAuth(t)}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg, Deps{Store: st, Board: board, History: st, Gatherer: reg, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +60,7 @@ func serve(t *testing.T) (string, *store.Store) {
 		}
 		st.Close()
 	})
-	return srv.URL(), st
+	return srv.URL(), st, srv
 }
 
 // testToken is an admin's API token in every test server.

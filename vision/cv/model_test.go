@@ -116,21 +116,14 @@ func TestCascade(t *testing.T) {
 		}
 	}
 	t.Logf("full-body cascade: %d in the frame, %d in %v", len(dets), len(in), roi)
+	checkWorkerNice(t, r)
 }
 
-// A worker runs below the live video's priority: every one of its
-// threads, OpenCV's included, at WorkerNice.
-func TestWorkerNice(t *testing.T) {
-	r, err := cv.NewRemote(cv.ModelConfig{Kind: "cascade", Cascade: fullbody, MinSize: 64}, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	img := vtestMat(t)
-	defer img.Close()
-	if _, err := r.Detect(img, image.Rectangle{}); err != nil {
-		t.Fatal(err)
-	}
+// checkWorkerNice: a worker runs below the live video's priority, every
+// one of its threads (OpenCV's included) at WorkerNice, and this process
+// is not reniced.
+func checkWorkerNice(t *testing.T, r *cv.Remote) {
+	t.Helper()
 	pid := cv.WorkerPID(r)
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil || len(tasks) < 2 {
