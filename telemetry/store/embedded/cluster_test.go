@@ -374,3 +374,25 @@ func TestLongDataDirGetsShortSocketDir(t *testing.T) {
 		t.Fatal("server not usable")
 	}
 }
+
+// A data directory missing because its volume is not mounted is not a
+// deleted one: the nearest existing ancestor is on another device than
+// the one recorded, and its cluster is kept.
+func TestSameDevice(t *testing.T) {
+	dir := t.TempDir()
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	here := strconv.FormatUint(uint64(st.Dev), 10)
+	gone := filepath.Join(dir, "deleted", "var")
+	if !embedded.SameDevice(gone, here) {
+		t.Fatal("a deleted directory on the same device is not deleted")
+	}
+	if embedded.SameDevice(gone, strconv.FormatUint(uint64(st.Dev)+1, 10)) {
+		t.Fatal("a directory whose ancestor is on another device (an unmounted volume) counts as deleted")
+	}
+	if !embedded.SameDevice(gone, "") {
+		t.Fatal("no record: deleted")
+	}
+}

@@ -7,3 +7,6 @@ func ReleaseLock(c *Cluster) {
 	defer c.mu.Unlock()
 	c.release()
 }
+
+// SameDevice is sameDevice.
+var SameDevice = sameDevice

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,7 +50,15 @@ func (c *Cluster) adoptFallback(wanted, fb string) error {
 	if err := os.WriteFile(locationFile(wanted), []byte(fb+"\n"), 0o644); err != nil {
 		return fmt.Errorf("embedded postgres: recording the cluster's place: %w", err)
 	}
-	if err := os.WriteFile(ownerFile(fb), []byte(wanted+"\n"), 0o644); err != nil {
+	// The owner file also keeps the device of the data directory's
+	// parent: a data directory that is missing because its volume is not
+	// mounted is not a deleted one (sweepFallback).
+	dev := uint64(0)
+	var st syscall.Stat_t
+	if syscall.Stat(filepath.Dir(wanted), &st) == nil {
+		dev = uint64(st.Dev)
+	}
+	if err := os.WriteFile(ownerFile(fb), []byte(fmt.Sprintf("%s\n%d\n", wanted, dev)), 0o644); err != nil {
 		return fmt.Errorf("embedded postgres: %w", err)
 	}
 	return nil
@@ -70,9 +79,16 @@ func (c *Cluster) sweepFallback(dir string) []string {
 		if err != nil {
 			continue
 		}
-		wanted := strings.TrimSpace(string(b))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		wanted := lines[0]
 		if rec, err := os.ReadFile(locationFile(wanted)); err == nil && strings.TrimSpace(string(rec)) == fb {
 			continue // its data directory still has it
+		}
+		if len(lines) > 1 && !sameDevice(wanted, lines[1]) {
+			// The data directory's volume is not there (not mounted): its
+			// data is not deleted, only out of reach. Keep the cluster.
+			c.log.Info("keeping the cluster of a data directory whose volume is not mounted", "cluster", fb, "data", wanted)
+			continue
 		}
 		if err := c.removeCluster(fb); err != nil {
 			c.log.Warn("could not remove a cluster of a deleted data directory", "cluster", fb, "err", err)
@@ -109,4 +125,24 @@ func (c *Cluster) removeCluster(dir string) error {
 		}
 	}
 	return os.Remove(dir + ".lock")
+}
+
+// sameDevice reports whether the nearest existing ancestor of dir is on the
+// device recorded (as a decimal number) when its cluster was made: it is
+// when dir was deleted, it is not when dir's volume is not mounted (the
+// nearest ancestor is then the mount point, on another device).
+func sameDevice(dir, recorded string) bool {
+	want, err := strconv.ParseUint(strings.TrimSpace(recorded), 10, 64)
+	if err != nil || want == 0 {
+		return true // nothing recorded: the data directory is gone
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		var st syscall.Stat_t
+		if syscall.Stat(d, &st) == nil {
+			return uint64(st.Dev) == want
+		}
+		if d == filepath.Dir(d) {
+			return false
+		}
+	}
 }
