@@ -278,9 +278,6 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 		c.TLSConfig = s.cfg.tlsConfig(u.Hostname())
 	}
 	c.UDPReadBufferSize = s.cfg.UDPReadBuffer
-	// onUDP: this session's packets come over UDP (auto starts there
-	// unless loss moved the camera to TCP).
-	var onUDP atomic.Bool
 	switch {
 	case s.cfg.Transport == TransportTCP || s.cfg.Transport == TransportAuto && s.lossTCP.Load():
 		t := gortsplib.TransportTCP
@@ -288,20 +285,23 @@ func (s *Stream) session(ctx context.Context) (wentLive bool, err error) {
 	case s.cfg.Transport == TransportUDP:
 		t := gortsplib.TransportUDP
 		c.Transport = &t
-		onUDP.Store(true)
-		warnRmemMax(s.cfg.UDPReadBuffer, s.log)
-	default:
-		onUDP.Store(true)
+	}
+	// onUDP: this session's packets come over UDP (auto starts there
+	// unless loss moved the camera to TCP; gortsplib may switch it later).
+	var onUDP atomic.Bool
+	onUDP.Store(c.Transport == nil || *c.Transport == gortsplib.TransportUDP)
+	if onUDP.Load() {
 		warnRmemMax(s.cfg.UDPReadBuffer, s.log)
 	}
-	s.mu.Lock()
 	if s.cfg.Transport == TransportAuto {
-		s.stats.Transport = map[bool]string{true: "auto: udp", false: "auto: tcp"}[onUDP.Load()]
+		transport := "auto: udp"
 		if s.lossTCP.Load() {
-			s.stats.Transport = "auto: tcp (udp lost too much)"
+			transport = "auto: tcp (udp lost too much)"
 		}
+		s.mu.Lock()
+		s.stats.Transport = transport
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	c.OnPacketsLost = func(lost uint64) {
 		s.mu.Lock()
 		s.stats.RTPLost += lost
