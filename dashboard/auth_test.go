@@ -1,10 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -178,39 +180,39 @@ func TestLoginThrottledAndHostile(t *testing.T) {
 // lock admin out from elsewhere. An address guessing many names is slowed
 // down, more with each failure.
 func TestLockoutPerNameAndAddress(t *testing.T) {
-	a, err := newAuthenticator(testAuth(t))
+	a, err := newAuthenticator(testAuth(t), nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	a.now = func() time.Time { return now }
 	for range maxFailures {
-		if _, _, err := a.login("admin-user", "guess", "203.0.113.9"); err != errBadLogin {
+		if _, _, _, err := a.login(context.Background(), "admin-user", "guess", "203.0.113.9", ""); err != errBadLogin {
 			t.Fatal(err)
 		}
 	}
 	var locked errLocked
-	if _, _, err := a.login("admin-user", "adminadmin", "203.0.113.9"); !errors.As(err, &locked) || locked.scope != "this name from this address" {
+	if _, _, _, err := a.login(context.Background(), "admin-user", "adminadmin", "203.0.113.9", ""); !errors.As(err, &locked) || locked.scope != "this name from this address" {
 		t.Fatalf("the guessing address: %v", err)
 	}
-	if _, _, err := a.login("admin-user", "adminadmin", "10.0.0.7"); err != nil {
+	if _, _, _, err := a.login(context.Background(), "admin-user", "adminadmin", "10.0.0.7", ""); err != nil {
 		t.Fatalf("the admin elsewhere: %v", err)
 	}
 	// An address trying many names: after maxAddrFailures, a wait that doubles.
 	for i := range maxAddrFailures {
-		if _, _, err := a.login(fmt.Sprintf("user-%d", i), "guess", "198.51.100.4"); err != errBadLogin {
+		if _, _, _, err := a.login(context.Background(), fmt.Sprintf("user-%d", i), "guess", "198.51.100.4", ""); err != errBadLogin {
 			t.Fatalf("try %d: %v", i, err)
 		}
 	}
 	waits := []time.Duration{}
 	for range 3 {
-		_, _, err := a.login("field-user", "fieldfield", "198.51.100.4")
+		_, _, _, err := a.login(context.Background(), "field-user", "fieldfield", "198.51.100.4", "")
 		if !errors.As(err, &locked) || locked.scope != "this address" {
 			t.Fatalf("a throttled address: %v", err)
 		}
 		waits = append(waits, locked.wait)
 		now = now.Add(locked.wait)
-		if _, _, err := a.login("nobody", "guess", "198.51.100.4"); err != errBadLogin {
+		if _, _, _, err := a.login(context.Background(), "nobody", "guess", "198.51.100.4", ""); err != errBadLogin {
 			t.Fatalf("after the wait: %v", err)
 		}
 	}
@@ -218,30 +220,56 @@ func TestLockoutPerNameAndAddress(t *testing.T) {
 		t.Fatalf("waits %v", waits)
 	}
 	// Other addresses are not slowed.
-	if _, _, err := a.login("field-user", "fieldfield", "10.0.0.8"); err != nil {
+	if _, _, _, err := a.login(context.Background(), "field-user", "fieldfield", "10.0.0.8", ""); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// A login ends after its TTL however much it is used, and earlier when
+// it is not used for the idle timeout.
 func TestSessionsExpire(t *testing.T) {
-	a, err := newAuthenticator(testAuth(t))
+	a, err := newAuthenticator(testAuth(t), nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	a.now = func() time.Time { return now }
-	cookie, _, err := a.login("commander-user", "commandercommander", "10.0.0.1")
-	if err != nil {
-		t.Fatal(err)
+	request := func() *http.Request {
+		cookie, _, _, err := a.login(context.Background(), "commander-user", "commandercommander", "10.0.0.1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+		return req
 	}
-	req, _ := http.NewRequest("GET", "/", nil)
-	req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
-	if p, ok := a.principal(req); !ok || p.Role != RoleCommander {
+	used := request()
+	if p, ok := a.principal(used); !ok || p.Role != RoleCommander {
 		t.Fatalf("fresh session: %v %+v", ok, p)
 	}
-	now = now.Add(12*time.Hour + time.Second)
-	if _, ok := a.principal(req); ok {
+	idle := request()
+	for range 23 {
+		now = now.Add(30 * time.Minute)
+		if _, ok := a.principal(used); !ok {
+			t.Fatalf("a login in use ended at %s", now)
+		}
+	}
+	if _, ok := a.principal(idle); ok {
+		t.Fatal("a login unused for 11.5 hours still works (idle timeout 1 h)")
+	}
+	now = now.Add(30*time.Minute + time.Second)
+	if _, ok := a.principal(used); ok {
 		t.Fatal("a session outlived its TTL")
+	}
+	// Idle for just under the timeout, then for just over it.
+	idle = request()
+	now = now.Add(time.Hour - time.Second)
+	if _, ok := a.principal(idle); !ok {
+		t.Fatal("ended before the idle timeout")
+	}
+	now = now.Add(time.Hour + time.Second)
+	if _, ok := a.principal(idle); ok {
+		t.Fatal("not ended after the idle timeout")
 	}
 }
 
@@ -255,7 +283,7 @@ func TestBadAuthConfig(t *testing.T) {
 		{AuthConfig{Tokens: []Token{{Name: "t", Role: "admin", SHA256: "abc"}}}, "64 hex"},
 		{AuthConfig{Users: []User{{Role: "admin"}}}, "without a name"},
 	} {
-		if _, err := newAuthenticator(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := newAuthenticator(tc.cfg, nil, slog.Default()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
 	}

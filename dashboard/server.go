@@ -95,7 +95,11 @@ type Deps struct {
 	Supervisor *supervise.Manager
 	Snapshot   func(camera string, t time.Time) []byte
 	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
-	WebRTC   *live.WebRTC
+	WebRTC *live.WebRTC
+	// Accounts keeps the users, tokens and logins made in the product and
+	// the audit log; nil keeps only the configured users and tokens, and
+	// logins in memory.
+	Accounts AccountStore
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -118,10 +122,12 @@ type Server struct {
 	denied      *prometheus.CounterVec
 	logins      *prometheus.CounterVec
 	throttled   *prometheus.CounterVec
-	apiLimit    *limiter
-	loginLimit  *limiter
-	webrtcLimit *limiter
-	exports     *exporter
+	// auditFailures counts audit rows that could not be written.
+	auditFailures prometheus.Counter
+	apiLimit      *limiter
+	loginLimit    *limiter
+	webrtcLimit   *limiter
+	exports       *exporter
 
 	auth *authenticator
 	// closing is closed when shutdown begins: streams that are not
@@ -178,7 +184,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Bus == nil {
 		deps.Bus = telemetry.NewHub(nil)
 	}
-	auth, err := newAuthenticator(cfg.Auth)
+	auth, err := newAuthenticator(cfg.Auth, deps.Accounts, deps.Log.With("component", "auth"))
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
@@ -213,18 +219,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}, []string{"reason"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_logins_total",
-			Help: "Login attempts by result: ok, failed, locked.",
+			Help: "Login attempts by result: ok, failed, locked, unavailable (the database or the directory did not answer).",
 		}, []string{"result"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_http_throttled_total",
 			Help: "Requests refused with 429 because their address exceeded a limit: api, login, webrtc.",
 		}, []string{"limit"}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smarteye_audit_failures_total",
+			Help: "Audit rows that could not be written (the database did not answer); each is logged.",
+		}),
 		apiLimit:    newLimiter(cfg.Limits.APIRate, cfg.Limits.APIBurst),
 		loginLimit:  newLimiter(float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute),
 		webrtcLimit: newLimiter(float64(cfg.Limits.WebRTCPerMinute)/60, cfg.Limits.WebRTCPerMinute),
 	}
 	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.logins, s.throttled)
+		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.logins, s.throttled, s.auditFailures)
 		if deps.WebRTC != nil {
 			deps.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smarteye_video_webrtc_sessions",
@@ -295,6 +305,17 @@ type route struct {
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /api/v1/auth/me", PermView, s.me},
+		{"POST /api/v1/auth/password", PermView, s.changePassword},
+		{"GET /api/v1/auth/sessions", PermView, s.listLogins},
+		{"DELETE /api/v1/auth/sessions/{id}", PermView, s.revokeLogin},
+		{"GET /api/v1/users", PermAccounts, s.listUsers},
+		{"POST /api/v1/users", PermAccounts, s.createUser},
+		{"PATCH /api/v1/users/{name}", PermAccounts, s.patchUser},
+		{"DELETE /api/v1/users/{name}", PermAccounts, s.deleteUser},
+		{"GET /api/v1/tokens", PermAccounts, s.listTokens},
+		{"POST /api/v1/tokens", PermAccounts, s.createToken},
+		{"DELETE /api/v1/tokens/{id}", PermAccounts, s.revokeToken},
+		{"GET /api/v1/audit", PermAccounts, s.listAudit},
 		{"GET /api/v1/status", PermView, s.status},
 		{"GET /api/v1/vehicles", PermView, s.listVehicles},
 		{"GET /api/v1/vehicles/{id}", PermView, s.getVehicle},
@@ -415,6 +436,9 @@ func (s *Server) Run(ctx context.Context) error {
 	ectx, stopExports := context.WithCancel(ctx)
 	defer stopExports()
 	go s.runExports(ectx)
+	authDone := make(chan struct{})
+	go func() { defer close(authDone); s.auth.run(ectx) }()
+	defer func() { stopExports(); <-authDone }()
 	s.log.Info("serving", "url", s.URL())
 	select {
 	case err := <-errc:

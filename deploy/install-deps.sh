@@ -40,6 +40,7 @@ TEST=(
   mosquitto                         # a real MQTT broker for the alert delivery tests (started by the test)
   mosquitto-clients                 # mosquitto_sub: an independent MQTT subscriber
   poppler-utils                     # pdftotext/pdftoppm: an independent check of the PDF reports
+  slapd                             # a real OpenLDAP server for the directory-login tests (started by the test)
 )
 # Node.js and npm run the independent MAVLink peer (node-mavlink) in the
 # tests and benchmarks; Debian's are enough (any Node.js >= 18).

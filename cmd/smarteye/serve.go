@@ -194,7 +194,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
-		Sessions: st, Supervisor: sessions, Snapshot: vid.snapshot}
+		Sessions: st, Supervisor: sessions, Snapshot: vid.snapshot, Accounts: st}
 	tlsCfg, tlsInfo, err := serverTLS(cfg, log)
 	if err != nil {
 		return err
@@ -249,7 +249,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 // whose password is SMARTEYE_ADMIN_PASSWORD or a random one, returned to
 // be printed.
 func authConfig(cfg config.Config) (a dashboard.AuthConfig, printed string, err error) {
-	a = dashboard.AuthConfig{SessionTTL: cfg.Auth.SessionTTL.D(), SecureCookie: cfg.Auth.SecureCookie}
+	a = dashboard.AuthConfig{SessionTTL: cfg.Auth.SessionTTL.D(), IdleTimeout: cfg.Auth.IdleTimeout.D(),
+		PasswordMinLength: cfg.Auth.PasswordMinLength, SecureCookie: cfg.Auth.SecureCookie}
+	if l := cfg.Auth.LDAP; l.URL != "" {
+		a.LDAP = &dashboard.LDAPConfig{URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile, UserDN: l.UserDN, BaseDN: l.BaseDN,
+			UserFilter: l.UserFilter, BindDN: l.BindDN, BindPassword: l.BindPassword, GroupBaseDN: l.GroupBaseDN,
+			GroupFilter: l.GroupFilter, Timeout: l.Timeout.D()}
+		for _, g := range l.Groups {
+			a.LDAP.Groups = append(a.LDAP.Groups, dashboard.LDAPGroup{Group: g.Group, Role: g.Role, Team: g.Team})
+		}
+	}
 	for _, u := range cfg.Auth.Users {
 		a.Users = append(a.Users, dashboard.User{Name: u.Name, Role: u.Role, PasswordHash: u.PasswordHash, Team: u.Team})
 	}

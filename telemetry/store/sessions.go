@@ -71,17 +71,6 @@ type Remark struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// AuditEntry is one change a person or the system made.
-type AuditEntry struct {
-	Time       time.Time       `json:"time"`
-	Actor      string          `json:"actor"`
-	Action     string          `json:"action"`
-	ObjectType string          `json:"object_type"`
-	ObjectID   string          `json:"object_id"`
-	Detail     json.RawMessage `json:"detail,omitempty"`
-	RemoteAddr string          `json:"remote_addr,omitempty"`
-}
-
 const sessionColumns = `id, site_id, title, kind, cameras, zone_camera, zone, starts_at, ends_at, invited, state, started_at, ended_at, created_by, created_at, updated_at`
 
 func scanSession(r pgx.Row) (Session, error) {
@@ -111,23 +100,6 @@ func zoneJSON(z [][2]float64) []byte {
 	}
 	b, _ := json.Marshal(z)
 	return b
-}
-
-// audit writes an audit row in tx.
-func audit(ctx context.Context, tx pgx.Tx, e AuditEntry) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, object_type, object_id, detail, remote_addr) VALUES ($1, $2, $3, $4, $5, nullif($6, ''))`,
-		e.Actor, e.Action, e.ObjectType, e.ObjectID, e.Detail, e.RemoteAddr)
-	return err
-}
-
-// Audit writes one audit row on its own (a change made elsewhere, or a
-// supervisor joining a session's room).
-func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return audit(ctx, tx, e) })
-	if err != nil {
-		return fmt.Errorf("store: audit: %w", err)
-	}
-	return nil
 }
 
 // CreateSession stores a new session and its audit row (action
@@ -380,27 +352,6 @@ func (s *Store) Attendance(ctx context.Context, camera string, zone [][2]float64
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: attendance: %w", err)
-	}
-	return out, nil
-}
-
-// AuditLog lists the audit rows of an object, oldest first.
-func (s *Store) AuditLog(ctx context.Context, objectType, objectID string, limit int) ([]AuditEntry, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	rows, err := s.pool.Query(ctx, `SELECT time, actor, action, coalesce(object_type, ''), coalesce(object_id, ''), detail, coalesce(remote_addr, '')
-		FROM audit_log WHERE object_type = $1 AND object_id = $2 ORDER BY id LIMIT $3`, objectType, objectID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
-		var e AuditEntry
-		err := r.Scan(&e.Time, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Detail, &e.RemoteAddr)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
 	return out, nil
 }

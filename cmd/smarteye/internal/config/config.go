@@ -385,11 +385,52 @@ type Auth struct {
 	Users []User `yaml:"users"`
 	// Tokens are API tokens for scripts. It defaults to none.
 	Tokens []Token `yaml:"tokens"`
-	// SessionTTL is how long a login lasts. It defaults to 12 hours.
+	// SessionTTL is how long a login lasts at most. It defaults to 12
+	// hours.
 	SessionTTL Duration `yaml:"session_ttl"`
+	// IdleTimeout ends a login unused this long. It defaults to 1 hour.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// PasswordMinLength is the shortest password accepted for users made
+	// in the product. It defaults to 10.
+	PasswordMinLength int `yaml:"password_min_length"`
 	// SecureCookie marks the session cookie Secure, for HTTPS through a
 	// proxy. It defaults to false.
 	SecureCookie bool `yaml:"secure_cookie"`
+	// LDAP is a directory users may log in against. It defaults to none.
+	LDAP LDAP `yaml:"ldap"`
+}
+
+// LDAP configures directory logins (see dashboard.LDAPConfig).
+type LDAP struct {
+	// URL is ldap://host:389 or ldaps://host:636; empty is no directory.
+	URL string `yaml:"url"`
+	// StartTLS upgrades ldap:// before sending the password.
+	StartTLS bool `yaml:"start_tls"`
+	// CAFile is the PEM file the directory's certificate is checked
+	// against; empty is the system's.
+	CAFile string `yaml:"ca_file"`
+	// UserDN is the DN to bind as, {user} for the name typed.
+	UserDN string `yaml:"user_dn"`
+	// BaseDN and UserFilter find the user when UserDN is empty.
+	BaseDN     string `yaml:"base_dn"`
+	UserFilter string `yaml:"user_filter"`
+	// BindDN and BindPassword search for users (empty: anonymously).
+	BindDN       string `yaml:"bind_dn"`
+	BindPassword string `yaml:"bind_password"`
+	// GroupBaseDN and GroupFilter find the user's groups ({dn}, {user}).
+	GroupBaseDN string `yaml:"group_base_dn"`
+	GroupFilter string `yaml:"group_filter"`
+	// Groups map directory groups to roles and teams, first match first.
+	Groups []LDAPGroup `yaml:"groups"`
+	// Timeout bounds each exchange with the directory.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// LDAPGroup maps a directory group (DN or cn) to a role and a team.
+type LDAPGroup struct {
+	Group string `yaml:"group"`
+	Role  string `yaml:"role"`
+	Team  string `yaml:"team"`
 }
 
 // User is a local account.
@@ -483,7 +524,8 @@ func Default() Config {
 		Log:     Log{Level: "info", Format: "text"},
 		HTTP: HTTP{Address: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second),
 			RateLimit: RateLimit{APIRate: 50, APIBurst: 200, LoginsPerMinute: 20, WebRTCPerMinute: 60}},
-		Auth: Auth{Users: []User{}, Tokens: []Token{}, SessionTTL: Duration(12 * time.Hour)},
+		Auth: Auth{Users: []User{}, Tokens: []Token{}, SessionTTL: Duration(12 * time.Hour), IdleTimeout: Duration(time.Hour), PasswordMinLength: 10,
+			LDAP: LDAP{Groups: []LDAPGroup{}, Timeout: Duration(5 * time.Second)}},
 		Database: Database{
 			Mode:           "auto",
 			MaxConns:       8,
@@ -889,6 +931,30 @@ func (c *Config) validateAlerts(bad func(string, string, ...any)) {
 
 func (c *Config) validateAuth(bad func(string, string, ...any)) {
 	positive(bad, "auth.session_ttl", c.Auth.SessionTTL)
+	positive(bad, "auth.idle_timeout", c.Auth.IdleTimeout)
+	if c.Auth.PasswordMinLength < 8 || c.Auth.PasswordMinLength > 64 {
+		bad("auth.password_min_length", "%d is out of range 8..64", c.Auth.PasswordMinLength)
+	}
+	if l := c.Auth.LDAP; l.URL != "" {
+		positive(bad, "auth.ldap.timeout", l.Timeout)
+		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+			bad("auth.ldap.url", "%q is not ldap://host:port or ldaps://host:port", l.URL)
+		}
+		if l.UserDN == "" && (l.BaseDN == "" || l.UserFilter == "") {
+			bad("auth.ldap.user_dn", "set user_dn, or base_dn and user_filter")
+		}
+		if len(l.Groups) == 0 {
+			bad("auth.ldap.groups", "map at least one directory group to a role")
+		}
+		for i, g := range l.Groups {
+			if g.Group == "" {
+				bad(fmt.Sprintf("auth.ldap.groups[%d].group", i), "must not be empty")
+			}
+			if !roles[g.Role] {
+				bad(fmt.Sprintf("auth.ldap.groups[%d].role", i), "%q is not one of admin, commander, planner, field, supervisor", g.Role)
+			}
+		}
+	}
 	names := map[string]bool{}
 	for i, u := range c.Auth.Users {
 		key := fmt.Sprintf("auth.users[%d]", i)
