@@ -70,14 +70,70 @@ type Export struct {
 
 // exporter runs export jobs one at a time, in order.
 type exporter struct {
-	dir  string
-	mu   sync.Mutex
-	jobs map[string]*Export
-	todo chan string
+	dir      string
+	maxBytes int64 // the finished files together
+	mu       sync.Mutex
+	jobs     map[string]*Export
+	todo     chan string
 }
 
-func newExporter(dir string) *exporter {
-	return &exporter{dir: dir, jobs: map[string]*Export{}, todo: make(chan string, maxExportJobs)}
+func newExporter(dir string, maxBytes int64) *exporter {
+	if maxBytes <= 0 {
+		maxBytes = 5 << 30
+	}
+	return &exporter{dir: dir, maxBytes: maxBytes, jobs: map[string]*Export{}, todo: make(chan string, maxExportJobs)}
+}
+
+// makeRoom removes the oldest finished exports other than keep until the
+// finished ones and need bytes fit the quota. It reports whether they do.
+func (e *exporter) makeRoom(keep string, need int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var done []*Export
+	total := need
+	for _, j := range e.jobs {
+		if j.Status == exportDone && j.ID != keep {
+			done = append(done, j)
+			total += j.Bytes
+		}
+	}
+	slices.SortFunc(done, func(a, b *Export) int { return a.FinishedAt.Compare(*b.FinishedAt) })
+	for _, j := range done {
+		if total <= e.maxBytes {
+			break
+		}
+		os.Remove(j.file)
+		delete(e.jobs, j.ID)
+		total -= j.Bytes
+	}
+	return total <= e.maxBytes
+}
+
+// errExportTooLarge: one export alone is over the quota.
+type errExportTooLarge struct{ max int64 }
+
+func (e errExportTooLarge) Error() string {
+	return fmt.Sprintf("the export is larger than the disk allowed for exports (http.exports_max_size, %d MiB); export a shorter range", e.max>>20)
+}
+
+// quotaWriter fails a write that takes the file past max bytes.
+type quotaWriter struct {
+	w   io.Writer
+	n   int64
+	max int64
+}
+
+func (q *quotaWriter) Write(p []byte) (int, error) {
+	if q.n+int64(len(p)) > q.max {
+		return 0, errExportTooLarge{q.max}
+	}
+	q.n += int64(len(p))
+	return q.w.Write(p)
+}
+
+// visible reports whether p may see j: its owner and admins may.
+func visible(j Export, p *Principal) bool {
+	return p.Can(PermAccounts) || strings.EqualFold(j.User, p.Name)
 }
 
 func (e *exporter) get(id string) (Export, bool) {
@@ -130,6 +186,8 @@ func (s *Server) runExport(ctx context.Context, id string) {
 		return
 	}
 	e.update(id, func(j *Export) { j.Status = exportRunning })
+	// Older exports make way for this one as far as the quota needs.
+	e.makeRoom(id, 0)
 	progress := func(p float64) { e.update(id, func(j *Export) { j.Progress = min(max(p, 0), 1) }) }
 	note, err := s.writeExport(ctx, j, progress)
 	var size int64
@@ -146,6 +204,9 @@ func (s *Server) runExport(ctx context.Context, id string) {
 		}
 		j.Status, j.Progress, j.Download = exportDone, 1, "/api/v1/exports/"+id+"/file"
 	})
+	if err == nil {
+		e.makeRoom(id, size)
+	}
 	if err != nil {
 		s.log.Warn("export failed", "export", id, "kind", j.Kind, "err", err)
 	} else {
@@ -164,7 +225,7 @@ func (s *Server) writeExport(ctx context.Context, j Export, progress func(float6
 		return "", err
 	}
 	defer os.Remove(tmp)
-	bw := bufio.NewWriterSize(f, 256<<10)
+	bw := bufio.NewWriterSize(&quotaWriter{w: f, max: s.exports.maxBytes}, 256<<10)
 	rec := s.deps.Recordings
 	switch j.Kind {
 	case ExportVideo:
@@ -439,22 +500,31 @@ func (s *Server) postExport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, out)
 }
 
-// GET /api/v1/exports: the exports of the last day, newest first.
+// GET /api/v1/exports: the caller's exports of the last day (an admin's:
+// everybody's), newest first.
 func (s *Server) listExports(w http.ResponseWriter, r *http.Request) {
-	e := s.exports
+	e, p := s.exports, Who(r.Context())
 	e.mu.Lock()
 	out := make([]Export, 0, len(e.jobs))
 	for _, j := range e.jobs {
-		out = append(out, *j)
+		if visible(*j, p) {
+			out = append(out, *j)
+		}
 	}
 	e.mu.Unlock()
 	slices.SortFunc(out, func(a, b Export) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	writeJSON(w, http.StatusOK, out)
 }
 
+// visibleExport is {id} when the caller may see it.
+func (s *Server) visibleExport(r *http.Request) (Export, bool) {
+	j, ok := s.exports.get(r.PathValue("id"))
+	return j, ok && visible(j, Who(r.Context()))
+}
+
 // GET /api/v1/exports/{id}
 func (s *Server) getExport(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.exports.get(r.PathValue("id"))
+	j, ok := s.visibleExport(r)
 	if !ok {
 		writeError(w, http.StatusNotFound, "no export "+strconv.Quote(r.PathValue("id")))
 		return
@@ -466,7 +536,7 @@ var exportTypes = map[string]string{"mp4": "video/mp4", "geojson": "application/
 
 // GET /api/v1/exports/{id}/file: the finished file, as a download.
 func (s *Server) exportFile(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.exports.get(r.PathValue("id"))
+	j, ok := s.visibleExport(r)
 	if !ok {
 		writeError(w, http.StatusNotFound, "no export "+strconv.Quote(r.PathValue("id")))
 		return

@@ -87,6 +87,9 @@ type Deps struct {
 	Recordings    Recordings
 	RecordingsDir string
 	ExportsDir    string
+	// ExportsMaxBytes bounds the finished exports' files together (the
+	// oldest go first); 0 is 5 GiB.
+	ExportsMaxBytes int64
 	// Sessions keeps supervision sessions, Supervisor runs them (their
 	// rooms, start and end, notifications); nil serves none. Snapshot is
 	// a camera's picture near a moment (a JPEG), for remarks; nil or nil
@@ -189,7 +192,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	s := &Server{
-		exports: newExporter(deps.ExportsDir),
+		exports: newExporter(deps.ExportsDir, deps.ExportsMaxBytes),
 		auth:    auth,
 		closing: make(chan struct{}),
 		cfg:     cfg,

@@ -194,6 +194,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
+		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
 		Sessions: st, Supervisor: sessions, Snapshot: vid.snapshot, Accounts: st}
 	tlsCfg, tlsInfo, err := serverTLS(cfg, log)
 	if err != nil {

@@ -352,6 +352,10 @@ type HTTP struct {
 	// RateLimit bounds what one client address may ask for (429 with
 	// Retry-After beyond it); 0 turns a limit off.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// ExportsMaxSize bounds the disk that finished exports (kept a day)
+	// take together: the oldest go first, and an export larger than it
+	// fails. It defaults to 5GiB.
+	ExportsMaxSize Size `yaml:"exports_max_size"`
 }
 
 // RateLimit is per client address.
@@ -523,7 +527,7 @@ func Default() Config {
 		DataDir: "./var",
 		Log:     Log{Level: "info", Format: "text"},
 		HTTP: HTTP{Address: "127.0.0.1:8080", ShutdownTimeout: Duration(10 * time.Second),
-			RateLimit: RateLimit{APIRate: 50, APIBurst: 200, LoginsPerMinute: 20, WebRTCPerMinute: 60}},
+			RateLimit: RateLimit{APIRate: 50, APIBurst: 200, LoginsPerMinute: 20, WebRTCPerMinute: 60}, ExportsMaxSize: 5 << 30},
 		Auth: Auth{Users: []User{}, Tokens: []Token{}, SessionTTL: Duration(12 * time.Hour), IdleTimeout: Duration(time.Hour), PasswordMinLength: 10,
 			LDAP: LDAP{Groups: []LDAPGroup{}, Timeout: Duration(5 * time.Second)}},
 		Database: Database{
@@ -1007,6 +1011,9 @@ func (c *Config) validateVideo(bad func(string, string, ...any)) {
 	positive(bad, "video.read_timeout", v.ReadTimeout)
 	if l := c.HTTP.RateLimit; l.APIRate < 0 || l.APIBurst < 0 || l.LoginsPerMinute < 0 || l.WebRTCPerMinute < 0 || l.APIRate > 0 && l.APIBurst < 1 {
 		bad("http.rate_limit", "limits are 0 (off) or positive, and api_burst at least 1 when api_rate is set")
+	}
+	if c.HTTP.ExportsMaxSize < 1<<20 {
+		bad("http.exports_max_size", "at least 1MiB, e.g. 5GiB")
 	}
 	if t := c.HTTP.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		bad("http.tls", "cert_file and key_file go together (neither: a self-signed certificate)")
