@@ -195,7 +195,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
-		Sessions: st, Supervisor: sessions, Snapshot: vid.snapshot, Accounts: st}
+		Sessions:        st, Supervisor: sessions, Snapshot: vid.snapshot, Accounts: st}
 	tlsCfg, tlsInfo, err := serverTLS(cfg, log)
 	if err != nil {
 		return err
