@@ -281,6 +281,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// Supervision sessions: the list and (?id=) each one's live room
 		// and, once it has ended, its record.
 		mux.HandleFunc("GET /sessions", page("/session.html"))
+		// Accounts: one's own password and logins; for admins users, API
+		// tokens, everybody's logins and the audit log.
+		mux.HandleFunc("GET /admin", page("/admin.html"))
 	} else {
 		mux.HandleFunc("GET /{$}", status)
 	}

@@ -12,9 +12,10 @@ export default defineConfig({
     emptyOutDir: true,
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 2000,
-    // Four pages: the command centre, the field page (which must stay
-    // small: it loads nothing of the map's), replay and supervision.
-    rollupOptions: { input: { main: "index.html", field: "field.html", replay: "replay.html", session: "session.html" } },
+    // Five pages: the command centre, the field page (which must stay
+    // small: it loads nothing of the map's), replay, supervision and
+    // accounts.
+    rollupOptions: { input: { main: "index.html", field: "field.html", replay: "replay.html", session: "session.html", admin: "admin.html" } },
   },
   plugins: [
     {
