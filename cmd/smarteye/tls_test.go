@@ -102,8 +102,7 @@ func TestHTTPS(t *testing.T) {
 	}
 	// The browser over HTTPS: the map's live feed and a camera's live
 	// video (WebSockets), with the certificate pinned by its public key.
-	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	seen := browser(t, p, []string{"CHROMIUM_ARGS=--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(spki[:])}, "", "https")
+	seen := browser(t, p, []string{pinnedCertificate(t, data)}, "", "https")
 	t.Logf("over HTTPS the browser showed %v", seen)
 	if seen["protocol"] != "https:" || seen["connected"] != true {
 		t.Fatalf("browser over HTTPS: %v", seen)
@@ -117,4 +116,21 @@ func TestHTTPS(t *testing.T) {
 		t.Fatalf("after a restart: %+v", st.TLS)
 	}
 	stopWith(t, p, syscall.SIGTERM)
+}
+
+// pinnedCertificate is the CHROMIUM_ARGS setting that makes chromium trust
+// the self-signed certificate in data's tls folder (by its public key).
+func pinnedCertificate(t *testing.T, data string) string {
+	t.Helper()
+	pemBytes, err := os.ReadFile(filepath.Join(data, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return "CHROMIUM_ARGS=--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(spki[:])
 }

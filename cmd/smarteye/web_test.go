@@ -103,7 +103,10 @@ func TestDashboardInBrowser(t *testing.T) {
 
 // WebRTC between chromium and smarteye needs two interfaces: chromium
 // gathers no loopback candidates. The test makes a network namespace with
-// a veth pair, runs smarteye on the host side and chromium inside.
+// a veth pair, runs smarteye on the host side and chromium inside. The
+// page is served over HTTPS (smarteye's self-signed certificate, pinned in
+// chromium): the WHEP offer and the page itself go over TLS, the media
+// over DTLS-SRTP.
 func TestVideoWallWebRTCInBrowser(t *testing.T) {
 	ns, err := sim.NewNetNS("w", "10.231.7.1", "10.231.7.2")
 	if err != nil {
@@ -116,9 +119,14 @@ func TestVideoWallWebRTCInBrowser(t *testing.T) {
 	}
 	hostIP := ns.HostIP
 	data := filepath.Join(storetest.TempDir(t), "var")
-	p := startEnv(t, []string{"SMARTEYE_VIDEO_WEBRTC_ADDRESS=" + hostIP + ":0"}, "demo", "--data-dir", data, "--http", hostIP+":0")
-	waitReady(t, p)
-	seen := browser(t, p, []string{"CHROMIUM_WRAPPER=" + wrapper}, artifacts(t), "webrtc")
+	p := startEnv(t, []string{"SMARTEYE_VIDEO_WEBRTC_ADDRESS=" + hostIP + ":0", "SMARTEYE_HTTP_TLS_ENABLED=true"}, "demo", "--data-dir", data, "--http", hostIP+":0")
+	if !strings.HasPrefix(p.url, "https://") {
+		t.Fatalf("URL %s", p.url)
+	}
+	seen := browser(t, p, []string{"CHROMIUM_WRAPPER=" + wrapper, pinnedCertificate(t, data)}, artifacts(t), "webrtc")
+	if seen["protocol"] != "https:" {
+		t.Errorf("the page was served over %v", seen["protocol"])
+	}
 	t.Logf("over WebRTC: %v", seen)
 	tiles, _ := seen["webrtc"].([]any)
 	if len(tiles) < 1 {

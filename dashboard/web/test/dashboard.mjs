@@ -64,6 +64,7 @@ try {
     await page.waitForFunction(() => globalThis.smarteye.wall.stats().some((s) => s.path === "webrtc" && s.frames > 30), null, { timeout: 180000 });
     const tiles = await page.evaluate(wallStats);
     seen.webrtc = tiles.filter((s) => s.path === "webrtc").map((s) => ({ camera: s.camera, frames: s.frames, latency: s.latency }));
+    seen.protocol = await page.evaluate(() => location.protocol);
     if (shots) await page.screenshot({ path: `${shots}/wall-webrtc.png` });
     console.log(JSON.stringify(seen));
     await browser.close();
