@@ -374,7 +374,7 @@ function handle(map, u) {
       let frames = state.detectionFrames.get(d.camera);
       if (!frames) state.detectionFrames.set(d.camera, (frames = []));
       const t = Date.parse(d.time);
-      frames.push({ t, width: d.width, height: d.height, objects: d.objects });
+      frames.push({ t, arrived: performance.timeOrigin + performance.now(), width: d.width, height: d.height, objects: d.objects });
       while (frames.length && t - frames[0].t > OVERLAY_KEEP_MS) frames.shift();
       for (const o of u.detections.objects) {
         if (o.lat === undefined) continue;

@@ -5,10 +5,11 @@
 // carry: the server stamps WebRTC frames with their capture time as the RTP
 // timestamp, and tells MSE players the capture time of media time 0.
 
+import { boxesAt } from "./overlay.js";
+
 const WEBRTC_TIMEOUT_MS = 6000; // no frame by then: fall back to MSE
 const MSE_LIVE_EDGE_S = 1.0; // further behind than this: skip ahead
 const MSE_TARGET_S = 0.1; // behind the newest picture by more than this: play a little faster
-const OVERLAY_HOLD_MS = 1500; // a detection frame is drawn until this old
 export const CLASS_COLOURS = { person: "#ffb000", car: "#4fc3f7", truck: "#4fc3f7", bus: "#4fc3f7", bicycle: "#81c784", motion: "#ce93d8" };
 
 const H265_MIME = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
@@ -49,6 +50,9 @@ export class Player {
     this.msg = el.querySelector(".message");
     this.closed = false;
     this.frameTimes = [];
+    // drawn: what the overlay drew over each picture (capture time, when it
+    // was shown, the boxes), for measuring how well boxes stay on people.
+    this.drawn = [];
     this.timer = setInterval(() => this.tick(), 500);
     this.start();
   }
@@ -251,6 +255,7 @@ export class Player {
       this.frameTimes.push(wall);
       if (capture !== null) {
         this.capture = capture;
+        this.shownAt = wall;
         this.stats.latencies.push(wall - capture);
         if (this.stats.latencies.length > 100) this.stats.latencies.shift();
       }
@@ -273,22 +278,20 @@ export class Player {
     ctx.clearRect(0, 0, cv.width, cv.height);
     const frames = this.app.detectionFrames?.get(this.camera);
     if (!frames?.length || this.capture === undefined) return;
-    // The newest analysed frame captured no later than the picture shown.
-    let best = null;
-    for (let i = frames.length - 1; i >= 0; i--) {
-      if (frames[i].t <= this.capture + 20) {
-        best = frames[i];
-        break;
-      }
-    }
-    if (!best || this.capture - best.t > OVERLAY_HOLD_MS || !best.objects.length) return;
+    // Each box on the picture it was found in, or moved with its track
+    // between and after the analysed pictures (overlay.js).
+    const objects = boxesAt(frames, this.capture);
+    this.drawn.push({ capture: this.capture, shown: this.shownAt, boxes: objects.map((o) => ({ id: o.track_id, box: o.box, how: o.how })) });
+    if (this.drawn.length > 2000) this.drawn.splice(0, 1000);
+    if (!objects.length) return;
     // The video is letterboxed into the element (object-fit: contain).
-    const w = best.width || fw, h = best.height || fh;
+    const latest = frames[frames.length - 1];
+    const w = latest.width || fw, h = latest.height || fh;
     const scale = Math.min(cv.width / w, cv.height / h);
     const ox = (cv.width - w * scale) / 2, oy = (cv.height - h * scale) / 2;
     ctx.lineWidth = 2;
     ctx.font = "12px system-ui, sans-serif";
-    for (const o of best.objects) {
+    for (const o of objects) {
       const col = CLASS_COLOURS[o.class] || "#ffb000";
       const [x, y, bw, bh] = o.box;
       ctx.strokeStyle = col;

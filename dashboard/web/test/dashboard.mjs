@@ -12,6 +12,7 @@
 // browser through it (e.g. inside a network namespace).
 // Prints one JSON line of what the page showed; exits non-zero on failure.
 import { launch, WEBRTC_ARGS } from "./chromium.mjs";
+import { heldBoxes, EXACT_MS } from "../src/overlay.js";
 
 const [url, password, shots, mode] = process.argv.slice(2);
 const { browser, fail } = await launch(WEBRTC_ARGS);
@@ -31,7 +32,7 @@ try {
   const seen = {};
 
   // 1. The login form; a wrong password is refused in plain words.
-  await page.goto(mode === "webrtc" ? url + "#wall" : url);
+  await page.goto(mode === "webrtc" || mode === "alignment" ? url + "#wall" : url);
   await page.waitForFunction(() => globalThis.smarteye?.ready === "login", null, { timeout: 30000 });
   await page.fill("#username", "admin");
   await page.fill("#password", "wrong");
@@ -51,6 +52,73 @@ try {
     seen.protocol = await page.evaluate(() => location.protocol);
     seen.tiles = await page.evaluate(wallStats);
     seen.connected = await page.evaluate(() => globalThis.smarteye.connected);
+    if (errors.length) await fail("page errors: " + errors.join("; "));
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
+  }
+
+  if (mode === "alignment") {
+    // How well the wall's boxes stay on the people and cars they were found
+    // around, on a busy machine: every picture the detector analysed is
+    // ground truth for the picture with its capture time; the boxes drawn
+    // over that picture (from the results that had arrived by then) are
+    // compared with it, and so are the boxes the old rule (hold the last
+    // result) would have drawn.
+    await page.evaluate(() => localStorage.setItem("smarteye.wall", JSON.stringify({ layout: 4, cameras: [] })));
+    await page.goto(url + "?video=mse#wall");
+    await page.waitForFunction(() => globalThis.smarteye?.wall?.stats().some((s) => s.overlays > 5), null, { timeout: 240000 });
+    await page.evaluate(() => {
+      globalThis.__log = {};
+      setInterval(() => {
+        for (const [cam, frames] of globalThis.smarteye.detectionFrames) {
+          const log = (globalThis.__log[cam] ??= []);
+          for (const f of frames) if (!log.length || f.t > log[log.length - 1].t) log.push(f);
+        }
+      }, 300);
+      for (const p of globalThis.smarteye.wall.players) if (p) p.drawn = [];
+    });
+    await page.waitForTimeout(Number(process.env.ALIGNMENT_SECONDS || 60) * 1000);
+    const data = await page.evaluate(() => ({
+      log: globalThis.__log,
+      drawn: Object.fromEntries(globalThis.smarteye.wall.players.filter(Boolean).map((p) => [p.camera, p.drawn])),
+    }));
+    const centre = (b) => [b[0] + b[2] / 2, b[1] + b[3] / 2];
+    const score = () => ({ boxes: 0, off: [], stray: 0, truth: 0, found: 0 });
+    const rule = { drawn: score(), held: score() };
+    let pictures = 0, exact = 0;
+    const judge = (s, boxes, truth) => {
+      s.truth += truth.size;
+      s.found += new Set(boxes.filter((b) => truth.has(b.id)).map((b) => b.id)).size;
+      for (const b of boxes) {
+        if (!b.id) continue;
+        s.boxes++;
+        const t = truth.get(b.id);
+        if (!t) {
+          s.stray++; // a box where the detector saw nobody of that track
+          continue;
+        }
+        const [cx, cy] = centre(b.box), [tx, ty] = centre(t.box);
+        s.off.push(Math.hypot(cx - tx, cy - ty) / t.box[3]);
+      }
+    };
+    for (const [cam, drawn] of Object.entries(data.drawn)) {
+      const log = data.log[cam] || [];
+      for (const d of drawn) {
+        const truthFrame = log.find((f) => Math.abs(f.t - d.capture) <= EXACT_MS);
+        if (!truthFrame || !truthFrame.objects.some((o) => o.track_id)) continue;
+        pictures++;
+        if (truthFrame.arrived <= d.shown) exact++;
+        const truth = new Map(truthFrame.objects.filter((o) => o.track_id).map((o) => [o.track_id, o]));
+        judge(rule.drawn, d.boxes, truth);
+        const arrived = log.filter((f) => f.arrived <= d.shown);
+        judge(rule.held, heldBoxes(arrived, d.capture).map((o) => ({ id: o.track_id, box: o.box })), truth);
+      }
+    }
+    const q = (a, p) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : null);
+    const sum = (s) => ({ boxes: s.boxes, p50: q(s.off, 0.5), p90: q(s.off, 0.9), stray: s.boxes ? s.stray / s.boxes : 0, recall: s.truth ? s.found / s.truth : 0 });
+    seen.alignment = { pictures, resultsInTime: pictures ? exact / pictures : 0, drawn: sum(rule.drawn), held: sum(rule.held) };
+    seen.analysed = Object.fromEntries(Object.entries(data.log).map(([c, l]) => [c, l.length]));
     if (errors.length) await fail("page errors: " + errors.join("; "));
     console.log(JSON.stringify(seen));
     await browser.close();
