@@ -18,8 +18,9 @@ import (
 // Suffix is the test directory's base DN.
 const Suffix = "dc=smarteye,dc=test"
 
-// Data: three people and two groups. kim commands, lee is in the
-// north field team, max is in no group with a role.
+// Data: three people and three groups. kim is in command-centre and
+// field-north, lee in field-north, max only in visitors (which a test
+// maps to no role).
 const Data = `dn: dc=smarteye,dc=test
 objectClass: dcObject
 objectClass: organization
@@ -154,4 +155,3 @@ func (s *Server) Stop() {
 		s.cmd.Wait()
 	}
 }
-
