@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/smarteye
 
-.PHONY: all build demo test vet bench fuzz deps clean
+.PHONY: all build demo test vet bench soak fuzz deps clean
 
 all: build
 
@@ -60,11 +60,19 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJPEGSize$$' -fuzztime $(FUZZTIME) ./ingest/rtsp/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFence$$' -fuzztime $(FUZZTIME) ./dashboard/
 	$(GO) test -run '^$$' -fuzz '^FuzzMuxer$$' -fuzztime $(FUZZTIME) ./ingest/live/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckPassword$$' -fuzztime $(FUZZTIME) ./dashboard/
 
 # Benchmarks against their baselines; writes BENCHMARKS.md.
 bench:
 	@bash deploy/install-deps.sh
 	$(GO) run ./deploy/bench -out BENCHMARKS.md
+
+# The soak: the real binary for 20 minutes under faults (PostgreSQL
+# restarts, cameras killed and frozen, MAVLink garbage, a client that never
+# reads, a full disk); writes the Soak section of BENCHMARKS.md.
+soak:
+	@bash deploy/install-deps.sh
+	$(GO) run ./deploy/soak -duration 20m -out BENCHMARKS.md
 
 clean:
 	rm -rf bin

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -543,4 +544,21 @@ func TestAuditAction(t *testing.T) {
 	for p := range want {
 		t.Errorf("%s: no such route", p)
 	}
+}
+
+// Whatever a password and a name are, the rules answer without panicking,
+// and what they accept is long enough, printable, fits bcrypt and does not
+// contain the name.
+func FuzzCheckPassword(f *testing.F) {
+	for _, s := range []string{"silver-comet-2026", "Password123!", "p4ssw0rd1234", "aaaaaaaaaaaa", "短密码但够长的中文口令啊", "1234567890", "\x00\xff"} {
+		f.Add("kim", s)
+	}
+	f.Fuzz(func(t *testing.T, user, password string) {
+		if err := checkPassword(user, password, 10); err == nil {
+			if utf8.RuneCountInString(password) < 10 || len(password) > maxPasswordBytes || !utf8.ValidString(password) ||
+				(len(user) >= 3 && strings.Contains(strings.ToLower(password), strings.ToLower(user))) {
+				t.Fatalf("accepted %q for %q", password, user)
+			}
+		}
+	})
 }

@@ -40,8 +40,8 @@ func accountsPage(t *testing.T, p *proc, phase, stateFile string) map[string]any
 // The accounts page in chromium against the real binary, with a real
 // OpenLDAP directory: users, password rules, a user's own password and
 // logins, ending logins, API tokens, directory logins by group, the
-// lock-out, the audit page and its CSV, the security headers; and a login
-// that survives a restart.
+// lock-out, the audit page and its CSV, the security headers, throttling;
+// and a login that survives a restart.
 func TestAccountsInBrowser(t *testing.T) {
 	dir := ldaptest.Start(t)
 	cfg := filepath.Join(t.TempDir(), "smarteye.yml")
@@ -108,6 +108,10 @@ func TestAccountsInBrowser(t *testing.T) {
 	}
 	if str("csvHeader") != "id,time,user,action,kind,object,address,detail" || num("csvRows") < 10 {
 		t.Errorf("csv: %q, %v rows", str("csvHeader"), seen["csvRows"])
+	}
+
+	if th, _ := seen["throttled"].(map[string]any); th == nil || th["limited"].(float64) < 1 || th["retryAfter"] == nil {
+		t.Errorf("a burst of 400 requests was not throttled: %v", seen["throttled"])
 	}
 
 	stopWith(t, p, syscall.SIGTERM)

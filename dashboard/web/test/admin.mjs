@@ -12,7 +12,8 @@
 // (stops working); a directory user logs in with their group's role and a
 // directory user in no mapped group is refused; a name guessed five times
 // is locked out with the wait shown; the audit page shows every step and
-// its CSV downloads. The admin's browser state is saved to STATE_FILE.
+// its CSV downloads; a burst of API requests is throttled (429 with
+// Retry-After). The admin's browser state is saved to STATE_FILE.
 // restart: after smarteye restarted, the saved browser is still logged in.
 // Prints one JSON line; exits non-zero on failure.
 import { readFileSync } from "node:fs";
@@ -160,6 +161,15 @@ try {
     out.csvHeader = csv[0];
     out.csvRows = csv.filter((l) => l.trim()).length - 1;
     await admin.ctx.storageState({ path: stateFile });
+
+    // Throttling, last (it holds this address back for a few seconds): a
+    // burst of API requests past the limit is answered 429 with
+    // Retry-After.
+    out.throttled = await guess.p.evaluate(async () => {
+      const rs = await Promise.all(Array.from({ length: 400 }, () => fetch("api/v1/auth/me").then((r) => [r.status, r.headers.get("Retry-After")])));
+      const limited = rs.filter((r) => r[0] === 429);
+      return { requests: rs.length, limited: limited.length, retryAfter: limited[0]?.[1] ?? null };
+    });
   } else if (phase === "restart") {
     const admin = await page({ storageState: stateFile });
     await admin.p.goto(url + "admin#logins");
