@@ -45,13 +45,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smarteye/smarteye/ingest/sim"
+	"github.com/smarteye/smarteye/vision/models"
 )
 
 const password = "soak-admin-password"
 
+var keep bool
+
 func main() {
 	d := flag.Duration("duration", 20*time.Minute, "how long smarteye runs under the schedule (at least 20m for the report)")
 	out := flag.String("out", "BENCHMARKS.md", "the file whose Soak section is written (empty: print it)")
+	flag.BoolVar(&keep, "keep", false, "keep the run's directory (smarteye's log, data) and say where")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -89,7 +93,13 @@ func soak(ctx context.Context, dur time.Duration) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(root)
+	defer func() {
+		if keep {
+			fmt.Fprintln(os.Stderr, "soak: kept", root)
+			return
+		}
+		os.RemoveAll(root)
+	}()
 	os.Chmod(root, 0o711) // the embedded PostgreSQL runs as its own account
 	bin := filepath.Join(root, "smarteye")
 	step(begin, "building smarteye")
@@ -159,7 +169,8 @@ alerts:
 
 	step(begin, "starting smarteye demo with two more cameras")
 	cmd := exec.CommandContext(ctx, bin, "demo", "-c", cfg, "--data-dir", data, "--http", "127.0.0.1:0", "--mavlink", "127.0.0.1:0", "--rtsp", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "SMARTEYE_ADMIN_PASSWORD="+password, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0")
+	// The trained detector `make deps` installed, as `make demo` uses it.
+	cmd.Env = append(os.Environ(), "SMARTEYE_ADMIN_PASSWORD="+password, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0", "SMARTEYE_VIDEO_MODELS="+models.DevDir())
 	stdout, _ := cmd.StdoutPipe()
 	logFile, _ := os.Create(filepath.Join(root, "smarteye.log"))
 	defer logFile.Close()
@@ -295,7 +306,7 @@ alerts:
 	sampleNow()
 
 	// Rows: every position the vehicle sent stored once.
-	rows, dups, lost, alerts, err := checkDB(ctx, data, nSent)
+	rows, dups, lost, alerts, guard, err := checkDB(ctx, data, nSent)
 	if err != nil {
 		return "", err
 	}
@@ -322,7 +333,6 @@ alerts:
 			down = append(down, cam.ID+" "+cam.Status)
 		}
 	}
-	guard := strings.Count(readFile(filepath.Join(root, "smarteye.log")), "recording.stopped")
 	return report(dur, samples, done, nSent, rows, dups, lost, len(alerts), alertsLost, alertsDoubled, nDeliveries, repeatedDeliveries, cams, down, guard), nil
 }
 
@@ -389,7 +399,11 @@ func flyVehicle(ctx context.Context, addr string) int {
 	}()
 	hb := &ardupilotmega.MessageHeartbeat{Type: ardupilotmega.MAV_TYPE_QUADROTOR, Autopilot: ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA,
 		BaseMode: ardupilotmega.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, SystemStatus: ardupilotmega.MAV_STATE_ACTIVE, MavlinkVersion: 3}
-	node.WriteMessageAll(hb)
+	// Heartbeats first: the vehicle is known before its first position.
+	for range 3 {
+		node.WriteMessageAll(hb)
+		time.Sleep(200 * time.Millisecond)
+	}
 	start := time.Now()
 	n := 0
 	t := time.NewTicker(300 * time.Millisecond)
@@ -406,10 +420,10 @@ func flyVehicle(ctx context.Context, addr string) int {
 			Alt: 60_000, RelativeAlt: 30_000, Vx: 0, Vy: 3, Hdg: 9000,
 		})
 		n++
-		if n%4 == 2 {
-			// Between two positions (150 ms from each): the stored rate's
-			// 100 ms spacing never drops a position for it.
-			time.Sleep(150 * time.Millisecond)
+		if n%4 == 0 {
+			// Right after a position: a change it makes is stored with the
+			// next position (the stored rate keeps 100 ms between samples),
+			// never in a position's place.
 			node.WriteMessageAll(hb)
 		}
 	}
@@ -476,49 +490,61 @@ func rss(pid int) int64 {
 // checkDB counts the soak vehicle's stored positions (each sent one, told
 // apart by its longitude, should be there exactly once) and lists the
 // stored alerts.
-func checkDB(ctx context.Context, data string, sent int) (rows, dups, lost int, alerts []string, err error) {
+func checkDB(ctx context.Context, data string, sent int) (rows, dups, lost int, alerts []string, guard string, err error) {
 	lines := strings.Split(readFile(filepath.Join(data, "pg", "postmaster.pid")), "\n")
 	if len(lines) < 5 {
-		return 0, 0, 0, nil, fmt.Errorf("no postmaster.pid: is PostgreSQL running?")
+		return 0, 0, 0, nil, "", fmt.Errorf("no postmaster.pid: is PostgreSQL running?")
 	}
 	url := fmt.Sprintf("postgres://smarteye@/smarteye?host=%s&port=%s&sslmode=disable", strings.TrimSpace(lines[4]), strings.TrimSpace(lines[3]))
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, 0, 0, nil, err
+		return 0, 0, 0, nil, "", err
 	}
 	defer conn.Close(ctx)
 	r, err := conn.Query(ctx, `SELECT round((t.lon - $1) * 1e7)::int, count(*) FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id
 		WHERE v.system_id = 77 AND t.lon IS NOT NULL GROUP BY 1`, vehicleLon)
 	if err != nil {
-		return 0, 0, 0, nil, err
+		return 0, 0, 0, nil, "", err
 	}
 	seen := map[int]int{}
 	for r.Next() {
 		var step, n int
 		if err := r.Scan(&step, &n); err != nil {
-			return 0, 0, 0, nil, err
+			return 0, 0, 0, nil, "", err
 		}
 		seen[step] = n
 		rows += n
 	}
 	if err := r.Err(); err != nil {
-		return 0, 0, 0, nil, err
+		return 0, 0, 0, nil, "", err
 	}
 	var sameTime int
 	if err := conn.QueryRow(ctx, `SELECT count(*) - count(DISTINCT t.time) FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id WHERE v.system_id = 77`).Scan(&sameTime); err != nil {
-		return 0, 0, 0, nil, err
+		return 0, 0, 0, nil, "", err
 	}
+	var missing []string
 	for i := range sent {
 		if seen[i] == 0 {
 			lost++
+			if len(missing) < 20 {
+				missing = append(missing, strconv.Itoa(i))
+			}
 		}
 	}
+	if lost > 0 {
+		fmt.Fprintf(os.Stderr, "soak: positions not stored: %s\n", strings.Join(missing, " "))
+	}
+	var stopped, resumed int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE kind = 'recording.stopped'), count(*) FILTER (WHERE kind = 'recording.resumed') FROM events`).Scan(&stopped, &resumed); err != nil {
+		return 0, 0, 0, nil, "", err
+	}
+	guard = fmt.Sprintf("stopped %d, resumed %d", stopped, resumed)
 	ar, err := conn.Query(ctx, `SELECT id::text FROM alerts`)
 	if err != nil {
-		return 0, 0, 0, nil, err
+		return 0, 0, 0, nil, "", err
 	}
 	alerts, err = pgx.CollectRows(ar, pgx.RowTo[string])
-	return rows, sameTime, lost, alerts, err
+	return rows, sameTime, lost, alerts, guard, err
 }
 
 type client struct {
@@ -608,9 +634,11 @@ type camera struct {
 }
 
 func (c *client) cameras() []camera {
-	var cams []camera
-	c.get("api/v1/cameras", &cams)
-	return cams
+	var list struct {
+		Cameras []camera `json:"cameras"`
+	}
+	c.get("api/v1/cameras", &list)
+	return list.Cameras
 }
 
 func allLive(cams []camera) bool {
@@ -648,7 +676,7 @@ func (c *client) lazyLive(ctx context.Context) (*websocket.Conn, error) {
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
-func report(dur time.Duration, samples []sample, done []string, sent, rows, dups, lost, alerts, alertsLost, alertsDoubled, deliveries, repeated int, cams []camera, down []string, guard int) string {
+func report(dur time.Duration, samples []sample, done []string, sent, rows, dups, lost, alerts, alertsLost, alertsDoubled, deliveries, repeated int, cams []camera, down []string, guard string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Soak: %s of the demo under faults\n\n", dur.Round(time.Minute))
 	fmt.Fprintf(&b, "`make soak` (`go run ./deploy/soak -duration %s`) on this machine (%d cores, %s): the real binary (`smarteye demo`, not the race build) with the demo's drones and cameras, two more cameras published by ffmpeg, a MAVLink vehicle of the soak's own sending a position every 300 ms and a webhook channel, while the schedule below ran. Memory and goroutines are sampled every 30 s after a warm-up of %s; the end figures are taken after the cameras came back and the deliveries settled.\n\n", dur.Round(time.Minute), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), min(3*time.Minute, dur/7).Round(time.Second))
@@ -674,7 +702,7 @@ func report(dur time.Duration, samples []sample, done []string, sent, rows, dups
 	fmt.Fprintf(&b, "| alerts stored / delivered to the webhook | %d / %d deliveries |\n", alerts, deliveries)
 	fmt.Fprintf(&b, "| alerts lost (stored, never delivered) | %d |\n| alerts doubled (delivered more than once) | %d |\n| deliveries repeated (same delivery id) | %d |\n", alertsLost, alertsDoubled, repeated)
 	fmt.Fprintf(&b, "| cameras / not back at the end | %d / %d %s |\n", len(cams), len(down), strings.Join(down, ", "))
-	fmt.Fprintf(&b, "| recording guard tripped (recording.stopped) | %d |\n", guard)
+	fmt.Fprintf(&b, "| recording guard (recording.stopped, recording.resumed events) | %s |\n", guard)
 	fmt.Fprintf(&b, "| RSS at start / end / peak (median) | %s / %s / %s (%s) |\n", mib(first.rss), mib(last.rss), mib(peak.rss), mib(int64(rsss[len(rsss)/2])))
 	fmt.Fprintf(&b, "| Go heap in use at start / end | %s / %s |\n", mib(int64(first.heap)), mib(int64(last.heap)))
 	fmt.Fprintf(&b, "| goroutines at start / end | %d / %d |\n", first.goroutines, last.goroutines)

@@ -247,6 +247,11 @@ func (p *Processor) FrameFrom(f frame.Frame, source string, now time.Time) {
 		}
 	}
 	p.heard(t, f, comp, now)
+	// A change that waited for the stored rate is stored now, before this
+	// message replaces it, when the rate allows: a position that came
+	// soon after a stored sample (a tick's, a heartbeat's) is kept, not
+	// overwritten by the next one.
+	p.maybeStore(t, now)
 	if t.apply(msg, comp, now) || t.identityChanged {
 		t.dirty = true
 		t.state.Updated = now

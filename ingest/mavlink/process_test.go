@@ -483,3 +483,51 @@ func TestSuspectFrames(t *testing.T) {
 		t.Fatalf("unsigned frame for a signed vehicle: %+v", sv.Health)
 	}
 }
+
+// Below the stored rate every position is stored, at its time, even
+// when a tick's or a heartbeat's sample came just before it: a position
+// that waited for the rate is stored before the next message replaces it.
+func TestSlowPositionsAllStored(t *testing.T) {
+	rec := &recorder{}
+	p := newProc(rec)
+	e := &enc{sys: 3, comp: 1}
+	hb := heartbeat(ardupilotmega.MAV_TYPE_QUADROTOR, ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA, true, 0)
+	feed(p, e.bytes(t, hb), t0)
+	const n = 200
+	at := func(i int) time.Time { return t0.Add(time.Second + time.Duration(i)*300*time.Millisecond) }
+	for i := range n {
+		now := at(i)
+		// A tick 60 ms before some positions, and a heartbeat that changes
+		// the state (armed, disarmed) right after others.
+		if i%7 == 3 {
+			p.Tick(now.Add(-60 * time.Millisecond))
+		}
+		feed(p, e.bytes(t, &ardupilotmega.MessageGlobalPositionInt{Lat: 225411000, Lon: 1140577000 + int32(i), Alt: 60000, RelativeAlt: 30000}), now)
+		if i%5 == 0 {
+			feed(p, e.bytes(t, heartbeat(ardupilotmega.MAV_TYPE_QUADROTOR, ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA, i%10 == 0, 0)), now.Add(5*time.Millisecond))
+		}
+	}
+	p.Tick(at(n))
+	stored := map[int32]time.Time{}
+	for i, v := range rec.samples {
+		if v.Position.Valid {
+			lon := int32(math.Round(v.Position.Lon*1e7)) - 1140577000
+			if _, dup := stored[lon]; !dup {
+				stored[lon] = rec.times[i]
+			}
+		}
+		if i > 0 && rec.times[i].Sub(rec.times[i-1]) < 0 {
+			t.Fatalf("samples out of order at %d", i)
+		}
+	}
+	for i := range n {
+		when, ok := stored[int32(i)]
+		if !ok {
+			t.Fatalf("position %d was not stored (%d samples)", i, len(rec.samples))
+		}
+		// At its time, or at a change that came with it (the heartbeat).
+		if d := when.Sub(at(i)); d < 0 || d > 10*time.Millisecond {
+			t.Fatalf("position %d stored at %s, sent at %s", i, when, at(i))
+		}
+	}
+}

@@ -69,7 +69,8 @@ type Config struct {
 	MaxBytes int64
 	// MinFree is the free disk space below which recording stops (with a
 	// recording.stopped event) rather than fail writes; it resumes with a
-	// recording.resumed event once 10 % more is free. It defaults to 1 GiB.
+	// recording.resumed event once 10 % more (at most 1 GiB more) is free.
+	// It defaults to 1 GiB.
 	MinFree int64
 	// Index lists the segments; nil keeps only the files.
 	Index Index
@@ -391,7 +392,7 @@ func (r *Recorder) guard() {
 	switch {
 	case !was && free < minFree:
 		now = true
-	case was && free >= minFree+minFree/10:
+	case was && free >= minFree+min(minFree/10, 1<<30):
 		now = false
 	}
 	r.paused.Store(now)
