@@ -237,21 +237,27 @@ func (s *Server) otherAdmins(ctx context.Context, name string) (bool, error) {
 	return false, nil
 }
 
-// readOnlyUser answers 409 for a configured user.
-func (s *Server) readOnlyUser(w http.ResponseWriter, name string) bool {
+// changeableUser starts a change of the user {name}: the account store
+// and the name, unless it answered itself (no store, another origin, a
+// configured user: 409).
+func (s *Server) changeableUser(w http.ResponseWriter, r *http.Request) (AccountStore, string, bool) {
+	as, ok := s.accounts(w)
+	name := r.PathValue("name")
+	if !ok || !sameOrigin(w, r) {
+		return nil, "", false
+	}
 	if _, cfg := s.configUser(name); cfg {
 		writeError(w, http.StatusConflict, name+" is configured in the configuration file (auth.users) and is changed there")
-		return true
+		return nil, "", false
 	}
-	return false
+	return as, name, true
 }
 
 // PATCH /api/v1/users/{name} changes a user's role, team, password or
 // whether they are disabled.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	as, ok := s.accounts(w)
-	name := r.PathValue("name")
-	if !ok || !sameOrigin(w, r) || s.readOnlyUser(w, name) {
+	as, name, ok := s.changeableUser(w, r)
+	if !ok {
 		return
 	}
 	var f userFields
@@ -299,9 +305,8 @@ func cmpErr(err, fallback error) error {
 
 // DELETE /api/v1/users/{name} removes a user and ends their logins.
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	as, ok := s.accounts(w)
-	name := r.PathValue("name")
-	if !ok || !ownOrigin(w, r) || s.readOnlyUser(w, name) {
+	as, name, ok := s.changeableUser(w, r)
+	if !ok {
 		return
 	}
 	a, err := as.Account(r.Context(), name)

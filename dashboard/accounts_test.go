@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 // accountServer is a server over a store that keeps accounts; stop ends
@@ -37,26 +36,7 @@ func serveAccounts(t *testing.T, st *store.Store, edit func(*Config)) *accountSe
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv, err := New(cfg, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Accounts: st, Gatherer: reg, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	t.Cleanup(stop)
+	srv, stop := runServer(t, cfg, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Accounts: st, Gatherer: reg, Registerer: reg})
 	return &accountServer{srv, srv.URL(), stop}
 }
 
@@ -377,24 +357,12 @@ func TestTokens(t *testing.T) {
 	adm.must(409, "DELETE", tokens+"/config:test", "")
 	srv.stop()
 	again := serveAccounts(t, st, nil)
-	waitFor(t, func() bool { _, code := script.me(again.base); return code == 200 })
+	testkit.WaitFor(t, time.Minute, "the token after a restart", func() bool { _, code := script.me(again.base); return code == 200 })
 	admin(t).must(204, "DELETE", again.base+"api/v1/tokens/"+made.ID, "")
 	if _, code := script.me(again.base); code != 401 {
 		t.Fatalf("a revoked token: %d", code)
 	}
 	admin(t).must(404, "DELETE", again.base+"api/v1/tokens/"+made.ID, "")
-}
-
-// waitFor polls cond for up to a minute.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // One audit log: changes through the API, users and tokens, logins and

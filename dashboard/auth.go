@@ -731,29 +731,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	cookie, p, reason, err := s.auth.login(r.Context(), req.Username, req.Password, clientIP(r), r.UserAgent())
 	entry := store.AuditEntry{Actor: req.Username, ObjectType: "login", RemoteAddr: clientIP(r)}
-	var locked errLocked
-	switch {
-	case errors.As(err, &locked):
-		s.logins.WithLabelValues("locked").Inc()
-		entry.Action, entry.Detail = "login.locked", jsonDetail(map[string]any{"reason": reason})
+	if err != nil {
+		// Refused: counted, logged and on the audit log with the reason
+		// (which the client is not told).
+		result, action, code, msg := "failed", "login.failed", http.StatusUnauthorized, err.Error()
+		var locked errLocked
+		switch {
+		case errors.As(err, &locked):
+			secs := int(locked.wait.Seconds()) + 1
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			result, action, code, msg = "locked", "login.locked", http.StatusTooManyRequests, fmt.Sprintf("%s; try again in %d s", locked.Error(), secs)
+		case errors.Is(err, errUnavailable):
+			result, code = "unavailable", http.StatusServiceUnavailable
+		}
+		s.logins.WithLabelValues(result).Inc()
+		entry.Action, entry.Detail = action, jsonDetail(map[string]any{"reason": reason})
 		s.audit(r.Context(), entry)
-		secs := int(locked.wait.Seconds()) + 1
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s; try again in %d s", locked.Error(), secs))
-		return
-	case errors.Is(err, errUnavailable):
-		s.logins.WithLabelValues("unavailable").Inc()
-		entry.Action, entry.Detail = "login.failed", jsonDetail(map[string]any{"reason": reason})
-		s.audit(r.Context(), entry)
-		s.log.Warn("login could not be checked", "user", req.Username, "remote", r.RemoteAddr, "reason", reason)
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	case err != nil:
-		s.logins.WithLabelValues("failed").Inc()
-		entry.Action, entry.Detail = "login.failed", jsonDetail(map[string]any{"reason": reason})
-		s.audit(r.Context(), entry)
-		s.log.Warn("failed login", "user", req.Username, "remote", r.RemoteAddr, "reason", reason)
-		writeError(w, http.StatusUnauthorized, err.Error())
+		s.log.Warn("login refused", "user", req.Username, "remote", r.RemoteAddr, "result", result, "reason", reason)
+		writeError(w, code, msg)
 		return
 	}
 	s.logins.WithLabelValues("ok").Inc()

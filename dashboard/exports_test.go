@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 // Exports belong to whoever asked for them: others get 404 and do not see
@@ -20,7 +22,7 @@ func TestExportsAreTheirOwners(t *testing.T) {
 	commander.login(base, "commander-user", "commandercommander")
 	var job Export
 	json.Unmarshal([]byte(planner.must(202, "POST", base+"api/v1/exports", body)), &job)
-	waitFor(t, func() bool {
+	testkit.WaitFor(t, time.Minute, "the export", func() bool {
 		json.Unmarshal([]byte(planner.must(200, "GET", base+"api/v1/exports/"+job.ID, "")), &job)
 		return job.Status == exportDone
 	})

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -60,17 +59,8 @@ func migratedStore(t *testing.T, reg prometheus.Registerer) *store.Store {
 // then closes st.
 func runTestServer(t *testing.T, st *store.Store, deps Deps) string {
 	t.Helper()
-	srv, err := New(Config{Address: "127.0.0.1:0", Version: "test", Auth: testAuth(t)}, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	t.Cleanup(func() { st.Close() }) // after the server stops
+	srv, _ := runServer(t, Config{Address: "127.0.0.1:0", Version: "test", Auth: testAuth(t)}, deps)
 	return srv.URL()
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +44,15 @@ func serveWith(t *testing.T, edit func(*Config)) (string, *store.Store, *Server)
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv, err := New(cfg, Deps{Store: st, Board: board, History: st, Gatherer: reg, Registerer: reg})
+	t.Cleanup(func() { st.Close() }) // after the server stops
+	srv, _ := runServer(t, cfg, Deps{Store: st, Board: board, History: st, Gatherer: reg, Registerer: reg})
+	return srv.URL(), st, srv
+}
+
+// runServer serves deps with cfg until stop (or the test's end).
+func runServer(t *testing.T, cfg Config, deps Deps) (srv *Server, stop func()) {
+	t.Helper()
+	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,14 +62,17 @@ func serveWith(t *testing.T, edit func(*Config)) (string, *store.Store, *Server)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		st.Close()
-	})
-	return srv.URL(), st, srv
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return srv, stop
 }
 
 // testToken is an admin's API token in every test server.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 const fieldPassword = "field-password-1"
@@ -252,14 +253,5 @@ func TestAlertDeliveredOnceAcrossKill(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// waitFor waits on a condition, with a deadline scaled for load.
+var waitFor = testkit.WaitFor

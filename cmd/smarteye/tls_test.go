@@ -33,15 +33,7 @@ func TestHTTPS(t *testing.T) {
 	if !strings.HasPrefix(p.url, "https://") {
 		t.Fatalf("URL %s", p.url)
 	}
-	pemBytes, err := os.ReadFile(filepath.Join(data, "tls", "cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := servedCertificate(t, data)
 	if st, err := os.Stat(filepath.Join(data, "tls", "key.pem")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", st.Mode(), err)
 	}
@@ -118,19 +110,28 @@ func TestHTTPS(t *testing.T) {
 	stopWith(t, p, syscall.SIGTERM)
 }
 
-// pinnedCertificate is the CHROMIUM_ARGS setting that makes chromium trust
-// the self-signed certificate in data's tls folder (by its public key).
-func pinnedCertificate(t *testing.T, data string) string {
+// servedCertificate is the self-signed certificate in data's tls folder.
+func servedCertificate(t *testing.T, data string) *x509.Certificate {
 	t.Helper()
 	pemBytes, err := os.ReadFile(filepath.Join(data, "tls", "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		t.Fatal("cert.pem holds no PEM block")
+	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return cert
+}
+
+// pinnedCertificate is the CHROMIUM_ARGS setting that makes chromium trust
+// the self-signed certificate in data's tls folder (by its public key).
+func pinnedCertificate(t *testing.T, data string) string {
+	t.Helper()
+	spki := sha256.Sum256(servedCertificate(t, data).RawSubjectPublicKeyInfo)
 	return "CHROMIUM_ARGS=--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(spki[:])
 }

@@ -329,8 +329,8 @@ alerts:
 	hookMu.Unlock()
 	var down []string
 	for _, cam := range cams {
-		if cam.Status != "live" {
-			down = append(down, cam.ID+" "+cam.Status)
+		if cam.Stream.Status != "live" {
+			down = append(down, cam.ID+" "+cam.Stream.Status)
 		}
 	}
 	return report(dur, samples, done, nSent, rows, dups, lost, len(alerts), alertsLost, alertsDoubled, nDeliveries, repeatedDeliveries, cams, down, guard), nil
@@ -630,7 +630,9 @@ func (c *client) runtimeStats() (int, float64) {
 
 type camera struct {
 	ID     string `json:"id"`
-	Status string `json:"status"`
+	Stream struct {
+		Status string `json:"status"`
+	} `json:"stream"`
 }
 
 func (c *client) cameras() []camera {
@@ -643,7 +645,7 @@ func (c *client) cameras() []camera {
 
 func allLive(cams []camera) bool {
 	for _, c := range cams {
-		if c.Status != "live" {
+		if c.Stream.Status != "live" {
 			return false
 		}
 	}

@@ -19,22 +19,15 @@ import (
 
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/pion/transport/v4/deadline.(*Deadline).handler"))
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor waits on a condition, with a deadline scaled for load.
+var waitFor = testkit.WaitFor
 
 func au(key bool, n int) *rtsp.AccessUnit {
 	return &rtsp.AccessUnit{Codec: rtsp.H264, Key: key, NALUs: [][]byte{{byte(n)}}, Time: time.Unix(int64(n), 0)}

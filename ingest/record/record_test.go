@@ -25,6 +25,7 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -41,16 +42,8 @@ func testLog() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// waitFor waits on a condition, with a deadline scaled for load.
+var waitFor = testkit.WaitFor
 
 // camera publishes ffmpeg's test pattern (10 fps, a keyframe every second)
 // on a local RTSP server and returns its URL.

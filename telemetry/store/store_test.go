@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -73,16 +74,8 @@ func runWriter(t *testing.T, w *Writer) (stop func()) {
 	return stop
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor waits on a condition, with a deadline scaled for load.
+var waitFor = testkit.WaitFor
 
 func queryInt(t *testing.T, s *Store, sql string, args ...any) int64 {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 	"github.com/smarteye/smarteye/vision"
 	"github.com/smarteye/smarteye/vision/analysis"
 	"github.com/smarteye/smarteye/vision/cv"
@@ -57,16 +58,8 @@ func (r *recorder) snapshot() ([]vision.Frame, []telemetry.Event) {
 	return append([]vision.Frame(nil), r.frames...), append([]telemetry.Event(nil), r.events...)
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// waitFor waits on a condition, with a deadline scaled for load.
+var waitFor = testkit.WaitFor
 
 // camera publishes vtest with ffmpeg on a fresh server and returns its URL.
 func camera(t *testing.T, path string) string {

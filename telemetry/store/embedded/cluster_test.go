@@ -16,6 +16,7 @@ import (
 
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -48,16 +49,8 @@ func count(t *testing.T, url, sql string) int {
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor waits on a condition, with a deadline scaled for load.
+var waitFor = testkit.WaitFor
 
 func TestInitStartStopReuse(t *testing.T) {
 	dir := filepath.Join(storetest.TempDir(t), "pg")
