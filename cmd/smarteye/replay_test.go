@@ -121,10 +121,16 @@ func replayImportedFlight(t *testing.T, base string) {
 		at, _ := time.Parse(time.RFC3339Nano, fc.Features[0].Properties.CoordTimes[i])
 		in = append(in, store.TrackPoint{Time: at, Lat: c[1], Lon: c[0]})
 	}
-	// Downsampled to at most 500 points: each one stored (to 7 decimals),
-	// in order, the first and last kept.
-	if trk.Vehicle != "vtol-sitl" || len(in) < 100 || len(trk.T) > 500 || len(trk.T) < min(len(in), 500)/2 {
-		t.Fatalf("replay track of %q has %d points, the stored track %d in the range", trk.Vehicle, len(trk.T), len(in))
+	// Downsampled to at most 500 points, one for each of the range's 499
+	// equal steps that holds a stored position (and the last position):
+	// each one stored (to 7 decimals), in order, the first and last kept.
+	step := (to.Sub(from) / 499).Truncate(time.Microsecond)
+	filled := map[int64]bool{}
+	for _, p := range in {
+		filled[int64(p.Time.Sub(from)/step)] = true
+	}
+	if trk.Vehicle != "vtol-sitl" || len(in) < 100 || len(trk.T) > 500 || len(trk.T) < len(filled) || len(trk.T) > len(filled)+1 {
+		t.Fatalf("replay track of %q has %d points; the stored track has %d in the range, in %d of its steps", trk.Vehicle, len(trk.T), len(in), len(filled))
 	}
 	j := 0
 	for i := range trk.T {
