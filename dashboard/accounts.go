@@ -3,7 +3,6 @@ package dashboard
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -129,11 +128,11 @@ func (s *Server) applyUser(a store.Account, f userFields) (store.Account, error)
 		a.Role = *f.Role
 	}
 	if f.Team != nil {
-		if t := strings.TrimSpace(*f.Team); utf8.RuneCountInString(t) > maxTeamRunes || !utf8.ValidString(t) {
-			return a, badRequestf("team: at most %d characters", maxTeamRunes)
-		} else {
-			a.Team = t
+		t, err := checkTeam(*f.Team)
+		if err != nil {
+			return a, err
 		}
+		a.Team = t
 	}
 	if f.Disabled != nil {
 		a.Disabled = *f.Disabled
@@ -152,6 +151,15 @@ func (s *Server) applyUser(a store.Account, f userFields) (store.Account, error)
 		a.PasswordHash = string(h)
 	}
 	return a, nil
+}
+
+// checkTeam trims a team's name and checks its length.
+func checkTeam(team string) (string, error) {
+	t := strings.TrimSpace(team)
+	if utf8.RuneCountInString(t) > maxTeamRunes || !utf8.ValidString(t) {
+		return t, badRequestf("team: at most %d characters", maxTeamRunes)
+	}
+	return t, nil
 }
 
 // POST /api/v1/users makes a user.
@@ -288,10 +296,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeChangeError(w, r, "the user could not be changed", err)
 		return
 	}
-	s.auth.forget("", a.Name)
-	if a.Disabled {
-		s.auth.revokeCached("", a.Name)
-	}
+	// Read again from the database (a new role); a disabled user's
+	// logins end here too, also those it does not know yet.
+	s.auth.dropCached("", a.Name, !a.Disabled)
 	writeJSON(w, http.StatusOK, userInfo(a, 0))
 }
 
@@ -323,7 +330,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		s.writeChangeError(w, r, "the user could not be removed", err)
 		return
 	}
-	s.auth.revokeCached("", a.Name)
+	s.auth.dropCached("", a.Name, false)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -358,7 +365,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.writeChangeError(w, r, "the password could not be changed", err)
 		return
 	}
-	s.auth.forget("", a.Name)
+	s.auth.dropCached("", a.Name, true)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -416,7 +423,7 @@ func (s *Server) revokeLogin(w http.ResponseWriter, r *http.Request) {
 	_, err := as.RevokeLoginSession(r.Context(), id, owner, e)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if n := s.auth.revokeCached(id, ""); n > 0 && owner == "" {
+		if n := s.auth.dropCached(id, "", false); n > 0 && owner == "" {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -424,7 +431,7 @@ func (s *Server) revokeLogin(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.storeFailed(w, r, "the login could not be ended", err)
 	default:
-		s.auth.revokeCached(id, "")
+		s.auth.dropCached(id, "", false)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -474,28 +481,27 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	case !ValidRole(req.Role):
 		writeError(w, http.StatusBadRequest, "role: one of admin, commander, planner, supervisor, field")
 		return
-	case utf8.RuneCountInString(req.Team) > maxTeamRunes:
-		writeError(w, http.StatusBadRequest, "team: at most 64 characters")
-		return
 	case req.ExpiresIn < 0 || req.ExpiresIn > maxTokenDays:
 		writeError(w, http.StatusBadRequest, "expires_in_days: 0 (never) to 3650")
 		return
 	}
-	token := randomString(32)
-	sum := sha256.Sum256([]byte(token))
-	t := store.APIToken{ID: randomString(9), Name: req.Name, Role: req.Role, Team: strings.TrimSpace(req.Team), SHA256: sum[:], CreatedBy: Who(r.Context()).Name}
+	team, err := checkTeam(req.Team)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	token, sum := newToken()
+	t := store.APIToken{ID: randomString(9), Name: req.Name, Role: req.Role, Team: team, SHA256: sum[:], CreatedBy: Who(r.Context()).Name}
 	if req.ExpiresIn > 0 {
 		exp := time.Now().Add(time.Duration(req.ExpiresIn) * 24 * time.Hour).UTC()
 		t.ExpiresAt = &exp
 	}
-	t, err := as.CreateAPIToken(r.Context(), t, entry(r))
+	t, err = as.CreateAPIToken(r.Context(), t, entry(r))
 	if err != nil {
 		s.storeFailed(w, r, "the token could not be made", err)
 		return
 	}
-	if err := s.auth.loadTokens(r.Context()); err != nil {
-		s.log.Warn("tokens: read back", "err", err)
-	}
+	s.auth.cacheToken(t)
 	writeJSON(w, http.StatusCreated, struct {
 		TokenInfo
 		Token string `json:"token"`
@@ -513,7 +519,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "a configured token (auth.tokens) is removed from the configuration file")
 		return
 	}
-	_, err := as.RevokeAPIToken(r.Context(), id, entry(r))
+	t, err := as.RevokeAPIToken(r.Context(), id, entry(r))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such token, or revoked already")
@@ -522,16 +528,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, "the token could not be revoked", err)
 		return
 	}
-	if err := s.auth.loadTokens(r.Context()); err != nil {
-		// Not read back: drop it from the cache by hand.
-		s.auth.mu.Lock()
-		for k, t := range s.auth.dbTokens {
-			if t.ID == id {
-				delete(s.auth.dbTokens, k)
-			}
-		}
-		s.auth.mu.Unlock()
-	}
+	s.auth.cacheToken(t)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -295,9 +295,14 @@ func HashPassword(password string) (string, error) {
 
 // NewToken makes an API token and the SHA-256 to configure for it.
 func NewToken() (token, sha string) {
+	token, sum := newToken()
+	return token, hex.EncodeToString(sum[:])
+}
+
+// newToken makes an API token and its SHA-256, all that is kept of it.
+func newToken() (token string, sum [32]byte) {
 	token = randomString(32)
-	h := sha256.Sum256([]byte(token))
-	return token, hex.EncodeToString(h[:])
+	return token, sha256.Sum256([]byte(token))
 }
 
 func randomString(n int) string {
@@ -541,33 +546,39 @@ func (a *authenticator) sweepLocked(now time.Time) {
 	}
 }
 
-// forget drops cached logins: one by its id, or all of a user's (name
-// not ""), so that they are read again from the database.
-func (a *authenticator) forget(id, user string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for k, s := range a.sessions {
-		if (id != "" && s.id == id) || (user != "" && strings.EqualFold(s.user, user)) {
-			if s.unsaved == nil {
-				delete(a.sessions, k)
-			}
-		}
-	}
-}
-
-// revokeCached ends cached logins that the database does not know (made
-// while it was down): one by id, or all of a user's.
-func (a *authenticator) revokeCached(id, user string) int {
+// dropCached drops cached logins: one by its id, or all of a user's
+// (user not ""). keepUnsaved keeps those the database does not know yet
+// (made while it was down): the others are read again from the database.
+// It reports how many were dropped.
+func (a *authenticator) dropCached(id, user string, keepUnsaved bool) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	n := 0
 	for k, s := range a.sessions {
 		if (id != "" && s.id == id) || (user != "" && strings.EqualFold(s.user, user)) {
+			if keepUnsaved && s.unsaved != nil {
+				continue
+			}
 			delete(a.sessions, k)
 			n++
 		}
 	}
 	return n
+}
+
+// cacheToken puts a token made in the product in the cache at once, or
+// takes a revoked one out of it.
+func (a *authenticator) cacheToken(t store.APIToken) {
+	if len(t.SHA256) != 32 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t.RevokedAt != nil {
+		delete(a.dbTokens, [32]byte(t.SHA256))
+		return
+	}
+	a.dbTokens[[32]byte(t.SHA256)] = t
 }
 
 // loadTokens reads the tokens made in the product.
@@ -631,20 +642,21 @@ func (a *authenticator) flush(ctx context.Context) bool {
 	if err != nil {
 		// Put the times back for the next try.
 		a.mu.Lock()
-		for k, t := range seen {
-			if t.After(a.seen[k]) {
-				a.seen[k] = t
-			}
-		}
-		for k, t := range used {
-			if t.After(a.tokenUsed[k]) {
-				a.tokenUsed[k] = t
-			}
-		}
+		keepLatest(a.seen, seen)
+		keepLatest(a.tokenUsed, used)
 		a.mu.Unlock()
 		return false
 	}
 	return true
+}
+
+// keepLatest puts src's times into dst where they are later.
+func keepLatest[K comparable](dst, src map[K]time.Time) {
+	for k, t := range src {
+		if t.After(dst[k]) {
+			dst[k] = t
+		}
+	}
 }
 
 // run flushes at once, every second until the database first answers
@@ -769,7 +781,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p, ok := s.auth.principal(r); ok && p.Via == "session" {
-		s.auth.revokeCached(p.Session, "")
+		s.auth.dropCached(p.Session, "", false)
 		if s.deps.Accounts != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), storeWait)
 			_, err := s.deps.Accounts.RevokeLoginSession(ctx, p.Session, "", store.AuditEntry{Actor: p.Name, Action: "logout", RemoteAddr: clientIP(r)})

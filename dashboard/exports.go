@@ -186,8 +186,6 @@ func (s *Server) runExport(ctx context.Context, id string) {
 		return
 	}
 	e.update(id, func(j *Export) { j.Status = exportRunning })
-	// Older exports make way for this one as far as the quota needs.
-	e.makeRoom(id, 0)
 	progress := func(p float64) { e.update(id, func(j *Export) { j.Progress = min(max(p, 0), 1) }) }
 	note, err := s.writeExport(ctx, j, progress)
 	var size int64

@@ -37,17 +37,8 @@ func TestBasemapRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := New(Config{Address: "127.0.0.1:0", Auth: testAuth(t)}, Deps{Board: telemetry.NewBoard(), Geo: oneSite{file}, Gatherer: reg, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done; http.DefaultClient.CloseIdleConnections() }()
+	srv, stop := runServer(t, Config{Address: "127.0.0.1:0", Auth: testAuth(t)}, Deps{Board: telemetry.NewBoard(), Geo: oneSite{file}, Gatherer: reg, Registerer: reg})
+	defer func() { stop(); http.DefaultClient.CloseIdleConnections() }()
 
 	req, _ := http.NewRequest("GET", srv.URL()+"api/v1/sites/s/basemap.pmtiles", nil)
 	req.Header.Set("Range", "bytes=0-6")
