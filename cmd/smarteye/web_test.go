@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,7 +139,7 @@ func TestVideoWallWebRTCInBrowser(t *testing.T) {
 
 // On a busy machine the detector sees few of the pictures and its results
 // arrive late. The wall's boxes must still stay on the people and cars:
-// on the demo with a core's worth of other work beside it, every picture
+// on the demo with (at least) a core's worth of other work beside it, every picture
 // the detector analysed is compared, in chromium, with the boxes drawn
 // over it, and with those the old rule (hold the last result) would have
 // drawn.
@@ -145,7 +147,9 @@ func TestWallBoxesStayOnPeople(t *testing.T) {
 	data := filepath.Join(storetest.TempDir(t), "var")
 	p := start(t, "demo", "--data-dir", data, "--http", "127.0.0.1:0")
 	waitReady(t, p)
-	for range 1 {
+	// One core's worth of busy work, unless the machine is that busy
+	// already.
+	if load, ok := loadAverage(); !ok || load < float64(runtime.NumCPU()) {
 		burn := exec.Command("sh", "-c", "while :; do :; done")
 		if err := burn.Start(); err != nil {
 			t.Fatal(err)
@@ -168,4 +172,18 @@ func TestWallBoxesStayOnPeople(t *testing.T) {
 		t.Fatalf("boxes off their people: drawn %v, held %v", drawn, held)
 	}
 	stopWith(t, p, syscall.SIGTERM)
+}
+
+// loadAverage is the one-minute load average.
+func loadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	return v, err == nil
 }

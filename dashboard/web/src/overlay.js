@@ -10,11 +10,15 @@
 //   - after the newest analysed picture, a track's box moves on with the
 //     velocity of its last two sightings, for at most MAX_AHEAD_MS;
 //   - a box with no motion to go by (a new track, an untracked object) is
-//     drawn for at most one and a half analysis intervals.
+//     drawn for at most one and a half analysis intervals (and
+//     MAX_AHEAD_MS).
 
 export const EXACT_MS = 20; // a picture within this of an analysed one is that one
 export const MAX_GAP_MS = 3000; // sightings further apart are not joined
-export const MAX_AHEAD_MS = 2000; // a box is carried ahead at most this far
+// A box is carried ahead, or held, at most this far past its picture: no
+// longer than the old rule held one, so that no box stays where nobody
+// is any longer than it did.
+export const MAX_AHEAD_MS = 1500;
 
 // interval is the usual time between analysed pictures (the median).
 function interval(frames) {
@@ -41,7 +45,7 @@ export function boxesAt(frames, t) {
   if (before && t - before.t <= EXACT_MS) return before.objects.map((o) => ({ ...o, how: "exact" }));
   if (!before) return [];
   const since = t - before.t;
-  const hold = Math.min(1.5 * interval(frames.slice(0, i + 1)), MAX_GAP_MS);
+  const hold = Math.min(1.5 * interval(frames.slice(0, i + 1)), MAX_AHEAD_MS);
   const out = [];
   if (after && after.t - before.t <= MAX_GAP_MS) {
     const later = byTrack(after);
