@@ -200,16 +200,16 @@ func (s *Server) replayFailed(w http.ResponseWriter, err error) {
 }
 
 // site looks a site up by id.
-func (s *Server) site(id string) (Site, bool) {
+func (s *Server) site(id string) (geo.Site, bool) {
 	if s.deps.Geo == nil {
-		return Site{}, false
+		return geo.Site{}, false
 	}
 	for _, x := range s.deps.Geo.Sites() {
 		if x.ID == id {
 			return x, true
 		}
 	}
-	return Site{}, false
+	return geo.Site{}, false
 }
 
 // replayCamera is a camera in replay: where it looks and what is recorded.

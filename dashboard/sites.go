@@ -20,14 +20,9 @@ import (
 	"github.com/smarteye/smarteye/geo"
 )
 
-// Site is a site as the API shows it.
-type Site struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	Lat       float64 `json:"lat"`
-	Lon       float64 `json:"lon"`
-	Elevation float64 `json:"elevation"` // metres above mean sea level
-	Synthetic bool    `json:"synthetic"` // generated (demo) data
+// siteView is a site as the API shows it.
+type siteView struct {
+	geo.Site
 	// Model is the URL of its buildings (GeoJSON), when it has some.
 	Model string `json:"model,omitempty"`
 	// Basemap is {"type": "pmtiles", "url": …} (served here, with Range
@@ -35,9 +30,23 @@ type Site struct {
 	Basemap map[string]string `json:"basemap,omitempty"`
 }
 
+func viewSite(s geo.Site) siteView {
+	v := siteView{Site: s}
+	if s.Model != "" || s.Synthetic {
+		v.Model = "/api/v1/sites/" + s.ID + "/model"
+	}
+	switch {
+	case s.PMTiles != "":
+		v.Basemap = map[string]string{"type": "pmtiles", "url": "/api/v1/sites/" + s.ID + "/basemap.pmtiles"}
+	case s.XYZ != "":
+		v.Basemap = map[string]string{"type": "xyz", "url": s.XYZ}
+	}
+	return v
+}
+
 // Geo is the dashboard's view of the sites and the geofences.
 type Geo interface {
-	Sites() []Site
+	Sites() []geo.Site
 	// SiteModel returns a site's buildings as GeoJSON; nil when it has none.
 	SiteModel(id string) ([]byte, error)
 	// SiteBasemap is a site's PMTiles file, when it has one.
@@ -57,15 +66,17 @@ type Geo interface {
 
 // Errors of Geo.
 var (
-	ErrNotFound   = errors.New("not found")
-	ErrConfigured = errors.New("defined in the configuration file; change it there")
-	ErrInvalid    = errors.New("invalid")
+	ErrNotFound   = geo.ErrNotFound
+	ErrConfigured = geo.ErrConfigured
+	ErrInvalid    = geo.ErrInvalid
 )
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
-	sites := []Site{}
+	sites := []siteView{}
 	if s.deps.Geo != nil {
-		sites = append(sites, s.deps.Geo.Sites()...)
+		for _, x := range s.deps.Geo.Sites() {
+			sites = append(sites, viewSite(x))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sites": sites})
 }

@@ -18,8 +18,8 @@ import (
 // oneSite is a Geo with one site and a PMTiles basemap.
 type oneSite struct{ pmtiles string }
 
-func (o oneSite) Sites() []Site {
-	return []Site{{ID: "s", Name: "S", Lat: 22.54, Lon: 114.05, Basemap: map[string]string{"type": "pmtiles", "url": "/api/v1/sites/s/basemap.pmtiles"}}}
+func (o oneSite) Sites() []geo.Site {
+	return []geo.Site{{ID: "s", Name: "S", Lat: 22.54, Lon: 114.05, PMTiles: o.pmtiles}}
 }
 func (o oneSite) SiteModel(string) ([]byte, error) { return nil, nil }
 func (o oneSite) SiteBasemap(id string) (string, bool) {

@@ -1,9 +1,13 @@
 package geo
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"regexp"
+	"strings"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
@@ -42,4 +46,84 @@ func SyntheticBlock(lat, lon float64, seed uint64) *geojson.FeatureCollection {
 		}
 	}
 	return fc
+}
+
+// Site is an area under watch: a reference point whose elevation is the
+// ground detections are placed on, and optionally its buildings (the
+// digital twin) and a basemap. The configuration file and the API read
+// the same type.
+type Site struct {
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
+	// Lat, Lon are the site's reference point; Elevation is its ground,
+	// metres above mean sea level (detections are placed on it).
+	Lat       float64 `yaml:"lat" json:"lat"`
+	Lon       float64 `yaml:"lon" json:"lon"`
+	Elevation float64 `yaml:"elevation" json:"elevation"`
+	// Model is a GeoJSON file of building footprints with a "height"
+	// property in metres: the digital twin.
+	Model string `yaml:"model" json:"-"`
+	// Synthetic marks generated (demo) data.
+	Synthetic bool `yaml:"synthetic" json:"synthetic"`
+	// PMTiles is a local basemap file; XYZ a tile URL template instead.
+	PMTiles string `yaml:"pmtiles" json:"-"`
+	XYZ     string `yaml:"xyz" json:"-"`
+}
+
+// Errors of the site, fence and calibration operations.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrConfigured = errors.New("defined in the configuration file; change it there")
+	ErrInvalid    = errors.New("invalid")
+)
+
+// siteID is what a site id may be: it appears in URLs and file names.
+var siteID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Validate reports what is wrong with a site, one problem per error, each
+// prefixed by the key it concerns (relative to the site).
+func (s Site) Validate() []error {
+	var errs []error
+	if !siteID.MatchString(s.ID) {
+		errs = append(errs, fmt.Errorf("id: %q: use 1-64 letters, digits, '.', '_' or '-'", s.ID))
+	}
+	if !finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
+		errs = append(errs, fmt.Errorf(": lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon))
+	}
+	if s.PMTiles != "" && s.XYZ != "" {
+		errs = append(errs, errors.New(": give pmtiles or xyz, not both"))
+	}
+	if s.XYZ != "" && !(strings.Contains(s.XYZ, "{z}") && strings.Contains(s.XYZ, "{x}") && strings.Contains(s.XYZ, "{y}")) {
+		errs = append(errs, errors.New("xyz: a tile URL template with {z}, {x} and {y}"))
+	}
+	return errs
+}
+
+// maxModel bounds a site model file.
+const maxModel = 64 << 20
+
+// ModelJSON is the site's buildings as GeoJSON: its model file, or the
+// generated block of a synthetic site; nil when it has neither.
+func (s Site) ModelJSON() ([]byte, error) {
+	if s.Model == "" {
+		if !s.Synthetic {
+			return nil, nil
+		}
+		return SyntheticBlock(s.Lat, s.Lon, 1).MarshalJSON()
+	}
+	st, err := os.Stat(s.Model)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxModel {
+		return nil, fmt.Errorf("%s is larger than 64 MiB", s.Model)
+	}
+	b, err := os.ReadFile(s.Model)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := geojson.UnmarshalFeatureCollection(b); err != nil {
+		return nil, fmt.Errorf("%s is not a GeoJSON FeatureCollection: %w", s.Model, err)
+	}
+	return b, nil
 }

@@ -4,13 +4,14 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
-// RowWriter is the batch writer as ingest uses it: Add never blocks (a full
-// queue drops the row and counts it), AddWait does (for imports).
-type RowWriter interface {
-	Add(t *store.Table, values ...any) error
+// Writer is what the ingest stores: samples and events. It never blocks
+// (a full queue drops the row and counts it); telemetry/store's batch
+// writer implements it.
+type Writer interface {
+	telemetry.SampleWriter
+	telemetry.EventWriter
 }
 
 // LiveSink sends state and events to the live bus and samples and events
@@ -18,7 +19,7 @@ type RowWriter interface {
 // the bus: see store.SyncVehicles.
 type LiveSink struct {
 	Bus    telemetry.Bus
-	Writer RowWriter // nil stores nothing
+	Writer Writer // nil stores nothing
 }
 
 // Vehicle implements Sink.
@@ -30,7 +31,7 @@ func (s LiveSink) State(v *telemetry.Vehicle) { s.Bus.PublishVehicle(*v) }
 // Sample implements Sink.
 func (s LiveSink) Sample(v *telemetry.Vehicle, t time.Time) {
 	if s.Writer != nil {
-		_ = s.Writer.Add(store.Telemetry, store.TelemetryRow(v, t)...) // a full queue is counted by the writer
+		_ = s.Writer.WriteSample(v, t) // a full queue is counted by the writer
 	}
 }
 
@@ -38,6 +39,6 @@ func (s LiveSink) Sample(v *telemetry.Vehicle, t time.Time) {
 func (s LiveSink) Event(e telemetry.Event) {
 	s.Bus.PublishEvent(e)
 	if s.Writer != nil {
-		_ = s.Writer.Add(store.Events, store.EventRow(&e)...)
+		_ = s.Writer.WriteEvent(&e)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/smarteye/smarteye/ingest/mux"
-	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry"
 )
 
 // GapThreshold is the silence between two segments that counts as a gap
@@ -30,7 +30,7 @@ type Gap struct {
 
 // Gaps lists the times in [from, to) that segs (one camera's, oldest
 // first) do not cover.
-func Gaps(segs []store.Recording, from, to time.Time) []Gap {
+func Gaps(segs []telemetry.Recording, from, to time.Time) []Gap {
 	var gaps []Gap
 	at := from
 	for _, s := range segs {
@@ -65,14 +65,14 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // URIs names a segment's init section and its media for [from, to).
-type URIs func(s store.Recording, from, to time.Time) (init, media string)
+type URIs func(s telemetry.Recording, from, to time.Time) (init, media string)
 
 // Playlist writes an HLS media playlist (VOD, fMP4) of segs — one camera's,
 // oldest first — cut to [from, to): each segment clipped to the range at
 // fragment boundaries, EXT-X-PROGRAM-DATE-TIME on every segment, and each
 // gap marked with EXT-X-DISCONTINUITY and a "# gap" comment giving its
 // times.
-func Playlist(w io.Writer, segs []store.Recording, from, to time.Time, uris URIs) error {
+func Playlist(w io.Writer, segs []telemetry.Recording, from, to time.Time, uris URIs) error {
 	var b strings.Builder
 	target := 1.0
 	for _, s := range segs {
@@ -109,7 +109,7 @@ func Playlist(w io.Writer, segs []store.Recording, from, to time.Time, uris URIs
 var ErrOutside = errors.New("record: the range is outside the segment")
 
 // openSegmentFile opens a finished segment and scans it.
-func openSegmentFile(dir string, s store.Recording, samples bool) (*os.File, File, error) {
+func openSegmentFile(dir string, s telemetry.Recording, samples bool) (*os.File, File, error) {
 	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(s.Path)))
 	if err != nil {
 		return nil, File{}, err
@@ -128,7 +128,7 @@ func openSegmentFile(dir string, s store.Recording, samples bool) (*os.File, Fil
 }
 
 // WriteInit writes a segment's initialisation section (ftyp+moov).
-func WriteInit(w io.Writer, dir string, s store.Recording) error {
+func WriteInit(w io.Writer, dir string, s telemetry.Recording) error {
 	f, sc, err := openSegmentFile(dir, s, false)
 	if err != nil {
 		return err
@@ -165,7 +165,7 @@ func clip(frags []Fragment, from, to time.Time) []Fragment {
 
 // WriteMedia writes a segment's fragments overlapping [from, to) (media
 // for an HLS segment: the fragments as stored, no init section).
-func WriteMedia(w io.Writer, dir string, s store.Recording, from, to time.Time) error {
+func WriteMedia(w io.Writer, dir string, s telemetry.Recording, from, to time.Time) error {
 	f, sc, err := openSegmentFile(dir, s, false)
 	if err != nil {
 		return err
@@ -195,7 +195,7 @@ var ErrNoRecording = errors.New("record: nothing was recorded in that range")
 // before from. Pictures are copied as recorded; a gap keeps its length
 // (the picture before it stays on screen). A segment whose picture format
 // differs from the first one's ends the clip there (note says so).
-func WriteMP4(w io.Writer, dir string, segs []store.Recording, from, to time.Time, opt MP4Options) (note string, err error) {
+func WriteMP4(w io.Writer, dir string, segs []telemetry.Recording, from, to time.Time, opt MP4Options) (note string, err error) {
 	var (
 		files   []*os.File
 		samples []*pmp4.Sample

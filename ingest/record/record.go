@@ -34,7 +34,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // Recording modes.
@@ -46,7 +45,7 @@ const (
 
 // Index is where finished segments are listed (the store's recordings table).
 type Index interface {
-	AddRecordings(ctx context.Context, rs []store.Recording) error
+	AddRecordings(ctx context.Context, rs []telemetry.Recording) error
 	DeleteRecordings(ctx context.Context, paths []string) error
 	RecordingPaths(ctx context.Context) ([]string, error)
 }
@@ -91,9 +90,9 @@ type Recorder struct {
 	m   metrics
 
 	mu       sync.Mutex
-	segs     []store.Recording // finished files, oldest first
+	segs     []telemetry.Recording // finished files, oldest first
 	total    int64
-	toIndex  []store.Recording
+	toIndex  []telemetry.Recording
 	toDelete []string
 	// paused is set by the disk guard and read for every unit recorded.
 	paused atomic.Bool
@@ -172,7 +171,7 @@ func (r *Recorder) recover() error {
 	if err != nil {
 		return fmt.Errorf("record: scanning %s: %w", r.cfg.Dir, err)
 	}
-	slices.SortFunc(r.segs, func(a, b store.Recording) int { return a.Start.Compare(b.Start) })
+	slices.SortFunc(r.segs, func(a, b telemetry.Recording) int { return a.Start.Compare(b.Start) })
 	for _, s := range r.segs {
 		r.total += s.Bytes
 	}
@@ -187,7 +186,7 @@ func (r *Recorder) recover() error {
 func (r *Recorder) Dir() string { return r.cfg.Dir }
 
 // Segments lists the finished segment files, oldest first.
-func (r *Recorder) Segments() []store.Recording {
+func (r *Recorder) Segments() []telemetry.Recording {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.segs)
@@ -197,9 +196,9 @@ func (r *Recorder) Segments() []store.Recording {
 func (r *Recorder) Paused() bool { return r.paused.Load() }
 
 // added notes a finished segment.
-func (r *Recorder) added(rec store.Recording) {
+func (r *Recorder) added(rec telemetry.Recording) {
 	r.mu.Lock()
-	i, _ := slices.BinarySearchFunc(r.segs, rec.Start, func(s store.Recording, t time.Time) int { return s.Start.Compare(t) })
+	i, _ := slices.BinarySearchFunc(r.segs, rec.Start, func(s telemetry.Recording, t time.Time) int { return s.Start.Compare(t) })
 	r.segs = slices.Insert(r.segs, i, rec)
 	r.total += rec.Bytes
 	r.toIndex = append(r.toIndex, rec)
@@ -261,7 +260,7 @@ func (r *Recorder) reconcile(ctx context.Context) error {
 		indexed[p] = true
 	}
 	r.mu.Lock()
-	var add []store.Recording
+	var add []telemetry.Recording
 	for _, s := range r.segs {
 		if !indexed[s.Path] {
 			add = append(add, s)
@@ -326,7 +325,7 @@ func (r *Recorder) flushIndex(ctx context.Context) {
 // budget is exceeded.
 func (r *Recorder) retain(now time.Time) {
 	r.mu.Lock()
-	var drop []store.Recording
+	var drop []telemetry.Recording
 	var reasons []string
 	for len(r.segs) > 0 {
 		s := r.segs[0]
@@ -348,7 +347,7 @@ func (r *Recorder) retain(now time.Time) {
 	r.remove(drop, reasons)
 }
 
-func (r *Recorder) remove(drop []store.Recording, reasons []string) {
+func (r *Recorder) remove(drop []telemetry.Recording, reasons []string) {
 	if len(drop) == 0 {
 		return
 	}

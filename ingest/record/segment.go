@@ -17,7 +17,7 @@ import (
 
 	"github.com/smarteye/smarteye/ingest/mux"
 	"github.com/smarteye/smarteye/ingest/rtsp"
-	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/telemetry"
 )
 
 // partSuffix marks a segment still being written; a crash leaves it behind
@@ -49,7 +49,7 @@ type segment struct {
 	dir   string
 	f     *os.File
 	track *mux.Track
-	rec   store.Recording
+	rec   telemetry.Recording
 
 	frag     []pending
 	seq      uint32
@@ -78,7 +78,7 @@ func openSegment(dir, camera string, track *mux.Track, start time.Time, fragment
 	}
 	w, h := track.Size()
 	s := &segment{rel: rel, dir: dir, f: f, track: track, first: -1, bytes: int64(len(track.Init())), fragSpan: mux.Ticks(fragment),
-		rec: store.Recording{Camera: camera, Path: rel, Codec: track.Codec(), Width: w, Height: h, InitSize: len(track.Init())}}
+		rec: telemetry.Recording{Camera: camera, Path: rel, Codec: track.Codec(), Width: w, Height: h, InitSize: len(track.Init())}}
 	return s, nil
 }
 
@@ -143,7 +143,7 @@ func (s *segment) flush(next int64) error {
 
 // finish writes what is queued, syncs the file to disk and gives it its
 // final name. A segment without a picture is removed (ok false).
-func (s *segment) finish(next int64) (store.Recording, bool, error) {
+func (s *segment) finish(next int64) (telemetry.Recording, bool, error) {
 	err := s.flush(next)
 	if err == nil {
 		err = s.f.Sync()
@@ -154,10 +154,10 @@ func (s *segment) finish(next int64) (store.Recording, bool, error) {
 	full := filepath.Join(s.dir, s.rel)
 	if err != nil || s.frames == 0 {
 		os.Remove(full + partSuffix)
-		return store.Recording{}, false, err
+		return telemetry.Recording{}, false, err
 	}
 	if err := os.Rename(full+partSuffix, full); err != nil {
-		return store.Recording{}, false, fmt.Errorf("record: %w", err)
+		return telemetry.Recording{}, false, fmt.Errorf("record: %w", err)
 	}
 	syncDir(filepath.Dir(full))
 	r := s.rec
@@ -183,33 +183,33 @@ func syncDir(dir string) {
 
 // Probe describes a finished segment file from its contents (used when
 // the index lacks it). rel is its path relative to dir.
-func Probe(dir, rel string) (store.Recording, error) {
+func Probe(dir, rel string) (telemetry.Recording, error) {
 	full := filepath.Join(dir, rel)
 	f, err := os.Open(full)
 	if err != nil {
-		return store.Recording{}, err
+		return telemetry.Recording{}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return store.Recording{}, err
+		return telemetry.Recording{}, err
 	}
 	sc, err := Scan(f, st.Size())
 	if err != nil {
-		return store.Recording{}, err
+		return telemetry.Recording{}, err
 	}
 	if len(sc.Fragments) == 0 {
-		return store.Recording{}, errors.New("record: a segment without pictures")
+		return telemetry.Recording{}, errors.New("record: a segment without pictures")
 	}
 	init := make([]byte, sc.InitSize)
 	if _, err := f.ReadAt(init, 0); err != nil {
-		return store.Recording{}, err
+		return telemetry.Recording{}, err
 	}
 	var in fmp4.Init
 	if err := in.Unmarshal(bytes.NewReader(init)); err != nil || len(in.Tracks) != 1 {
-		return store.Recording{}, fmt.Errorf("record: %s: unreadable init segment", rel)
+		return telemetry.Recording{}, fmt.Errorf("record: %s: unreadable init segment", rel)
 	}
-	r := store.Recording{Camera: strings.SplitN(filepath.ToSlash(rel), "/", 2)[0], Path: rel, Bytes: sc.Complete, InitSize: int(sc.InitSize)}
+	r := telemetry.Recording{Camera: strings.SplitN(filepath.ToSlash(rel), "/", 2)[0], Path: rel, Bytes: sc.Complete, InitSize: int(sc.InitSize)}
 	r.Codec, r.Width, r.Height = describeCodec(in.Tracks[0])
 	first, last := sc.Fragments[0], sc.Fragments[len(sc.Fragments)-1]
 	r.Start = mux.Epoch.Add(mux.Duration(first.Start)).UTC()
@@ -222,21 +222,21 @@ func Probe(dir, rel string) (store.Recording, error) {
 
 // salvage turns an unfinished segment (name.mp4.part) into a finished one
 // holding its whole fragments, or removes it when it has none.
-func salvage(dir, relPart string) (store.Recording, bool, error) {
+func salvage(dir, relPart string) (telemetry.Recording, bool, error) {
 	full := filepath.Join(dir, relPart)
 	f, err := os.OpenFile(full, os.O_RDWR, 0)
 	if err != nil {
-		return store.Recording{}, false, err
+		return telemetry.Recording{}, false, err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return store.Recording{}, false, err
+		return telemetry.Recording{}, false, err
 	}
 	sc, err := Scan(f, st.Size())
 	if err != nil || len(sc.Fragments) == 0 || !sc.Fragments[0].Key {
 		f.Close()
-		return store.Recording{}, false, os.Remove(full)
+		return telemetry.Recording{}, false, os.Remove(full)
 	}
 	err = f.Truncate(sc.Complete)
 	if err == nil {
@@ -244,15 +244,15 @@ func salvage(dir, relPart string) (store.Recording, bool, error) {
 	}
 	f.Close()
 	if err != nil {
-		return store.Recording{}, false, err
+		return telemetry.Recording{}, false, err
 	}
 	rel := strings.TrimSuffix(relPart, partSuffix)
 	if err := os.Rename(full, filepath.Join(dir, rel)); err != nil {
-		return store.Recording{}, false, err
+		return telemetry.Recording{}, false, err
 	}
 	r, err := Probe(dir, rel)
 	if err != nil {
-		return store.Recording{}, false, err
+		return telemetry.Recording{}, false, err
 	}
 	r.Recovered = true
 	return r, true, nil

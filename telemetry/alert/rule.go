@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -291,30 +290,6 @@ func (s *Schedule) Active(t time.Time) bool {
 	return (min >= s.from && onDay(day)) || (min < s.to && onDay(day-1))
 }
 
-// Duration is a time.Duration written as text ("90s", "5m", "1h30m") in
-// JSON and YAML.
-type Duration time.Duration
-
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (write e.g. \"30s\", \"5m\", \"1h\")", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// UnmarshalJSON refuses bare numbers: "30" would be 30 ns.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("durations are strings, e.g. \"30s\", not %s", b)
-	}
-	return d.UnmarshalText([]byte(s))
-}
+// Duration is the components' one duration type (telemetry.Duration):
+// "90s", "5m", "1h30m", "2d" in JSON and YAML.
+type Duration = telemetry.Duration

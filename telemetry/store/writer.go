@@ -454,3 +454,43 @@ func (m *writerMetrics) logDrop(log *slog.Logger) {
 	}
 	log.Warn("writer queue full: dropping rows; see smarteye_store_rows_dropped_total")
 }
+
+// WriteSample implements telemetry.SampleWriter.
+func (w *Writer) WriteSample(v *telemetry.Vehicle, t time.Time) error {
+	return w.Add(Telemetry, TelemetryRow(v, t)...)
+}
+
+// WriteEvent implements telemetry.EventWriter.
+func (w *Writer) WriteEvent(e *telemetry.Event) error { return w.Add(Events, EventRow(e)...) }
+
+// WriteDetections implements telemetry.DetectionWriter: one row per
+// object; the first error (a full queue) is returned after trying them all.
+func (w *Writer) WriteDetections(d *telemetry.Detections) error {
+	var first error
+	for i := range d.Objects {
+		if err := w.Add(Detections, DetectionRow(d, &d.Objects[i])...); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// WriteSampleWait implements telemetry.WaitWriter.
+func (w *Writer) WriteSampleWait(ctx context.Context, v *telemetry.Vehicle, t time.Time) error {
+	return w.AddWait(ctx, Telemetry, TelemetryRow(v, t)...)
+}
+
+// WriteEventWait implements telemetry.WaitWriter.
+func (w *Writer) WriteEventWait(ctx context.Context, e *telemetry.Event) error {
+	return w.AddWait(ctx, Events, EventRow(e)...)
+}
+
+// DetectionRow is one object of a frame as a detections row.
+func DetectionRow(d *telemetry.Detections, o *telemetry.Object) []any {
+	row := []any{d.Time, d.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
+		float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3]), nil, nil, nil, o.GeoStatus}
+	if o.Lat != nil && o.Lon != nil {
+		row[9], row[10], row[11] = *o.Lat, *o.Lon, float32(o.Error)
+	}
+	return row
+}

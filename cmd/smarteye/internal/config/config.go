@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"io"
 	"math"
@@ -56,24 +57,8 @@ type Alerts struct {
 	Channels []alert.Channel `yaml:"channels"`
 }
 
-// Site is a place smarteye watches.
-type Site struct {
-	ID   string `yaml:"id"`
-	Name string `yaml:"name"`
-	// Lat, Lon are the site's reference point; Elevation is its ground,
-	// metres above mean sea level (detections are placed on it).
-	Lat       float64 `yaml:"lat"`
-	Lon       float64 `yaml:"lon"`
-	Elevation float64 `yaml:"elevation"`
-	// Model is a GeoJSON file of building footprints with a "height"
-	// property in metres: the digital twin.
-	Model string `yaml:"model"`
-	// Synthetic marks generated (demo) data.
-	Synthetic bool `yaml:"synthetic"`
-	// PMTiles is a local basemap file; XYZ a tile URL template instead.
-	PMTiles string `yaml:"pmtiles"`
-	XYZ     string `yaml:"xyz"`
-}
+// Site is a place smarteye watches (geo.Site).
+type Site = geo.Site
 
 // Geofence is a polygon on the ground.
 type Geofence struct {
