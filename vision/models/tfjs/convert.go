@@ -16,6 +16,9 @@
 // network runs at input sizes other than the declared one.
 //
 // The output is deterministic: the same input gives the same bytes.
+//
+// This package reads the TF.js model and maps its ops; the constants it
+// folds live in internal/tensor and the ONNX encoding in internal/onnx.
 package tfjs
 
 import (
@@ -26,6 +29,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/smarteye/smarteye/vision/models/tfjs/internal/onnx"
+	"github.com/smarteye/smarteye/vision/models/tfjs/internal/tensor"
 )
 
 // Options adjusts ConvertWithOptions. The zero value is what Convert
@@ -105,18 +111,18 @@ func ConvertWithOptions(graphJSON, weights []byte, opts Options) ([]byte, Report
 	}
 	rep := Report{TFOps: c.tfOps, ONNXOps: map[string]int{}, Initializers: len(c.inits)}
 	for _, n := range c.out {
-		rep.ONNXOps[n.op]++
+		rep.ONNXOps[n.Op]++
 	}
 	for _, t := range c.inits {
-		rep.Params += t.n
+		rep.Params += t.N
 	}
-	return encodeModel("tfjs", c.out, c.inits, c.inputs, c.outputs), rep, nil
+	return onnx.EncodeModel("tfjs", c.out, c.inits, c.inputs, c.outputs), rep, nil
 }
 
 // value is what a TensorFlow tensor has become: a constant, or an ONNX
 // tensor seen through a permutation and perhaps a pad not yet written.
 type value struct {
-	konst *tensor // a constant; the fields below are then unused
+	konst *tensor.Tensor // a constant; the fields below are then unused
 
 	name  string  // the ONNX tensor
 	shape []int64 // its (physical) shape
@@ -130,7 +136,7 @@ type value struct {
 	padV       float32
 	// conv is the Conv that produced the tensor, while its bias may still
 	// be folded: every step from it was the only user of its input.
-	conv *onnxNode
+	conv *onnx.Node
 }
 
 func (v *value) rank() int { return len(v.perm) }
@@ -149,7 +155,7 @@ func (v *value) paddedShape() []int64 {
 // logical returns the TensorFlow shape of v.
 func (v *value) logical() []int64 {
 	if v.konst != nil {
-		return v.konst.shape
+		return v.konst.Shape
 	}
 	ps := v.paddedShape()
 	out := make([]int64, len(v.perm))
@@ -174,7 +180,7 @@ var nhwc = []int{0, 2, 3, 1}
 type converter struct {
 	opts   Options
 	model  *modelJSON
-	consts map[string]*tensor
+	consts map[string]*tensor.Tensor
 
 	nodes map[string]*tfNode
 	order []*tfNode      // the nodes the outputs need, inputs first
@@ -184,13 +190,13 @@ type converter struct {
 	used      map[string]bool   // ONNX tensor names taken or reserved
 	nodeNames map[string]bool   // ONNX node names taken
 	cache     map[string]*value // materialised forms of values
-	out       []*onnxNode
-	inits     []*onnxTensor
+	out       []*onnx.Node
+	inits     []*onnx.Tensor
 
 	inputNames map[string]string // Placeholder node → ONNX input name
 	roi        string            // the empty roi initialiser of Resize
-	inputs     []valueInfo
-	outputs    []valueInfo
+	inputs     []onnx.ValueInfo
+	outputs    []onnx.ValueInfo
 	outRefs    []ref
 	tfOps      map[string]int
 }
@@ -206,28 +212,28 @@ func (c *converter) fresh(base string) string {
 }
 
 // emit appends an ONNX node, naming it after base.
-func (c *converter) emit(base, op string, inputs, outputs []string, attrs ...onnxAttr) *onnxNode {
+func (c *converter) emit(base, op string, inputs, outputs []string, attrs ...onnx.Attr) *onnx.Node {
 	name := base
 	for k := 1; c.nodeNames[name]; k++ {
 		name = base + "_" + strconv.Itoa(k)
 	}
 	c.nodeNames[name] = true
-	n := &onnxNode{name: name, op: op, inputs: inputs, outputs: outputs, attrs: attrs}
+	n := &onnx.Node{Name: name, Op: op, Inputs: inputs, Outputs: outputs, Attrs: attrs}
 	c.out = append(c.out, n)
 	return n
 }
 
 // initializer adds t as an ONNX initialiser named after base (floats as
 // FLOAT, integers as INT64) and returns its name.
-func (c *converter) initializer(base string, t *tensor) string {
-	it := &onnxTensor{name: c.fresh(base), dims: slices.Clone(t.shape), n: int64(t.len())}
-	if t.float {
-		it.dtype, it.raw = onnxFloat, rawFloats(t.f)
+func (c *converter) initializer(base string, t *tensor.Tensor) string {
+	it := &onnx.Tensor{Name: c.fresh(base), Dims: slices.Clone(t.Shape), N: int64(t.Len())}
+	if t.Float {
+		it.Dtype, it.Raw = onnx.Float, tensor.RawFloats(t.F)
 	} else {
-		it.dtype, it.raw = onnxInt64, rawInts(t.i)
+		it.Dtype, it.Raw = onnx.Int64, tensor.RawInts(t.I)
 	}
 	c.inits = append(c.inits, it)
-	return it.name
+	return it.Name
 }
 
 // run converts the graph into c.out, c.inits, c.inputs and c.outputs.
@@ -454,19 +460,19 @@ func (c *converter) finish(outNames []string) error {
 		if v == nil {
 			return fmt.Errorf("tfjs: output %q: node has no output %d", want, r.out)
 		}
-		info := valueInfo{name: want, dtype: onnxFloat}
+		info := onnx.ValueInfo{Name: want, Dtype: onnx.Float}
 		if v.konst != nil {
 			srcs[i] = c.initializer(r.node, v.konst)
-			info.dims = slices.Clone(v.konst.shape)
-			if !v.konst.float {
-				info.dtype = onnxInt64
+			info.Dims = slices.Clone(v.konst.Shape)
+			if !v.konst.Float {
+				info.Dtype = onnx.Int64
 			}
 		} else {
 			u, err := c.materialise(v, identity(len(v.perm)))
 			if err != nil {
 				return fmt.Errorf("tfjs: output %q: %w", want, err)
 			}
-			srcs[i], info.dims = u.name, slices.Clone(u.shape)
+			srcs[i], info.Dims = u.name, slices.Clone(u.shape)
 		}
 		c.outputs = append(c.outputs, info)
 	}
@@ -475,7 +481,7 @@ func (c *converter) finish(outNames []string) error {
 	// Identity.
 	produced := map[string]bool{}
 	for _, n := range c.out {
-		for _, o := range n.outputs {
+		for _, o := range n.Outputs {
 			produced[o] = true
 		}
 	}
@@ -491,14 +497,14 @@ func (c *converter) finish(outNames []string) error {
 		}
 	}
 	for _, n := range c.out {
-		for i, s := range n.inputs {
+		for i, s := range n.Inputs {
 			if to, ok := rename[s]; ok {
-				n.inputs[i] = to
+				n.Inputs[i] = to
 			}
 		}
-		for i, s := range n.outputs {
+		for i, s := range n.Outputs {
 			if to, ok := rename[s]; ok {
-				n.outputs[i] = to
+				n.Outputs[i] = to
 			}
 		}
 	}
@@ -520,11 +526,11 @@ func (c *converter) materialise(v *value, perm []int) (*value, error) {
 	}
 	u := &value{name: v.name, shape: v.shape, perm: v.perm}
 	if v.padB != nil {
-		pads := &tensor{shape: []int64{int64(2 * len(v.padB))}, i: append(slices.Clone(v.padB), v.padE...)}
-		val := &tensor{shape: []int64{}, float: true, f: []float32{v.padV}}
+		pads := &tensor.Tensor{Shape: []int64{int64(2 * len(v.padB))}, I: append(slices.Clone(v.padB), v.padE...)}
+		val := &tensor.Tensor{Shape: []int64{}, Float: true, F: []float32{v.padV}}
 		name := c.fresh(v.name + "/pad")
 		c.emit(name, "Pad", []string{v.name, c.initializer(name+"/pads", pads), c.initializer(name+"/value", val)},
-			[]string{name}, stringAttr("mode", "constant"))
+			[]string{name}, onnx.StringAttr("mode", "constant"))
 		u = &value{name: name, shape: v.paddedShape(), perm: v.perm}
 	}
 	// Physical dim j of the result is logical dim k with perm[k] = j,
@@ -541,7 +547,7 @@ func (c *converter) materialise(v *value, perm []int) (*value, error) {
 			p64[j] = int64(s)
 		}
 		name := c.fresh(v.name + "/transpose")
-		c.emit(name, "Transpose", []string{u.name}, []string{name}, intsAttr("perm", p64...))
+		c.emit(name, "Transpose", []string{u.name}, []string{name}, onnx.IntsAttr("perm", p64...))
 		u = &value{name: name, shape: shape}
 	}
 	u.perm = slices.Clone(perm)
@@ -551,19 +557,19 @@ func (c *converter) materialise(v *value, perm []int) (*value, error) {
 
 // physicalConst returns constant t, broadcast against a value of the
 // given rank and physical layout perm, as a tensor in that layout.
-func physicalConst(t *tensor, perm []int) (*tensor, error) {
+func physicalConst(t *tensor.Tensor, perm []int) (*tensor.Tensor, error) {
 	r := len(perm)
-	if len(t.shape) > r {
-		return nil, fmt.Errorf("constant of rank %d against a tensor of rank %d", len(t.shape), r)
+	if len(t.Shape) > r {
+		return nil, fmt.Errorf("constant of rank %d against a tensor of rank %d", len(t.Shape), r)
 	}
-	full := &tensor{shape: make([]int64, r), float: t.float, f: t.f, i: t.i}
-	for i := range full.shape {
-		full.shape[i] = 1
+	full := &tensor.Tensor{Shape: make([]int64, r), Float: t.Float, F: t.F, I: t.I}
+	for i := range full.Shape {
+		full.Shape[i] = 1
 	}
-	copy(full.shape[r-len(t.shape):], t.shape)
+	copy(full.Shape[r-len(t.Shape):], t.Shape)
 	inv := make([]int, r)
 	for i, p := range perm {
 		inv[p] = i
 	}
-	return full.transpose(inv), nil
+	return full.Transpose(inv), nil
 }

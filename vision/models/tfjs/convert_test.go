@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/smarteye/smarteye/vision/models/tfjs/internal/onnx"
+	"github.com/smarteye/smarteye/vision/models/tfjs/internal/tensor"
 )
 
 // backbone is onnx-tf's idiom for a conv net: NCHW activations, zero
@@ -119,7 +122,7 @@ func convert(t *testing.T, g *graph) (*xModel, []byte) {
 	if err != nil {
 		t.Fatalf("own output does not parse: %v", err)
 	}
-	if m.ir != irVersion || m.opset != opsetVersion || m.domain != "" {
+	if m.ir != onnx.IRVersion || m.opset != onnx.OpsetVersion || m.domain != "" {
 		t.Errorf("ir %d opset %d %q", m.ir, m.opset, m.domain)
 	}
 	return m, out
@@ -180,7 +183,7 @@ func TestBackbone(t *testing.T) {
 	g := backbone()
 	m, _ := convert(t, g)
 	wantOps(t, m, map[string]int{"Concat": 1, "Conv": 2, "LeakyRelu": 2, "MaxPool": 1})
-	if len(m.inputs) != 1 || m.inputs[0].name != "input" || m.inputs[0].elem != onnxFloat {
+	if len(m.inputs) != 1 || m.inputs[0].name != "input" || m.inputs[0].elem != onnx.Float {
 		t.Fatalf("inputs %+v", m.inputs)
 	}
 	wantInts(t, "input shape", m.inputs[0].dims, 1, 3, 13, 11)
@@ -211,14 +214,14 @@ func TestBackbone(t *testing.T) {
 	p := node(t, m, "mp")
 	wantInts(t, "maxpool pads", p.attrs["pads"].ints, 1, 1, 1, 1)
 	wantInts(t, "maxpool kernel", p.attrs["kernel_shape"].ints, 3, 3)
-	if a := node(t, m, "relu1").attrs["alpha"]; a.f != float32(0.1) || a.typ != attrFloat {
+	if a := node(t, m, "relu1").attrs["alpha"]; a.f != float32(0.1) || a.typ != xAttrFloat {
 		t.Errorf("alpha %+v", a)
 	}
 	if a := node(t, m, "cat").attrs["axis"]; a.i != 1 {
 		t.Errorf("concat axis %d, want 1", a.i)
 	}
 	for _, init := range m.inits {
-		if init.dtype == onnxFloat && len(init.raw) != 4*int(numel(init.dims)) {
+		if init.dtype == onnx.Float && len(init.raw) != 4*int(tensor.Numel(init.dims)) {
 			t.Errorf("initialiser of dims %v has %d bytes", init.dims, len(init.raw))
 		}
 	}
@@ -236,7 +239,7 @@ func TestFPN(t *testing.T) {
 		if len(n.in) != 3 {
 			t.Fatalf("%s inputs %v", name, n.in)
 		}
-		if roi := m.inits[n.in[1]]; roi.dtype != onnxFloat || len(roi.raw) != 0 {
+		if roi := m.inits[n.in[1]]; roi.dtype != onnx.Float || len(roi.raw) != 0 {
 			t.Errorf("%s roi %+v", name, roi)
 		}
 		if got := m.inits[n.in[2]].values(); !slices.Equal(got, want) {
@@ -273,7 +276,7 @@ func TestHead(t *testing.T) {
 	}
 	r := node(t, m, "reshape")
 	wantInts(t, "reshape shape", m.inits[r.in[1]].ints(), 1, 2, -1)
-	if m.inits[r.in[1]].dtype != onnxInt64 {
+	if m.inits[r.in[1]].dtype != onnx.Int64 {
 		t.Errorf("shape of type %d", m.inits[r.in[1]].dtype)
 	}
 	var names []string
@@ -507,24 +510,6 @@ func TestResizeScale(t *testing.T) {
 				t.Fatalf("resizeScale(%d, %d) = %v, which gives %d", in, out, s, got)
 			}
 		}
-	}
-}
-
-func TestHalfToFloat(t *testing.T) {
-	for h, want := range map[uint16]float32{
-		0x0000: 0, 0x3c00: 1, 0xc000: -2, 0x3555: 0.333251953125, 0x7bff: 65504,
-		0x0001: 1.0 / (1 << 24), 0x8001: -1.0 / (1 << 24), 0x0400: 1.0 / (1 << 14),
-		0x7c00: float32(math.Inf(1)), 0xfc00: float32(math.Inf(-1)),
-	} {
-		if got := halfToFloat(h); got != want {
-			t.Errorf("halfToFloat(%#04x) = %v, want %v", h, got, want)
-		}
-	}
-	if v := halfToFloat(0x7e00); !math.IsNaN(float64(v)) {
-		t.Errorf("halfToFloat(NaN) = %v", v)
-	}
-	if v := halfToFloat(0x8000); v != 0 || !math.Signbit(float64(v)) {
-		t.Errorf("halfToFloat(-0) = %v", v)
 	}
 }
 

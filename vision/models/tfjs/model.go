@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/smarteye/smarteye/vision/models/tfjs/internal/tensor"
 )
 
 // modelJSON is the part of a TF.js graph model's model.json the
@@ -224,7 +226,7 @@ func (e *manifestEntry) elemBytes() (int64, error) {
 
 // readWeights decodes the weights of every manifest entry from bin,
 // which must be exactly as long as the manifest says.
-func readWeights(m *modelJSON, bin []byte) (map[string]*tensor, error) {
+func readWeights(m *modelJSON, bin []byte) (map[string]*tensor.Tensor, error) {
 	type item struct {
 		e     *manifestEntry
 		shape []int64
@@ -236,14 +238,14 @@ func readWeights(m *modelJSON, bin []byte) (map[string]*tensor, error) {
 	for g := range m.WeightsManifest {
 		for k := range m.WeightsManifest[g].Weights {
 			e := &m.WeightsManifest[g].Weights[k]
-			if len(e.Shape) > maxRank {
+			if len(e.Shape) > tensor.MaxRank {
 				return nil, fmt.Errorf("tfjs: weight %q: rank %d", e.Name, len(e.Shape))
 			}
 			shape := make([]int64, len(e.Shape))
 			for i, d := range e.Shape {
 				shape[i] = int64(d)
 			}
-			n := numel(shape)
+			n := tensor.Numel(shape)
 			if n < 0 {
 				return nil, fmt.Errorf("tfjs: weight %q: bad shape %v", e.Name, shape)
 			}
@@ -262,7 +264,7 @@ func readWeights(m *modelJSON, bin []byte) (map[string]*tensor, error) {
 	if need != int64(len(bin)) {
 		return nil, fmt.Errorf("tfjs: weights: the manifest needs %d bytes, got %d", need, len(bin))
 	}
-	out := make(map[string]*tensor, len(items))
+	out := make(map[string]*tensor.Tensor, len(items))
 	off := int64(0)
 	for _, it := range items {
 		e := it.e
@@ -271,14 +273,14 @@ func readWeights(m *modelJSON, bin []byte) (map[string]*tensor, error) {
 		}
 		b := bin[off : off+it.size]
 		off += it.size
-		t := &tensor{shape: it.shape, float: e.Dtype == "float32"}
+		t := &tensor.Tensor{Shape: it.shape, Float: e.Dtype == "float32"}
 		// Stored values as float64, then into t's kind.
 		vals := make([]float64, it.n)
 		var ivals []int64
 		switch q := e.Quantization; {
 		case q != nil && q.Dtype == "float16":
 			for i := range vals {
-				vals[i] = float64(halfToFloat(binary.LittleEndian.Uint16(b[2*i:])))
+				vals[i] = float64(tensor.HalfToFloat(binary.LittleEndian.Uint16(b[2*i:])))
 			}
 		case q != nil && q.Dtype == "uint16":
 			for i := range vals {
@@ -306,17 +308,17 @@ func readWeights(m *modelJSON, bin []byte) (map[string]*tensor, error) {
 			}
 		}
 		switch {
-		case t.float:
-			t.f = make([]float32, it.n)
+		case t.Float:
+			t.F = make([]float32, it.n)
 			for i, v := range vals {
-				t.f[i] = float32(v)
+				t.F[i] = float32(v)
 			}
 		case ivals != nil:
-			t.i = ivals
+			t.I = ivals
 		default: // dequantised integers
-			t.i = make([]int64, it.n)
+			t.I = make([]int64, it.n)
 			for i, v := range vals {
-				t.i[i] = int64(math.Round(v))
+				t.I[i] = int64(math.Round(v))
 			}
 		}
 		out[e.Name] = t

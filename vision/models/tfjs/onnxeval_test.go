@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/smarteye/smarteye/vision/models/tfjs/internal/onnx"
 )
 
 // A minimal ONNX reader and evaluator, to check the converter's output
@@ -69,6 +71,10 @@ type xNode struct {
 	attrs    map[string]xAttr
 }
 
+// xAttrFloat is AttributeProto.FLOAT, written out here so that the
+// reader does not lean on the writer it checks.
+const xAttrFloat = 1
+
 type xAttr struct {
 	typ    int64
 	f      float32
@@ -93,11 +99,11 @@ type xValue struct {
 func (t xTensor) values() []float64 {
 	var out []float64
 	switch t.dtype {
-	case onnxFloat:
+	case onnx.Float:
 		for i := 0; i+4 <= len(t.raw); i += 4 {
 			out = append(out, float64(math.Float32frombits(binary.LittleEndian.Uint32(t.raw[i:]))))
 		}
-	case onnxInt64:
+	case onnx.Int64:
 		for i := 0; i+8 <= len(t.raw); i += 8 {
 			out = append(out, float64(int64(binary.LittleEndian.Uint64(t.raw[i:]))))
 		}

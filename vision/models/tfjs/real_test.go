@@ -121,16 +121,16 @@ func graphFromModel(t *testing.T, graphJSON, weights []byte) *graph {
 			tn.attr["num_split"] = int64(*a.I)
 		}
 		if c := consts[n.Name]; n.Op == "Const" && c != nil {
-			shape := make([]int, len(c.shape))
-			for i, d := range c.shape {
+			shape := make([]int, len(c.Shape))
+			for i, d := range c.Shape {
 				shape[i] = int(d)
 			}
-			data := make([]float64, c.len())
+			data := make([]float64, c.Len())
 			for i := range data {
-				if c.float {
-					data[i] = float64(c.f[i])
+				if c.Float {
+					data[i] = float64(c.F[i])
 				} else {
-					data[i] = float64(c.i[i])
+					data[i] = float64(c.I[i])
 				}
 			}
 			g.consts[n.Name] = newND(shape, data)
