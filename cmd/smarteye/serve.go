@@ -17,12 +17,15 @@ import (
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/geo/place"
+	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 	"github.com/smarteye/smarteye/telemetry/supervise"
+	"github.com/smarteye/smarteye/vision/cv"
 )
 
 // fallbackClusterDir holds the embedded cluster when smarteye runs as root
@@ -156,20 +159,36 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	g, err := newGeoref(cfg, demo, hub, w, log)
+	// A frame's walk: camera (stream, decode, analysis) → placement on the
+	// ground and geofences → live bus and store.
+	sites, fences := sitesAndFences(cfg, demo)
+	rec := &trigger{}
+	pl, err := place.New(place.Config{Sites: sites, Fences: fences, Solve: cv.FindHomography, Store: st, Bus: hub, Writer: w,
+		Trigger: rec.fire, Log: log})
 	if err != nil {
 		return err
 	}
-	g.st = st
-	videoComps, vid, err := videoComponents(cfg, log, demo, hub, w, st, reg, board, g)
+	simCams, cams, ready, err := demoCameras(cfg, log, demo)
 	if err != nil {
 		return err
 	}
+	sup, err := camera.New(cfg.Video, cams, cameraOptions(cfg), camera.Deps{Bus: hub, Place: pl, Index: st, Board: board, Ready: ready, Registerer: reg, Log: log})
+	if err != nil {
+		return err
+	}
+	rec.sup = sup
 	// Drone cameras without a video stream still have a footprint on the
 	// map, from their vehicle's telemetry.
-	g.addVehicleCameras(mavlinkConfig(cfg, log, demo).Vehicles, vid)
-	ingest = append(ingest, component{"geo", g.Run}, component{"drone camera footprints", func(ctx context.Context) error { return g.publishDroneCameras(ctx, time.Second) }})
-	ingest = append(ingest, videoComps...)
+	for _, v := range mavlinkConfig(cfg, log, demo).Vehicles {
+		if v.Camera != "" {
+			pl.AddVideoless(v.Camera, v.Name)
+		}
+	}
+	ingest = append(ingest, component{"geo", pl.Run})
+	if simCams != nil {
+		ingest = append(ingest, *simCams)
+	}
+	ingest = append(ingest, component{"cameras", sup.Run})
 	auth, adminPassword, err := authConfig(cfg)
 	if err != nil {
 		return err
@@ -178,24 +197,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demo {
 		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
 	}
-	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels}, st, hub, vid.evidence, log, reg)
+	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels}, st, hub, sup.Evidence, log, reg)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	// Supervision sessions: started and ended on time, their cameras
 	// recorded throughout, supervisors told when one goes live or loses
 	// a camera.
-	sessions := supervise.New(supervise.Config{Store: st, Bus: hub, Event: videoSink{bus: hub, w: w}.publish, Hold: vid.Hold,
+	sessions := supervise.New(supervise.Config{Store: st, Bus: hub, Event: pl.Publish, Hold: sup.Hold,
 		PostRoll: cfg.Video.Recording.PostRoll.D(), Log: log, Registerer: reg})
 	rtc := webRTC(cfg, log, board)
 	if rtc != nil {
 		defer rtc.Close()
 	}
-	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: vid, Relays: vid, WebRTC: rtc, Geo: g,
+	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: cameraList{sup}, Relays: sup, WebRTC: rtc, Geo: pl,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
-		Sessions:        st, Supervisor: sessions, Snapshot: vid.snapshot, Accounts: st}
+		Sessions:        st, Supervisor: sessions, Snapshot: sup.Snapshot, Accounts: st}
 	tlsCfg, tlsInfo, err := serverTLS(cfg, log)
 	if err != nil {
 		return err

@@ -86,7 +86,7 @@ func localTarget(a net.Addr) string {
 
 // ingestComponents builds the MAVLink ingest (and, in the demo, the
 // simulated drones flying into it) and binds its links.
-func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.RowWriter, reg prometheus.Registerer) ([]component, error) {
+func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.Writer, reg prometheus.Registerer) ([]component, error) {
 	in, err := mavlink.New(mavlinkConfig(cfg, log, demo), mavlink.LiveSink{Bus: bus, Writer: w}, reg)
 	if err != nil {
 		return nil, err

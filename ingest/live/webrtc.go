@@ -317,3 +317,17 @@ func (w *WebRTC) Close() error {
 
 // randomID names a session; unguessable, as it is part of a URL.
 func randomID() string { return strings.ToLower(crand.Text()) }
+
+// WebRTCSettings configures live video to browsers over WebRTC (the fallback,
+// fragmented MP4 over the HTTP port's WebSocket, needs nothing).
+type WebRTCSettings struct {
+	// Enabled turns WebRTC on. It defaults to true.
+	Enabled bool `yaml:"enabled"`
+	// Address is the one UDP port every session shares. It defaults to ":8189".
+	Address string `yaml:"address"`
+	// PublicIPs are announced instead of the interfaces' addresses (a
+	// server behind 1:1 NAT). It defaults to none.
+	PublicIPs []string `yaml:"public_ips"`
+	// MaxSessions bounds concurrent viewers. It defaults to 64.
+	MaxSessions int `yaml:"max_sessions"`
+}

@@ -7,44 +7,51 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/smarteye/smarteye/geo"
 )
 
-// GeofenceRecord is a stored geofence; Polygon is a GeoJSON geometry.
-type GeofenceRecord struct {
-	ID      string
-	Site    string
-	Name    string
-	Kind    string
-	Polygon json.RawMessage
-	Dwell   time.Duration
-	Classes []string
-}
-
-// Geofences returns the stored geofences, by id.
-func (s *Store) Geofences(ctx context.Context) ([]GeofenceRecord, error) {
+// Geofences returns the stored geofences, by id. A fence whose stored
+// polygon cannot be read comes back without one, for the caller's
+// Validate to refuse and report.
+func (s *Store) Geofences(ctx context.Context) ([]geo.Fence, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, coalesce(site_id, ''), name, kind, polygon, dwell_s, classes FROM geofences ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: geofences: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (GeofenceRecord, error) {
-		var g GeofenceRecord
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (geo.Fence, error) {
+		var f geo.Fence
+		var kind string
+		var poly []byte
 		var dwell float32
-		err := r.Scan(&g.ID, &g.Site, &g.Name, &g.Kind, &g.Polygon, &dwell, &g.Classes)
-		g.Dwell = time.Duration(float64(dwell) * float64(time.Second))
-		return g, err
+		if err := r.Scan(&f.ID, &f.Site, &f.Name, &kind, &poly, &dwell, &f.Classes); err != nil {
+			return f, err
+		}
+		f.Kind, f.Dwell = geo.FenceKind(kind), time.Duration(float64(dwell)*float64(time.Second))
+		if g, err := geojson.UnmarshalGeometry(poly); err == nil {
+			f.Polygon, _ = g.Geometry().(orb.Polygon)
+		}
+		return f, nil
 	})
 }
 
 // PutGeofence creates or replaces a geofence.
-func (s *Store) PutGeofence(ctx context.Context, g GeofenceRecord) error {
-	if g.Classes == nil {
-		g.Classes = []string{}
+func (s *Store) PutGeofence(ctx context.Context, f geo.Fence) error {
+	poly, err := geojson.NewGeometry(f.Polygon).MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("store: put geofence: %w", err)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO geofences (id, site_id, name, kind, polygon, geom, dwell_s, classes)
+	classes := f.Classes
+	if classes == nil {
+		classes = []string{}
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO geofences (id, site_id, name, kind, polygon, geom, dwell_s, classes)
 		VALUES ($1, nullif($2, ''), $3, $4, $5::text::jsonb, ST_SetSRID(ST_GeomFromGeoJSON($5::text), 4326), $6, $7)
 		ON CONFLICT (id) DO UPDATE SET site_id = EXCLUDED.site_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
 			polygon = EXCLUDED.polygon, geom = EXCLUDED.geom, dwell_s = EXCLUDED.dwell_s, classes = EXCLUDED.classes, updated_at = now()`,
-		g.ID, g.Site, g.Name, g.Kind, string(g.Polygon), float32(g.Dwell.Seconds()), g.Classes)
+		f.ID, f.Site, f.Name, string(f.Kind), string(poly), float32(f.Dwell.Seconds()), classes)
 	if err != nil {
 		return fmt.Errorf("store: put geofence: %w", err)
 	}

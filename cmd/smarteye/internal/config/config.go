@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/smarteye/smarteye/geo"
+	"github.com/smarteye/smarteye/geo/place"
+	"github.com/smarteye/smarteye/ingest/camera"
+	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"io"
 	"math"
@@ -60,171 +63,19 @@ type Alerts struct {
 // Site is a place smarteye watches (geo.Site).
 type Site = geo.Site
 
-// Geofence is a polygon on the ground.
-type Geofence struct {
-	ID      string       `yaml:"id"`
-	Name    string       `yaml:"name"`
-	Site    string       `yaml:"site"`
-	Kind    string       `yaml:"kind"`
-	Polygon [][2]float64 `yaml:"polygon"`
-	Dwell   Duration     `yaml:"dwell"`
-	Classes []string     `yaml:"classes"`
-}
-
-// CameraGeo places a camera's image on the ground.
-type CameraGeo struct {
-	// Site is where the camera is; its elevation is the ground.
-	Site string `yaml:"site"`
-	// HFOV and VFOV are the fields of view in degrees (VFOV 0: square
-	// pixels), or Focal and Sensor the lens' focal length and the
-	// sensor's width and height in millimetres.
-	HFOV   float64    `yaml:"hfov"`
-	VFOV   float64    `yaml:"vfov"`
-	Focal  float64    `yaml:"focal"`
-	Sensor [2]float64 `yaml:"sensor"`
-	// K1 and K2 are radial distortion coefficients.
-	K1 float64 `yaml:"k1"`
-	K2 float64 `yaml:"k2"`
-	// ControlPoints calibrate a fixed camera: [u, v, lat, lon] each.
-	ControlPoints [][4]float64 `yaml:"control_points"`
-	// MaxRange is the farthest ground point placed, metres: from a drone
-	// camera, or from a fixed camera's calibrated area's centre. It
-	// defaults to 2000 for drone cameras and 500 for fixed ones.
-	MaxRange float64 `yaml:"max_range"`
-}
-
-// Video configures the cameras and their analysis.
-type Video struct {
-	// Workers is how many detections run at once across all cameras; 0
-	// means one per core. It defaults to 0.
-	Workers int `yaml:"workers"`
-	// Snapshots keeps a JPEG of each track's best frame under
-	// <data_dir>/snapshots, for as long as events are kept. It defaults to true.
-	Snapshots bool `yaml:"snapshots"`
-	// ReadTimeout ends an RTSP session that receives nothing. It defaults to 10 seconds.
-	ReadTimeout Duration `yaml:"read_timeout"`
-	// StallTimeout marks a stream stalled when no picture arrives. It defaults to 3 seconds.
-	StallTimeout Duration `yaml:"stall_timeout"`
-	// StalledReconnect reconnects a stream that has been stalled this long
-	// (a hung encoder can keep its session alive while sending no video).
-	// It defaults to ReadTimeout.
-	StalledReconnect Duration `yaml:"stalled_reconnect"`
-	// UDPReadBuffer is the receive buffer asked for each camera's UDP
-	// sockets ("4MiB"; the kernel caps it at net.core.rmem_max, logged).
-	UDPReadBuffer Size `yaml:"udp_read_buffer"`
-	// AutoTCPLoss and AutoTCPAfter move a camera with transport auto to
-	// TCP when its RTP loss over UDP stays above AutoTCPLoss (a fraction,
-	// default 0.02) for AutoTCPAfter (default 10 s).
-	AutoTCPLoss  float64  `yaml:"auto_tcp_loss"`
-	AutoTCPAfter Duration `yaml:"auto_tcp_after"`
-	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
-	MaxBackoff Duration `yaml:"max_backoff"`
-	// Models is the directory of the installed trained detector
-	// (`smarteye models install`). It defaults to <data_dir>/models.
-	Models string `yaml:"models"`
-	// Cameras defaults to none (the demo adds its simulated ones).
-	Cameras   []Camera  `yaml:"cameras"`
-	WebRTC    WebRTC    `yaml:"webrtc"`
-	Recording Recording `yaml:"recording"`
-}
-
-// Recording configures the video recorder (ingest/record): cameras' video
-// remuxed, not re-encoded, into fragmented-MP4 segments on disk.
-type Recording struct {
-	// Mode is continuous, events (around each camera's events, with pre-
-	// and post-roll) or off; a camera's own record setting overrides it. It
-	// defaults to continuous.
-	Mode string `yaml:"mode"`
-	// Dir holds the segments. It defaults to <data_dir>/recordings.
-	Dir string `yaml:"dir"`
-	// Segment is a segment file's length (cut at the next keyframe). It
-	// defaults to 1 minute.
-	Segment Duration `yaml:"segment"`
-	// PreRoll and PostRoll widen an event's recording in events mode. They
-	// default to 10 and 20 seconds.
-	PreRoll  Duration `yaml:"pre_roll"`
-	PostRoll Duration `yaml:"post_roll"`
-	// MaxAge deletes older segments; 0 keeps them while the budget allows.
-	// It defaults to 7 days.
-	MaxAge Duration `yaml:"max_age"`
-	// MaxSize is the disk budget for all segments ("20GiB"); the oldest go
-	// first. 0 sets none. It defaults to 20GiB.
-	MaxSize Size `yaml:"max_size"`
-	// MinFree stops recording (with a recording.stopped event) while the
-	// disk has less free space than this. It defaults to 1GiB.
-	MinFree Size `yaml:"min_free"`
-}
-
-// WebRTC configures live video to browsers over WebRTC (the fallback,
-// fragmented MP4 over the HTTP port's WebSocket, needs nothing).
-type WebRTC struct {
-	// Enabled turns WebRTC on. It defaults to true.
-	Enabled bool `yaml:"enabled"`
-	// Address is the one UDP port every session shares. It defaults to ":8189".
-	Address string `yaml:"address"`
-	// PublicIPs are announced instead of the interfaces' addresses (a
-	// server behind 1:1 NAT). It defaults to none.
-	PublicIPs []string `yaml:"public_ips"`
-	// MaxSessions bounds concurrent viewers. It defaults to 64.
-	MaxSessions int `yaml:"max_sessions"`
-}
-
-// Camera is one RTSP camera.
-type Camera struct {
-	ID             string    `yaml:"id"`
-	Name           string    `yaml:"name"`
-	Kind           string    `yaml:"kind"`
-	Vehicle        string    `yaml:"vehicle"`
-	URL            string    `yaml:"url"`
-	Transport      string    `yaml:"transport"`
-	TLSFingerprint string    `yaml:"tls_fingerprint"`
-	Detector       string    `yaml:"detector"`
-	Rate           float64   `yaml:"rate"`
-	Gate           *bool     `yaml:"gate"`
-	MinConfidence  float64   `yaml:"min_confidence"`
-	Model          Model     `yaml:"model"`
-	Tiles          Tiles     `yaml:"tiles"`
-	Zones          []Zone    `yaml:"zones"`
-	Geo            CameraGeo `yaml:"geo"`
-	// Record overrides video.recording.mode for this camera.
-	Record string `yaml:"record"`
-}
-
-// Tiles runs a camera's NanoDet on a grid of enlarged tiles (drone
-// cameras looking down: small objects).
-type Tiles struct {
-	Cols    int     `yaml:"cols"`
-	Rows    int     `yaml:"rows"`
-	Scale   float64 `yaml:"scale"`
-	Overlap float64 `yaml:"overlap"`
-}
-
-// Model is a cascade, YOLO or NanoDet model file set.
-type Model struct {
-	Cascade    string   `yaml:"cascade"`
-	Class      string   `yaml:"class"`
-	MinSize    int      `yaml:"min_size"`
-	Config     string   `yaml:"config"`
-	Weights    string   `yaml:"weights"`
-	ONNX       string   `yaml:"onnx"`
-	Layout     string   `yaml:"layout"`
-	Names      string   `yaml:"names"`
-	Input      int      `yaml:"input"`
-	Confidence float64  `yaml:"confidence"`
-	NMS        float64  `yaml:"nms"`
-	Keep       []string `yaml:"keep"`
-	// ClassConfidence sets single classes' thresholds (NanoDet).
-	ClassConfidence map[string]float64 `yaml:"class_confidence"`
-}
-
-// Zone is a polygon in a camera's image.
-type Zone struct {
-	Name     string       `yaml:"name"`
-	Polygon  [][2]float64 `yaml:"polygon"`
-	Classes  []string     `yaml:"classes"`
-	Dwell    Duration     `yaml:"dwell"`
-	MinCount int          `yaml:"min_count"`
-}
+// The camera settings are ingest/camera's, the placement's geo/place's
+// and WebRTC's ingest/live's; the configuration composes them.
+type (
+	Video     = camera.Config
+	Recording = camera.Recording
+	Camera    = camera.Camera
+	Tiles     = camera.Tiles
+	Model     = camera.Model
+	Zone      = camera.Zone
+	WebRTC    = live.WebRTCSettings
+	CameraGeo = place.CameraConfig
+	Geofence  = place.Geofence
+)
 
 // MAVLink configures telemetry ingest.
 type MAVLink struct {
@@ -588,7 +439,7 @@ func Load(path string) (Config, error) {
 }
 
 var (
-	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type config\.(\w+)$`)
+	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\w+\.\w+)$`)
 	badValue     = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
 )
 
@@ -627,36 +478,43 @@ func Parse(b []byte, cfg *Config) error {
 
 func sectionName(typ string) string {
 	switch typ {
-	case "Config":
+	case "config.Config":
 		return "the top level"
-	case "Embedded":
+	case "config.Embedded":
 		return "database.embedded"
-	case "Retention":
+	case "config.Retention":
 		return "store.retention"
-	case "Link":
+	case "mavlink.LinkConfig", "config.Link":
 		return "mavlink.links[]"
-	case "Vehicle":
+	case "mavlink.VehicleConfig", "config.Vehicle":
 		return "mavlink.vehicles[]"
-	case "SimDrone":
+	case "config.SimDrone":
 		return "sim.drones[]"
-	case "Camera":
+	case "camera.Config":
+		return "video"
+	case "camera.Camera":
 		return "video.cameras[]"
-	case "Model":
+	case "camera.Model":
 		return "video.cameras[].model"
-	case "Zone":
+	case "camera.Tiles":
+		return "video.cameras[].tiles"
+	case "camera.Zone":
 		return "video.cameras[].zones[]"
-	case "SimCamera":
+	case "config.SimCamera":
 		return "sim.cameras[]"
-	case "Recording":
+	case "camera.Recording":
 		return "video.recording"
-	case "Site":
+	case "live.WebRTCSettings":
+		return "video.webrtc"
+	case "geo.Site":
 		return "sites[]"
-	case "Geofence":
+	case "place.Geofence":
 		return "geofences[]"
-	case "CameraGeo":
+	case "place.CameraConfig":
 		return "video.cameras[].geo"
 	}
-	return strings.ToLower(typ)
+	_, name, _ := strings.Cut(typ, ".")
+	return strings.ToLower(name)
 }
 
 // EnvPrefix starts every environment override: SMARTEYE_DATABASE_URL sets

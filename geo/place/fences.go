@@ -1,0 +1,236 @@
+package place
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/smarteye/smarteye/geo"
+	"github.com/smarteye/smarteye/telemetry"
+)
+
+// Sites are the sites, by id.
+func (p *Placer) Sites() []geo.Site {
+	out := slices.Collect(maps.Values(p.sites))
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// SiteModel is a site's buildings as GeoJSON (the generated block of a
+// synthetic site is made once); nil when it has none.
+func (p *Placer) SiteModel(id string) ([]byte, error) {
+	s, ok := p.sites[id]
+	if !ok {
+		return nil, geo.ErrNotFound
+	}
+	if s.Model != "" || !s.Synthetic {
+		return s.ModelJSON()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b, ok := p.model[id]; ok {
+		return b, nil
+	}
+	b, err := s.ModelJSON()
+	if err != nil {
+		return nil, err
+	}
+	p.model[id] = b
+	return b, nil
+}
+
+// SiteBasemap is a site's PMTiles file, when it has one.
+func (p *Placer) SiteBasemap(id string) (string, bool) {
+	s, ok := p.sites[id]
+	return s.PMTiles, ok && s.PMTiles != ""
+}
+
+// Geofences are every fence and where it comes from ("config", "api").
+func (p *Placer) Geofences() ([]geo.Fence, map[string]string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.fenceList), maps.Clone(p.sources)
+}
+
+// PutGeofence stores, then puts in force, a fence made through the API
+// (geo.ErrConfigured for one defined in the configuration).
+func (p *Placer) PutGeofence(ctx context.Context, f geo.Fence) error {
+	p.mu.Lock()
+	src := p.sources[f.ID]
+	p.mu.Unlock()
+	if src == "config" {
+		return geo.ErrConfigured
+	}
+	if p.cfg.Store == nil {
+		return errors.New("no database")
+	}
+	if err := p.cfg.Store.PutGeofence(ctx, f); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := slices.DeleteFunc(slices.Clone(p.fenceList), func(x geo.Fence) bool { return x.ID == f.ID })
+	return p.setFences(append(list, f), f.ID, "api")
+}
+
+// DeleteGeofence removes a fence made through the API (geo.ErrNotFound,
+// geo.ErrConfigured).
+func (p *Placer) DeleteGeofence(ctx context.Context, id string) error {
+	p.mu.Lock()
+	src := p.sources[id]
+	p.mu.Unlock()
+	switch {
+	case src == "config":
+		return geo.ErrConfigured
+	case src == "":
+		return geo.ErrNotFound
+	case p.cfg.Store == nil:
+		return errors.New("no database")
+	}
+	if _, err := p.cfg.Store.DeleteGeofence(ctx, id); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.sources, id)
+	return p.setFences(slices.DeleteFunc(slices.Clone(p.fenceList), func(x geo.Fence) bool { return x.ID == id }), "", "")
+}
+
+// setFences puts a new list in force (mu held), keeping who is inside the
+// fences that remain.
+func (p *Placer) setFences(list []geo.Fence, id, source string) error {
+	fs, err := geo.NewFences(list)
+	if err != nil {
+		return err
+	}
+	fs.Carry(p.fences)
+	p.fences, p.fenceList = fs, list
+	if id != "" {
+		p.sources[id] = source
+	}
+	return nil
+}
+
+// loadStored merges the geofences stored through the API, retrying until
+// the database answers.
+func (p *Placer) loadStored(ctx context.Context) {
+	if p.cfg.Store == nil {
+		return
+	}
+	for {
+		stored, err := p.cfg.Store.Geofences(ctx)
+		if err == nil {
+			p.mu.Lock()
+			list := slices.Clone(p.fenceList)
+			added := map[string]string{}
+			for _, f := range stored {
+				switch p.sources[f.ID] {
+				case "config":
+					p.log.Warn("a stored geofence has the id of a configured one; the configuration wins", "id", f.ID)
+					continue
+				case "api":
+					continue // already put in force through the API since start
+				}
+				if err := f.Validate(); err != nil {
+					p.log.Warn("stored geofence invalid; skipped", "id", f.ID, "err", err)
+					continue
+				}
+				list = append(list, f)
+				added[f.ID] = "api"
+			}
+			if err := p.setFences(list, "", ""); err != nil {
+				p.log.Error("stored geofences not in force", "err", err)
+			} else {
+				maps.Copy(p.sources, added)
+				if len(added) > 0 {
+					p.log.Info("stored geofences loaded", "count", len(added))
+				}
+			}
+			p.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// track checks a placed track against the fences and returns its events.
+func (p *Placer) track(camera string, track uint64, class string, pl placed, t time.Time) []telemetry.Event {
+	if pl.status != geo.StatusOK {
+		return nil
+	}
+	id := camera + "/" + strconv.FormatUint(track, 10)
+	p.mu.Lock()
+	p.tracked[id] = orb.Point{pl.lon, pl.lat}
+	es := p.fences.Update(geo.Object{ID: id, Class: class, Point: orb.Point{pl.lon, pl.lat}, Time: t})
+	p.mu.Unlock()
+	return p.events(es, camera, track, "")
+}
+
+// trackEnded forgets a track: exits from its fences.
+func (p *Placer) trackEnded(camera string, track uint64, class string, t time.Time) []telemetry.Event {
+	id := camera + "/" + strconv.FormatUint(track, 10)
+	p.mu.Lock()
+	last := p.tracked[id]
+	delete(p.tracked, id)
+	es := p.fences.Remove(geo.Object{ID: id, Class: class, Point: last, Time: t})
+	p.mu.Unlock()
+	return p.events(es, camera, track, "")
+}
+
+// lastPosition is a track's last ground position.
+func (p *Placer) lastPosition(camera string, track uint64) (orb.Point, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt, ok := p.tracked[camera+"/"+strconv.FormatUint(track, 10)]
+	return pt, ok
+}
+
+// events turns fence events into events to publish and store.
+func (p *Placer) events(es []geo.FenceEvent, camera string, track uint64, vehicle string) []telemetry.Event {
+	var out []telemetry.Event
+	for _, e := range es {
+		lat, lon := e.Object.Point[1], e.Object.Point[0]
+		ev := telemetry.Event{Time: e.Object.Time, ID: telemetry.NewUUID(), Kind: e.Kind, Site: e.Fence.Site, CameraID: camera, TrackID: track, VehicleID: vehicle,
+			Data: map[string]any{"fence": e.Fence.ID, "fence_name": e.Fence.Name, "fence_kind": string(e.Fence.Kind)}}
+		if e.Object.Point != (orb.Point{}) {
+			ev.Lat, ev.Lon = &lat, &lon
+		}
+		if e.Dwell > 0 {
+			ev.Data["dwell_s"] = e.Dwell.Seconds()
+		}
+		who := vehicle
+		if who == "" {
+			who = fmt.Sprintf("%s %d on %s", e.Object.Class, track, camera)
+			if e.Object.Class == "" {
+				who = fmt.Sprintf("track %d on %s", track, camera)
+			}
+		}
+		switch e.Kind {
+		case geo.EventFenceEnter:
+			ev.Message = fmt.Sprintf("%s entered %s (%s)", who, e.Fence.Name, e.Fence.Kind)
+		case geo.EventFenceExit:
+			ev.Message = fmt.Sprintf("%s left %s after %s", who, e.Fence.Name, e.Dwell.Round(time.Second))
+		case geo.EventFenceDwell:
+			ev.Message = fmt.Sprintf("%s has been in %s for %s", who, e.Fence.Name, e.Dwell.Round(time.Second))
+		case geo.EventFenceBreach:
+			if e.Fence.Kind == geo.KeepIn {
+				ev.Message = fmt.Sprintf("%s breached %s: it left a keep-in area", who, e.Fence.Name)
+			} else {
+				ev.Message = fmt.Sprintf("%s breached %s: it is inside a keep-out area", who, e.Fence.Name)
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
+}

@@ -1,0 +1,201 @@
+package camera
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/smarteye/smarteye/ingest/live"
+	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/ingest/rtsp"
+	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/vision"
+	"github.com/smarteye/smarteye/vision/analysis"
+	"github.com/smarteye/smarteye/vision/cv"
+	"github.com/smarteye/smarteye/vision/models"
+)
+
+// Info is a camera as the API shows it: configuration, the stream's
+// status and statistics, and its analysis (detector, rates, errors).
+type Info struct {
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Kind      string `json:"kind"`
+	VehicleID string `json:"vehicle_id,omitempty"`
+	URL       string `json:"url"`                // password removed
+	Stream    any    `json:"stream"`             // status, codec, size, fps, bitrate, RTP loss, reconnects, last keyframe…
+	Analysis  any    `json:"analysis,omitempty"` // detector, analysis fps, tracks, decoder counters…
+	// Calibration is how the camera is placed on the ground: a homography's
+	// fit (reprojection error in metres), a drone's vehicle, or none.
+	Calibration map[string]any `json:"calibration,omitempty"`
+}
+
+// AnalysisInfo is a camera's analysis as the API shows it: its figures,
+// and how often it was started again after failing, and why it last did.
+type AnalysisInfo struct {
+	analysis.Stats
+	Restarts uint64 `json:"restarts"`
+	Stopped  string `json:"stopped,omitempty"`
+}
+
+// Cameras describes every camera, in configuration order.
+func (s *Supervisor) Cameras() []Info {
+	out := make([]Info, 0, len(s.cams))
+	for _, c := range s.cams {
+		in := Info{ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats(),
+			Calibration: s.deps.Place.Calibration(c.cfg.ID)}
+		if c.analyzer != nil {
+			c.mu.Lock()
+			in.Analysis = AnalysisInfo{Stats: c.analyzer.Stats(), Restarts: c.restarts, Stopped: c.analysisErr}
+			c.mu.Unlock()
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// state is the camera as the live feed shows it.
+func (s *Supervisor) state(c *cam) telemetry.Camera {
+	st := c.stream.Stats()
+	tc := telemetry.Camera{
+		ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle,
+		Status: string(st.Status), Since: st.Since, Reason: st.Reason, Codec: st.Codec,
+		Width: st.Width, Height: st.Height, FPS: st.FPS, Bitrate: st.Bitrate,
+		Detector: analysis.DetectorNone, Updated: time.Now(),
+	}
+	if c.analyzer != nil {
+		as := c.analyzer.Stats()
+		tc.Detector, tc.DetectorError, tc.AnalysisFPS, tc.Tracks = as.Detector, as.DetectorError, as.AnalysisFPS, as.Tracks
+		tc.Counts = c.analyzer.Counts()
+		c.mu.Lock()
+		if c.analysisErr != "" {
+			tc.DetectorError = "analysis stopped: " + c.analysisErr + "; starting it again"
+		}
+		c.mu.Unlock()
+	}
+	tc.Footprint = s.deps.Place.Footprint(c.cfg.ID, st.Width, st.Height)
+	tc.Zones = s.deps.Place.GroundZones(c.cfg.ID, c.zones, st.Width, st.Height)
+	tc.Calibration = s.deps.Place.Calibration(c.cfg.ID)
+	return tc
+}
+
+// boardState grades a camera for the status board: down when its stream
+// is, degraded when stalled or when its detector cannot run.
+func boardState(c telemetry.Camera) string {
+	switch {
+	case c.Status == string(rtsp.StatusDown):
+		return telemetry.StateDown
+	case c.Status != string(rtsp.StatusLive) || c.DetectorError != "":
+		return telemetry.StateDegraded
+	}
+	return telemetry.StateOK
+}
+
+func boardDetail(c telemetry.Camera) string {
+	switch {
+	case c.Status != string(rtsp.StatusLive):
+		return fmt.Sprintf("%s: %s", c.Status, c.Reason)
+	case c.DetectorError != "":
+		return fmt.Sprintf("live %.0f fps; %s cannot run: %s", c.FPS, c.Detector, c.DetectorError)
+	case c.Detector == analysis.DetectorNone:
+		return fmt.Sprintf("live %s %dx%d %.0f fps, not analysed", c.Codec, c.Width, c.Height, c.FPS)
+	}
+	return fmt.Sprintf("live %s %dx%d %.0f fps; %s %.1f frames/s, %d tracks", c.Codec, c.Width, c.Height, c.FPS, c.Detector, c.AnalysisFPS, c.Tracks)
+}
+
+// Hold records camera until until whatever its recording mode (a
+// supervision session); false for an unknown camera.
+func (s *Supervisor) Hold(camera string, until time.Time) bool {
+	if c := s.find(camera); c != nil {
+		c.recorder.Hold(until)
+		return true
+	}
+	return false
+}
+
+// Trigger starts event-mode recording around a camera's event at t.
+func (s *Supervisor) Trigger(camera string, t time.Time) {
+	if c := s.find(camera); c != nil {
+		c.recorder.Trigger(t)
+	}
+}
+
+// Recorder is the video recorder (nil without cameras).
+func (s *Supervisor) Recorder() *record.Recorder { return s.rec }
+
+// Relay is a camera's live relay (dashboard.Relays).
+func (s *Supervisor) Relay(id string) (*live.Relay, bool) {
+	if c := s.find(id); c != nil {
+		return c.relay, true
+	}
+	return nil, false
+}
+
+// Evidence is an alert's snapshot: the camera's analysed frame at t with
+// track's box drawn (alert.Evidence).
+func (s *Supervisor) Evidence(camera string, t time.Time, track uint64) (jpeg, thumb []byte) {
+	return s.evidenceWithin(camera, t, track, 2*time.Second)
+}
+
+// Snapshot is a remark's picture: the camera's analysed frame nearest t,
+// up to 10 s away (the analysis of a loaded machine runs behind).
+func (s *Supervisor) Snapshot(camera string, t time.Time) []byte {
+	j, _ := s.evidenceWithin(camera, t, 0, 10*time.Second)
+	return j
+}
+
+func (s *Supervisor) evidenceWithin(camera string, t time.Time, track uint64, window time.Duration) (jpeg, thumb []byte) {
+	if c := s.find(camera); c != nil && c.analyzer != nil {
+		return c.analyzer.EvidenceWithin(t, track, window)
+	}
+	return nil, nil
+}
+
+func (s *Supervisor) find(id string) *cam {
+	for _, c := range s.cams {
+		if c.cfg.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// AnalysisConfig is a camera's analysis. A camera that names no detector
+// gets the trained one (NanoDet) when it is installed in modelsDir, and
+// HOG otherwise, with a warning in the log and in the camera's status.
+func AnalysisConfig(cc Camera, snapDir, modelsDir string, log *slog.Logger) (analysis.Config, error) {
+	ac := analysis.Config{
+		Camera: cc.ID, Drone: cc.Kind == "drone", Detector: cc.Detector, Rate: cc.Rate, Gate: cc.Gate,
+		MinConfidence: cc.MinConfidence, SnapshotDir: snapDir, Log: log,
+		Tiles: analysis.Tiles{Cols: cc.Tiles.Cols, Rows: cc.Tiles.Rows, Scale: cc.Tiles.Scale, Overlap: cc.Tiles.Overlap},
+	}
+	m := cc.Model
+	if ac.Detector == "" {
+		switch {
+		case m.ONNX != "" || models.Installed(modelsDir):
+			ac.Detector = analysis.DetectorNanoDet
+		default:
+			ac.Detector = analysis.DetectorHOG
+			ac.Warning = fmt.Sprintf("no trained detector is installed in %s (run `smarteye models install`): HOG finds only upright people, and no vehicles", modelsDir)
+			log.Warn("camera runs HOG: "+ac.Warning, "camera", cc.ID)
+		}
+	}
+	switch ac.Detector {
+	case analysis.DetectorCascade, analysis.DetectorYOLO, analysis.DetectorNanoDet:
+		onnx := m.ONNX
+		if ac.Detector == analysis.DetectorNanoDet && onnx == "" {
+			onnx = models.Path(modelsDir)
+		}
+		ac.Model = &cv.ModelConfig{Kind: ac.Detector, Cascade: m.Cascade, Class: m.Class, MinSize: m.MinSize, Config: m.Config, Weights: m.Weights,
+			ONNX: onnx, Layout: vision.Layout(m.Layout), Names: m.Names, Input: m.Input, Confidence: m.Confidence, NMS: m.NMS, Keep: m.Keep,
+			ClassConfidence: m.ClassConfidence}
+	}
+	for _, z := range cc.Zones {
+		vz := vision.Zone{Name: z.Name, Classes: z.Classes, Dwell: z.Dwell.D(), MinCount: z.MinCount}
+		for _, p := range z.Polygon {
+			vz.Polygon = append(vz.Polygon, vision.Point{X: p[0], Y: p[1]})
+		}
+		ac.Zones = append(ac.Zones, vz)
+	}
+	return ac, ac.Validate()
+}
