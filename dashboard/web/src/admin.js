@@ -2,32 +2,14 @@
 // their own logins; admins also manage users and API tokens, end anyone's
 // login and read (and download) the audit log. Everything goes through the
 // same API as scripts use (/api/v1/users, /tokens, /auth/sessions, /audit).
+import { api } from "./api.js";
+import { loginFlow } from "./auth.js";
 import "./admin.css";
 
 const $ = (id) => document.getElementById(id);
 const ROLES = ["admin", "commander", "planner", "supervisor", "field"];
 const state = { user: null, ready: false, tab: "me", loaded: {} };
 globalThis.smarteyeAdmin = state; // for operators' scripts and the browser tests
-
-class LoggedOut extends Error {}
-
-async function api(method, url, body) {
-  const opts = { method, headers: {} };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const r = await fetch(url, opts);
-  if (r.status === 401) {
-    showLogin("Your session has ended. Log in again.");
-    throw new LoggedOut();
-  }
-  if (!r.ok) {
-    const msg = (await r.json().catch(() => ({}))).error || `${r.status} ${r.statusText}`;
-    throw new Error(msg);
-  }
-  return r.status === 204 ? null : r.json();
-}
 
 const when = (t) => (t ? new Date(t).toLocaleString() : "—");
 const el = (tag, { dataset, ...props } = {}, ...kids) => {
@@ -47,32 +29,8 @@ function toast(msg) {
   toast.timer = setTimeout(() => (t.hidden = true), 4000);
 }
 
-function showLogin(why = "") {
-  $("login").hidden = false;
-  $("main").hidden = true;
-  $("logout").hidden = true;
-  $("login-error").textContent = why;
-  state.ready = "login";
-}
-
-$("login").onsubmit = async (e) => {
-  e.preventDefault();
-  $("login-error").textContent = "";
-  const r = await fetch("api/v1/auth/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
-  if (!r.ok) {
-    $("login-error").textContent = (await r.json().catch(() => ({}))).error || "Login failed";
-    return;
-  }
-  location.reload();
-};
-$("logout").onclick = async () => {
-  await fetch("api/v1/auth/logout", { method: "POST" });
-  location.reload();
-};
+// Logging in and out (auth.js).
+const login = loginFlow({ form: $("login"), loggedIn: ["main", "logout"], onShow: () => (state.ready = "login") });
 
 // A button that runs fn, showing its error in errorEl (or a toast).
 function action(label, fn, { danger = false, confirmText = "" } = {}) {
@@ -83,7 +41,7 @@ function action(label, fn, { danger = false, confirmText = "" } = {}) {
     try {
       await fn();
     } catch (err) {
-      if (!(err instanceof LoggedOut)) toast(err.message);
+      if (!(err.login)) toast(err.message);
     } finally {
       b.disabled = false;
     }
@@ -113,7 +71,7 @@ async function refresh() {
     await load();
     state.loaded[state.tab] = Date.now();
   } catch (err) {
-    if (!(err instanceof LoggedOut)) toast(err.message);
+    if (!(err.login)) toast(err.message);
   }
 }
 
@@ -128,11 +86,11 @@ async function loadMe() {
     : u.source === "ldap"
       ? "Your password is the directory's: change it there."
       : "Your account is in the configuration file: an administrator changes its password there.";
-  const logins = await api("GET", "api/v1/auth/sessions");
+  const logins = await api("api/v1/auth/sessions");
   $("my-logins").tBodies[0].replaceChildren(...logins.map((l) => el("tr", { dataset: { id: l.id } },
     td(when(l.created_at)), td(when(l.last_seen_at)), td(l.remote_addr), td(browserName(l.user_agent)),
     td(l.current ? tag("this browser", "current") : action("End", async () => {
-      await api("DELETE", `api/v1/auth/sessions/${encodeURIComponent(l.id)}`);
+      await api(`api/v1/auth/sessions/${encodeURIComponent(l.id)}`, { method: "DELETE" });
       toast("Login ended");
       await loadMe();
     }, { danger: true })))));
@@ -151,19 +109,19 @@ $("password-form").onsubmit = async (e) => {
     return;
   }
   try {
-    await api("POST", "api/v1/auth/password", { current: $("pw-current").value, new: $("pw-new").value });
+    await api("api/v1/auth/password", { method: "POST", body: { current: $("pw-current").value, new: $("pw-new").value } });
     e.target.reset();
     toast("Password changed; your other logins have ended");
     state.passwordChanged = true;
     await loadMe();
   } catch (err) {
-    if (!(err instanceof LoggedOut)) $("password-error").textContent = err.message;
+    if (!(err.login)) $("password-error").textContent = err.message;
   }
 };
 
 // Users.
 async function loadUsers() {
-  const users = await api("GET", "api/v1/users");
+  const users = await api("api/v1/users");
   state.users = users;
   $("users").tBodies[0].replaceChildren(...users.map(userRow));
 }
@@ -189,7 +147,7 @@ function userRow(u) {
       }),
       " ",
       action("Delete", async () => {
-        await api("DELETE", `api/v1/users/${encodeURIComponent(u.name)}`);
+        await api(`api/v1/users/${encodeURIComponent(u.name)}`, { method: "DELETE" });
         toast(`${u.name} deleted`);
         await loadUsers();
       }, { danger: true, confirmText: `Delete ${u.name}? Their logins end at once.` }),
@@ -199,10 +157,10 @@ function userRow(u) {
 
 async function change(u, fields, done) {
   try {
-    await api("PATCH", `api/v1/users/${encodeURIComponent(u.name)}`, fields);
+    await api(`api/v1/users/${encodeURIComponent(u.name)}`, { method: "PATCH", body: fields });
     toast(done);
   } catch (err) {
-    if (!(err instanceof LoggedOut)) toast(err.message);
+    if (!(err.login)) toast(err.message);
   }
   await loadUsers();
 }
@@ -211,24 +169,24 @@ $("user-form").onsubmit = async (e) => {
   e.preventDefault();
   $("user-error").textContent = "";
   try {
-    const u = await api("POST", "api/v1/users", { name: $("nu-name").value, role: $("nu-role").value, team: $("nu-team").value, password: $("nu-password").value });
+    const u = await api("api/v1/users", { method: "POST", body: { name: $("nu-name").value, role: $("nu-role").value, team: $("nu-team").value, password: $("nu-password").value } });
     e.target.reset();
     toast(`${u.name} made`);
     await loadUsers();
   } catch (err) {
-    if (!(err instanceof LoggedOut)) $("user-error").textContent = err.message;
+    if (!(err.login)) $("user-error").textContent = err.message;
   }
 };
 
 // API tokens.
 async function loadTokens() {
-  const tokens = await api("GET", "api/v1/tokens");
+  const tokens = await api("api/v1/tokens");
   $("tokens").tBodies[0].replaceChildren(...tokens.map((t) => el("tr", { className: t.revoked_at ? "off" : "", dataset: { id: t.id } },
     td(t.name), td(t.role), td(t.team || ""), td(t.read_only ? tag("configuration file", "ro") : when(t.created_at)),
     td(t.expires_at ? when(t.expires_at) : "never"), td(t.read_only ? "—" : when(t.last_used_at)),
     td(t.revoked_at ? tag("revoked " + when(t.revoked_at), "revoked") : tag("active")),
     td(t.read_only || t.revoked_at ? null : action("Revoke", async () => {
-      await api("DELETE", `api/v1/tokens/${encodeURIComponent(t.id)}`);
+      await api(`api/v1/tokens/${encodeURIComponent(t.id)}`, { method: "DELETE" });
       toast(`${t.name} revoked`);
       await loadTokens();
     }, { danger: true, confirmText: `Revoke ${t.name}? Scripts using it stop at once.` })))));
@@ -238,24 +196,24 @@ $("token-form").onsubmit = async (e) => {
   e.preventDefault();
   $("token-error").textContent = "";
   try {
-    const t = await api("POST", "api/v1/tokens", { name: $("nt-name").value, role: $("nt-role").value, team: $("nt-team").value, expires_in_days: Number($("nt-days").value) || 0 });
+    const t = await api("api/v1/tokens", { method: "POST", body: { name: $("nt-name").value, role: $("nt-role").value, team: $("nt-team").value, expires_in_days: Number($("nt-days").value) || 0 } });
     $("new-token").hidden = false;
     $("new-token-value").textContent = t.token;
     e.target.reset();
     await loadTokens();
   } catch (err) {
-    if (!(err instanceof LoggedOut)) $("token-error").textContent = err.message;
+    if (!(err.login)) $("token-error").textContent = err.message;
   }
 };
 
 // Everybody's logins.
 async function loadLogins() {
-  const logins = await api("GET", "api/v1/auth/sessions?all=true");
+  const logins = await api("api/v1/auth/sessions?all=true");
   $("logins").tBodies[0].replaceChildren(...logins.map((l) => el("tr", { dataset: { id: l.id, user: l.user } },
     td(l.user, " ", l.current ? tag("this browser", "current") : null), td(l.role + (l.team ? " · " + l.team : "")), td(l.remote_addr),
     td(when(l.created_at)), td(when(l.last_seen_at)), td(tag(l.source)),
     td(l.current ? null : action("End", async () => {
-      await api("DELETE", `api/v1/auth/sessions/${encodeURIComponent(l.id)}`);
+      await api(`api/v1/auth/sessions/${encodeURIComponent(l.id)}`, { method: "DELETE" });
       toast(`${l.user}'s login ended`);
       await loadLogins();
     }, { danger: true })))));
@@ -276,7 +234,7 @@ async function loadAudit() {
   csv.set("format", "csv");
   csv.set("limit", "10000");
   $("audit-csv").href = `api/v1/audit?${csv}`;
-  const rows = await api("GET", `api/v1/audit?${q}`);
+  const rows = await api(`api/v1/audit?${q}`);
   state.audit = rows;
   $("audit").tBodies[0].replaceChildren(...rows.map((e) => el("tr", { dataset: { action: e.action } },
     td(when(e.time)), td(e.actor), td(e.action), td([e.object_type, e.object_id].filter(Boolean).join(" ")), td(e.remote_addr || ""),
@@ -285,16 +243,12 @@ async function loadAudit() {
 }
 $("audit-form").onsubmit = (e) => {
   e.preventDefault();
-  loadAudit().catch((err) => err instanceof LoggedOut || toast(err.message));
+  loadAudit().catch((err) => err.login || toast(err.message));
 };
 
 async function boot() {
-  const r = await fetch("api/v1/auth/me");
-  if (r.status === 401) return showLogin();
-  state.user = await r.json();
-  $("whoami").textContent = `${state.user.user} · ${state.user.role}`;
-  $("logout").hidden = false;
-  $("main").hidden = false;
+  state.user = await login.start();
+  if (!state.user) return;
   const admin = state.user.permissions.includes("accounts");
   for (const b of document.querySelectorAll("[data-admin]")) b.hidden = !admin;
   roleSelect($("nu-role"), "field");

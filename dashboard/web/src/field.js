@@ -3,6 +3,8 @@
 // map and a thumbnail; distance and direction come from the phone's own
 // position when the browser shares it. Acknowledge, resolve, dismiss, with
 // a comment; a new alert beeps and vibrates.
+import { api } from "./api.js";
+import { briefRefusal, loginFlow } from "./auth.js";
 import "./field.css";
 
 const $ = (id) => document.getElementById(id);
@@ -10,39 +12,15 @@ const MAP_W = 320, MAP_H = 200, MAP_SCALE = 1; // as the server draws map.svg (p
 const state = { user: null, team: "", alerts: new Map(), me: null, connected: false, ready: false, beeps: 0, vibrations: 0, shown: {} };
 globalThis.smarteyeField = state; // for operators' scripts and the browser tests
 
-async function api(url, opts) {
-  const r = await fetch(url, opts);
-  if (r.status === 401) {
-    showLogin("Your session has ended. Log in again.");
-    throw new Error("not logged in");
-  }
-  return r;
-}
-
-function showLogin(why = "") {
-  $("login").hidden = false;
-  $("main").hidden = true;
-  $("logout").hidden = true;
-  $("login-error").textContent = why;
-}
-
-$("login").onsubmit = async (e) => {
-  e.preventDefault();
-  const r = await fetch("api/v1/auth/login", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
-  if (!r.ok) {
-    $("login-error").textContent = r.status === 429 ? "Too many attempts; wait a minute." : "Wrong user name or password.";
-    return;
-  }
-  audio(); // the login tap allows sound from now on
-  start();
-};
-$("logout").onclick = async () => {
-  await fetch("api/v1/auth/logout", { method: "POST" });
-  location.reload();
-};
+// Logging in (auth.js): the login tap also allows sound from now on, so
+// the page is not reloaded after it.
+const login = loginFlow({
+  form: $("login"), loggedIn: ["main", "logout"], refusal: briefRefusal,
+  onLoggedIn: () => {
+    audio();
+    start().catch(() => login.show());
+  },
+});
 
 // Sound needs a user gesture first; the login tap or the button gives it.
 let ctx = null;
@@ -73,14 +51,11 @@ function alarm() {
 }
 
 async function start() {
-  const r = await fetch("api/v1/auth/me");
-  if (r.status === 401) return showLogin();
-  state.user = await r.json();
+  const user = await login.start();
+  if (!user) return;
+  state.user = user;
   state.team = new URLSearchParams(location.search).get("team") ?? state.user.team ?? "";
   $("team").textContent = `${state.user.user} · ${state.team ? "team " + state.team : "all teams"}`;
-  $("login").hidden = true;
-  $("main").hidden = false;
-  $("logout").hidden = false;
   if (!ctx) $("sound").hidden = false;
   locate();
   connect();
@@ -91,18 +66,22 @@ async function start() {
 async function load() {
   const q = new URLSearchParams({ status: "open,acknowledged", limit: "50" });
   if (state.team) q.set("team", state.team);
-  const r = await api(`api/v1/alerts?${q}`);
-  if (!r.ok) return;
-  for (const a of (await r.json()).reverse()) upsert(a, false);
+  const alerts = await api(`api/v1/alerts?${q}`).catch(() => null);
+  if (!alerts) return;
+  for (const a of alerts.reverse()) upsert(a, false);
   render(); // also when there are none: the page says so
 }
 
 // The live feed carries only this team's alerts: a few hundred bytes each.
-let backoff = 1000;
+// One feed at a time: it stops while the login form is shown and starts
+// again with the next login.
+let backoff = 1000, socket = null, retry = 0;
 function connect() {
+  clearTimeout(retry);
+  if (socket) return;
   const q = new URLSearchParams({ types: "alert", batch: "1" });
   if (state.team) q.set("team", state.team);
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${location.pathname.replace(/field\/?$/, "")}api/v1/live?${q}`);
+  const ws = (socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${location.pathname.replace(/field\/?$/, "")}api/v1/live?${q}`));
   ws.onopen = () => {
     state.connected = true;
     backoff = 1000;
@@ -115,11 +94,13 @@ function connect() {
     for (const u of Array.isArray(msg) ? msg : [msg]) if (u.type === "alert") upsert(u.alert, true);
   };
   ws.onclose = () => {
+    socket = null;
     state.connected = false;
     $("link").classList.remove("on");
+    if (login.shown) return; // logged out: no reconnecting
     $("banner").hidden = false;
-    fetch("api/v1/auth/me").then((r) => r.status === 401 && showLogin("Your session has ended. Log in again.")).catch(() => {});
-    setTimeout(connect, backoff);
+    login.check();
+    retry = setTimeout(connect, backoff);
     backoff = Math.min(backoff * 2, 30000);
   };
 }
@@ -174,13 +155,9 @@ function card(a) {
     err.textContent = "";
     el.querySelectorAll("button").forEach((b) => (b.disabled = true));
     try {
-      const r = await api(`api/v1/alerts/${a.id}/${step}`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ comment: el.querySelector(".comment").value }),
-      });
-      if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
+      const next = await api(`api/v1/alerts/${encodeURIComponent(a.id)}/${step}`, { method: "POST", body: { comment: el.querySelector(".comment").value } });
       el.querySelector(".comment").value = "";
-      upsert(await r.json(), false);
+      upsert(next, false);
     } catch (e) {
       err.textContent = `Not sent: ${e.message}`;
     } finally {
@@ -212,8 +189,10 @@ function fill(el, a) {
 
 // Where the phone is: distance and direction to each alert, and a dot on
 // its small map when it is inside it.
+let located = false;
 function locate() {
-  if (!navigator.geolocation) return;
+  if (!navigator.geolocation || located) return;
+  located = true;
   navigator.geolocation.watchPosition(
     (p) => {
       state.me = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy };
@@ -251,4 +230,4 @@ function distance(a) {
 }
 
 setInterval(() => state.alerts.size && render(), 30000);
-start().catch(() => showLogin());
+start().catch(() => login.show());

@@ -9,6 +9,8 @@ import "maplibre-gl/dist/maplibre-gl.css";
 // Vite drops MapLibre's worker unless it is bundled as one and handed over.
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url";
 import "./style.css";
+import { api } from "./api.js";
+import { loginFlow } from "./auth.js";
 import { CLASS_COLOURS, Player } from "./player.js";
 import { Wall } from "./wall.js";
 
@@ -33,66 +35,27 @@ globalThis.smarteye = state;
 
 const $ = (id) => document.getElementById(id);
 
-async function getJSON(url) {
-  const r = await fetch(url);
-  if (r.status === 401) {
-    state.loggedOut();
-    throw new Error("not logged in");
-  }
-  if (!r.ok) throw new Error(`${url}: ${r.status} ${(await r.text()).slice(0, 200)}`);
-  return r.json();
-}
-
-// Logging in and out. The session is an HttpOnly cookie: the page never sees it.
-state.loggedOut = (why = "Your session has ended. Log in again.") => {
-  if (!$("login").hidden) return;
-  state.wall?.hide();
-  $("login-error").textContent = state.user ? why : "";
-  $("login").hidden = false;
-  $("user").hidden = true;
-};
-state.checkLogin = async () => {
-  const r = await fetch("api/v1/auth/me").catch(() => null);
-  if (r?.status === 401) state.loggedOut();
-};
+// Logging in and out (auth.js). The session is an HttpOnly cookie: the
+// page never sees it. A 401 from the API shows the form again; the live
+// feed stops reconnecting then.
+const login = loginFlow({ form: $("login-form"), overlay: $("login"), loggedIn: ["user"], onShow: () => state.wall?.hide() });
+state.loggedOut = (why) => login.ended(why);
+state.checkLogin = () => login.check();
 
 async function boot() {
-  $("login-form").onsubmit = async (e) => {
-    e.preventDefault();
-    $("login-error").textContent = "";
-    const r = await fetch("api/v1/auth/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    }).catch((err) => ({ ok: false, json: async () => ({ error: err.message }) }));
-    if (!r.ok) {
-      $("login-error").textContent = (await r.json().catch(() => ({}))).error || "Login failed";
-      return;
-    }
-    location.reload();
-  };
-  $("logout").onclick = async () => {
-    await fetch("api/v1/auth/logout", { method: "POST" });
-    location.reload();
-  };
-  const r = await fetch("api/v1/auth/me");
-  if (r.status === 401) {
+  state.user = await login.start();
+  if (!state.user) {
     $("site").textContent = "";
-    state.loggedOut();
     state.ready = "login";
     return;
   }
-  if (!r.ok) throw new Error(`smarteye did not answer (${r.status})`);
-  state.user = await r.json();
-  $("user").hidden = false;
-  $("whoami").textContent = `${state.user.user} · ${state.user.role}`;
   await start();
 }
 
 const empty = () => ({ type: "FeatureCollection", features: [] });
 
 async function start() {
-  const { sites } = await getJSON("api/v1/sites");
+  const { sites } = await api("api/v1/sites");
   const site = sites[0];
   state.site = site || null;
   $("site").textContent = site ? `${site.name}${site.synthetic && !/synthetic/i.test(site.name) ? " (synthetic data)" : ""}` : "no site configured";
@@ -162,7 +125,7 @@ async function start() {
   });
   const loadHeat = () => {
     const from = new Date(Date.now() - HEAT_MS).toISOString();
-    getJSON(`api/v1/geo/detections?from=${from}&limit=20000`)
+    api(`api/v1/geo/detections?from=${from}&limit=20000`)
       .then((fc) => {
         state.heat = fc.features.length;
         map.getSource("heat")?.setData(fc);
@@ -342,7 +305,7 @@ function connect(map) {
     };
     ws.onclose = () => {
       state.connected = false;
-      if (!$("login").hidden) return; // logged out: no reconnecting
+      if (login.shown) return; // logged out: no reconnecting
       $("banner").hidden = false;
       state.checkLogin();
       setTimeout(open, backoff);
@@ -403,7 +366,7 @@ function upsertAlert(map, a) {
   renderAlerts(map);
 }
 async function loadAlerts(map) {
-  const as = await getJSON("api/v1/alerts?status=open,acknowledged&limit=100");
+  const as = await api("api/v1/alerts?status=open,acknowledged&limit=100");
   for (const a of as.reverse()) upsertAlert(map, a);
 }
 function renderAlerts(map) {

@@ -5,6 +5,7 @@
 // carry: the server stamps WebRTC frames with their capture time as the RTP
 // timestamp, and tells MSE players the capture time of media time 0.
 
+import { api } from "./api.js";
 import { boxesAt } from "./overlay.js";
 
 const WEBRTC_TIMEOUT_MS = 6000; // no frame by then: fall back to MSE
@@ -105,12 +106,10 @@ export class Player {
       pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
       setTimeout(resolve, 2000);
     });
-    const r = await fetch(`api/v1/cameras/${encodeURIComponent(this.camera)}/whep`, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp" },
-      body: pc.localDescription.sdp,
+    // A 401 shows the page's login form (api.js).
+    const r = await api(`api/v1/cameras/${encodeURIComponent(this.camera)}/whep`, {
+      method: "POST", body: pc.localDescription.sdp, type: "application/sdp", raw: true,
     });
-    if (r.status === 401) this.app.loggedOut?.();
     if (r.status !== 201) throw new Error(`WHEP ${r.status}: ${(await r.text()).slice(0, 200)}`);
     this.whepURL = r.headers.get("Location");
     await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
@@ -140,7 +139,7 @@ export class Player {
       this.pc = null;
     }
     if (this.whepURL) {
-      fetch(this.whepURL.replace(/^\//, ""), { method: "DELETE" }).catch(() => {});
+      api(this.whepURL.replace(/^\//, ""), { method: "DELETE", relogin: false }).catch(() => {});
       this.whepURL = null;
     }
     this.video.srcObject = null;

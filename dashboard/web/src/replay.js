@@ -6,6 +6,8 @@
 import { Map, Marker, setWorkerUrl } from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url";
+import { api, onUnauthorized } from "./api.js";
+import { esc } from "./escape.js";
 import "./replay.css";
 
 setWorkerUrl(workerUrl);
@@ -31,12 +33,11 @@ const state = {
 };
 globalThis.smarteyeReplay = state;
 
-async function getJSON(url) {
-  const r = await fetch(url);
-  if (r.status === 401) throw Object.assign(new Error("not logged in"), { login: true });
-  if (!r.ok) throw new Error(`${url}: ${r.status} ${(await r.text()).slice(0, 200)}`);
-  return r.json();
-}
+// Replay has no login form of its own: a page without a login (or whose
+// login ended) points to the command centre's.
+onUnauthorized(() => {
+  $("login-needed").hidden = false;
+});
 
 const iso = (ms) => new Date(ms).toISOString();
 // datetime-local inputs are in the browser's time zone.
@@ -74,10 +75,9 @@ async function boot() {
   };
   let sites;
   try {
-    ({ sites } = await getJSON("api/v1/sites"));
+    ({ sites } = await api("api/v1/sites"));
   } catch (err) {
     if (err.login) {
-      $("login-needed").hidden = false;
       state.ready = "login";
       return;
     }
@@ -115,9 +115,11 @@ async function boot() {
 async function load() {
   const url = `api/v1/replay?from=${iso(state.from)}&to=${iso(state.to)}`;
   $("loading").textContent = "loading…";
-  const r = await fetch(url);
-  if (!r.ok) {
-    state.error = `${r.status} ${(await r.text()).slice(0, 200)}`;
+  let r;
+  try {
+    r = await api(url, { raw: true });
+  } catch (err) {
+    state.error = err.status ? `${err.status} ${err.message}` : err.message;
     $("loading").textContent = `replay failed: ${state.error}`;
     return;
   }
@@ -311,7 +313,7 @@ function drawMap() {
       const el = document.createElement("div");
       el.className = "vehicle";
       el.dataset.id = id;
-      el.innerHTML = `<svg viewBox="-11 -11 22 22" width="22" height="22"><path d="M0,-10 L7,8 L0,4 L-7,8 Z" fill="#00e5ff" stroke="#000"/></svg><div class="vlabel">${id}</div>`;
+      el.innerHTML = `<svg viewBox="-11 -11 22 22" width="22" height="22"><path d="M0,-10 L7,8 L0,4 L-7,8 Z" fill="#00e5ff" stroke="#000"/></svg><div class="vlabel">${esc(id)}</div>`;
       m = new Marker({ element: el, rotationAlignment: "map" }).setLngLat([v.lon, v.lat]).addTo(map);
       markers.set(id, m);
     }
@@ -413,7 +415,7 @@ function addTile(cam) {
   const ms = new MediaSource();
   tile.video.src = URL.createObjectURL(ms);
   tile.ready = new Promise((resolve) => ms.addEventListener("sourceopen", resolve, { once: true })).then(async () => {
-    const list = await getJSON(`api/v1/cameras/${encodeURIComponent(cam.id)}/recordings?from=${iso(state.from)}&to=${iso(state.to)}`);
+    const list = await api(`api/v1/cameras/${encodeURIComponent(cam.id)}/recordings?from=${iso(state.from)}&to=${iso(state.to)}`);
     tile.segs = list.segments.map((s) => ({ ...s, a: Date.parse(s.start), z: Date.parse(s.end) }));
     const codec = list.segments[0]?.codec === "H265" ? "hvc1.1.6.L93.B0" : "avc1.42c01e";
     tile.sb = ms.addSourceBuffer(`video/mp4; codecs="${codec}"`);
@@ -434,8 +436,8 @@ function ensure(tile, s) {
   if (tile.appended.has(s.id)) return tile.appended.get(s.id);
   const p = (tile.queue = tile.queue.then(async () => {
     const [init, media] = await Promise.all([
-      fetch(`api/v1/recordings/${s.id}/init.mp4`).then((r) => r.arrayBuffer()),
-      fetch(`api/v1/recordings/${s.id}/media.m4s`).then((r) => r.arrayBuffer()),
+      api(`api/v1/recordings/${encodeURIComponent(s.id)}/init.mp4`, { raw: true }).then((r) => r.arrayBuffer()),
+      api(`api/v1/recordings/${encodeURIComponent(s.id)}/media.m4s`, { raw: true }).then((r) => r.arrayBuffer()),
     ]);
     const sb = tile.sb;
     const now = (state.t - state.from) / 1000;

@@ -6,6 +6,9 @@
 // recording on the replay page (framed), the remarks on its timeline (a
 // click shows the video at that moment), the curve, the report and the
 // audit log.
+import { api } from "./api.js";
+import { briefRefusal, loginFlow } from "./auth.js";
+import { esc } from "./escape.js";
 import { Player } from "./player.js";
 import "./tile.css";
 import "./session.css";
@@ -22,41 +25,20 @@ const state = {
 };
 globalThis.smarteyeSession = state;
 
-async function api(url, opts = {}) {
-  const r = await fetch(url, opts);
-  if (r.status === 401) {
-    showLogin();
-    throw Object.assign(new Error("not logged in"), { login: true });
-  }
-  const text = await r.text();
-  const body = text && r.headers.get("Content-Type")?.startsWith("application/json") ? JSON.parse(text) : text;
-  if (!r.ok) throw new Error(body?.error || `${r.status} ${String(body).slice(0, 200)}`);
-  return body;
-}
-const post = (url, method, body) => api(url, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+const post = (url, method, body) => api(url, { method, body });
 
 const fmtTime = (t) => new Date(t).toLocaleTimeString();
 const fmtDate = (t) => new Date(t).toLocaleString();
 const toLocalInput = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
-function showLogin() {
-  $("login").hidden = false;
-  $("list-view").hidden = $("session-view").hidden = true;
-}
-$("login").onsubmit = async (e) => {
-  e.preventDefault();
-  const r = await fetch("api/v1/auth/login", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("user").value, password: $("password").value }),
-  });
-  if (!r.ok) {
-    $("login-error").textContent = r.status === 429 ? "Too many attempts; wait a minute." : "Wrong user name or password.";
-    return;
-  }
-  $("login").hidden = true;
-  start();
-};
+// Logging in (auth.js). After a first login the page starts; after one
+// that follows an ended session it starts afresh (its feeds and timers
+// were running).
+const login = loginFlow({
+  form: $("login"), refusal: briefRefusal,
+  onShow: () => ($("list-view").hidden = $("session-view").hidden = true),
+  onLoggedIn: () => (state.me ? location.reload() : start()),
+});
 
 // toast shows a notification on the page, and as a system notification
 // when the browser allows it.
@@ -84,7 +66,7 @@ function listenForNotices() {
         const e = x.event;
         if (!e || !e.kind?.startsWith("session.")) continue;
         const d = e.data || {};
-        if (!state.me?.permissions.includes("sessions") && !(d.invited || []).includes(state.me?.name)) continue;
+        if (!state.me?.permissions.includes("sessions") && !(d.invited || []).includes(state.me?.user)) continue;
         if (state.session && d.session === state.session.id) continue; // the room tells it
         toast(e.message || e.kind, e.kind === "session.camera.down" ? "warn" : "info");
         if (!state.session) loadList();
@@ -97,10 +79,11 @@ function listenForNotices() {
 
 async function start() {
   try {
-    state.me = await api("api/v1/auth/me");
+    state.me = await login.start();
   } catch {
     return;
   }
+  if (!state.me) return;
   if (globalThis.Notification?.permission === "default") document.addEventListener("click", () => Notification.requestPermission(), { once: true });
   listenForNotices();
   if (params.get("id")) return openSession(params.get("id"));
@@ -209,7 +192,7 @@ function header() {
         const ns = await post(`api/v1/sessions/${encodeURIComponent(s.id)}`, "PATCH", { state: s.state === "scheduled" ? "live" : "ended" });
         changed(ns);
       } catch (err) {
-        toast(err.message, "warn");
+        if (!err.login) toast(err.message, "warn");
       }
     };
     a.prepend(b);
@@ -272,7 +255,7 @@ function showVideo() {
     box.innerHTML = `<p class="waiting">Scheduled for ${esc(fmtDate(s.start))}. The cameras appear here when it goes live${s.can_edit ? ", or start it now" : ""}.</p>`;
   }
 }
-state.loggedOut = showLogin;
+state.loggedOut = (why) => login.ended(why);
 
 // seekRecording shows the recording at t (a remark clicked).
 function seekRecording(t) {
@@ -296,7 +279,7 @@ function renderRemarks() {
     const clock = `${Math.floor(offset / 60)}:${String(Math.abs(offset % 60)).padStart(2, "0")}`;
     li.innerHTML = `<button class="at" title="Show the recording at this moment">${esc(fmtTime(r.at))} <span class="muted">+${clock}</span></button>
       <b>${esc(r.author)}</b>${r.camera_id ? ` <span class="muted">on ${esc(r.camera_id)}</span>` : ""}<div class="body">${esc(r.body)}</div>
-      ${r.has_snapshot ? `<img loading="lazy" alt="snapshot" src="api/v1/sessions/${encodeURIComponent(s.id)}/remarks/${r.id}/snapshot.jpg" />` : ""}`;
+      ${r.has_snapshot ? `<img loading="lazy" alt="snapshot" src="api/v1/sessions/${encodeURIComponent(s.id)}/remarks/${encodeURIComponent(r.id)}/snapshot.jpg" />` : ""}`;
     li.querySelector(".at").onclick = () => seekRecording(r.at) || toast("The recording is shown once the session has ended.");
     ol.append(li);
   }
@@ -356,7 +339,7 @@ function drawChart() {
     const end = i + 1 < a.points.length ? x(a.points[i + 1].t) : W;
     d += `${i ? "L" : "M"}${x(p.t).toFixed(1)} ${y(p.people).toFixed(1)}L${end.toFixed(1)} ${y(p.people).toFixed(1)}`;
   });
-  const marks = state.remarks.map((r) => `<line class="mark" data-id="${r.id}" x1="${x(r.at)}" x2="${x(r.at)}" y1="0" y2="${H}"><title>${esc(r.author)}: ${esc(r.body)}</title></line>`).join("");
+  const marks = state.remarks.map((r) => `<line class="mark" data-id="${esc(r.id)}" x1="${x(r.at)}" x2="${x(r.at)}" y1="0" y2="${H}"><title>${esc(r.author)}: ${esc(r.body)}</title></line>`).join("");
   svg.innerHTML = `<path class="area" d="${d}L${W} ${H}L0 ${H}Z"/><path class="line" d="${d}"/>${marks}`;
   for (const m of svg.querySelectorAll(".mark")) {
     m.onclick = () => seekRecording(state.remarks.find((r) => String(r.id) === m.dataset.id).at);
@@ -407,7 +390,7 @@ function openRoom() {
   });
   es.onerror = () => {
     state.roomOpen = false;
-    if (es.readyState === EventSource.CLOSED) fetch("api/v1/auth/me").then((r) => r.status === 401 && showLogin());
+    if (es.readyState === EventSource.CLOSED) login.check();
   };
 }
 

@@ -1,5 +1,6 @@
 // The video wall: 1, 4, 9 or 16 tiles, each playing a camera live. The
 // layout and each tile's camera are kept in the browser (localStorage).
+import { esc } from "./escape.js";
 import { Player } from "./player.js";
 
 const LAYOUTS = [1, 4, 9, 16];
@@ -45,7 +46,7 @@ export class Wall {
       const cell = document.createElement("div");
       cell.className = "cell";
       const pick = document.createElement("select");
-      pick.innerHTML = `<option value="">— empty —</option>` + ids.map((id) => `<option value="${id}">${this.app.cameras.get(id)?.name || id}</option>`).join("");
+      pick.innerHTML = `<option value="">— empty —</option>` + ids.map((id) => `<option value="${esc(id)}">${esc(this.app.cameras.get(id)?.name || id)}</option>`).join("");
       const id = this.choice[i] !== undefined ? this.choice[i] : ids[i % Math.max(ids.length, 1)] || "";
       pick.value = ids.includes(id) ? id : "";
       const box = document.createElement("div");
