@@ -8,6 +8,8 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 )
 
 // The alert map: what the field page shows instead of a map library, a
@@ -26,7 +28,7 @@ func (s *Server) alertMap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.Lat == nil || a.Lon == nil {
-		writeError(w, http.StatusNotFound, "alert "+a.ID.String()+" has no position")
+		api.WriteError(w, http.StatusNotFound, "alert "+a.ID.String()+" has no position")
 		return
 	}
 	lat0, lon0 := *a.Lat, *a.Lon

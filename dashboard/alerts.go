@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -42,7 +44,7 @@ const (
 
 func (s *Server) alertsReady(w http.ResponseWriter) bool {
 	if s.deps.Alerts == nil || s.deps.AlertStore == nil {
-		writeError(w, http.StatusServiceUnavailable, "alerts are not running")
+		api.WriteError(w, http.StatusServiceUnavailable, "alerts are not running")
 		return false
 	}
 	return true
@@ -57,7 +59,7 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 	if rules == nil {
 		rules = []alert.Rule{}
 	}
-	writeJSON(w, http.StatusOK, rules)
+	api.WriteJSON(w, http.StatusOK, rules)
 }
 
 // GET /api/v1/rules/{id}
@@ -67,16 +69,16 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
 	}
 	rule, ok := s.deps.Alerts.Rule(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no rule "+strconv.Quote(r.PathValue("id")))
+		api.WriteError(w, http.StatusNotFound, "no rule "+strconv.Quote(r.PathValue("id")))
 		return
 	}
-	writeJSON(w, http.StatusOK, rule)
+	api.WriteJSON(w, http.StatusOK, rule)
 }
 
 // POST /api/v1/rules, PUT /api/v1/rules/{id}: the rule as JSON; unknown
 // fields are refused, so that a misspelt key is not silently ignored.
 func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) || !s.alertsReady(w) {
+	if !api.SameOrigin(w, r) || !s.alertsReady(w) {
 		return
 	}
 	var rule alert.Rule
@@ -85,18 +87,18 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 	if err := dec.Decode(&rule); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "a rule is at most 16 KiB")
+			api.WriteError(w, http.StatusRequestEntityTooLarge, "a rule is at most 16 KiB")
 			return
 		}
-		writeError(w, http.StatusBadRequest, "not a rule: "+err.Error())
+		api.WriteError(w, http.StatusBadRequest, "not a rule: "+err.Error())
 		return
 	}
-	if at := nulText(reflect.ValueOf(rule), ""); at != "" {
-		writeError(w, http.StatusBadRequest, "not a rule: "+at+" contains a NUL character")
+	if at := api.NulText(reflect.ValueOf(rule), ""); at != "" {
+		api.WriteError(w, http.StatusBadRequest, "not a rule: "+at+" contains a NUL character")
 		return
 	}
 	if dec.More() {
-		writeError(w, http.StatusBadRequest, "one rule per request")
+		api.WriteError(w, http.StatusBadRequest, "one rule per request")
 		return
 	}
 	create := r.Method == http.MethodPost
@@ -105,12 +107,12 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 			rule.ID = r.PathValue("id")
 		}
 		if rule.ID != r.PathValue("id") {
-			writeError(w, http.StatusBadRequest, "id: the body says "+strconv.Quote(rule.ID)+", the URL "+strconv.Quote(r.PathValue("id")))
+			api.WriteError(w, http.StatusBadRequest, "id: the body says "+strconv.Quote(rule.ID)+", the URL "+strconv.Quote(r.PathValue("id")))
 			return
 		}
 	}
 	if rule.Source != "" {
-		writeError(w, http.StatusBadRequest, "source is set by smarteye")
+		api.WriteError(w, http.StatusBadRequest, "source is set by smarteye")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -119,28 +121,28 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 	var inv *alert.InvalidError
 	switch {
 	case errors.As(err, &inv):
-		writeError(w, http.StatusBadRequest, strings.ReplaceAll(inv.Error(), "\n", "; "))
+		api.WriteError(w, http.StatusBadRequest, strings.ReplaceAll(inv.Error(), "\n", "; "))
 	case errors.Is(err, alert.ErrReadOnly):
-		writeError(w, http.StatusConflict, "rule "+strconv.Quote(rule.ID)+": "+err.Error())
+		api.WriteError(w, http.StatusConflict, "rule "+strconv.Quote(rule.ID)+": "+err.Error())
 	case errors.Is(err, alert.ErrExists):
-		writeError(w, http.StatusConflict, "rule "+strconv.Quote(rule.ID)+" exists; PUT /api/v1/rules/"+rule.ID+" replaces it")
+		api.WriteError(w, http.StatusConflict, "rule "+strconv.Quote(rule.ID)+" exists; PUT /api/v1/rules/"+rule.ID+" replaces it")
 	case errors.Is(err, alert.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no rule "+strconv.Quote(rule.ID)+"; POST /api/v1/rules creates one")
+		api.WriteError(w, http.StatusNotFound, "no rule "+strconv.Quote(rule.ID)+"; POST /api/v1/rules creates one")
 	case err != nil:
 		s.log.Warn("put rule", "rule", rule.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the rule could not be stored: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the rule could not be stored: the database did not answer")
 	default:
 		code := http.StatusOK
 		if create {
 			code = http.StatusCreated
 		}
-		writeJSON(w, code, saved)
+		api.WriteJSON(w, code, saved)
 	}
 }
 
 // DELETE /api/v1/rules/{id}
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) || !s.alertsReady(w) {
+	if !api.SameOrigin(w, r) || !s.alertsReady(w) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -148,12 +150,12 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	switch err := s.deps.Alerts.DeleteRule(ctx, id); {
 	case errors.Is(err, alert.ErrReadOnly):
-		writeError(w, http.StatusConflict, "rule "+strconv.Quote(id)+": "+err.Error())
+		api.WriteError(w, http.StatusConflict, "rule "+strconv.Quote(id)+": "+err.Error())
 	case errors.Is(err, alert.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no rule "+strconv.Quote(id))
+		api.WriteError(w, http.StatusNotFound, "no rule "+strconv.Quote(id))
 	case err != nil:
 		s.log.Warn("delete rule", "rule", id, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the rule could not be deleted: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the rule could not be deleted: the database did not answer")
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -172,14 +174,14 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			if !slices.Contains(alertStatuses, st) {
-				writeError(w, http.StatusBadRequest, "status: a comma-separated list of open, acknowledged, resolved, dismissed")
+				api.WriteError(w, http.StatusBadRequest, "status: a comma-separated list of open, acknowledged, resolved, dismissed")
 				return
 			}
 			aq.Status = append(aq.Status, st)
 		}
 	}
 	if aq.Team = q.Get("team"); len(aq.Team) > 100 {
-		writeError(w, http.StatusBadRequest, "team: at most 100 characters")
+		api.WriteError(w, http.StatusBadRequest, "team: at most 100 characters")
 		return
 	}
 	for _, p := range []struct {
@@ -189,21 +191,21 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(p.key); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, p.key+": not an RFC 3339 time such as 2026-11-23T14:00:00Z")
+				api.WriteError(w, http.StatusBadRequest, p.key+": not an RFC 3339 time such as 2026-11-23T14:00:00Z")
 				return
 			}
 			*p.dst = t
 		}
 	}
 	if !aq.From.IsZero() && !aq.To.IsZero() && !aq.To.After(aq.From) {
-		writeError(w, http.StatusBadRequest, "to must be after from")
+		api.WriteError(w, http.StatusBadRequest, "to must be after from")
 		return
 	}
 	aq.Limit = 200
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxRows {
-			writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+			api.WriteError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
 			return
 		}
 		aq.Limit = n
@@ -213,19 +215,19 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	as, err := s.deps.AlertStore.Alerts(ctx, aq)
 	if err != nil {
 		s.log.Warn("list alerts", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "alerts could not be read: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "alerts could not be read: the database did not answer")
 		return
 	}
 	if as == nil {
 		as = []telemetry.Alert{}
 	}
-	writeJSON(w, http.StatusOK, as)
+	api.WriteJSON(w, http.StatusOK, as)
 }
 
 func alertID(w http.ResponseWriter, r *http.Request) (telemetry.UUID, bool) {
 	id, err := telemetry.ParseUUID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, http.StatusNotFound, "no alert "+strconv.Quote(r.PathValue("id"))+": alert ids are UUIDs")
+		api.WriteError(w, http.StatusNotFound, "no alert "+strconv.Quote(r.PathValue("id"))+": alert ids are UUIDs")
 		return id, false
 	}
 	return id, true
@@ -252,11 +254,11 @@ func (s *Server) readAlert(w http.ResponseWriter, r *http.Request) (telemetry.Al
 	a, err := s.deps.AlertStore.Alert(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no alert "+id.String())
+		api.WriteError(w, http.StatusNotFound, "no alert "+id.String())
 		return a, false
 	case err != nil:
 		s.log.Warn("read alert", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
 		return a, false
 	}
 	return a, true
@@ -278,13 +280,13 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.log.Warn("get alert", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
 		return
 	}
 	if d.Deliveries == nil {
 		d.Deliveries = []store.Delivery{}
 	}
-	writeJSON(w, http.StatusOK, d)
+	api.WriteJSON(w, http.StatusOK, d)
 }
 
 // GET /api/v1/alerts/{id}/snapshot.jpg?size=thumb: the triggering frame
@@ -299,7 +301,7 @@ func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	size := r.URL.Query().Get("size")
 	if size != "" && size != "thumb" && size != "full" {
-		writeError(w, http.StatusBadRequest, "size: thumb or full")
+		api.WriteError(w, http.StatusBadRequest, "size: thumb or full")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -307,9 +309,9 @@ func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
 	b, err := s.deps.AlertStore.AlertSnapshot(ctx, id, size == "thumb")
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "alert "+id.String()+" has no snapshot")
+		api.WriteError(w, http.StatusNotFound, "alert "+id.String()+" has no snapshot")
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "the snapshot could not be read: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the snapshot could not be read: the database did not answer")
 	default:
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Header().Set("Cache-Control", "private, max-age=86400, immutable") // a snapshot never changes
@@ -322,9 +324,9 @@ func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stepAlert(to string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// The body may be empty; when there is one it must be JSON.
-		checked := ownOrigin
+		checked := api.OwnOrigin
 		if r.ContentLength != 0 {
-			checked = sameOrigin
+			checked = api.SameOrigin
 		}
 		if !checked(w, r) || !s.alertsReady(w) {
 			return
@@ -340,31 +342,31 @@ func (s *Server) stepAlert(to string) http.HandlerFunc {
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&req); err != nil {
-				writeError(w, http.StatusBadRequest, `send {"comment": "…"} or nothing: `+err.Error())
+				api.WriteError(w, http.StatusBadRequest, `send {"comment": "…"} or nothing: `+err.Error())
 				return
 			}
 		}
 		if strings.IndexByte(req.Comment, 0) >= 0 {
-			writeError(w, http.StatusBadRequest, "comment: contains a NUL character")
+			api.WriteError(w, http.StatusBadRequest, "comment: contains a NUL character")
 			return
 		}
 		if len(req.Comment) > maxCommentBytes {
-			writeError(w, http.StatusBadRequest, "comment: at most 2000 bytes")
+			api.WriteError(w, http.StatusBadRequest, "comment: at most 2000 bytes")
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
-		a, err := s.deps.Alerts.Step(ctx, id, to, Who(r.Context()).Name, strings.TrimSpace(req.Comment))
+		a, err := s.deps.Alerts.Step(ctx, id, to, auth.Who(r.Context()).Name, strings.TrimSpace(req.Comment))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			writeError(w, http.StatusNotFound, "no alert "+id.String())
+			api.WriteError(w, http.StatusNotFound, "no alert "+id.String())
 		case errors.Is(err, store.ErrTransition):
-			writeError(w, http.StatusConflict, "cannot make the alert "+to+": "+strings.TrimPrefix(err.Error(), store.ErrTransition.Error()+": "))
+			api.WriteError(w, http.StatusConflict, "cannot make the alert "+to+": "+strings.TrimPrefix(err.Error(), store.ErrTransition.Error()+": "))
 		case err != nil:
 			s.log.Warn("alert step", "alert", id.String(), "err", err)
-			writeError(w, http.StatusServiceUnavailable, "the alert could not be changed: the database did not answer")
+			api.WriteError(w, http.StatusServiceUnavailable, "the alert could not be changed: the database did not answer")
 		default:
-			writeJSON(w, http.StatusOK, a)
+			api.WriteJSON(w, http.StatusOK, a)
 		}
 	}
 }

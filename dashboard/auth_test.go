@@ -1,17 +1,14 @@
 package dashboard
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/smarteye/smarteye/dashboard/auth"
 )
 
 // login logs in as user and returns a client carrying the session cookie.
@@ -48,7 +45,7 @@ func do(t *testing.T, c *http.Client, method, url, token string) int {
 func TestEveryRouteNeedsALogin(t *testing.T) {
 	base, _ := serve(t)
 	clients := map[string]*http.Client{}
-	for role := range rolePermissions {
+	for _, role := range auth.Roles() {
 		c, code := login(t, base, role+"-user", role+role)
 		if code != 200 {
 			t.Fatalf("login as %s: %d", role, code)
@@ -70,7 +67,8 @@ func TestEveryRouteNeedsALogin(t *testing.T) {
 		if code := do(t, http.DefaultClient, method, url, "not-a-token"); code != http.StatusUnauthorized {
 			t.Errorf("%s with a wrong token: %d, want 401", rt.pattern, code)
 		}
-		for role, perms := range rolePermissions {
+		for _, role := range auth.Roles() {
+			perms := auth.Permissions(role)
 			code := do(t, clients[role], method, url, "")
 			has := false
 			for _, p := range perms {
@@ -85,7 +83,7 @@ func TestEveryRouteNeedsALogin(t *testing.T) {
 		}
 	}
 	// The field role lacks something: the 403 branch was exercised.
-	if len(rolePermissions[RoleField]) >= len(rolePermissions[RoleAdmin]) {
+	if len(auth.Permissions(auth.RoleField)) >= len(auth.Permissions(auth.RoleAdmin)) {
 		t.Fatal("every role may do everything")
 	}
 }
@@ -109,17 +107,17 @@ func TestLoginLogout(t *testing.T) {
 	}
 	resp.Body.Close()
 	ck := resp.Header.Get("Set-Cookie")
-	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || !strings.Contains(ck, cookieName+"=") {
+	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || !strings.Contains(ck, auth.CookieName+"=") {
 		t.Fatalf("cookie %q", ck)
 	}
 	r, err := c.Get(base + "api/v1/auth/me")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var me Principal
+	var me auth.Principal
 	json.NewDecoder(r.Body).Decode(&me)
 	r.Body.Close()
-	if r.StatusCode != 200 || me.Name != "planner-user" || me.Role != RolePlanner || me.Can(PermGeofences) || !me.Can(PermHistory) {
+	if r.StatusCode != 200 || me.Name != "planner-user" || me.Role != auth.RolePlanner || me.Can(auth.PermGeofences) || !me.Can(auth.PermHistory) {
 		t.Fatalf("me: %d %+v", r.StatusCode, me)
 	}
 	if code := do(t, c, "POST", base+"api/v1/auth/logout", ""); code != http.StatusNoContent {
@@ -132,7 +130,7 @@ func TestLoginLogout(t *testing.T) {
 
 func TestLoginThrottledAndHostile(t *testing.T) {
 	base, _ := serve(t)
-	for i := 0; i < maxFailures; i++ {
+	for i := 0; i < auth.MaxFailures; i++ {
 		login(t, base, "field-user", "guess")
 	}
 	// Locked: even the right password is refused for a while.
@@ -142,7 +140,7 @@ func TestLoginThrottledAndHostile(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("after %d failures: %d", maxFailures, resp.StatusCode)
+		t.Fatalf("after %d failures: %d", auth.MaxFailures, resp.StatusCode)
 	}
 	// Other names are not locked.
 	if _, code := login(t, base, "admin-user", "adminadmin"); code != 200 {
@@ -172,119 +170,6 @@ func TestLoginThrottledAndHostile(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tc.want || !strings.Contains(string(b), "error") || resp.Header.Get("Set-Cookie") != "" {
 			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, b)
-		}
-	}
-}
-
-// A name is locked out only from the address that guessed: nobody can
-// lock admin out from elsewhere. An address guessing many names is slowed
-// down, more with each failure.
-func TestLockoutPerNameAndAddress(t *testing.T) {
-	a, err := newAuthenticator(testAuth(t), nil, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	a.now = func() time.Time { return now }
-	for range maxFailures {
-		if _, _, _, err := a.login(context.Background(), "admin-user", "guess", "203.0.113.9", ""); err != errBadLogin {
-			t.Fatal(err)
-		}
-	}
-	var locked errLocked
-	if _, _, _, err := a.login(context.Background(), "admin-user", "adminadmin", "203.0.113.9", ""); !errors.As(err, &locked) || locked.scope != "this name from this address" {
-		t.Fatalf("the guessing address: %v", err)
-	}
-	if _, _, _, err := a.login(context.Background(), "admin-user", "adminadmin", "10.0.0.7", ""); err != nil {
-		t.Fatalf("the admin elsewhere: %v", err)
-	}
-	// An address trying many names: after maxAddrFailures, a wait that doubles.
-	for i := range maxAddrFailures {
-		if _, _, _, err := a.login(context.Background(), fmt.Sprintf("user-%d", i), "guess", "198.51.100.4", ""); err != errBadLogin {
-			t.Fatalf("try %d: %v", i, err)
-		}
-	}
-	waits := []time.Duration{}
-	for range 3 {
-		_, _, _, err := a.login(context.Background(), "field-user", "fieldfield", "198.51.100.4", "")
-		if !errors.As(err, &locked) || locked.scope != "this address" {
-			t.Fatalf("a throttled address: %v", err)
-		}
-		waits = append(waits, locked.wait)
-		now = now.Add(locked.wait)
-		if _, _, _, err := a.login(context.Background(), "nobody", "guess", "198.51.100.4", ""); err != errBadLogin {
-			t.Fatalf("after the wait: %v", err)
-		}
-	}
-	if waits[0] != 2*time.Second || waits[1] != 4*time.Second || waits[2] != 8*time.Second {
-		t.Fatalf("waits %v", waits)
-	}
-	// Other addresses are not slowed.
-	if _, _, _, err := a.login(context.Background(), "field-user", "fieldfield", "10.0.0.8", ""); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A login ends after its TTL however much it is used, and earlier when
-// it is not used for the idle timeout.
-func TestSessionsExpire(t *testing.T) {
-	a, err := newAuthenticator(testAuth(t), nil, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	a.now = func() time.Time { return now }
-	request := func() *http.Request {
-		cookie, _, _, err := a.login(context.Background(), "commander-user", "commandercommander", "10.0.0.1", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequest("GET", "/", nil)
-		req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
-		return req
-	}
-	used := request()
-	if p, ok := a.principal(used); !ok || p.Role != RoleCommander {
-		t.Fatalf("fresh session: %v %+v", ok, p)
-	}
-	idle := request()
-	for range 23 {
-		now = now.Add(30 * time.Minute)
-		if _, ok := a.principal(used); !ok {
-			t.Fatalf("a login in use ended at %s", now)
-		}
-	}
-	if _, ok := a.principal(idle); ok {
-		t.Fatal("a login unused for 11.5 hours still works (idle timeout 1 h)")
-	}
-	now = now.Add(30*time.Minute + time.Second)
-	if _, ok := a.principal(used); ok {
-		t.Fatal("a session outlived its TTL")
-	}
-	// Idle for just under the timeout, then for just over it.
-	idle = request()
-	now = now.Add(time.Hour - time.Second)
-	if _, ok := a.principal(idle); !ok {
-		t.Fatal("ended before the idle timeout")
-	}
-	now = now.Add(time.Hour + time.Second)
-	if _, ok := a.principal(idle); ok {
-		t.Fatal("not ended after the idle timeout")
-	}
-}
-
-func TestBadAuthConfig(t *testing.T) {
-	for _, tc := range []struct {
-		cfg  AuthConfig
-		want string
-	}{
-		{AuthConfig{Users: []User{{Name: "a", Role: "god", PasswordHash: "$2a$04$abcdefghijklmnopqrstuuG3cy4p0b1G/6S0zZ3aUx6gJ3jJGqfJ."}}}, "role"},
-		{AuthConfig{Users: []User{{Name: "a", Role: "admin", PasswordHash: "secret"}}}, "bcrypt"},
-		{AuthConfig{Tokens: []Token{{Name: "t", Role: "admin", SHA256: "abc"}}}, "64 hex"},
-		{AuthConfig{Users: []User{{Role: "admin"}}}, "without a name"},
-	} {
-		if _, err := newAuthenticator(tc.cfg, nil, slog.Default()); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
 	}
 }

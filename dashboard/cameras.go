@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
@@ -41,16 +42,16 @@ func (s *Server) listCameras(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Cameras != nil {
 		cams = append(cams, s.deps.Cameras.Cameras()...)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cameras": cams})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"cameras": cams})
 }
 
 func (s *Server) getCamera(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if c, ok := s.camera(id); ok {
-		writeJSON(w, http.StatusOK, c)
+		api.WriteJSON(w, http.StatusOK, c)
 		return
 	}
-	writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+	api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
 }
 
 // camera finds a camera by id.
@@ -68,19 +69,19 @@ func (s *Server) camera(id string) (Camera, bool) {
 // pageParams parses ?from=&to=&limit= (the range defaulting to the last
 // def), answering 400 itself when they are wrong.
 func pageParams(w http.ResponseWriter, r *http.Request, def time.Duration) (from, to time.Time, limit int, ok bool) {
-	from, to, err := parseRange(r, def)
+	from, to, err := api.ParseRange(r, def)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return from, to, 0, false
 	}
 	if to.Sub(from) > maxRange {
-		writeError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
+		api.WriteError(w, http.StatusBadRequest, "the range is longer than 31 days; page through it")
 		return from, to, 0, false
 	}
 	limit = defaultRows
 	if v := r.URL.Query().Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxRows {
-			writeError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+			api.WriteError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
 			return from, to, 0, false
 		}
 	}
@@ -91,7 +92,7 @@ func pageParams(w http.ResponseWriter, r *http.Request, def time.Duration) (from
 // kind is exact or a prefix ending in "." (kind=zone. for every zone event).
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	if s.deps.History == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
 	from, to, limit, ok := pageParams(w, r, 24*time.Hour)
@@ -104,19 +105,19 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	evs, err := s.deps.History.Events(ctx, store.EventQuery{From: from, To: to, Camera: q.Get("camera"), Vehicle: q.Get("vehicle"), Kind: q.Get("kind"), Limit: limit})
 	if err != nil {
 		s.log.Warn("events query failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "events unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "events unavailable: the database did not answer")
 		return
 	}
 	if evs == nil {
 		evs = []store.EventRecord{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "limit": limit, "events": evs})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "limit": limit, "events": evs})
 }
 
 // GET /api/v1/detections?camera=&class=&track=&from=&to=&limit=: newest first.
 func (s *Server) listDetections(w http.ResponseWriter, r *http.Request) {
 	if s.deps.History == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
 	from, to, limit, ok := pageParams(w, r, time.Hour)
@@ -128,7 +129,7 @@ func (s *Server) listDetections(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if v := q.Get("track"); v != "" {
 		if track, err = strconv.ParseInt(v, 10, 64); err != nil || track <= 0 {
-			writeError(w, http.StatusBadRequest, "track: a track id")
+			api.WriteError(w, http.StatusBadRequest, "track: a track id")
 			return
 		}
 	}
@@ -137,11 +138,11 @@ func (s *Server) listDetections(w http.ResponseWriter, r *http.Request) {
 	ds, err := s.deps.History.Detections(ctx, store.DetectionQuery{From: from, To: to, Camera: q.Get("camera"), Class: q.Get("class"), TrackID: track, Limit: limit})
 	if err != nil {
 		s.log.Warn("detections query failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "detections unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "detections unavailable: the database did not answer")
 		return
 	}
 	if ds == nil {
 		ds = []store.DetectionRecord{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "limit": limit, "detections": ds})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "limit": limit, "detections": ds})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
@@ -74,7 +75,7 @@ func roundTo(v float64, digits int) float64 {
 // answering errors itself.
 func (s *Server) geoWindow(w http.ResponseWriter, r *http.Request, def time.Duration) (from, to time.Time, limit int, bbox [4]float64, ok bool) {
 	if s.deps.History == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
 	if from, to, limit, ok = pageParams(w, r, def); !ok {
@@ -82,7 +83,7 @@ func (s *Server) geoWindow(w http.ResponseWriter, r *http.Request, def time.Dura
 	}
 	bbox, err := parseBBox(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return from, to, limit, bbox, false
 	}
 	return from, to, limit, bbox, true
@@ -100,7 +101,7 @@ func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
 	ds, err := s.deps.History.PlacedDetections(ctx, from, to, bbox, r.URL.Query().Get("camera"), min(limit, maxGeoFeatures))
 	if err != nil {
 		s.log.Warn("geo detections query failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "detections unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "detections unavailable: the database did not answer")
 		return
 	}
 	fc := geojson.NewFeatureCollection()
@@ -124,7 +125,7 @@ func (s *Server) geoEvents(w http.ResponseWriter, r *http.Request) {
 	evs, err := s.deps.History.PlacedEvents(ctx, from, to, bbox, r.URL.Query().Get("kind"), min(limit, maxGeoFeatures))
 	if err != nil {
 		s.log.Warn("geo events query failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "events unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "events unavailable: the database did not answer")
 		return
 	}
 	fc := geojson.NewFeatureCollection()
@@ -179,7 +180,7 @@ func (s *Server) geoFootprints(w http.ResponseWriter, r *http.Request) {
 func writeGeoJSON(w http.ResponseWriter, fc *geojson.FeatureCollection) {
 	b, err := fc.MarshalJSON()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "encoding GeoJSON failed")
+		api.WriteError(w, http.StatusInternalServerError, "encoding GeoJSON failed")
 		return
 	}
 	w.Header().Set("Content-Type", "application/geo+json")
@@ -191,21 +192,21 @@ func writeGeoJSON(w http.ResponseWriter, fc *geojson.FeatureCollection) {
 // last 24 hours), for dense history on the map.
 func (s *Server) detectionTile(w http.ResponseWriter, r *http.Request) {
 	if s.deps.History == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
 	tile, err := parseTile(r.PathValue("z"), r.PathValue("x"), r.PathValue("y"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	from, to, err := parseRange(r, defaultTileSpan)
+	from, to, err := api.ParseRange(r, defaultTileSpan)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if to.Sub(from) > maxRange {
-		writeError(w, http.StatusBadRequest, "the range is longer than 31 days")
+		api.WriteError(w, http.StatusBadRequest, "the range is longer than 31 days")
 		return
 	}
 	b := tile.Bound()
@@ -214,12 +215,12 @@ func (s *Server) detectionTile(w http.ResponseWriter, r *http.Request) {
 	ds, err := s.deps.History.PlacedDetections(ctx, from, to, [4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}, r.URL.Query().Get("camera"), maxTileFeatures)
 	if err != nil {
 		s.log.Warn("tile query failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "tile unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "tile unavailable: the database did not answer")
 		return
 	}
 	data, err := encodeTile(tile, ds)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "encoding the tile failed")
+		api.WriteError(w, http.StatusInternalServerError, "encoding the tile failed")
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
@@ -31,7 +32,7 @@ const maxPlaybackRange = 24 * time.Hour
 
 func (s *Server) recordingsReady(w http.ResponseWriter) bool {
 	if s.deps.Recordings == nil || s.deps.RecordingsDir == "" {
-		writeError(w, http.StatusServiceUnavailable, "no recordings: there is no recordings directory or database")
+		api.WriteError(w, http.StatusServiceUnavailable, "no recordings: there is no recordings directory or database")
 		return false
 	}
 	return true
@@ -39,7 +40,7 @@ func (s *Server) recordingsReady(w http.ResponseWriter) bool {
 
 func (s *Server) historyReady(w http.ResponseWriter) bool {
 	if s.deps.Recordings == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return false
 	}
 	return true
@@ -49,16 +50,16 @@ func (s *Server) historyReady(w http.ResponseWriter) bool {
 func (s *Server) cameraRange(w http.ResponseWriter, r *http.Request, def, max time.Duration) (camera string, from, to time.Time, ok bool) {
 	camera = r.PathValue("id")
 	if _, known := s.camera(camera); !known {
-		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(camera))
+		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(camera))
 		return "", from, to, false
 	}
-	from, to, err := parseRange(r, def)
+	from, to, err := api.ParseRange(r, def)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return "", from, to, false
 	}
 	if to.Sub(from) > max {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("the range is longer than %s; ask for less", max))
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("the range is longer than %s; ask for less", max))
 		return "", from, to, false
 	}
 	return camera, from, to, true
@@ -71,7 +72,7 @@ func (s *Server) segments(w http.ResponseWriter, r *http.Request, camera string,
 	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
 	if err != nil {
 		s.log.Warn("recordings query failed", "camera", camera, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
 		return nil, false
 	}
 	if segs == nil {
@@ -97,7 +98,7 @@ func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
 	if gaps == nil {
 		gaps = []record.Gap{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"camera_id": camera, "from": from.UTC(), "to": to.UTC(), "segments": segs, "gaps": gaps,
+	api.WriteJSON(w, http.StatusOK, map[string]any{"camera_id": camera, "from": from.UTC(), "to": to.UTC(), "segments": segs, "gaps": gaps,
 		"playback": playbackURL(camera, from, to)})
 }
 
@@ -120,7 +121,7 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(segs) == 0 {
-		writeError(w, http.StatusNotFound, "nothing was recorded from "+camera+" in that range")
+		api.WriteError(w, http.StatusNotFound, "nothing was recorded from "+camera+" in that range")
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
@@ -136,7 +137,7 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) {
 func (s *Server) recordingByID(w http.ResponseWriter, r *http.Request) (store.Recording, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		writeError(w, http.StatusNotFound, "no recording "+strconv.Quote(r.PathValue("id")))
+		api.WriteError(w, http.StatusNotFound, "no recording "+strconv.Quote(r.PathValue("id")))
 		return store.Recording{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -144,10 +145,10 @@ func (s *Server) recordingByID(w http.ResponseWriter, r *http.Request) (store.Re
 	rec, err := s.deps.Recordings.RecordingByID(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no recording "+strconv.FormatInt(id, 10))
+		api.WriteError(w, http.StatusNotFound, "no recording "+strconv.FormatInt(id, 10))
 		return rec, false
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
 		return rec, false
 	}
 	return rec, true
@@ -182,8 +183,8 @@ func (s *Server) recordingMedia(w http.ResponseWriter, r *http.Request) {
 	from, to := rec.Start, rec.End.Add(time.Second)
 	if r.URL.Query().Has("from") || r.URL.Query().Has("to") {
 		var err error
-		if from, to, err = parseRange(r, rec.End.Sub(rec.Start)); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+		if from, to, err = api.ParseRange(r, rec.End.Sub(rec.Start)); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 	}
@@ -191,7 +192,7 @@ func (s *Server) recordingMedia(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "private, max-age=86400")
 	if err := record.WriteMedia(w, s.deps.RecordingsDir, rec, from, to); err != nil {
 		if errors.Is(err, record.ErrOutside) {
-			writeError(w, http.StatusRequestedRangeNotSatisfiable, "the range is outside this segment")
+			api.WriteError(w, http.StatusRequestedRangeNotSatisfiable, "the range is outside this segment")
 			return
 		}
 		s.recordingGone(w, rec, err)
@@ -200,5 +201,5 @@ func (s *Server) recordingMedia(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) recordingGone(w http.ResponseWriter, rec store.Recording, err error) {
 	s.log.Warn("a recorded segment could not be read", "recording", rec.ID, "path", rec.Path, "err", err)
-	writeError(w, http.StatusGone, "the segment's file is gone or unreadable (deleted by retention?)")
+	api.WriteError(w, http.StatusGone, "the segment's file is gone or unreadable (deleted by retention?)")
 }

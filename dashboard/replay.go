@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/telemetry"
@@ -53,25 +54,25 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	from, to, err := parseRange(r, time.Hour)
+	from, to, err := api.ParseRange(r, time.Hour)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if to.Sub(from) > maxReplayRange {
-		writeError(w, http.StatusBadRequest, "the range is longer than 7 days; replay less at a time")
+		api.WriteError(w, http.StatusBadRequest, "the range is longer than 7 days; replay less at a time")
 		return
 	}
 	q := r.URL.Query()
 	site := q.Get("site")
 	if _, known := s.site(site); site != "" && !known {
-		writeError(w, http.StatusNotFound, "no site "+strconv.Quote(site))
+		api.WriteError(w, http.StatusNotFound, "no site "+strconv.Quote(site))
 		return
 	}
 	points := defaultReplayPoints
 	if v := q.Get("points"); v != "" {
 		if points, err = strconv.Atoi(v); err != nil || points < 2 || points > maxReplayPoints {
-			writeError(w, http.StatusBadRequest, "points: a whole number from 2 to "+strconv.Itoa(maxReplayPoints))
+			api.WriteError(w, http.StatusBadRequest, "points: a whole number from 2 to "+strconv.Itoa(maxReplayPoints))
 			return
 		}
 	}
@@ -196,7 +197,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) replayFailed(w http.ResponseWriter, err error) {
 	s.log.Warn("replay query failed", "err", err)
-	writeError(w, http.StatusServiceUnavailable, "replay unavailable: the database did not answer")
+	api.WriteError(w, http.StatusServiceUnavailable, "replay unavailable: the database did not answer")
 }
 
 // site looks a site up by id.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-pdf/fpdf"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
@@ -270,7 +271,7 @@ func (s *Server) loadReport(w http.ResponseWriter, r *http.Request) (*Report, bo
 	}
 	rp, err := s.report(r.Context(), x)
 	if err != nil {
-		s.storeFailed(w, r, "the report could not be built", err)
+		api.StoreFailed(s.log, w, r, "the report could not be built", err)
 		return nil, false
 	}
 	return rp, true
@@ -285,7 +286,7 @@ func (s *Server) sessionReportHTML(w http.ResponseWriter, r *http.Request) {
 	}
 	var b bytes.Buffer
 	if err := reportPage.Execute(&b, rp); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		api.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -305,7 +306,7 @@ func (s *Server) sessionReportPDF(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	if err := rp.PDF(&b); err != nil {
 		s.log.Warn("rendering a session report failed", "session", rp.Session.ID, "err", err)
-		writeError(w, http.StatusInternalServerError, "the PDF could not be rendered: "+err.Error())
+		api.WriteError(w, http.StatusInternalServerError, "the PDF could not be rendered: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/pdf")

@@ -10,13 +10,11 @@ import (
 	"crypto/tls"
 	_ "embed"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,6 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/dashboard/export"
+	"github.com/smarteye/smarteye/dashboard/internal/api"
+	"github.com/smarteye/smarteye/dashboard/internal/ratelimit"
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -42,13 +44,27 @@ type Config struct {
 	// Database says where the database is: "embedded" or "external".
 	Database string
 	// Auth has the users and API tokens.
-	Auth AuthConfig
+	Auth auth.Config
 	// Limits bound each client address's requests; zero fields are none.
 	Limits RateLimits
 	// TLS, when set, serves HTTPS (plain HTTP on the same port is
 	// redirected to it), with TLSInfo reported by /api/v1/status.
 	TLS     *tls.Config
 	TLSInfo *TLSInfo
+}
+
+// RateLimits bound what one client address may ask for; a zero field is
+// no limit. Each is a token bucket per address: Burst requests at once,
+// refilled at the rate.
+type RateLimits struct {
+	// API: requests a second to the API, with a burst.
+	APIRate  float64
+	APIBurst int
+	// Logins: attempts a minute (beside the lock-out of a name guessed
+	// from an address).
+	LoginsPerMinute int
+	// WebRTC: sessions opened a minute.
+	WebRTCPerMinute int
 }
 
 // Store is what the server needs of the store.
@@ -102,7 +118,7 @@ type Deps struct {
 	// Accounts keeps the users, tokens and logins made in the product and
 	// the audit log; nil keeps only the configured users and tokens, and
 	// logins in memory.
-	Accounts AccountStore
+	Accounts auth.AccountStore
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -123,16 +139,14 @@ type Server struct {
 	liveClients prometheus.Gauge
 	mseViewers  prometheus.Gauge
 	denied      *prometheus.CounterVec
-	logins      *prometheus.CounterVec
 	throttled   *prometheus.CounterVec
-	// auditFailures counts audit rows that could not be written.
-	auditFailures prometheus.Counter
-	apiLimit      *limiter
-	loginLimit    *limiter
-	webrtcLimit   *limiter
-	exports       *exporter
+	apiLimit    *ratelimit.Limiter
+	webrtcLimit *ratelimit.Limiter
+	exports     *export.Manager
 
-	auth *authenticator
+	auth     *auth.Authenticator
+	accounts *auth.API
+	audit    *auth.Auditor
 	// closing is closed when shutdown begins: streams that are not
 	// hijacked (the session rooms' server-sent events) end then, rather
 	// than hold the graceful shutdown to its timeout.
@@ -187,13 +201,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Bus == nil {
 		deps.Bus = telemetry.NewHub(nil)
 	}
-	auth, err := newAuthenticator(cfg.Auth, deps.Accounts, deps.Log.With("component", "auth"))
+	authn, err := auth.NewAuthenticator(cfg.Auth, deps.Accounts, deps.Log.With("component", "auth"))
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	s := &Server{
-		exports: newExporter(deps.ExportsDir, deps.ExportsMaxBytes),
-		auth:    auth,
+		auth:    authn,
 		closing: make(chan struct{}),
 		cfg:     cfg,
 		deps:    deps,
@@ -220,24 +233,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			Name: "smarteye_http_denied_total",
 			Help: "API requests refused: unauthenticated (401), forbidden for the role (403), or bad_input (400: a NUL, a control character or invalid UTF-8 in the path or a query parameter).",
 		}, []string{"reason"}),
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "smarteye_logins_total",
-			Help: "Login attempts by result: ok, failed, locked, unavailable (the database or the directory did not answer).",
-		}, []string{"result"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_http_throttled_total",
 			Help: "Requests refused with 429 because their address exceeded a limit: api, login, webrtc.",
 		}, []string{"limit"}),
-		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "smarteye_audit_failures_total",
-			Help: "Audit rows that could not be written (the database did not answer); each is logged.",
-		}),
-		apiLimit:    newLimiter(cfg.Limits.APIRate, cfg.Limits.APIBurst),
-		loginLimit:  newLimiter(float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute),
-		webrtcLimit: newLimiter(float64(cfg.Limits.WebRTCPerMinute)/60, cfg.Limits.WebRTCPerMinute),
 	}
+	s.apiLimit = ratelimit.New("api", cfg.Limits.APIRate, cfg.Limits.APIBurst, s.throttled)
+	s.webrtcLimit = ratelimit.New("webrtc", float64(cfg.Limits.WebRTCPerMinute)/60, cfg.Limits.WebRTCPerMinute, s.throttled)
+	loginLimit := ratelimit.New("login", float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute, s.throttled)
+	s.exports = export.New(export.Config{Dir: deps.ExportsDir, MaxBytes: deps.ExportsMaxBytes, Source: deps.Recordings, RecordingsDir: deps.RecordingsDir,
+		Camera: func(id string) bool { _, ok := s.camera(id); return ok }, Log: s.log})
+	s.audit = auth.NewAuditor(deps.Accounts, deps.Registerer, s.log)
+	s.accounts = auth.NewAPI(authn, s.audit, loginLimit, deps.Registerer, s.log)
 	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.logins, s.throttled, s.auditFailures)
+		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.throttled)
 		if deps.WebRTC != nil {
 			deps.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smarteye_video_webrtc_sessions",
@@ -252,10 +261,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.pattern, s.allow(rt.perm, rt.h))
 	}
-	mux.HandleFunc("POST /api/v1/auth/login", s.login)
-	mux.HandleFunc("POST /api/v1/auth/logout", s.logout)
+	mux.HandleFunc("POST /api/v1/auth/login", s.accounts.Login)
+	mux.HandleFunc("POST /api/v1/auth/logout", s.accounts.Logout)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	status := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -302,7 +311,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // route is one API endpoint and the permission it needs.
 type route struct {
 	pattern string
-	perm    Permission
+	perm    auth.Permission
 	h       http.HandlerFunc
 }
 
@@ -310,76 +319,108 @@ type route struct {
 // out. The probes and /metrics stay open for orchestrators and Prometheus.
 func (s *Server) routes() []route {
 	return []route{
-		{"GET /api/v1/auth/me", PermView, s.me},
-		{"POST /api/v1/auth/password", PermView, s.changePassword},
-		{"GET /api/v1/auth/sessions", PermView, s.listLogins},
-		{"DELETE /api/v1/auth/sessions/{id}", PermView, s.revokeLogin},
-		{"GET /api/v1/users", PermAccounts, s.listUsers},
-		{"POST /api/v1/users", PermAccounts, s.createUser},
-		{"PATCH /api/v1/users/{name}", PermAccounts, s.patchUser},
-		{"DELETE /api/v1/users/{name}", PermAccounts, s.deleteUser},
-		{"GET /api/v1/tokens", PermAccounts, s.listTokens},
-		{"POST /api/v1/tokens", PermAccounts, s.createToken},
-		{"DELETE /api/v1/tokens/{id}", PermAccounts, s.revokeToken},
-		{"GET /api/v1/audit", PermAccounts, s.listAudit},
-		{"GET /api/v1/status", PermView, s.status},
-		{"GET /api/v1/vehicles", PermView, s.listVehicles},
-		{"GET /api/v1/vehicles/{id}", PermView, s.getVehicle},
-		{"GET /api/v1/vehicles/{id}/track", PermHistory, s.vehicleTrack},
-		{"GET /api/v1/cameras", PermView, s.listCameras},
-		{"GET /api/v1/cameras/{id}", PermView, s.getCamera},
-		{"PUT /api/v1/cameras/{id}/calibration", PermCalibrate, s.putCalibration},
-		{"GET /api/v1/cameras/{id}/live", PermVideo, s.liveMSE},
-		{"POST /api/v1/cameras/{id}/whep", PermVideo, s.whepOffer},
-		{"DELETE /api/v1/cameras/{id}/whep/{session}", PermVideo, s.whepDelete},
-		{"GET /api/v1/events", PermHistory, s.listEvents},
-		{"GET /api/v1/detections", PermHistory, s.listDetections},
-		{"GET /api/v1/sites", PermView, s.listSites},
-		{"GET /api/v1/sites/{id}/model", PermView, s.siteModel},
-		{"GET /api/v1/sites/{id}/basemap.pmtiles", PermView, s.siteBasemap},
-		{"GET /api/v1/geofences", PermView, s.listGeofences},
-		{"POST /api/v1/geofences", PermGeofences, s.putGeofence},
-		{"GET /api/v1/geofences/{id}", PermView, s.getGeofence},
-		{"PUT /api/v1/geofences/{id}", PermGeofences, s.putGeofence},
-		{"DELETE /api/v1/geofences/{id}", PermGeofences, s.deleteGeofence},
-		{"GET /api/v1/geo/detections", PermView, s.geoDetections},
-		{"GET /api/v1/geo/events", PermView, s.geoEvents},
-		{"GET /api/v1/geo/footprints", PermView, s.geoFootprints},
-		{"GET /api/v1/tiles/detections/{z}/{x}/{y}", PermView, s.detectionTile},
-		{"GET /api/v1/live", PermView, s.live},
-		{"GET /api/v1/rules", PermView, s.listRules},
-		{"POST /api/v1/rules", PermRules, s.putRule},
-		{"GET /api/v1/rules/{id}", PermView, s.getRule},
-		{"PUT /api/v1/rules/{id}", PermRules, s.putRule},
-		{"DELETE /api/v1/rules/{id}", PermRules, s.deleteRule},
-		{"GET /api/v1/alerts", PermView, s.listAlerts},
-		{"GET /api/v1/alerts/{id}", PermView, s.getAlert},
-		{"GET /api/v1/alerts/{id}/snapshot.jpg", PermView, s.alertSnapshot},
-		{"GET /api/v1/alerts/{id}/map.svg", PermView, s.alertMap},
-		{"POST /api/v1/alerts/{id}/ack", PermRespond, s.stepAlert(telemetry.AlertAcknowledged)},
-		{"POST /api/v1/alerts/{id}/resolve", PermRespond, s.stepAlert(telemetry.AlertResolved)},
-		{"POST /api/v1/alerts/{id}/dismiss", PermRespond, s.stepAlert(telemetry.AlertDismissed)},
-		{"GET /api/v1/cameras/{id}/recordings", PermPlayback, s.listRecordings},
-		{"GET /api/v1/cameras/{id}/playback", PermPlayback, s.playback},
-		{"GET /api/v1/recordings/{id}/init.mp4", PermPlayback, s.recordingInit},
-		{"GET /api/v1/recordings/{id}/media.m4s", PermPlayback, s.recordingMedia},
-		{"GET /api/v1/replay", PermHistory, s.replay},
-		{"GET /api/v1/exports", PermPlayback, s.listExports},
-		{"POST /api/v1/exports", PermPlayback, s.postExport},
-		{"GET /api/v1/exports/{id}", PermPlayback, s.getExport},
-		{"GET /api/v1/exports/{id}/file", PermPlayback, s.exportFile},
-		{"GET /api/v1/sessions", PermView, s.listSessions},
-		{"POST /api/v1/sessions", PermSessions, s.createSession},
-		{"GET /api/v1/sessions/{id}", PermView, s.getSession},
-		{"PATCH /api/v1/sessions/{id}", PermSessions, s.patchSession},
-		{"POST /api/v1/sessions/{id}/remarks", PermSessions, s.addRemark},
-		{"GET /api/v1/sessions/{id}/remarks/{remark}/snapshot.jpg", PermView, s.remarkSnapshot},
-		{"GET /api/v1/sessions/{id}/attendance", PermView, s.sessionAttendance},
-		{"GET /api/v1/sessions/{id}/audit", PermView, s.sessionAudit},
-		{"GET /api/v1/sessions/{id}/notices", PermView, s.sessionNotices},
-		{"GET /api/v1/sessions/{id}/room", PermView, s.sessionRoom},
-		{"GET /api/v1/sessions/{id}/report.html", PermView, s.sessionReportHTML},
-		{"GET /api/v1/sessions/{id}/report.pdf", PermView, s.sessionReportPDF},
+		{"GET /api/v1/auth/me", auth.PermView, s.accounts.Me},
+		{"POST /api/v1/auth/password", auth.PermView, s.accounts.ChangePassword},
+		{"GET /api/v1/auth/sessions", auth.PermView, s.accounts.ListLogins},
+		{"DELETE /api/v1/auth/sessions/{id}", auth.PermView, s.accounts.RevokeLogin},
+		{"GET /api/v1/users", auth.PermAccounts, s.accounts.ListUsers},
+		{"POST /api/v1/users", auth.PermAccounts, s.accounts.CreateUser},
+		{"PATCH /api/v1/users/{name}", auth.PermAccounts, s.accounts.PatchUser},
+		{"DELETE /api/v1/users/{name}", auth.PermAccounts, s.accounts.DeleteUser},
+		{"GET /api/v1/tokens", auth.PermAccounts, s.accounts.ListTokens},
+		{"POST /api/v1/tokens", auth.PermAccounts, s.accounts.CreateToken},
+		{"DELETE /api/v1/tokens/{id}", auth.PermAccounts, s.accounts.RevokeToken},
+		{"GET /api/v1/audit", auth.PermAccounts, s.accounts.ListAudit},
+		{"GET /api/v1/status", auth.PermView, s.status},
+		{"GET /api/v1/vehicles", auth.PermView, s.listVehicles},
+		{"GET /api/v1/vehicles/{id}", auth.PermView, s.getVehicle},
+		{"GET /api/v1/vehicles/{id}/track", auth.PermHistory, s.vehicleTrack},
+		{"GET /api/v1/cameras", auth.PermView, s.listCameras},
+		{"GET /api/v1/cameras/{id}", auth.PermView, s.getCamera},
+		{"PUT /api/v1/cameras/{id}/calibration", auth.PermCalibrate, s.putCalibration},
+		{"GET /api/v1/cameras/{id}/live", auth.PermVideo, s.liveMSE},
+		{"POST /api/v1/cameras/{id}/whep", auth.PermVideo, s.whepOffer},
+		{"DELETE /api/v1/cameras/{id}/whep/{session}", auth.PermVideo, s.whepDelete},
+		{"GET /api/v1/events", auth.PermHistory, s.listEvents},
+		{"GET /api/v1/detections", auth.PermHistory, s.listDetections},
+		{"GET /api/v1/sites", auth.PermView, s.listSites},
+		{"GET /api/v1/sites/{id}/model", auth.PermView, s.siteModel},
+		{"GET /api/v1/sites/{id}/basemap.pmtiles", auth.PermView, s.siteBasemap},
+		{"GET /api/v1/geofences", auth.PermView, s.listGeofences},
+		{"POST /api/v1/geofences", auth.PermGeofences, s.putGeofence},
+		{"GET /api/v1/geofences/{id}", auth.PermView, s.getGeofence},
+		{"PUT /api/v1/geofences/{id}", auth.PermGeofences, s.putGeofence},
+		{"DELETE /api/v1/geofences/{id}", auth.PermGeofences, s.deleteGeofence},
+		{"GET /api/v1/geo/detections", auth.PermView, s.geoDetections},
+		{"GET /api/v1/geo/events", auth.PermView, s.geoEvents},
+		{"GET /api/v1/geo/footprints", auth.PermView, s.geoFootprints},
+		{"GET /api/v1/tiles/detections/{z}/{x}/{y}", auth.PermView, s.detectionTile},
+		{"GET /api/v1/live", auth.PermView, s.live},
+		{"GET /api/v1/rules", auth.PermView, s.listRules},
+		{"POST /api/v1/rules", auth.PermRules, s.putRule},
+		{"GET /api/v1/rules/{id}", auth.PermView, s.getRule},
+		{"PUT /api/v1/rules/{id}", auth.PermRules, s.putRule},
+		{"DELETE /api/v1/rules/{id}", auth.PermRules, s.deleteRule},
+		{"GET /api/v1/alerts", auth.PermView, s.listAlerts},
+		{"GET /api/v1/alerts/{id}", auth.PermView, s.getAlert},
+		{"GET /api/v1/alerts/{id}/snapshot.jpg", auth.PermView, s.alertSnapshot},
+		{"GET /api/v1/alerts/{id}/map.svg", auth.PermView, s.alertMap},
+		{"POST /api/v1/alerts/{id}/ack", auth.PermRespond, s.stepAlert(telemetry.AlertAcknowledged)},
+		{"POST /api/v1/alerts/{id}/resolve", auth.PermRespond, s.stepAlert(telemetry.AlertResolved)},
+		{"POST /api/v1/alerts/{id}/dismiss", auth.PermRespond, s.stepAlert(telemetry.AlertDismissed)},
+		{"GET /api/v1/cameras/{id}/recordings", auth.PermPlayback, s.listRecordings},
+		{"GET /api/v1/cameras/{id}/playback", auth.PermPlayback, s.playback},
+		{"GET /api/v1/recordings/{id}/init.mp4", auth.PermPlayback, s.recordingInit},
+		{"GET /api/v1/recordings/{id}/media.m4s", auth.PermPlayback, s.recordingMedia},
+		{"GET /api/v1/replay", auth.PermHistory, s.replay},
+		{"GET /api/v1/exports", auth.PermPlayback, s.exports.List},
+		{"POST /api/v1/exports", auth.PermPlayback, s.exports.Create},
+		{"GET /api/v1/exports/{id}", auth.PermPlayback, s.exports.Get},
+		{"GET /api/v1/exports/{id}/file", auth.PermPlayback, s.exports.File},
+		{"GET /api/v1/sessions", auth.PermView, s.listSessions},
+		{"POST /api/v1/sessions", auth.PermSessions, s.createSession},
+		{"GET /api/v1/sessions/{id}", auth.PermView, s.getSession},
+		{"PATCH /api/v1/sessions/{id}", auth.PermSessions, s.patchSession},
+		{"POST /api/v1/sessions/{id}/remarks", auth.PermSessions, s.addRemark},
+		{"GET /api/v1/sessions/{id}/remarks/{remark}/snapshot.jpg", auth.PermView, s.remarkSnapshot},
+		{"GET /api/v1/sessions/{id}/attendance", auth.PermView, s.sessionAttendance},
+		{"GET /api/v1/sessions/{id}/audit", auth.PermView, s.sessionAudit},
+		{"GET /api/v1/sessions/{id}/notices", auth.PermView, s.sessionNotices},
+		{"GET /api/v1/sessions/{id}/room", auth.PermView, s.sessionRoom},
+		{"GET /api/v1/sessions/{id}/report.html", auth.PermView, s.sessionReportHTML},
+		{"GET /api/v1/sessions/{id}/report.pdf", auth.PermView, s.sessionReportPDF},
+	}
+}
+
+// allow wraps h so that only principals with perm reach it: 401 without a
+// valid session or token, 403 without the permission.
+func (s *Server) allow(perm auth.Permission, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.apiLimit.Allow(w, r) {
+			return
+		}
+		p, ok := s.auth.Principal(r)
+		if !ok {
+			s.denied.WithLabelValues("unauthenticated").Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="smarteye"`)
+			api.WriteError(w, http.StatusUnauthorized, "log in first: POST /api/v1/auth/login, or send Authorization: Bearer TOKEN")
+			return
+		}
+		if !p.Can(perm) {
+			s.denied.WithLabelValues("forbidden").Inc()
+			api.WriteError(w, http.StatusForbidden, fmt.Sprintf("the %s role may not do this (it needs the %q permission)", p.Role, perm))
+			return
+		}
+		if !api.CheckRequest(w, r) {
+			s.denied.WithLabelValues("bad_input").Inc()
+			return
+		}
+		ctx := auth.WithPrincipal(r.Context(), p)
+		if !changes(r) {
+			h(w, r.WithContext(ctx))
+			return
+		}
+		s.audited(w, r.WithContext(ctx), h)
 	}
 }
 
@@ -441,9 +482,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ectx, stopExports := context.WithCancel(ctx)
 	defer stopExports()
-	go s.runExports(ectx)
+	go s.exports.Run(ectx)
 	authDone := make(chan struct{})
-	go func() { defer close(authDone); s.auth.run(ectx) }()
+	go func() { defer close(authDone); s.auth.Run(ectx) }()
 	defer func() { stopExports(); <-authDone }()
 	s.log.Info("serving", "url", s.URL())
 	select {
@@ -504,42 +545,8 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
-
-// decodeBody reads a JSON body of at most limit bytes into v, refusing
-// unknown fields; it answers 413 (too large) or 400 (usage and the reason)
-// itself and returns false.
-func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, usage string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		code := http.StatusBadRequest
-		if _, big := errors.AsType[*http.MaxBytesError](err); big {
-			code = http.StatusRequestEntityTooLarge
-		}
-		writeError(w, code, usage+": "+err.Error())
-		return false
-	}
-	if at := nulText(reflect.ValueOf(v), ""); at != "" {
-		writeError(w, http.StatusBadRequest, usage+": "+at+" contains a NUL character")
-		return false
-	}
-	return true
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz is 200 when the store is reachable and migrated, 503 otherwise.
@@ -547,10 +554,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.deps.Store.CheckReady(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "store: " + err.Error()})
+		api.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "store: " + err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"ready": true})
 }
 
 // Status is the body of GET /api/v1/status.
@@ -588,5 +595,5 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Board != nil {
 		st.Components = s.deps.Board.Snapshot()
 	}
-	writeJSON(w, http.StatusOK, st)
+	api.WriteJSON(w, http.StatusOK, st)
 }

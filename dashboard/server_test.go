@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
@@ -80,15 +81,15 @@ const testToken = "test-admin-token"
 
 // testAuth has the admin token and one user of each role, whose password
 // is the role's name twice ("fieldfield").
-func testAuth(t testing.TB) AuthConfig {
+func testAuth(t testing.TB) auth.Config {
 	h := sha256.Sum256([]byte(testToken))
-	a := AuthConfig{Tokens: []Token{{Name: "test", Role: RoleAdmin, SHA256: hex.EncodeToString(h[:])}}}
-	for role := range rolePermissions {
+	a := auth.Config{Tokens: []auth.Token{{Name: "test", Role: auth.RoleAdmin, SHA256: hex.EncodeToString(h[:])}}}
+	for _, role := range auth.Roles() {
 		hash, err := bcrypt.GenerateFromPassword([]byte(role+role), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.Users = append(a.Users, User{Name: role + "-user", Role: role, PasswordHash: string(hash)})
+		a.Users = append(a.Users, auth.User{Name: role + "-user", Role: role, PasswordHash: string(hash)})
 	}
 	return a
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/supervise"
@@ -55,7 +57,7 @@ var userName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
 func (s *Server) sessionsReady(w http.ResponseWriter) bool {
 	if s.deps.Sessions == nil || s.deps.Supervisor == nil {
-		writeError(w, http.StatusServiceUnavailable, "no supervision sessions without the store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no supervision sessions without the store")
 		return false
 	}
 	return true
@@ -67,7 +69,7 @@ func auditEntry(r *http.Request) store.AuditEntry {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return store.AuditEntry{Actor: Who(r.Context()).Name, RemoteAddr: host}
+	return store.AuditEntry{Actor: auth.Who(r.Context()).Name, RemoteAddr: host}
 }
 
 // sessionFields are what a client sets on a session; PATCH leaves nil
@@ -191,15 +193,15 @@ func (s *Server) apply(x store.Session, f sessionFields) (store.Session, error) 
 // POST /api/v1/sessions schedules a session (live at once when it starts
 // now or earlier).
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) || !s.sessionsReady(w) {
+	if !api.SameOrigin(w, r) || !s.sessionsReady(w) {
 		return
 	}
 	var f sessionFields
-	if !decodeBody(w, r, maxSessionBody, &f, sessionUsage) {
+	if !api.DecodeBody(w, r, maxSessionBody, &f, sessionUsage) {
 		return
 	}
 	if f.State != nil {
-		writeError(w, http.StatusBadRequest, "state: a new session is scheduled; PATCH it to start it by hand")
+		api.WriteError(w, http.StatusBadRequest, "state: a new session is scheduled; PATCH it to start it by hand")
 		return
 	}
 	if f.Kind == nil {
@@ -212,19 +214,19 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	if f.End == nil && f.Start != nil {
 		f.End = new(f.Start.Add(time.Hour))
 	}
-	x, err := s.apply(store.Session{State: store.SessionScheduled, CreatedBy: Who(r.Context()).Name}, f)
+	x, err := s.apply(store.Session{State: store.SessionScheduled, CreatedBy: auth.Who(r.Context()).Name}, f)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !x.End.After(now) {
-		writeError(w, http.StatusBadRequest, "end: the session would be over already")
+		api.WriteError(w, http.StatusBadRequest, "end: the session would be over already")
 		return
 	}
 	x.ID = telemetry.NewUUID().String()
 	x, err = s.deps.Sessions.CreateSession(r.Context(), x, auditEntry(r))
 	if err != nil {
-		s.storeFailed(w, r, "the session could not be stored", err)
+		api.StoreFailed(s.log, w, r, "the session could not be stored", err)
 		return
 	}
 	s.log.Info("session scheduled", "session", x.ID, "title", x.Title, "by", x.CreatedBy)
@@ -233,17 +235,17 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		go s.deps.Supervisor.Check(context.WithoutCancel(r.Context()), time.Now())
 	}
 	w.Header().Set("Location", "/api/v1/sessions/"+x.ID)
-	writeJSON(w, http.StatusCreated, x)
+	api.WriteJSON(w, http.StatusCreated, x)
 }
 
 // PATCH /api/v1/sessions/{id} changes a session; {"state": "live"} starts
 // it by hand and {"state": "ended"} ends it.
 func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) || !s.sessionsReady(w) {
+	if !api.SameOrigin(w, r) || !s.sessionsReady(w) {
 		return
 	}
 	var f sessionFields
-	if !decodeBody(w, r, maxSessionBody, &f, sessionUsage) {
+	if !api.DecodeBody(w, r, maxSessionBody, &f, sessionUsage) {
 		return
 	}
 	var old store.Session
@@ -280,20 +282,20 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such session")
+		api.WriteError(w, http.StatusNotFound, "no such session")
 		return
 	case errors.Is(err, supervise.ErrState):
-		writeError(w, http.StatusConflict, err.Error())
+		api.WriteError(w, http.StatusConflict, err.Error())
 		return
 	case errors.As(err, new(badRequest)):
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
-		s.storeFailed(w, r, "the change could not be stored", err)
+		api.StoreFailed(s.log, w, r, "the change could not be stored", err)
 		return
 	}
 	s.deps.Supervisor.Changed(old, x)
-	writeJSON(w, http.StatusOK, x)
+	api.WriteJSON(w, http.StatusOK, x)
 }
 
 // badRequest is a client's mistake, answered 400 with its text.
@@ -303,7 +305,7 @@ func badRequestf(format string, args ...any) error { return badRequest{fmt.Error
 
 // canManage is whether the caller manages sessions (supervisors and
 // admins); others see only those they are invited to, read-only.
-func canManage(r *http.Request) bool { return Who(r.Context()).Can(PermSessions) }
+func canManage(r *http.Request) bool { return auth.Who(r.Context()).Can(auth.PermSessions) }
 
 // visibleSession reads {id}, answering 404 itself when it does not exist
 // or the caller is not invited.
@@ -312,12 +314,12 @@ func (s *Server) visibleSession(w http.ResponseWriter, r *http.Request) (store.S
 		return store.Session{}, false
 	}
 	x, err := s.deps.Sessions.Session(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !canManage(r) && !slices.Contains(x.Invited, Who(r.Context()).Name)) {
-		writeError(w, http.StatusNotFound, "no such session (or you are not invited to it)")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !canManage(r) && !slices.Contains(x.Invited, auth.Who(r.Context()).Name)) {
+		api.WriteError(w, http.StatusNotFound, "no such session (or you are not invited to it)")
 		return x, false
 	}
 	if err != nil {
-		s.storeFailed(w, r, "the session could not be read", err)
+		api.StoreFailed(s.log, w, r, "the session could not be read", err)
 		return x, false
 	}
 	return x, true
@@ -331,28 +333,28 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	q := store.SessionQuery{State: r.URL.Query().Get("state"), Open: r.URL.Query().Get("open") == "true"}
 	if q.State != "" && q.State != store.SessionScheduled && q.State != store.SessionLive && q.State != store.SessionEnded {
-		writeError(w, http.StatusBadRequest, "state: scheduled, live or ended")
+		api.WriteError(w, http.StatusBadRequest, "state: scheduled, live or ended")
 		return
 	}
 	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
 		if v := r.URL.Query().Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, name+": an RFC 3339 time")
+				api.WriteError(w, http.StatusBadRequest, name+": an RFC 3339 time")
 				return
 			}
 			*dst = t
 		}
 	}
 	if !canManage(r) {
-		q.User = Who(r.Context()).Name
+		q.User = auth.Who(r.Context()).Name
 	}
 	list, err := s.deps.Sessions.Sessions(r.Context(), q)
 	if err != nil {
-		s.storeFailed(w, r, "the sessions could not be read", err)
+		api.StoreFailed(s.log, w, r, "the sessions could not be read", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list, "manage": canManage(r)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list, "manage": canManage(r)})
 }
 
 // SessionView is GET /api/v1/sessions/{id}: the session, its remarks and
@@ -374,12 +376,12 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	}
 	rem, err := s.deps.Sessions.Remarks(r.Context(), x.ID)
 	if err != nil {
-		s.storeFailed(w, r, "the remarks could not be read", err)
+		api.StoreFailed(s.log, w, r, "the remarks could not be read", err)
 		return
 	}
 	now := time.Now().UTC()
 	from, to := x.Span(now)
-	writeJSON(w, http.StatusOK, SessionView{Session: x, From: from, To: to, Remarks: rem, Present: s.deps.Supervisor.Present(x.ID), CanEdit: canManage(r), ServerAt: now})
+	api.WriteJSON(w, http.StatusOK, SessionView{Session: x, From: from, To: to, Remarks: rem, Present: s.deps.Supervisor.Present(x.ID), CanEdit: canManage(r), ServerAt: now})
 }
 
 // POST /api/v1/sessions/{id}/remarks {"body": "…", "at": RFC 3339
@@ -388,7 +390,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 // camera's analysed picture nearest at; a remark is kept without one when
 // there is none ("snapshot_missing" says so).
 func (s *Server) addRemark(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) {
+	if !api.SameOrigin(w, r) {
 		return
 	}
 	x, ok := s.visibleSession(w, r)
@@ -401,12 +403,12 @@ func (s *Server) addRemark(w http.ResponseWriter, r *http.Request) {
 		Camera   string     `json:"camera_id"`
 		Snapshot bool       `json:"snapshot"`
 	}
-	if !decodeBody(w, r, maxRemarkBody, &req, `send {"body": "…", "at": "RFC 3339", "camera_id": "…", "snapshot": true}`) {
+	if !api.DecodeBody(w, r, maxRemarkBody, &req, `send {"body": "…", "at": "RFC 3339", "camera_id": "…", "snapshot": true}`) {
 		return
 	}
 	req.Body = strings.TrimSpace(req.Body)
 	if n := utf8.RuneCountInString(req.Body); n == 0 || n > maxRemarkRunes || !utf8.ValidString(req.Body) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("body: 1 to %d characters", maxRemarkRunes))
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("body: 1 to %d characters", maxRemarkRunes))
 		return
 	}
 	now := time.Now().UTC()
@@ -416,35 +418,35 @@ func (s *Server) addRemark(w http.ResponseWriter, r *http.Request) {
 	}
 	from, to := x.Span(now)
 	if x.State == store.SessionScheduled {
-		writeError(w, http.StatusConflict, "the session has not started")
+		api.WriteError(w, http.StatusConflict, "the session has not started")
 		return
 	}
 	if at.Before(from.Add(-time.Minute)) || at.After(to.Add(time.Minute)) || at.After(now.Add(5*time.Second)) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("at: within the session, %s to %s", from.Format(time.RFC3339), to.Format(time.RFC3339)))
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("at: within the session, %s to %s", from.Format(time.RFC3339), to.Format(time.RFC3339)))
 		return
 	}
 	if req.Camera == "" && req.Snapshot && len(x.Cameras) > 0 {
 		req.Camera = x.Cameras[0]
 	}
 	if req.Camera != "" && !slices.Contains(x.Cameras, req.Camera) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("camera_id: %q is not one of the session's cameras", req.Camera))
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("camera_id: %q is not one of the session's cameras", req.Camera))
 		return
 	}
 	var snap []byte
 	if req.Snapshot && req.Camera != "" && s.deps.Snapshot != nil {
 		snap = s.deps.Snapshot(req.Camera, at)
 	}
-	rem, err := s.deps.Sessions.AddRemark(r.Context(), store.Remark{Session: x.ID, At: at, Author: Who(r.Context()).Name, Body: req.Body, Camera: req.Camera}, snap, auditEntry(r))
+	rem, err := s.deps.Sessions.AddRemark(r.Context(), store.Remark{Session: x.ID, At: at, Author: auth.Who(r.Context()).Name, Body: req.Body, Camera: req.Camera}, snap, auditEntry(r))
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such session")
+		api.WriteError(w, http.StatusNotFound, "no such session")
 		return
 	}
 	if err != nil {
-		s.storeFailed(w, r, "the remark could not be stored", err)
+		api.StoreFailed(s.log, w, r, "the remark could not be stored", err)
 		return
 	}
 	s.deps.Supervisor.Publish(x.ID, supervise.Message{Type: "remark", Data: rem})
-	writeJSON(w, http.StatusCreated, map[string]any{"remark": rem, "snapshot_missing": req.Snapshot && snap == nil})
+	api.WriteJSON(w, http.StatusCreated, map[string]any{"remark": rem, "snapshot_missing": req.Snapshot && snap == nil})
 }
 
 // GET /api/v1/sessions/{id}/remarks/{remark}/snapshot.jpg
@@ -455,16 +457,16 @@ func (s *Server) remarkSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := strconv.ParseInt(r.PathValue("remark"), 10, 64)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "remark: a number")
+		api.WriteError(w, http.StatusBadRequest, "remark: a number")
 		return
 	}
 	b, err := s.deps.Sessions.RemarkSnapshot(r.Context(), x.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no snapshot for that remark")
+		api.WriteError(w, http.StatusNotFound, "no snapshot for that remark")
 		return
 	}
 	if err != nil {
-		s.storeFailed(w, r, "the snapshot could not be read", err)
+		api.StoreFailed(s.log, w, r, "the snapshot could not be read", err)
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
@@ -520,22 +522,22 @@ func (s *Server) sessionAttendance(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("step"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > time.Hour {
-			writeError(w, http.StatusBadRequest, "step: a duration from 1s to 1h")
+			api.WriteError(w, http.StatusBadRequest, "step: a duration from 1s to 1h")
 			return
 		}
 		from, to := x.Span(time.Now())
 		if to.Sub(from)/d > 10000 {
-			writeError(w, http.StatusBadRequest, "step: at most 10,000 points; choose a longer step")
+			api.WriteError(w, http.StatusBadRequest, "step: at most 10,000 points; choose a longer step")
 			return
 		}
 		step = d
 	}
 	a, err := s.attendance(r.Context(), x, step)
 	if err != nil {
-		s.storeFailed(w, r, "the attendance could not be read", err)
+		api.StoreFailed(s.log, w, r, "the attendance could not be read", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a)
+	api.WriteJSON(w, http.StatusOK, a)
 }
 
 // GET /api/v1/sessions/{id}/audit: every change to the session, oldest
@@ -547,10 +549,10 @@ func (s *Server) sessionAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	log, err := s.deps.Sessions.AuditLog(r.Context(), "session", x.ID, 5000)
 	if err != nil {
-		s.storeFailed(w, r, "the audit log could not be read", err)
+		api.StoreFailed(s.log, w, r, "the audit log could not be read", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"audit": log})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"audit": log})
 }
 
 // GET /api/v1/sessions/{id}/room: the live room as server-sent events:
@@ -563,7 +565,7 @@ func (s *Server) sessionRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	who := Who(r.Context()).Name
+	who := auth.Who(r.Context()).Name
 	msgs, leave := s.deps.Supervisor.Subscribe(x.ID, who)
 	defer leave()
 	if x.State == store.SessionLive {
@@ -623,10 +625,10 @@ func (s *Server) sessionNotices(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := s.notices(r.Context(), x)
 	if err != nil {
-		s.storeFailed(w, r, "the notices could not be read", err)
+		api.StoreFailed(s.log, w, r, "the notices could not be read", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"notices": ev})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"notices": ev})
 }
 
 func (s *Server) notices(ctx context.Context, x store.Session) ([]store.EventRecord, error) {

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/geo"
 )
 
@@ -78,23 +77,23 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
 			sites = append(sites, viewSite(x))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sites": sites})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"sites": sites})
 }
 
 func (s *Server) siteModel(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Geo == nil {
-		writeError(w, http.StatusNotFound, "no sites")
+		api.WriteError(w, http.StatusNotFound, "no sites")
 		return
 	}
 	b, err := s.deps.Geo.SiteModel(r.PathValue("id"))
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "no site "+strconv.Quote(r.PathValue("id")))
+		api.WriteError(w, http.StatusNotFound, "no site "+strconv.Quote(r.PathValue("id")))
 	case err != nil:
 		s.log.Warn("site model", "site", r.PathValue("id"), "err", err)
-		writeError(w, http.StatusInternalServerError, "the site's model cannot be read: "+err.Error())
+		api.WriteError(w, http.StatusInternalServerError, "the site's model cannot be read: "+err.Error())
 	case b == nil:
-		writeError(w, http.StatusNotFound, "the site has no building model")
+		api.WriteError(w, http.StatusNotFound, "the site has no building model")
 	default:
 		w.Header().Set("Content-Type", "application/geo+json")
 		w.Write(b)
@@ -105,24 +104,24 @@ func (s *Server) siteModel(w http.ResponseWriter, r *http.Request) {
 // requests (http.ServeContent answers them).
 func (s *Server) siteBasemap(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Geo == nil {
-		writeError(w, http.StatusNotFound, "no sites")
+		api.WriteError(w, http.StatusNotFound, "no sites")
 		return
 	}
 	path, ok := s.deps.Geo.SiteBasemap(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "the site has no PMTiles basemap")
+		api.WriteError(w, http.StatusNotFound, "the site has no PMTiles basemap")
 		return
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		s.log.Warn("basemap", "path", path, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the basemap file cannot be read")
+		api.WriteError(w, http.StatusServiceUnavailable, "the basemap file cannot be read")
 		return
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "the basemap file cannot be read")
+		api.WriteError(w, http.StatusServiceUnavailable, "the basemap file cannot be read")
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.pmtiles")
@@ -172,7 +171,7 @@ func (s *Server) getGeofence(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeError(w, http.StatusNotFound, "no geofence "+strconv.Quote(r.PathValue("id")))
+	api.WriteError(w, http.StatusNotFound, "no geofence "+strconv.Quote(r.PathValue("id")))
 }
 
 // maxControlPoints bounds a calibration (its degeneracy check grows fast).
@@ -248,22 +247,22 @@ func validID(s string) bool {
 
 // POST /api/v1/geofences (a Feature with an id) and PUT /api/v1/geofences/{id}.
 func (s *Server) putGeofence(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) {
+	if !api.SameOrigin(w, r) {
 		return
 	}
 	if s.deps.Geo == nil {
-		writeError(w, http.StatusServiceUnavailable, "no geofence store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no geofence store")
 		return
 	}
 	id := r.PathValue("id")
 	f, err := readFence(r, id)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if r.Method == http.MethodPost {
 		if fences, _ := s.deps.Geo.Geofences(); containsFence(fences, f.ID) {
-			writeError(w, http.StatusConflict, "geofence "+strconv.Quote(f.ID)+" exists; PUT /api/v1/geofences/"+f.ID+" replaces it")
+			api.WriteError(w, http.StatusConflict, "geofence "+strconv.Quote(f.ID)+" exists; PUT /api/v1/geofences/"+f.ID+" replaces it")
 			return
 		}
 	}
@@ -271,10 +270,10 @@ func (s *Server) putGeofence(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	switch err := s.deps.Geo.PutGeofence(ctx, f); {
 	case errors.Is(err, ErrConfigured):
-		writeError(w, http.StatusConflict, "geofence "+strconv.Quote(f.ID)+" is "+err.Error())
+		api.WriteError(w, http.StatusConflict, "geofence "+strconv.Quote(f.ID)+" is "+err.Error())
 	case err != nil:
 		s.log.Warn("put geofence", "id", f.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the geofence could not be stored: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the geofence could not be stored: the database did not answer")
 	default:
 		code := http.StatusOK
 		if r.Method == http.MethodPost {
@@ -297,11 +296,11 @@ func containsFence(fs []geo.Fence, id string) bool {
 }
 
 func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) {
+	if !api.SameOrigin(w, r) {
 		return
 	}
 	if s.deps.Geo == nil {
-		writeError(w, http.StatusServiceUnavailable, "no geofence store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no geofence store")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -309,12 +308,12 @@ func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	switch err := s.deps.Geo.DeleteGeofence(ctx, id); {
 	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "no geofence "+strconv.Quote(id))
+		api.WriteError(w, http.StatusNotFound, "no geofence "+strconv.Quote(id))
 	case errors.Is(err, ErrConfigured):
-		writeError(w, http.StatusConflict, "geofence "+strconv.Quote(id)+" is "+err.Error())
+		api.WriteError(w, http.StatusConflict, "geofence "+strconv.Quote(id)+" is "+err.Error())
 	case err != nil:
 		s.log.Warn("delete geofence", "id", id, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the geofence could not be deleted: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the geofence could not be deleted: the database did not answer")
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -324,11 +323,11 @@ func (s *Server) deleteGeofence(w http.ResponseWriter, r *http.Request) {
 // "lat", "lon"}, …]} (at least 4, spread over the scene). The fit is
 // stored and in force at once; the answer reports its reprojection error.
 func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(w, r) {
+	if !api.SameOrigin(w, r) {
 		return
 	}
 	if s.deps.Geo == nil {
-		writeError(w, http.StatusServiceUnavailable, "no camera geometry")
+		api.WriteError(w, http.StatusServiceUnavailable, "no camera geometry")
 		return
 	}
 	var req struct {
@@ -337,11 +336,11 @@ func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, `want {"control_points": [{"u": …, "v": …, "lat": …, "lon": …}, …]}: `+err.Error())
+		api.WriteError(w, http.StatusBadRequest, `want {"control_points": [{"u": …, "v": …, "lat": …, "lon": …}, …]}: `+err.Error())
 		return
 	}
 	if len(req.ControlPoints) > maxControlPoints {
-		writeError(w, http.StatusBadRequest, "at most "+strconv.Itoa(maxControlPoints)+" control points")
+		api.WriteError(w, http.StatusBadRequest, "at most "+strconv.Itoa(maxControlPoints)+" control points")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -349,50 +348,13 @@ func (s *Server) putCalibration(w http.ResponseWriter, r *http.Request) {
 	fit, err := s.deps.Geo.Calibrate(ctx, r.PathValue("id"), req.ControlPoints)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(r.PathValue("id")))
+		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(r.PathValue("id")))
 	case errors.Is(err, ErrInvalid):
-		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		api.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case err != nil:
 		s.log.Warn("calibration", "camera", r.PathValue("id"), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the calibration could not be stored: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "the calibration could not be stored: the database did not answer")
 	default:
-		writeJSON(w, http.StatusOK, fit)
+		api.WriteJSON(w, http.StatusOK, fit)
 	}
-}
-
-// ownOrigin refuses a state-changing request that a foreign web page made
-// (the browser says so in Origin or Sec-Fetch-Site); it answers 403 itself.
-func ownOrigin(w http.ResponseWriter, r *http.Request) bool {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		writeError(w, http.StatusForbidden, "cross-site requests may not change smarteye")
-		return false
-	}
-	if o := r.Header.Get("Origin"); o != "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host || u.Scheme != scheme {
-			writeError(w, http.StatusForbidden, "requests from another origin may not change smarteye")
-			return false
-		}
-	}
-	return true
-}
-
-// sameOrigin is ownOrigin and, but for DELETE, a JSON body, so that a page
-// cannot post a "simple" cross-site request; it answers 403 or 415 itself.
-func sameOrigin(w http.ResponseWriter, r *http.Request) bool {
-	if !ownOrigin(w, r) {
-		return false
-	}
-	if r.Method != http.MethodDelete {
-		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct != "application/json" && ct != "application/geo+json" {
-			writeError(w, http.StatusUnsupportedMediaType, "send JSON: Content-Type application/json or application/geo+json")
-			return false
-		}
-	}
-	return true
 }

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
@@ -65,23 +65,23 @@ func (s *Server) listVehicles(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Warn("vehicle history unavailable; listing live vehicles only", "err", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"vehicles": vs})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"vehicles": vs})
 }
 
 func (s *Server) getVehicle(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if v, ok := s.deps.Bus.Vehicle(id); ok {
-		writeJSON(w, http.StatusOK, v)
+		api.WriteJSON(w, http.StatusOK, v)
 		return
 	}
 	vs, _ := s.vehicles(r.Context())
 	for _, v := range vs {
 		if v.ID == id {
-			writeJSON(w, http.StatusOK, v)
+			api.WriteJSON(w, http.StatusOK, v)
 			return
 		}
 	}
-	writeError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
+	api.WriteError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
 }
 
 // vehicleKnown reports whether id is a vehicle live now or in history.
@@ -101,51 +101,29 @@ func (s *Server) vehicleKnown(ctx context.Context, id string) (bool, error) {
 	return false, nil
 }
 
-// parseRange reads from and to (RFC 3339) with defaults: to is now, from is
-// def before to.
-func parseRange(r *http.Request, def time.Duration) (from, to time.Time, err error) {
-	q := r.URL.Query()
-	to = time.Now()
-	if s := q.Get("to"); s != "" {
-		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			return from, to, errors.New("to: not an RFC 3339 time such as 2026-11-23T14:00:00Z")
-		}
-	}
-	from = to.Add(-def)
-	if s := q.Get("from"); s != "" {
-		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			return from, to, errors.New("from: not an RFC 3339 time such as 2026-11-23T14:00:00Z")
-		}
-	}
-	if !to.After(from) {
-		return from, to, errors.New("to must be after from")
-	}
-	return from, to, nil
-}
-
 func (s *Server) vehicleTrack(w http.ResponseWriter, r *http.Request) {
 	if s.deps.History == nil {
-		writeError(w, http.StatusServiceUnavailable, "no history store")
+		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
 	id := r.PathValue("id")
-	from, to, err := parseRange(r, defaultTrackRange)
+	from, to, err := api.ParseRange(r, defaultTrackRange)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if known, err := s.vehicleKnown(r.Context(), id); err != nil {
-		s.storeFailed(w, r, "the track could not be read", err)
+		api.StoreFailed(s.log, w, r, "the track could not be read", err)
 		return
 	} else if !known {
-		writeError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
+		api.WriteError(w, http.StatusNotFound, "no vehicle "+strconv.Quote(id))
 		return
 	}
 	n := defaultTrackPoints
 	if s := r.URL.Query().Get("max_points"); s != "" {
 		n, err = strconv.Atoi(s)
 		if err != nil || n < 2 || n > maxTrackPoints {
-			writeError(w, http.StatusBadRequest, "max_points: a whole number from 2 to "+strconv.Itoa(maxTrackPoints))
+			api.WriteError(w, http.StatusBadRequest, "max_points: a whole number from 2 to "+strconv.Itoa(maxTrackPoints))
 			return
 		}
 	}
@@ -154,13 +132,13 @@ func (s *Server) vehicleTrack(w http.ResponseWriter, r *http.Request) {
 	pts, err := s.deps.History.Track(ctx, id, from, to, n)
 	if err != nil {
 		s.log.Warn("track query failed", "vehicle", id, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "track unavailable: the database did not answer")
+		api.WriteError(w, http.StatusServiceUnavailable, "track unavailable: the database did not answer")
 		return
 	}
 	if pts == nil {
 		pts = []store.TrackPoint{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"vehicle": id, "from": from.UTC(), "to": to.UTC(), "max_points": n, "points": pts})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"vehicle": id, "from": from.UTC(), "to": to.UTC(), "max_points": n, "points": pts})
 }
 
 // Live-feed limits.
@@ -186,7 +164,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		types = map[string]bool{}
 		for _, x := range strings.Split(t, ",") {
 			if x != "vehicle" && x != "event" && x != "camera" && x != "detections" && x != "alert" {
-				writeError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event, camera, detections, alert")
+				api.WriteError(w, http.StatusBadRequest, "types: a comma-separated list of vehicle, event, camera, detections, alert")
 				return
 			}
 			types[x] = true
@@ -213,7 +191,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("rate"); v != "" {
 		rate, err := strconv.ParseFloat(v, 64)
 		if err != nil || rate < 0 || rate > 1000 {
-			writeError(w, http.StatusBadRequest, "rate: updates per second per vehicle, 0 (all) to 1000")
+			api.WriteError(w, http.StatusBadRequest, "rate: updates per second per vehicle, 0 (all) to 1000")
 			return
 		}
 		if rate > 0 {

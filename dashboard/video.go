@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 )
@@ -32,12 +33,12 @@ const (
 func (s *Server) relay(w http.ResponseWriter, r *http.Request) (*live.Relay, bool) {
 	id := r.PathValue("id")
 	if s.deps.Relays == nil {
-		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
 		return nil, false
 	}
 	rl, ok := s.deps.Relays.Relay(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
 		return nil, false
 	}
 	return rl, true
@@ -65,7 +66,7 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rl.Codec() == rtsp.MJPEG {
-		writeError(w, http.StatusUnsupportedMediaType, "this camera sends MJPEG, which MP4 live does not carry")
+		api.WriteError(w, http.StatusUnsupportedMediaType, "this camera sends MJPEG, which MP4 live does not carry")
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -154,11 +155,11 @@ func truncate(s string, n int) string {
 // POST /api/v1/cameras/{id}/whep: a WHEP offer (application/sdp) answered
 // with 201, the answer, and the session's URL in Location.
 func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
-	if !ownOrigin(w, r) || !s.throttle(w, r, s.webrtcLimit, "webrtc") {
+	if !api.OwnOrigin(w, r) || !s.webrtcLimit.Allow(w, r) {
 		return
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/sdp" {
-		writeError(w, http.StatusUnsupportedMediaType, "send the offer as Content-Type application/sdp")
+		api.WriteError(w, http.StatusUnsupportedMediaType, "send the offer as Content-Type application/sdp")
 		return
 	}
 	rl, ok := s.relay(w, r)
@@ -166,28 +167,28 @@ func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.deps.WebRTC == nil {
-		writeError(w, http.StatusServiceUnavailable, "WebRTC is off on this server; use the MSE stream")
+		api.WriteError(w, http.StatusServiceUnavailable, "WebRTC is off on this server; use the MSE stream")
 		return
 	}
 	offer, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferBytes))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the offer is over 64 KiB")
+		api.WriteError(w, http.StatusRequestEntityTooLarge, "the offer is over 64 KiB")
 		return
 	}
 	answer, id, err := s.deps.WebRTC.Offer(rl, string(offer))
 	switch {
 	case errors.Is(err, live.ErrNotPlayable):
-		writeError(w, http.StatusUnsupportedMediaType, "this camera sends "+rl.Codec()+"; WebRTC here carries H.264 only")
+		api.WriteError(w, http.StatusUnsupportedMediaType, "this camera sends "+rl.Codec()+"; WebRTC here carries H.264 only")
 		return
 	case errors.Is(err, live.ErrTooManySessions):
-		writeError(w, http.StatusServiceUnavailable, "too many video sessions; try again later")
+		api.WriteError(w, http.StatusServiceUnavailable, "too many video sessions; try again later")
 		return
 	case errors.Is(err, live.ErrBadOffer):
-		writeError(w, http.StatusBadRequest, err.Error())
+		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
 		s.log.Warn("whep", "camera", rl.Camera(), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "no WebRTC session: "+err.Error())
+		api.WriteError(w, http.StatusServiceUnavailable, "no WebRTC session: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/sdp")
@@ -198,12 +199,12 @@ func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /api/v1/cameras/{id}/whep/{session} ends a WHEP session.
 func (s *Server) whepDelete(w http.ResponseWriter, r *http.Request) {
-	if !ownOrigin(w, r) {
+	if !api.OwnOrigin(w, r) {
 		return
 	}
 	id := r.PathValue("session")
 	if s.deps.WebRTC == nil || strings.ContainsAny(id, "/.") || !s.deps.WebRTC.End(id) {
-		writeError(w, http.StatusNotFound, "no such session")
+		api.WriteError(w, http.StatusNotFound, "no such session")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,14 +1,20 @@
-package dashboard
+package auth
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // defaultPasswordMinLength is auth.password_min_length's default.
@@ -111,3 +117,31 @@ func distinct(s string) int {
 }
 
 var errPasswordSameAsOld = errors.New("password: the new password is the old one")
+
+// HashPassword makes a bcrypt hash for a user's password_hash, refusing a
+// password shorter than 8 characters or a common one.
+func HashPassword(password string) (string, error) {
+	if err := checkPassword("", password, 8); err != nil {
+		return "", err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+// NewToken makes an API token and the SHA-256 to configure for it.
+func NewToken() (token, sha string) {
+	token, sum := newToken()
+	return token, hex.EncodeToString(sum[:])
+}
+
+// newToken makes an API token and its SHA-256, all that is kept of it.
+func newToken() (token string, sum [32]byte) {
+	token = randomString(32)
+	return token, sha256.Sum256([]byte(token))
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,4 +1,4 @@
-package dashboard
+package api
 
 import (
 	"fmt"
@@ -14,8 +14,8 @@ import (
 // invalid UTF-8 in text with an error that would otherwise surface as "the
 // database did not answer".
 
-// badText says what is wrong with s as an id or a filter: "" when nothing.
-func badText(s string) string {
+// BadText says what is wrong with s as an id or a filter: "" when nothing.
+func BadText(s string) string {
 	if !utf8.ValidString(s) {
 		return "is not valid UTF-8"
 	}
@@ -30,21 +30,21 @@ func badText(s string) string {
 	return ""
 }
 
-// checkRequest refuses a request whose path or query parameters carry
+// CheckRequest refuses a request whose path or query parameters carry
 // characters no id, filter or time has (answering 400 itself).
-func checkRequest(w http.ResponseWriter, r *http.Request) bool {
-	if why := badText(r.URL.Path); why != "" {
-		writeError(w, http.StatusBadRequest, "the path "+why)
+func CheckRequest(w http.ResponseWriter, r *http.Request) bool {
+	if why := BadText(r.URL.Path); why != "" {
+		WriteError(w, http.StatusBadRequest, "the path "+why)
 		return false
 	}
 	for k, vs := range r.URL.Query() {
-		if why := badText(k); why != "" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("a query parameter's name %s", why))
+		if why := BadText(k); why != "" {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("a query parameter's name %s", why))
 			return false
 		}
 		for _, v := range vs {
-			if why := badText(v); why != "" {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("the query parameter %q %s", k, why))
+			if why := BadText(v); why != "" {
+				WriteError(w, http.StatusBadRequest, fmt.Sprintf("the query parameter %q %s", k, why))
 				return false
 			}
 		}
@@ -52,14 +52,14 @@ func checkRequest(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// nulText finds a string holding a NUL character (JSON's \u0000) anywhere
+// NulText finds a string holding a NUL character (JSON's \u0000) anywhere
 // in v, a decoded request body, and returns its place ("" when none).
 // Invalid UTF-8 needs no check: the JSON decoder replaces it.
-func nulText(v reflect.Value, at string) string {
+func NulText(v reflect.Value, at string) string {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			return nulText(v.Elem(), at)
+			return NulText(v.Elem(), at)
 		}
 	case reflect.String:
 		if strings.IndexByte(v.String(), 0) >= 0 {
@@ -75,7 +75,7 @@ func nulText(v reflect.Value, at string) string {
 			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag != "" && tag != "-" {
 				name = tag
 			}
-			if p := nulText(v.Field(i), joinPath(at, name)); p != "" {
+			if p := NulText(v.Field(i), joinPath(at, name)); p != "" {
 				return p
 			}
 		}
@@ -84,7 +84,7 @@ func nulText(v reflect.Value, at string) string {
 			return "" // []byte: binary, base64 in JSON
 		}
 		for i := range v.Len() {
-			if p := nulText(v.Index(i), fmt.Sprintf("%s[%d]", at, i)); p != "" {
+			if p := NulText(v.Index(i), fmt.Sprintf("%s[%d]", at, i)); p != "" {
 				return p
 			}
 		}
@@ -95,7 +95,7 @@ func nulText(v reflect.Value, at string) string {
 			if strings.IndexByte(k, 0) >= 0 {
 				return joinPath(at, "(a key)")
 			}
-			if p := nulText(it.Value(), joinPath(at, k)); p != "" {
+			if p := NulText(it.Value(), joinPath(at, k)); p != "" {
 				return p
 			}
 		}
@@ -108,13 +108,4 @@ func joinPath(at, name string) string {
 		return name
 	}
 	return at + "." + name
-}
-
-// storeFailed answers 503 for a store error: what could not be done, and
-// that the database did not answer. The error itself (PostgreSQL's text,
-// which names tables and constraints) goes to the log, never to the
-// client.
-func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
-	s.log.Warn(what+": the database did not answer", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusServiceUnavailable, what+": the database did not answer")
 }
