@@ -55,3 +55,23 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestProblems(t *testing.T) {
+	var p Problems
+	if p.Err() != nil {
+		t.Fatal("no problem is no error")
+	}
+	v := p.In("video")
+	v.Positive("read_timeout", 0)
+	c := v.In("cameras").In("[1]")
+	c.Add("url", "want %s", "rtsp://")
+	c.Add("", "whole")
+	p.In("").Add("data_dir", "empty")
+	want := "video.read_timeout: must be positive, e.g. 10s\nvideo.cameras[1].url: want rtsp://\nvideo.cameras[1]: whole\ndata_dir: empty"
+	if err := p.Err(); err == nil || err.Error() != want {
+		t.Fatalf("got %v", err)
+	}
+	if CheckAddr(":8080") != nil || CheckAddr("host") == nil || CheckAddr("h:99999") == nil {
+		t.Fatal("CheckAddr")
+	}
+}

@@ -27,7 +27,9 @@ import (
 	"syscall"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/importlog"
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/vision/cv"
 	"github.com/smarteye/smarteye/vision/models"
 )
@@ -220,7 +222,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		err = migrate(ctx, cfg, log, stdout)
 	case "import":
-		err = importLog(ctx, cfg, log, stderr, file, vehicle, uint8(systemID))
+		mc := mavlinkConfig(cfg, log, false) // the same stored rate and timeout as live ingest
+		err = importlog.Import(ctx, importlog.Options{
+			Open:      func(ctx context.Context) (*store.Store, func(), error) { return openStore(ctx, cfg, log) },
+			BatchSize: cfg.Store.BatchSize, Retention: cfg.Store.Retention.Telemetry.D(),
+			StoredRate: mc.StoredRate, LinkTimeout: mc.LinkTimeout, Log: log,
+		}, stderr, file, vehicle, uint8(systemID))
 	case "sim":
 		err = runSim(ctx, cfg, log, stdout, target, drones)
 	default:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/cmd/smarteye/internal/tlsconf"
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo/place"
 	"github.com/smarteye/smarteye/ingest/camera"
@@ -69,23 +71,8 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger, client b
 }
 
 func storeConfig(cfg config.Config, url string, log *slog.Logger) store.Config {
-	s := cfg.Store
-	return store.Config{
-		URL:                 url,
-		Mode:                cfg.Database.Mode,
-		MaxConns:            int32(cfg.Database.MaxConns),
-		ConnectTimeout:      cfg.Database.ConnectTimeout.D(),
-		PartitionsAhead:     s.PartitionsAhead,
-		MaintenanceInterval: s.MaintenanceInterval.D(),
-		SummaryInterval:     s.SummaryInterval.D(),
-		CompressAfter:       s.CompressAfter.D(),
-		Retention: map[string]time.Duration{
-			"telemetry":  s.Retention.Telemetry.D(),
-			"detections": s.Retention.Detections.D(),
-			"events":     s.Retention.Events.D(),
-		},
-		Log: log,
-	}
+	d := cfg.Database
+	return cfg.Store.Config(url, d.Mode, d.MaxConns, d.ConnectTimeout.D(), log)
 }
 
 // prepareDataDir makes the data directory and checks that it is usable.
@@ -142,15 +129,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer st.Close()
-	w, err := store.NewWriter(st, store.WriterConfig{
-		BatchSize:     cfg.Store.BatchSize,
-		FlushInterval: cfg.Store.FlushInterval.D(),
-		QueueSize:     cfg.Store.QueueSize,
-		SpoolDir:      filepath.Join(cfg.DataDir, "spool"),
-		SpoolMaxBytes: cfg.Store.SpoolMaxBytes,
-		Log:           log,
-		Registerer:    reg,
-	})
+	w, err := store.NewWriter(st, cfg.Store.WriterConfig(cfg.DataDir, log, reg))
 	if err != nil {
 		return err
 	}
@@ -206,7 +185,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// a camera.
 	sessions := supervise.New(supervise.Config{Store: st, Bus: hub, Event: pl.Publish, Hold: sup.Hold,
 		PostRoll: cfg.Video.Recording.PostRoll.D(), Log: log, Registerer: reg})
-	rtc := webRTC(cfg, log, board)
+	rtc := live.OpenWebRTC(cfg.Video.WebRTC, log, board)
 	if rtc != nil {
 		defer rtc.Close()
 	}
@@ -215,9 +194,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
 		Sessions:        st, Supervisor: sessions, Snapshot: sup.Snapshot, Accounts: st}
-	tlsCfg, tlsInfo, err := serverTLS(cfg, log)
-	if err != nil {
-		return err
+	var tlsCfg *tls.Config
+	var tlsInfo *dashboard.TLSInfo
+	if t := cfg.HTTP.TLS; t.Enabled {
+		if tlsCfg, tlsInfo, err = tlsconf.Server(t.CertFile, t.KeyFile, cfg.DataDir, cfg.HTTP.Address, log); err != nil {
+			return err
+		}
 	}
 	srv, err := dashboard.New(dashboard.Config{
 		Address:         cfg.HTTP.Address,
@@ -254,7 +236,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		component{"store", st.Run},
 		component{"writer", w.Run},
 		component{"vehicle registry", func(ctx context.Context) error { return st.SyncVehicles(ctx, hub.Vehicles, 5*time.Second) }},
-		component{"status board", func(ctx context.Context) error { return reportStatus(ctx, board, st, w, cluster) }},
+		component{"status board", func(ctx context.Context) error { return store.ReportStatus(ctx, board, st, w, cluster) }},
 		// Started before ingest and stopped after it: the last events are
 		// still judged, and their alerts stored, before the store closes.
 		component{"alerts", alerts.Run},
@@ -299,57 +281,6 @@ func authConfig(cfg config.Config) (a dashboard.AuthConfig, printed string, err 
 	}
 	a.Users = []dashboard.User{{Name: "admin", Role: dashboard.RoleAdmin, PasswordHash: hash}}
 	return a, printed, nil
-}
-
-// webRTC opens the WebRTC port; without it (busy, say) viewers get the
-// MSE stream, and the status board says why.
-func webRTC(cfg config.Config, log *slog.Logger, board *telemetry.Board) *live.WebRTC {
-	wc := cfg.Video.WebRTC
-	if !wc.Enabled {
-		board.Set("webrtc", telemetry.StateOK, "off: live video over WebSocket (MSE) only")
-		return nil
-	}
-	rtc, err := live.NewWebRTC(live.WebRTCConfig{UDPAddress: wc.Address, PublicIPs: wc.PublicIPs, MaxSessions: wc.MaxSessions, Log: log})
-	if err != nil {
-		log.Warn("WebRTC unavailable; live video over WebSocket (MSE) only", "err", err)
-		board.Set("webrtc", telemetry.StateDegraded, err.Error()+"; live video over WebSocket (MSE) only")
-		return nil
-	}
-	board.Set("webrtc", telemetry.StateOK, fmt.Sprintf("UDP port %d", rtc.Port()))
-	return rtc
-}
-
-// reportStatus keeps the status board's store, writer and database entries
-// current for /api/v1/status.
-func reportStatus(ctx context.Context, board *telemetry.Board, st *store.Store, w *store.Writer, cluster *embedded.Cluster) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		s := st.State()
-		switch {
-		case s.Ready:
-			board.Set("store", telemetry.StateOK, fmt.Sprintf("%s mode, schema version %d", s.Mode, s.SchemaVersion))
-		default:
-			board.Set("store", telemetry.StateDown, s.Error)
-		}
-		if b := w.SpoolBytes(); b > 0 {
-			board.Set("writer", telemetry.StateDegraded, fmt.Sprintf("database unavailable: %d bytes spooled", b))
-		} else {
-			board.Set("writer", telemetry.StateOK, fmt.Sprintf("%d rows queued", w.QueueDepth()))
-		}
-		if cluster != nil {
-			if cluster.Pid() != 0 {
-				board.Set("database", telemetry.StateOK, fmt.Sprintf("embedded PostgreSQL %d, pid %d", cluster.Version(), cluster.Pid()))
-			} else {
-				board.Set("database", telemetry.StateDown, "embedded PostgreSQL not running")
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }
 
 // openStore opens the store for a one-off command (migrate, import),

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,27 +19,7 @@ import (
 // mavlinkConfig maps the configuration onto the ingest's. In the demo, the
 // simulated drones are configured vehicles on the first UDP server link.
 func mavlinkConfig(cfg config.Config, log *slog.Logger, demo bool) mavlink.Config {
-	m := cfg.MAVLink
-	c := mavlink.Config{
-		SystemID:          uint8(m.SystemID),
-		HeartbeatInterval: m.HeartbeatInterval.D(),
-		StoredRate:        m.StoredRate,
-		LinkTimeout:       m.LinkTimeout.D(),
-		MaxDiscovered:     m.MaxDiscovered,
-		Log:               log,
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = -1 // none
-	}
-	if c.StoredRate == 0 {
-		c.StoredRate = -1 // store none
-	}
-	for _, l := range m.Links {
-		c.Links = append(c.Links, mavlink.LinkConfig{Name: l.Name, Type: l.Type, Address: l.Address, Baud: l.Baud, ReadBuffer: l.ReadBuffer})
-	}
-	for _, v := range m.Vehicles {
-		c.Vehicles = append(c.Vehicles, mavlink.VehicleConfig{Name: v.Name, Link: v.Link, SystemID: uint8(v.SystemID), Camera: v.Camera, SigningKey: v.SigningKey})
-	}
+	c := cfg.MAVLink.Config(log)
 	if demo {
 		if link := demoLink(cfg); link != "" {
 		drones:
@@ -117,7 +96,7 @@ func runSim(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 		return fmt.Errorf("sim: no drones configured (sim.drones)")
 	}
 	if n > 0 {
-		drones = cloneDrones(drones, n)
+		drones = sim.Clone(drones, n)
 	}
 	s, err := sim.New(sim.Config{Drones: drones, Target: target, Log: log})
 	if err != nil {
@@ -128,23 +107,4 @@ func runSim(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	err = s.Run(ctx)
 	fmt.Fprintf(stdout, "sent %d frames in %s\n", s.Stats().Frames.Load(), time.Since(start).Round(time.Second))
 	return err
-}
-
-// cloneDrones makes n drones from the configured ones: the routes repeat,
-// each copy shifted a little, with system ids 1..n.
-func cloneDrones(base []sim.Drone, n int) []sim.Drone {
-	out := make([]sim.Drone, n)
-	for i := range out {
-		d := base[i%len(base)]
-		shift := float64(i/len(base)) * 0.0004 // about 45 m north per round
-		route := make([][2]float64, len(d.Route))
-		for j, p := range d.Route {
-			route[j] = [2]float64{p[0] + shift, p[1]}
-		}
-		d.Route = route
-		d.SystemID = uint8(i%255 + 1)
-		d.Name = "sim-" + strconv.Itoa(i+1)
-		out[i] = d
-	}
-	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
+	"github.com/smarteye/smarteye/vision/analysis"
 )
 
 // recordingsDir is where segments are written and played from.
@@ -89,7 +90,7 @@ func demoCameras(cfg config.Config, log *slog.Logger, demo bool) (*component, []
 		pubs = append(pubs, p)
 		simCams = append(simCams, config.Camera{
 			ID: s.ID, Name: s.Name, Kind: "fixed", URL: "rtsp://" + srv.Addr() + "/" + s.ID, Transport: rtsp.TransportTCP,
-			Detector: s.Detector, Rate: s.Rate, Zones: s.Zones, Geo: s.Geo, Record: s.Record,
+			Settings: analysis.Settings{Detector: s.Detector, Rate: s.Rate, Zones: s.Zones}, Geo: s.Geo, Record: s.Record,
 		})
 	}
 	log.Info("simulated cameras publishing", "cameras", len(pubs), "rtsp", "rtsp://"+srv.Addr()+"/")

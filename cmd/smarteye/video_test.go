@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,15 +17,12 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 	"github.com/smarteye/smarteye/vision"
-	"github.com/smarteye/smarteye/vision/analysis"
-	"github.com/smarteye/smarteye/vision/models"
 )
 
 type cameraView struct {

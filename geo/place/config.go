@@ -1,7 +1,6 @@
 package place
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -34,16 +33,13 @@ type CameraConfig struct {
 	MaxRange float64 `yaml:"max_range"`
 }
 
-// Validate reports each problem as "key: problem", keys relative to the
-// camera's geo settings ("" for the whole).
-func (g CameraConfig) Validate() []error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
-	}
+// Check records what is wrong with the settings (the site they name is
+// the caller's to check).
+func (g CameraConfig) Check(p *telemetry.Problems) {
+	bad := p.Add
 	if !finite(g.HFOV, g.VFOV, g.Focal, g.Sensor[0], g.Sensor[1], g.K1, g.K2, g.MaxRange) {
 		bad("", "every value must be a finite number")
-		return errs
+		return
 	}
 	if g.HFOV < 0 || g.HFOV >= 179 || g.VFOV < 0 || g.VFOV >= 179 || g.Focal < 0 || g.MaxRange < 0 {
 		bad("", "hfov/vfov in (0, 179) degrees, focal and max_range positive")
@@ -63,7 +59,6 @@ func (g CameraConfig) Validate() []error {
 			break
 		}
 	}
-	return errs
 }
 
 // points are the control points as geo takes them.
@@ -95,13 +90,10 @@ func (f Geofence) Fence() geo.Fence {
 	return geo.Fence{ID: f.ID, Name: f.Name, Site: f.Site, Kind: geo.FenceKind(f.Kind), Dwell: time.Duration(f.Dwell), Classes: f.Classes, Polygon: orb.Polygon{ring}}
 }
 
-// Validate reports each problem as "key: problem", keys relative to the
-// geofence.
-func (f Geofence) Validate() []error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
-	}
+// Check records what is wrong with the geofence (its id and site are the
+// caller's to check: they must be unique and known).
+func (f Geofence) Check(p *telemetry.Problems) {
+	bad := p.Add
 	for _, p := range f.Polygon {
 		if !finite(p[0], p[1]) {
 			bad("polygon", "positions must be finite numbers")
@@ -119,7 +111,6 @@ func (f Geofence) Validate() []error {
 	if f.Dwell < 0 {
 		bad("dwell", "must not be negative")
 	}
-	return errs
 }
 
 func finite(xs ...float64) bool {

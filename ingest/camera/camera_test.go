@@ -29,12 +29,12 @@ func TestDefaultDetector(t *testing.T) {
 	}
 	empty := t.TempDir()
 	cam := Camera{ID: "c", URL: "rtsp://127.0.0.1/x"}
-	ac, err := AnalysisConfig(cam, "", installed, slog.New(slog.DiscardHandler))
+	ac, err := cam.Settings.Config(cam.ID, false, "", installed, slog.New(slog.DiscardHandler))
 	if err != nil || ac.Detector != analysis.DetectorNanoDet || ac.Model == nil || ac.Model.ONNX != models.Path(installed) || ac.Warning != "" {
 		t.Fatalf("installed: %+v, %v", ac, err)
 	}
 	var logged strings.Builder
-	ac, err = AnalysisConfig(cam, "", empty, slog.New(slog.NewTextHandler(&logged, nil)))
+	ac, err = cam.Settings.Config(cam.ID, false, "", empty, slog.New(slog.NewTextHandler(&logged, nil)))
 	if err != nil || ac.Detector != analysis.DetectorHOG || ac.Model != nil || !strings.Contains(ac.Warning, "no trained detector is installed") {
 		t.Fatalf("not installed: %+v, %v", ac, err)
 	}
@@ -56,7 +56,7 @@ func TestDefaultDetector(t *testing.T) {
 	// Asked for by name without a model: the camera still streams, and
 	// its analysis says why it cannot detect.
 	cam.Detector = "nanodet"
-	ac, err = AnalysisConfig(cam, "", empty, slog.New(slog.DiscardHandler))
+	ac, err = cam.Settings.Config(cam.ID, false, "", empty, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +102,9 @@ func TestAnalysisFailureRestarts(t *testing.T) {
 	go func() { defer close(pubDone); _ = pub.Run(ctx) }()
 
 	hub, board := telemetry.NewHub(nil), telemetry.NewBoard()
-	cfg := Config{ReadTimeout: telemetry.Duration(10 * time.Second), StallTimeout: telemetry.Duration(3 * time.Second), MaxBackoff: telemetry.Duration(time.Second)}
-	cfg.Recording.Mode = "off"
-	sup, err := New(cfg, []Camera{{ID: "cam", URL: srv.URL("cam"), Transport: rtsp.TransportTCP, Detector: "motion", Rate: 2}},
+	cfg := DefaultConfig()
+	cfg.MaxBackoff, cfg.Recording.Mode = telemetry.Duration(time.Second), "off"
+	sup, err := New(cfg, []Camera{{ID: "cam", URL: srv.URL("cam"), Transport: rtsp.TransportTCP, Settings: analysis.Settings{Detector: "motion", Rate: 2}}},
 		Options{RecordingsDir: t.TempDir(), StatusInterval: 100 * time.Millisecond},
 		Deps{Bus: hub, Place: placement{make(chan telemetry.Event, 64)}, Board: board, Ready: srv.Ready, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {

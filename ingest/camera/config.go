@@ -1,126 +1,108 @@
 package camera
 
 import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+
 	"github.com/smarteye/smarteye/geo/place"
 	"github.com/smarteye/smarteye/ingest/live"
+	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/vision/analysis"
 )
 
-// Config is the cameras and their analysis (the `video` settings).
+// Config is the cameras and their analysis (the `video` settings): the
+// streams', the recorder's and WebRTC's settings are theirs, composed here.
 type Config struct {
 	// Workers is how many detections run at once across all cameras; 0
 	// means one per core. It defaults to 0.
 	Workers int `yaml:"workers"`
 	// Snapshots keeps a JPEG of each track's best frame under
 	// <data_dir>/snapshots, for as long as events are kept. It defaults to true.
-	Snapshots bool `yaml:"snapshots"`
-	// ReadTimeout ends an RTSP session that receives nothing. It defaults to 10 seconds.
-	ReadTimeout telemetry.Duration `yaml:"read_timeout"`
-	// StallTimeout marks a stream stalled when no picture arrives. It defaults to 3 seconds.
-	StallTimeout telemetry.Duration `yaml:"stall_timeout"`
-	// StalledReconnect reconnects a stream that has been stalled this long
-	// (a hung encoder can keep its session alive while sending no video).
-	// It defaults to ReadTimeout.
-	StalledReconnect telemetry.Duration `yaml:"stalled_reconnect"`
-	// UDPReadBuffer is the receive buffer asked for each camera's UDP
-	// sockets ("4MiB"; the kernel caps it at net.core.rmem_max, logged).
-	UDPReadBuffer telemetry.Size `yaml:"udp_read_buffer"`
-	// AutoTCPLoss and AutoTCPAfter move a camera with transport auto to
-	// TCP when its RTP loss over UDP stays above AutoTCPLoss (a fraction,
-	// default 0.02) for AutoTCPAfter (default 10 s).
-	AutoTCPLoss  float64            `yaml:"auto_tcp_loss"`
-	AutoTCPAfter telemetry.Duration `yaml:"auto_tcp_after"`
-	// MaxBackoff caps the wait between reconnections. It defaults to 30 seconds.
-	MaxBackoff telemetry.Duration `yaml:"max_backoff"`
+	Snapshots     bool `yaml:"snapshots"`
+	rtsp.Settings `yaml:",inline"`
 	// Models is the directory of the installed trained detector
 	// (`smarteye models install`). It defaults to <data_dir>/models.
 	Models string `yaml:"models"`
 	// Cameras defaults to none (the demo adds its simulated ones).
 	Cameras   []Camera            `yaml:"cameras"`
 	WebRTC    live.WebRTCSettings `yaml:"webrtc"`
-	Recording Recording           `yaml:"recording"`
+	Recording record.Settings     `yaml:"recording"`
 }
 
-// Recording configures the video recorder (ingest/record): cameras' video
-// remuxed, not re-encoded, into fragmented-MP4 segments on disk.
-type Recording struct {
-	// Mode is continuous, events (around each camera's events, with pre-
-	// and post-roll) or off; a camera's own record setting overrides it. It
-	// defaults to continuous.
-	Mode string `yaml:"mode"`
-	// Dir holds the segments. It defaults to <data_dir>/recordings.
-	Dir string `yaml:"dir"`
-	// Segment is a segment file's length (cut at the next keyframe). It
-	// defaults to 1 minute.
-	Segment telemetry.Duration `yaml:"segment"`
-	// PreRoll and PostRoll widen an event's recording in events mode. They
-	// default to 10 and 20 seconds.
-	PreRoll  telemetry.Duration `yaml:"pre_roll"`
-	PostRoll telemetry.Duration `yaml:"post_roll"`
-	// MaxAge deletes older segments; 0 keeps them while the budget allows.
-	// It defaults to 7 days.
-	MaxAge telemetry.Duration `yaml:"max_age"`
-	// MaxSize is the disk budget for all segments ("20GiB"); the oldest go
-	// first. 0 sets none. It defaults to 20GiB.
-	MaxSize telemetry.Size `yaml:"max_size"`
-	// MinFree stops recording (with a recording.stopped event) while the
-	// disk has less free space than this. It defaults to 1GiB.
-	MinFree telemetry.Size `yaml:"min_free"`
-}
-
-// Camera is one RTSP camera.
+// Camera is one RTSP camera: its stream, its analysis (analysis.Settings'
+// keys) and how it is placed on the ground.
 type Camera struct {
-	ID             string             `yaml:"id"`
-	Name           string             `yaml:"name"`
-	Kind           string             `yaml:"kind"`
-	Vehicle        string             `yaml:"vehicle"`
-	URL            string             `yaml:"url"`
-	Transport      string             `yaml:"transport"`
-	TLSFingerprint string             `yaml:"tls_fingerprint"`
-	Detector       string             `yaml:"detector"`
-	Rate           float64            `yaml:"rate"`
-	Gate           *bool              `yaml:"gate"`
-	MinConfidence  float64            `yaml:"min_confidence"`
-	Model          Model              `yaml:"model"`
-	Tiles          Tiles              `yaml:"tiles"`
-	Zones          []Zone             `yaml:"zones"`
-	Geo            place.CameraConfig `yaml:"geo"`
+	ID                string `yaml:"id"`
+	Name              string `yaml:"name"`
+	Kind              string `yaml:"kind"`
+	Vehicle           string `yaml:"vehicle"`
+	URL               string `yaml:"url"`
+	Transport         string `yaml:"transport"`
+	TLSFingerprint    string `yaml:"tls_fingerprint"`
+	analysis.Settings `yaml:",inline"`
+	Geo               place.CameraConfig `yaml:"geo"`
 	// Record overrides video.recording.mode for this camera.
 	Record string `yaml:"record"`
 }
 
-// Tiles runs a camera's NanoDet on a grid of enlarged tiles (drone
-// cameras looking down: small objects).
-type Tiles struct {
-	Cols    int     `yaml:"cols"`
-	Rows    int     `yaml:"rows"`
-	Scale   float64 `yaml:"scale"`
-	Overlap float64 `yaml:"overlap"`
+// DefaultConfig is the cameras' defaults: none, with snapshots kept.
+func DefaultConfig() Config {
+	return Config{Snapshots: true, Settings: rtsp.DefaultSettings(), Cameras: []Camera{},
+		WebRTC: live.DefaultWebRTCSettings(), Recording: record.DefaultSettings()}
 }
 
-// Model is a cascade, YOLO or NanoDet model file set.
-type Model struct {
-	Cascade    string   `yaml:"cascade"`
-	Class      string   `yaml:"class"`
-	MinSize    int      `yaml:"min_size"`
-	Config     string   `yaml:"config"`
-	Weights    string   `yaml:"weights"`
-	ONNX       string   `yaml:"onnx"`
-	Layout     string   `yaml:"layout"`
-	Names      string   `yaml:"names"`
-	Input      int      `yaml:"input"`
-	Confidence float64  `yaml:"confidence"`
-	NMS        float64  `yaml:"nms"`
-	Keep       []string `yaml:"keep"`
-	// ClassConfidence sets single classes' thresholds (NanoDet).
-	ClassConfidence map[string]float64 `yaml:"class_confidence"`
+// ID is what a camera id may be: it names snapshot folders and RTSP paths.
+var ID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Check records what is wrong with the settings (sites and vehicles that
+// cameras name are the caller's to check).
+func (c Config) Check(p *telemetry.Problems) {
+	c.WebRTC.Check(p.In("webrtc"))
+	if c.Workers < 0 || c.Workers > 256 {
+		p.Add("workers", "%d is out of range 0 (one per core)..256", c.Workers)
+	}
+	c.Settings.Check(p)
+	c.Recording.Check(p.In("recording"))
+	ids := map[string]bool{}
+	for i, cam := range c.Cameras {
+		cp := p.In(fmt.Sprintf("cameras[%d]", i))
+		if ids[cam.ID] && ID.MatchString(cam.ID) {
+			cp.Add("id", "%q is used twice", cam.ID)
+		}
+		ids[cam.ID] = true
+		cam.Check(cp)
+	}
 }
 
-// Zone is a polygon in a camera's image.
-type Zone struct {
-	Name     string             `yaml:"name"`
-	Polygon  [][2]float64       `yaml:"polygon"`
-	Classes  []string           `yaml:"classes"`
-	Dwell    telemetry.Duration `yaml:"dwell"`
-	MinCount int                `yaml:"min_count"`
+// Check records what is wrong with a camera.
+func (c Camera) Check(p *telemetry.Problems) {
+	if !ID.MatchString(c.ID) {
+		p.Add("id", "%q: use 1-64 letters, digits, '.', '_' or '-' (it names files and URL paths)", c.ID)
+	}
+	switch c.Kind {
+	case "", "fixed":
+	case "drone":
+		if c.Vehicle == "" {
+			p.Add("vehicle", "a drone camera names the vehicle that carries it")
+		}
+	default:
+		p.Add("kind", "%q is not one of fixed, drone", c.Kind)
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+		p.Add("url", "want rtsp://[user:password@]host[:port]/path or rtsps://…")
+	}
+	switch c.Transport {
+	case "", rtsp.TransportAuto, rtsp.TransportTCP, rtsp.TransportUDP:
+	default:
+		p.Add("transport", "%q is not one of auto, tcp, udp", c.Transport)
+	}
+	c.Settings.Check(p)
+	if c.Record != "" && !slices.Contains(record.Modes, c.Record) {
+		p.Add("record", "%q is not one of continuous, events, off", c.Record)
+	}
+	c.Geo.Check(p.In("geo"))
 }

@@ -2,17 +2,13 @@ package camera
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/vision"
 	"github.com/smarteye/smarteye/vision/analysis"
-	"github.com/smarteye/smarteye/vision/cv"
-	"github.com/smarteye/smarteye/vision/models"
 )
 
 // Info is a camera as the API shows it: configuration, the stream's
@@ -158,44 +154,4 @@ func (s *Supervisor) find(id string) *cam {
 		}
 	}
 	return nil
-}
-
-// AnalysisConfig is a camera's analysis. A camera that names no detector
-// gets the trained one (NanoDet) when it is installed in modelsDir, and
-// HOG otherwise, with a warning in the log and in the camera's status.
-func AnalysisConfig(cc Camera, snapDir, modelsDir string, log *slog.Logger) (analysis.Config, error) {
-	ac := analysis.Config{
-		Camera: cc.ID, Drone: cc.Kind == "drone", Detector: cc.Detector, Rate: cc.Rate, Gate: cc.Gate,
-		MinConfidence: cc.MinConfidence, SnapshotDir: snapDir, Log: log,
-		Tiles: analysis.Tiles{Cols: cc.Tiles.Cols, Rows: cc.Tiles.Rows, Scale: cc.Tiles.Scale, Overlap: cc.Tiles.Overlap},
-	}
-	m := cc.Model
-	if ac.Detector == "" {
-		switch {
-		case m.ONNX != "" || models.Installed(modelsDir):
-			ac.Detector = analysis.DetectorNanoDet
-		default:
-			ac.Detector = analysis.DetectorHOG
-			ac.Warning = fmt.Sprintf("no trained detector is installed in %s (run `smarteye models install`): HOG finds only upright people, and no vehicles", modelsDir)
-			log.Warn("camera runs HOG: "+ac.Warning, "camera", cc.ID)
-		}
-	}
-	switch ac.Detector {
-	case analysis.DetectorCascade, analysis.DetectorYOLO, analysis.DetectorNanoDet:
-		onnx := m.ONNX
-		if ac.Detector == analysis.DetectorNanoDet && onnx == "" {
-			onnx = models.Path(modelsDir)
-		}
-		ac.Model = &cv.ModelConfig{Kind: ac.Detector, Cascade: m.Cascade, Class: m.Class, MinSize: m.MinSize, Config: m.Config, Weights: m.Weights,
-			ONNX: onnx, Layout: vision.Layout(m.Layout), Names: m.Names, Input: m.Input, Confidence: m.Confidence, NMS: m.NMS, Keep: m.Keep,
-			ClassConfidence: m.ClassConfidence}
-	}
-	for _, z := range cc.Zones {
-		vz := vision.Zone{Name: z.Name, Classes: z.Classes, Dwell: z.Dwell.D(), MinCount: z.MinCount}
-		for _, p := range z.Polygon {
-			vz.Polygon = append(vz.Polygon, vision.Point{X: p[0], Y: p[1]})
-		}
-		ac.Zones = append(ac.Zones, vz)
-	}
-	return ac, ac.Validate()
 }

@@ -141,20 +141,15 @@ func New(cfg Config, cams []Camera, opt Options, deps Deps) (*Supervisor, error)
 	}
 	for _, cc := range cams {
 		c := &cam{cfg: cc}
-		stream, err := rtsp.New(rtsp.Config{
-			Camera: cc.ID, URL: cc.URL, Transport: cc.Transport, TLSFingerprint: cc.TLSFingerprint,
-			ReadTimeout: cfg.ReadTimeout.D(), StallTimeout: cfg.StallTimeout.D(),
-			StalledReconnect: cfg.StalledReconnect.D(), UDPReadBuffer: int(cfg.UDPReadBuffer),
-			AutoTCPLoss: cfg.AutoTCPLoss, AutoTCPAfter: cfg.AutoTCPAfter.D(), MaxBackoff: cfg.MaxBackoff.D(),
-			OnStatus: func(ch rtsp.Change) { s.streamEvent(ch, c) },
-			Log:      s.log,
-		})
+		sc := cfg.Settings.Config(cc.ID, cc.URL, cc.Transport, cc.TLSFingerprint)
+		sc.OnStatus, sc.Log = func(ch rtsp.Change) { s.streamEvent(ch, c) }, s.log
+		stream, err := rtsp.New(sc)
 		if err != nil {
 			return fail(err)
 		}
 		c.stream = stream
 		if cc.Detector != analysis.DetectorNone {
-			ac, err := AnalysisConfig(cc, opt.SnapshotDir, opt.ModelsDir, s.log)
+			ac, err := cc.Settings.Config(cc.ID, cc.Kind == "drone", opt.SnapshotDir, opt.ModelsDir, s.log)
 			if err != nil {
 				return fail(fmt.Errorf("camera %s: %w", cc.ID, err))
 			}

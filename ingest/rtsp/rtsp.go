@@ -139,15 +139,23 @@ type Change struct {
 	Reason string // why it went down or stalled
 }
 
+// Defaults of Config (and of the configuration file's Settings).
+const (
+	defaultReadTimeout  = 10 * time.Second
+	defaultStallTimeout = 3 * time.Second
+	defaultAutoTCPAfter = 10 * time.Second
+	defaultMaxBackoff   = 30 * time.Second
+)
+
 func (c *Config) setDefaults() {
 	if c.Transport == "" {
 		c.Transport = TransportAuto
 	}
 	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 10 * time.Second
+		c.ReadTimeout = defaultReadTimeout
 	}
 	if c.StallTimeout == 0 {
-		c.StallTimeout = 3 * time.Second
+		c.StallTimeout = defaultStallTimeout
 	}
 	if c.StalledReconnect == 0 {
 		c.StalledReconnect = c.ReadTimeout
@@ -159,13 +167,13 @@ func (c *Config) setDefaults() {
 		c.AutoTCPLoss = 0.02
 	}
 	if c.AutoTCPAfter == 0 {
-		c.AutoTCPAfter = 10 * time.Second
+		c.AutoTCPAfter = defaultAutoTCPAfter
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = time.Second
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = defaultMaxBackoff
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff

@@ -26,7 +26,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // Channel is a delivery channel beyond the live feed.
@@ -133,7 +132,7 @@ type Notice struct {
 
 // sender delivers to one channel.
 type sender interface {
-	send(ctx context.Context, d *store.Delivery, n *Notice) error
+	send(ctx context.Context, d *telemetry.Delivery, n *Notice) error
 	close()
 }
 
@@ -274,7 +273,7 @@ func (d *Deliverer) run(ctx context.Context) {
 }
 
 // attempt sends one delivery and records the outcome.
-func (d *Deliverer) attempt(ctx context.Context, dl *store.Delivery) {
+func (d *Deliverer) attempt(ctx context.Context, dl *telemetry.Delivery) {
 	s, c := d.senders[dl.Channel], d.channels[dl.Channel]
 	var err error
 	if s == nil {
@@ -327,7 +326,7 @@ type webhook struct {
 
 func (w *webhook) close() { w.client.CloseIdleConnections() }
 
-func (w *webhook) send(ctx context.Context, d *store.Delivery, n *Notice) error {
+func (w *webhook) send(ctx context.Context, d *telemetry.Delivery, n *Notice) error {
 	target := w.c.URL
 	var body []byte
 	var err error
@@ -524,7 +523,7 @@ func (m *mqttSender) connect(ctx context.Context) (mqtt.Client, error) {
 	return c, nil
 }
 
-func (m *mqttSender) send(ctx context.Context, d *store.Delivery, n *Notice) error {
+func (m *mqttSender) send(ctx context.Context, d *telemetry.Delivery, n *Notice) error {
 	c, err := m.connect(ctx)
 	if err != nil {
 		return err

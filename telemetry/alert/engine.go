@@ -14,21 +14,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
-// Store is what the engine needs of the database (telemetry/store.Store).
+// Store is what the engine needs of the database (telemetry/store implements it).
 type Store interface {
-	InsertAlert(ctx context.Context, a *telemetry.Alert, event *telemetry.Event, actor string, jpeg, thumb []byte, outbox store.Outbox) error
-	FoldAlerts(ctx context.Context, folds []store.Fold) error
-	TransitionAlert(ctx context.Context, id telemetry.UUID, to, actor, comment string, outbox store.Outbox) (telemetry.Alert, error)
-	EscalateAlert(ctx context.Context, id telemetry.UUID, team, comment string, outbox store.Outbox) (telemetry.Alert, error)
+	InsertAlert(ctx context.Context, a *telemetry.Alert, event *telemetry.Event, actor string, jpeg, thumb []byte, outbox telemetry.Outbox) error
+	FoldAlerts(ctx context.Context, folds []telemetry.AlertFold) error
+	TransitionAlert(ctx context.Context, id telemetry.UUID, to, actor, comment string, outbox telemetry.Outbox) (telemetry.Alert, error)
+	EscalateAlert(ctx context.Context, id telemetry.UUID, team, comment string, outbox telemetry.Outbox) (telemetry.Alert, error)
 	Unescalated(ctx context.Context, before time.Time) ([]telemetry.Alert, error)
 	RecentAlerts(ctx context.Context, since time.Time) ([]telemetry.Alert, error)
 	AlertRules(ctx context.Context) ([]json.RawMessage, error)
 	PutAlertRule(ctx context.Context, id string, rule []byte, create bool) error
 	DeleteAlertRule(ctx context.Context, id string) error
-	DueDeliveries(ctx context.Context, limit int) ([]store.Delivery, error)
+	DueDeliveries(ctx context.Context, limit int) ([]telemetry.Delivery, error)
 	MarkDelivered(ctx context.Context, id int64, attempts int) error
 	MarkFailed(ctx context.Context, id int64, attempts int, next time.Time, reason string) error
 	PendingDeliveries(ctx context.Context) (int, error)
@@ -55,8 +54,8 @@ type Config struct {
 // Errors of the rule and alert methods, for the API's status codes.
 var (
 	ErrReadOnly = errors.New("rule comes from the configuration file; change it there")
-	ErrNotFound = store.ErrNotFound
-	ErrExists   = store.ErrExists
+	ErrNotFound = telemetry.ErrNotFound
+	ErrExists   = telemetry.ErrExists
 )
 
 // InvalidError is a rule that failed validation.
@@ -82,9 +81,9 @@ type Engine struct {
 	loaded    bool             // api rules and cooldowns read from the database
 	loadTries int              // failed attempts to load (warned about when it goes on)
 	ev        *Evaluator
-	latest    map[string]telemetry.UUID      // dedup key → its newest alert
-	folds     map[telemetry.UUID]*store.Fold // counted, not yet written
-	waiting   []*opening                     // alerts the database has not taken yet
+	latest    map[string]telemetry.UUID               // dedup key → its newest alert
+	folds     map[telemetry.UUID]*telemetry.AlertFold // counted, not yet written
+	waiting   []*opening                              // alerts the database has not taken yet
 	sub       *telemetry.Subscription
 	now       func() time.Time
 	met       metrics
@@ -122,7 +121,7 @@ func NewEngine(cfg Config, st Store, bus telemetry.Bus, evidence Evidence, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg, store: st, bus: bus, evidence: evidence, log: log.With("component", "alert"),
-		config: map[string]*Rule{}, api: map[string]*Rule{}, latest: map[string]telemetry.UUID{}, folds: map[telemetry.UUID]*store.Fold{}, now: time.Now}
+		config: map[string]*Rule{}, api: map[string]*Rule{}, latest: map[string]telemetry.UUID{}, folds: map[telemetry.UUID]*telemetry.AlertFold{}, now: time.Now}
 	var errs []error
 	names := make([]string, 0, len(cfg.Channels))
 	for _, c := range cfg.Channels {
@@ -424,7 +423,7 @@ func (e *Engine) handle(ctx context.Context, ms []Match) {
 		if m.Fold && known {
 			f := e.folds[id]
 			if f == nil {
-				f = &store.Fold{ID: id}
+				f = &telemetry.AlertFold{ID: id}
 				e.folds[id] = f
 			}
 			f.N++
@@ -503,7 +502,7 @@ func (e *Engine) persist(ctx context.Context, o *opening) bool {
 	e.mu.Lock()
 	// Matches folded in while it waited for the database are counted now.
 	if n := o.alert.Occurrences; n > 1 {
-		e.folds[a.ID] = &store.Fold{ID: a.ID, N: n - 1, Last: o.alert.LastSeen}
+		e.folds[a.ID] = &telemetry.AlertFold{ID: a.ID, N: n - 1, Last: o.alert.LastSeen}
 		a.Occurrences = n
 	}
 	e.latest[a.DedupKey] = a.ID
@@ -541,11 +540,11 @@ func (e *Engine) flush(ctx context.Context) {
 		e.mu.Unlock()
 		return
 	}
-	folds := make([]store.Fold, 0, len(e.folds))
+	folds := make([]telemetry.AlertFold, 0, len(e.folds))
 	for _, f := range e.folds {
 		folds = append(folds, *f)
 	}
-	e.folds = map[telemetry.UUID]*store.Fold{}
+	e.folds = map[telemetry.UUID]*telemetry.AlertFold{}
 	e.mu.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -605,7 +604,7 @@ func (e *Engine) escalate(ctx context.Context, now time.Time) {
 		comment := fmt.Sprintf("not acknowledged within %s", time.Duration(esc.After))
 		b, err := e.store.EscalateAlert(qctx, a.ID, esc.Team, comment, e.outbox(channels))
 		if err != nil {
-			if !errors.Is(err, store.ErrTransition) {
+			if !errors.Is(err, telemetry.ErrTransition) {
 				e.met.errors.WithLabelValues("escalate").Inc()
 			}
 			continue
@@ -618,9 +617,9 @@ func (e *Engine) escalate(ctx context.Context, now time.Time) {
 
 // outbox makes the deliveries of an alert step for channels (empty:
 // every channel), for those that want the step and the alert's team.
-func (e *Engine) outbox(channels []string) store.Outbox {
-	return func(a *telemetry.Alert, action string) []store.Delivery {
-		var out []store.Delivery
+func (e *Engine) outbox(channels []string) telemetry.Outbox {
+	return func(a *telemetry.Alert, action string) []telemetry.Delivery {
+		var out []telemetry.Delivery
 		for _, c := range e.cfg.Channels {
 			if len(channels) > 0 && !slices.Contains(channels, c.Name) {
 				continue
@@ -632,7 +631,7 @@ func (e *Engine) outbox(channels []string) store.Outbox {
 			if err != nil {
 				continue
 			}
-			out = append(out, store.Delivery{DeliveryID: telemetry.NewUUID(), Channel: c.Name, Action: action, Payload: b})
+			out = append(out, telemetry.Delivery{DeliveryID: telemetry.NewUUID(), Channel: c.Name, Action: action, Payload: b})
 		}
 		return out
 	}

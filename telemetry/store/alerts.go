@@ -13,54 +13,19 @@ import (
 )
 
 // ErrNotFound: no such row.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = telemetry.ErrNotFound
 
 // ErrTransition: the alert is not in a state that allows the step.
-var ErrTransition = errors.New("not allowed from the alert's state")
+var ErrTransition = telemetry.ErrTransition
 
-// Delivery is one alert step for one channel, in the outbox.
-type Delivery struct {
-	ID          int64          `json:"-"`
-	DeliveryID  telemetry.UUID `json:"delivery_id"`
-	AlertID     telemetry.UUID `json:"alert_id"`
-	Channel     string         `json:"channel"`
-	Action      string         `json:"action"`
-	Payload     []byte         `json:"-"`
-	Status      string         `json:"status"`
-	Attempts    int            `json:"attempts"`
-	NextAttempt time.Time      `json:"next_attempt"`
-	LastError   string         `json:"last_error,omitempty"`
-	CreatedAt   time.Time      `json:"created_at"`
-	DeliveredAt *time.Time     `json:"delivered_at,omitempty"`
-}
-
-// AlertStep is one row of an alert's audit trail.
-type AlertStep struct {
-	Time    time.Time       `json:"time"`
-	Action  string          `json:"action"`
-	Actor   string          `json:"actor"`
-	Comment string          `json:"comment,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
-}
-
-// AlertQuery selects alerts; zero fields select all.
-type AlertQuery struct {
-	Status   []string
-	Team     string // the alert's team or the team it was escalated to
-	From, To time.Time
-	Limit    int
-}
-
-// Fold counts n more matches on an alert, the latest at Last.
-type Fold struct {
-	ID   telemetry.UUID
-	N    int64
-	Last time.Time
-}
-
-// Outbox makes an alert step's deliveries from the alert as it is after
-// the step (inside the step's transaction).
-type Outbox func(a *telemetry.Alert, action string) []Delivery
+// The alert lifecycle's records (telemetry's).
+type (
+	Delivery   = telemetry.Delivery
+	AlertStep  = telemetry.AlertStep
+	AlertQuery = telemetry.AlertQuery
+	Fold       = telemetry.AlertFold
+	Outbox     = telemetry.Outbox
+)
 
 const alertColumns = `id, created_at, updated_at, event_time, received, coalesce(event_id, '00000000-0000-0000-0000-000000000000'), event_kind,
 	coalesce(rule_id, ''), rule_name, coalesce(site_id, ''), coalesce(camera_id, ''), coalesce(vehicle_id, ''), coalesce(track_id, 0),
@@ -416,7 +381,7 @@ func (s *Store) PutAlertRule(ctx context.Context, id string, rule []byte, create
 }
 
 // ErrExists: a row with that id exists.
-var ErrExists = errors.New("already exists")
+var ErrExists = telemetry.ErrExists
 
 // DeleteAlertRule removes a rule, or returns ErrNotFound.
 func (s *Store) DeleteAlertRule(ctx context.Context, id string) error {

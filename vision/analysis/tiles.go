@@ -12,14 +12,15 @@ import (
 // per camera as detect_time_ns); a COCO model on nadir footage finds
 // some cars this way and still mistakes roofs for trucks (README).
 type Tiles struct {
-	Cols, Rows int
+	Cols int `yaml:"cols"`
+	Rows int `yaml:"rows"`
 	// Scale enlarges each tile before the network sees it. It defaults
 	// to 2.
-	Scale float64
+	Scale float64 `yaml:"scale"`
 	// Overlap is the share of a tile shared with its neighbours, so that
 	// an object cut by a tile's edge is whole in the next. It defaults to
 	// 0.1.
-	Overlap float64
+	Overlap float64 `yaml:"overlap"`
 }
 
 func (t *Tiles) validate() error {

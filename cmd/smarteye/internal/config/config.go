@@ -6,28 +6,28 @@ package config
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/smarteye/smarteye/geo"
-	"github.com/smarteye/smarteye/geo/place"
-	"github.com/smarteye/smarteye/ingest/camera"
-	"github.com/smarteye/smarteye/ingest/live"
-	"github.com/smarteye/smarteye/telemetry/alert"
 	"io"
-	"math"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smarteye/smarteye/geo"
+	"github.com/smarteye/smarteye/geo/place"
+	"github.com/smarteye/smarteye/ingest/camera"
+	"github.com/smarteye/smarteye/ingest/live"
+	"github.com/smarteye/smarteye/ingest/mavlink"
+	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/telemetry/alert"
+	"github.com/smarteye/smarteye/telemetry/store"
+	"github.com/smarteye/smarteye/vision/analysis"
 )
 
 // Config is the whole configuration. Each field's comment states its default.
@@ -63,56 +63,30 @@ type Alerts struct {
 // Site is a place smarteye watches (geo.Site).
 type Site = geo.Site
 
-// The camera settings are ingest/camera's, the placement's geo/place's
-// and WebRTC's ingest/live's; the configuration composes them.
+// The camera settings are ingest/camera's (composing the streams', the
+// analysis' and the recorder's), the placement's geo/place's and
+// WebRTC's ingest/live's; the configuration composes them.
 type (
 	Video     = camera.Config
-	Recording = camera.Recording
+	Recording = record.Settings
 	Camera    = camera.Camera
-	Tiles     = camera.Tiles
-	Model     = camera.Model
-	Zone      = camera.Zone
+	Tiles     = analysis.Tiles
+	Model     = analysis.ModelSettings
+	Zone      = analysis.ZoneSettings
 	WebRTC    = live.WebRTCSettings
 	CameraGeo = place.CameraConfig
 	Geofence  = place.Geofence
 )
 
-// MAVLink configures telemetry ingest.
-type MAVLink struct {
-	// SystemID is smarteye's own system id. It defaults to 254.
-	SystemID int `yaml:"system_id"`
-	// HeartbeatInterval is how often smarteye's heartbeat is sent on every
-	// link; 0 sends none. It defaults to 1 second.
-	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
-	// StoredRate is the most samples stored per vehicle per second. It defaults to 10.
-	StoredRate float64 `yaml:"stored_rate"`
-	// LinkTimeout is the silence after which a link is lost. It defaults to 5 seconds.
-	LinkTimeout Duration `yaml:"link_timeout"`
-	// MaxDiscovered caps unconfigured vehicles per link. It defaults to 64.
-	MaxDiscovered int `yaml:"max_discovered"`
-	// Links defaults to one UDP server on :14550.
-	Links []Link `yaml:"links"`
-	// Vehicles defaults to none (every vehicle is discovered).
-	Vehicles []Vehicle `yaml:"vehicles"`
-}
-
-// Link is one MAVLink endpoint.
-type Link struct {
-	Name       string `yaml:"name"`
-	Type       string `yaml:"type"`
-	Address    string `yaml:"address"`
-	Baud       int    `yaml:"baud"`
-	ReadBuffer int    `yaml:"read_buffer"`
-}
-
-// Vehicle is one configured vehicle.
-type Vehicle struct {
-	Name       string `yaml:"name"`
-	Link       string `yaml:"link"`
-	SystemID   int    `yaml:"system_id"`
-	Camera     string `yaml:"camera"`
-	SigningKey string `yaml:"signing_key"`
-}
+// The telemetry ingest's settings are ingest/mavlink's, the store's
+// telemetry/store's.
+type (
+	MAVLink   = mavlink.Settings
+	Link      = mavlink.LinkSettings
+	Vehicle   = mavlink.VehicleSettings
+	Store     = store.Settings
+	Retention = store.Retention
+)
 
 // Sim configures the simulated drones of "smarteye demo" and "smarteye sim".
 type Sim struct {
@@ -323,37 +297,6 @@ type Embedded struct {
 	StartTimeout Duration `yaml:"start_timeout"`
 }
 
-// Store configures the batch writer and upkeep.
-type Store struct {
-	// BatchSize is the most rows per COPY. It defaults to 5000.
-	BatchSize int `yaml:"batch_size"`
-	// FlushInterval is the longest a row waits. It defaults to 500 milliseconds.
-	FlushInterval Duration `yaml:"flush_interval"`
-	// QueueSize is the rows queued before new ones are dropped. It defaults to 100000.
-	QueueSize int `yaml:"queue_size"`
-	// SpoolMaxBytes caps the outage spool; 0 is no cap. It defaults to 0.
-	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
-	// PartitionsAhead is days of partitions made ahead. It defaults to 3.
-	PartitionsAhead int `yaml:"partitions_ahead"`
-	// MaintenanceInterval is how often upkeep runs. It defaults to 1 hour.
-	MaintenanceInterval Duration `yaml:"maintenance_interval"`
-	// SummaryInterval is how often detections_5m is refreshed. It defaults to 1 minute.
-	SummaryInterval Duration `yaml:"summary_interval"`
-	// CompressAfter is when TimescaleDB compresses. It defaults to 7 days.
-	CompressAfter Duration  `yaml:"compress_after"`
-	Retention     Retention `yaml:"retention"`
-}
-
-// Retention is how long each time-series table keeps rows; 0 keeps them forever.
-type Retention struct {
-	// Telemetry defaults to 30 days.
-	Telemetry Duration `yaml:"telemetry"`
-	// Detections defaults to 90 days.
-	Detections Duration `yaml:"detections"`
-	// Events defaults to 365 days.
-	Events Duration `yaml:"events"`
-}
-
 const day = 24 * time.Hour
 
 // Default returns the configuration smarteye runs on without a file (the
@@ -372,42 +315,9 @@ func Default() Config {
 			ConnectTimeout: Duration(10 * time.Second),
 			Embedded:       Embedded{RunAs: "postgres", StartTimeout: Duration(time.Minute)},
 		},
-		Store: Store{
-			BatchSize:           5000,
-			FlushInterval:       Duration(500 * time.Millisecond),
-			QueueSize:           100000,
-			PartitionsAhead:     3,
-			MaintenanceInterval: Duration(time.Hour),
-			SummaryInterval:     Duration(time.Minute),
-			CompressAfter:       Duration(7 * day),
-			Retention: Retention{
-				Telemetry:  Duration(30 * day),
-				Detections: Duration(90 * day),
-				Events:     Duration(365 * day),
-			},
-		},
-		MAVLink: MAVLink{
-			SystemID:          254,
-			HeartbeatInterval: Duration(time.Second),
-			StoredRate:        10,
-			LinkTimeout:       Duration(5 * time.Second),
-			MaxDiscovered:     64,
-			Links:             []Link{{Name: "udp", Type: "udp-server", Address: ":14550", ReadBuffer: 8 << 20}},
-			Vehicles:          []Vehicle{},
-		},
-		Video: Video{
-			Snapshots:     true,
-			ReadTimeout:   Duration(10 * time.Second),
-			StallTimeout:  Duration(3 * time.Second),
-			UDPReadBuffer: 4 << 20,
-			AutoTCPLoss:   0.02,
-			AutoTCPAfter:  Duration(10 * time.Second),
-			MaxBackoff:    Duration(30 * time.Second),
-			Cameras:       []Camera{},
-			WebRTC:        WebRTC{Enabled: true, Address: ":8189", PublicIPs: []string{}, MaxSessions: 64},
-			Recording: Recording{Mode: "continuous", Segment: Duration(time.Minute), PreRoll: Duration(10 * time.Second), PostRoll: Duration(20 * time.Second),
-				MaxAge: Duration(7 * day), MaxSize: 20 << 30, MinFree: 1 << 30},
-		},
+		Store:     store.DefaultSettings(),
+		MAVLink:   mavlink.DefaultSettings(),
+		Video:     camera.DefaultConfig(),
 		Sites:     []Site{},
 		Geofences: []Geofence{},
 		Alerts:    Alerts{Rules: []alert.Rule{}, Channels: []alert.Channel{}},
@@ -552,9 +462,13 @@ func ApplyEnv(cfg *Config, env []string) error {
 func collectEnv(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		key := prefix + strings.ToUpper(name)
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 		f := v.Field(i)
+		if opts == "inline" {
+			collectEnv(f, prefix, out) // a component's settings among its owner's
+			continue
+		}
+		key := prefix + strings.ToUpper(name)
 		if f.Kind() == reflect.Struct {
 			collectEnv(f, key+"_", out)
 			continue
@@ -660,544 +574,3 @@ func (c *Config) ModelsDir() string {
 	}
 	return filepath.Join(c.DataDir, "models")
 }
-
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	if c.DataDir == "" {
-		bad("data_dir", "must not be empty")
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format", "%q is not one of text, json", c.Log.Format)
-	}
-	if err := checkAddr(c.HTTP.Address); err != nil {
-		bad("http.address", "%v; write host:port, e.g. 127.0.0.1:8080 or :8080", err)
-	}
-	positive(bad, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
-	c.validateAuth(bad)
-	c.validateAlerts(bad)
-	if c.Database.URL != "" {
-		u, err := url.Parse(c.Database.URL)
-		switch {
-		case err != nil:
-			bad("database.url", "not a URL: %v", redact(err.Error()))
-		case u.Scheme != "postgres" && u.Scheme != "postgresql":
-			bad("database.url", "scheme %q: write postgres://user:password@host:5432/dbname", u.Scheme)
-		}
-	}
-	switch c.Database.Mode {
-	case "auto", "timescaledb", "postgres":
-	default:
-		bad("database.mode", "%q is not one of auto, timescaledb, postgres", c.Database.Mode)
-	}
-	if c.Database.MaxConns < 2 || c.Database.MaxConns > 1000 {
-		bad("database.max_conns", "%d is out of range 2..1000", c.Database.MaxConns)
-	}
-	positive(bad, "database.connect_timeout", c.Database.ConnectTimeout)
-	positive(bad, "database.embedded.start_timeout", c.Database.Embedded.StartTimeout)
-	if c.Database.Embedded.RunAs == "" {
-		bad("database.embedded.run_as", "must name an account (Debian's PostgreSQL package creates \"postgres\")")
-	}
-	if l := c.Database.Embedded.Listen; l != "" {
-		if err := checkAddr(l); err != nil {
-			bad("database.embedded.listen", "%v; write host:port, e.g. 127.0.0.1:5433, or leave empty for the Unix socket only", err)
-		}
-	}
-	s := c.Store
-	if s.BatchSize < 1 || s.BatchSize > 100000 {
-		bad("store.batch_size", "%d is out of range 1..100000", s.BatchSize)
-	}
-	positive(bad, "store.flush_interval", s.FlushInterval)
-	if s.QueueSize < s.BatchSize {
-		bad("store.queue_size", "%d is smaller than store.batch_size (%d)", s.QueueSize, s.BatchSize)
-	}
-	if s.SpoolMaxBytes < 0 {
-		bad("store.spool_max_bytes", "must be 0 (no cap) or more")
-	}
-	if s.PartitionsAhead < 1 || s.PartitionsAhead > 60 {
-		bad("store.partitions_ahead", "%d is out of range 1..60 days", s.PartitionsAhead)
-	}
-	positive(bad, "store.maintenance_interval", s.MaintenanceInterval)
-	positive(bad, "store.summary_interval", s.SummaryInterval)
-	positive(bad, "store.compress_after", s.CompressAfter)
-	for key, d := range map[string]Duration{
-		"store.retention.telemetry": s.Retention.Telemetry, "store.retention.detections": s.Retention.Detections,
-		"store.retention.events": s.Retention.Events,
-	} {
-		if d < 0 {
-			bad(key, "must be 0 (keep forever) or positive")
-		} else if d > 0 && time.Duration(d) < day {
-			bad(key, "%s is less than a day, the partition size; use 1d or more", d)
-		}
-	}
-	c.validateMAVLink(bad)
-	c.validateVideo(bad)
-	c.validateGeo(bad)
-	return errors.Join(errs...)
-}
-
-var roles = map[string]bool{"admin": true, "commander": true, "planner": true, "field": true, "supervisor": true}
-
-func (c *Config) validateAlerts(bad func(string, string, ...any)) {
-	names := []string{}
-	if err := alert.ValidateChannels(c.Alerts.Channels); err != nil {
-		for _, e := range strings.Split(err.Error(), "\n") {
-			bad("alerts.channels", "%s", e)
-		}
-	}
-	for _, ch := range c.Alerts.Channels {
-		names = append(names, ch.Name)
-	}
-	seen := map[string]bool{}
-	for key, rules := range map[string][]alert.Rule{"alerts.rules": c.Alerts.Rules, "sim.rules": c.Sim.Rules} {
-		for i, r := range rules {
-			r := r // validated on a copy: Validate fills in defaults
-			if err := r.Validate(names); err != nil {
-				for _, e := range strings.Split(err.Error(), "\n") {
-					bad(fmt.Sprintf("%s[%d]", key, i), "%s", e)
-				}
-			}
-			if key == "alerts.rules" {
-				if seen[r.ID] {
-					bad(fmt.Sprintf("%s[%d].id", key, i), "%q is listed twice", r.ID)
-				}
-				seen[r.ID] = true
-			}
-		}
-	}
-}
-
-func (c *Config) validateAuth(bad func(string, string, ...any)) {
-	positive(bad, "auth.session_ttl", c.Auth.SessionTTL)
-	positive(bad, "auth.idle_timeout", c.Auth.IdleTimeout)
-	if c.Auth.PasswordMinLength < 8 || c.Auth.PasswordMinLength > 64 {
-		bad("auth.password_min_length", "%d is out of range 8..64", c.Auth.PasswordMinLength)
-	}
-	if l := c.Auth.LDAP; l.URL != "" {
-		positive(bad, "auth.ldap.timeout", l.Timeout)
-		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
-			bad("auth.ldap.url", "%q is not ldap://host:port or ldaps://host:port", l.URL)
-		}
-		if l.UserDN == "" && (l.BaseDN == "" || l.UserFilter == "") {
-			bad("auth.ldap.user_dn", "set user_dn, or base_dn and user_filter")
-		}
-		if len(l.Groups) == 0 {
-			bad("auth.ldap.groups", "map at least one directory group to a role")
-		}
-		for i, g := range l.Groups {
-			if g.Group == "" {
-				bad(fmt.Sprintf("auth.ldap.groups[%d].group", i), "must not be empty")
-			}
-			if !roles[g.Role] {
-				bad(fmt.Sprintf("auth.ldap.groups[%d].role", i), "%q is not one of admin, commander, planner, field, supervisor", g.Role)
-			}
-		}
-	}
-	names := map[string]bool{}
-	for i, u := range c.Auth.Users {
-		key := fmt.Sprintf("auth.users[%d]", i)
-		if !cameraID.MatchString(u.Name) {
-			bad(key+".name", "%q: letters, digits, '.', '_' and '-', up to 64", u.Name)
-		}
-		if names[strings.ToLower(u.Name)] {
-			bad(key+".name", "%q is listed twice", u.Name)
-		}
-		names[strings.ToLower(u.Name)] = true
-		if !roles[u.Role] {
-			bad(key+".role", "%q is not one of admin, commander, planner, field, supervisor", u.Role)
-		}
-		if !strings.HasPrefix(u.PasswordHash, "$2") || len(u.PasswordHash) != 60 {
-			bad(key+".password_hash", "not a bcrypt hash; make one with: smarteye hash-password")
-		}
-	}
-	for i, t := range c.Auth.Tokens {
-		key := fmt.Sprintf("auth.tokens[%d]", i)
-		if t.Name == "" {
-			bad(key+".name", "must not be empty")
-		}
-		if !roles[t.Role] {
-			bad(key+".role", "%q is not one of admin, commander, planner, field, supervisor", t.Role)
-		}
-		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
-			bad(key+".sha256", "64 hex digits; make a token and its hash with: smarteye new-token")
-		}
-	}
-}
-
-func (c *Config) validateVideo(bad func(string, string, ...any)) {
-	if w := c.Video.WebRTC; w.Enabled {
-		if err := checkAddr(w.Address); err != nil {
-			bad("video.webrtc.address", "%v; write host:port, e.g. :8189", err)
-		}
-		for _, ip := range w.PublicIPs {
-			if net.ParseIP(ip) == nil {
-				bad("video.webrtc.public_ips", "%q is not an IP address", ip)
-			}
-		}
-		if w.MaxSessions < 1 || w.MaxSessions > 10000 {
-			bad("video.webrtc.max_sessions", "%d is out of range 1..10000", w.MaxSessions)
-		}
-	}
-	v := c.Video
-	if v.Workers < 0 || v.Workers > 256 {
-		bad("video.workers", "%d is out of range 0 (one per core)..256", v.Workers)
-	}
-	positive(bad, "video.read_timeout", v.ReadTimeout)
-	if l := c.HTTP.RateLimit; l.APIRate < 0 || l.APIBurst < 0 || l.LoginsPerMinute < 0 || l.WebRTCPerMinute < 0 || l.APIRate > 0 && l.APIBurst < 1 {
-		bad("http.rate_limit", "limits are 0 (off) or positive, and api_burst at least 1 when api_rate is set")
-	}
-	if c.HTTP.ExportsMaxSize < 1<<20 {
-		bad("http.exports_max_size", "at least 1MiB, e.g. 5GiB")
-	}
-	if t := c.HTTP.TLS; (t.CertFile == "") != (t.KeyFile == "") {
-		bad("http.tls", "cert_file and key_file go together (neither: a self-signed certificate)")
-	}
-	positive(bad, "video.stall_timeout", v.StallTimeout)
-	if v.UDPReadBuffer < 0 || v.UDPReadBuffer > 1<<30 {
-		bad("video.udp_read_buffer", "out of range 0..1GiB")
-	}
-	if v.AutoTCPLoss < 0 || v.AutoTCPLoss >= 1 {
-		bad("video.auto_tcp_loss", "%g is not a fraction in [0, 1)", v.AutoTCPLoss)
-	}
-	if v.AutoTCPAfter < 0 {
-		bad("video.auto_tcp_after", "must be 0 (10s) or positive")
-	}
-	if v.StalledReconnect < 0 {
-		bad("video.stalled_reconnect", "must be 0 (read_timeout) or positive, e.g. 10s")
-	}
-	positive(bad, "video.max_backoff", v.MaxBackoff)
-	recModes := "continuous, events, off"
-	if !slices.Contains(strings.Split(recModes, ", "), v.Recording.Mode) {
-		bad("video.recording.mode", "%q is not one of %s", v.Recording.Mode, recModes)
-	}
-	if d := v.Recording.Segment.D(); d < time.Second || d > time.Hour {
-		bad("video.recording.segment", "%s is out of range 1s..1h", d)
-	}
-	positive(bad, "video.recording.pre_roll", v.Recording.PreRoll)
-	positive(bad, "video.recording.post_roll", v.Recording.PostRoll)
-	if v.Recording.MaxAge < 0 {
-		bad("video.recording.max_age", "must not be negative")
-	}
-	if v.Recording.MaxSize != 0 && v.Recording.MaxSize < 16<<20 {
-		bad("video.recording.max_size", "%s is less than 16MiB (0 sets no budget)", v.Recording.MaxSize)
-	}
-	if v.Recording.MinFree < 1 {
-		bad("video.recording.min_free", "must be at least one byte")
-	}
-	ids := map[string]bool{}
-	for i, cam := range v.Cameras {
-		key := fmt.Sprintf("video.cameras[%d]", i)
-		switch {
-		case !cameraID.MatchString(cam.ID):
-			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-' (it names files and URL paths)", cam.ID)
-		case ids[cam.ID]:
-			bad(key+".id", "%q is used twice", cam.ID)
-		}
-		ids[cam.ID] = true
-		switch cam.Kind {
-		case "", "fixed":
-		case "drone":
-			if cam.Vehicle == "" {
-				bad(key+".vehicle", "a drone camera names the vehicle that carries it")
-			}
-		default:
-			bad(key+".kind", "%q is not one of fixed, drone", cam.Kind)
-		}
-		if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
-			bad(key+".url", "want rtsp://[user:password@]host[:port]/path or rtsps://…")
-		}
-		switch cam.Transport {
-		case "", "auto", "tcp", "udp":
-		default:
-			bad(key+".transport", "%q is not one of auto, tcp, udp", cam.Transport)
-		}
-		validateAnalysis(bad, key, cam.Detector, cam.Rate, cam.Zones)
-		if cam.Record != "" && !slices.Contains(strings.Split(recModes, ", "), cam.Record) {
-			bad(key+".record", "%q is not one of %s", cam.Record, recModes)
-		}
-		if (cam.Detector == "cascade" && cam.Model.Cascade == "") || (cam.Detector == "yolo" && cam.Model.ONNX == "" && cam.Model.Weights == "") {
-			bad(key+".model", "the %s detector needs its model files", cam.Detector)
-		}
-		if t := cam.Tiles; t != (Tiles{}) && cam.Detector != "nanodet" && cam.Detector != "" {
-			bad(key+".tiles", "tiles need the nanodet detector, not %s", cam.Detector)
-		}
-	}
-	for i, s := range c.Sim.Cameras {
-		key := fmt.Sprintf("sim.cameras[%d]", i)
-		if !cameraID.MatchString(s.ID) {
-			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-' (it names files and URL paths)", s.ID)
-		}
-		switch s.Codec {
-		case "", "h264", "h265":
-		default:
-			bad(key+".codec", "%q is not one of h264, h265", s.Codec)
-		}
-		if s.Detector == "cascade" || s.Detector == "yolo" {
-			bad(key+".detector", "simulated cameras run nanodet, hog, motion or none")
-		}
-		validateAnalysis(bad, key, s.Detector, s.Rate, s.Zones)
-	}
-	if a := c.Sim.RTSPAddress; a != "" {
-		if err := checkAddr(a); err != nil {
-			bad("sim.rtsp_address", "%v", err)
-		}
-	}
-}
-
-func finite(xs ...float64) bool {
-	for _, x := range xs {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// cameraID is what a camera id may be: it names snapshot folders and RTSP paths.
-var cameraID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-func (c *Config) validateGeo(bad func(string, string, ...any)) {
-	sites := map[string]bool{}
-	checkSite := func(key string, s Site) {
-		if !cameraID.MatchString(s.ID) {
-			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-'", s.ID)
-		}
-		if !finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
-			bad(key, "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
-		}
-		if s.PMTiles != "" && s.XYZ != "" {
-			bad(key, "give pmtiles or xyz, not both")
-		}
-		if s.XYZ != "" && !(strings.Contains(s.XYZ, "{z}") && strings.Contains(s.XYZ, "{x}") && strings.Contains(s.XYZ, "{y}")) {
-			bad(key+".xyz", "a tile URL template with {z}, {x} and {y}")
-		}
-	}
-	for i, s := range c.Sites {
-		key := fmt.Sprintf("sites[%d]", i)
-		checkSite(key, s)
-		if sites[s.ID] {
-			bad(key+".id", "%q is used twice", s.ID)
-		}
-		sites[s.ID] = true
-	}
-	if c.Sim.Site.ID != "" {
-		checkSite("sim.site", c.Sim.Site)
-	}
-	if c.Sim.Site.ID != "" {
-		sites[c.Sim.Site.ID] = true // the demo's; referring to it elsewhere fails at serve time only if absent
-	}
-	knownSite := func(key, id string) {
-		if id != "" && !sites[id] {
-			bad(key, "no site %q (sites[].id)", id)
-		}
-	}
-	checkFence := func(key string, f Geofence, ids map[string]bool) {
-		if !cameraID.MatchString(f.ID) || ids[f.ID] {
-			bad(key+".id", "%q: unique, 1-64 letters, digits, '.', '_' or '-'", f.ID)
-		}
-		ids[f.ID] = true
-		knownSite(key+".site", f.Site)
-		for _, p := range f.Polygon {
-			if !finite(p[0], p[1]) {
-				bad(key+".polygon", "positions must be finite numbers")
-				break
-			}
-		}
-		switch f.Kind {
-		case "keep-out", "keep-in", "restricted":
-		default:
-			bad(key+".kind", "%q is not one of keep-out, keep-in, restricted", f.Kind)
-		}
-		if len(f.Polygon) < 4 || f.Polygon[0] != f.Polygon[len(f.Polygon)-1] {
-			bad(key+".polygon", "a closed ring of [lon, lat] positions: at least 3 corners and the first repeated at the end")
-		}
-		if f.Dwell < 0 {
-			bad(key+".dwell", "must not be negative")
-		}
-	}
-	// The demo's fences join the configured ones only in the demo, where a
-	// clash is reported when they are put in force.
-	userFences, simFences := map[string]bool{}, map[string]bool{}
-	for i, f := range c.Geofences {
-		checkFence(fmt.Sprintf("geofences[%d]", i), f, userFences)
-	}
-	for i, f := range c.Sim.Geofences {
-		checkFence(fmt.Sprintf("sim.geofences[%d]", i), f, simFences)
-	}
-	checkCam := func(key string, g CameraGeo) {
-		if !finite(g.HFOV, g.VFOV, g.Focal, g.Sensor[0], g.Sensor[1], g.K1, g.K2, g.MaxRange) {
-			bad(key, "every value must be a finite number")
-			return
-		}
-		if g.HFOV < 0 || g.HFOV >= 179 || g.VFOV < 0 || g.VFOV >= 179 || g.Focal < 0 || g.MaxRange < 0 {
-			bad(key, "hfov/vfov in (0, 179) degrees, focal and max_range positive")
-		}
-		if g.Focal > 0 && (g.Sensor[0] <= 0 || g.Sensor[1] <= 0) {
-			bad(key+".sensor", "a focal length needs the sensor's [width, height] in millimetres")
-		}
-		if g.K1 < -2 || g.K1 > 2 || g.K2 < -2 || g.K2 > 2 {
-			bad(key, "k1 and k2 beyond ±2 are not a lens")
-		}
-		if n := len(g.ControlPoints); n > 0 && (n < 4 || n > 50) {
-			bad(key+".control_points", "%d given; a calibration takes 4 to 50 [u, v, lat, lon]", n)
-		}
-		for _, p := range g.ControlPoints {
-			if !finite(p[0], p[1], p[2], p[3]) {
-				bad(key+".control_points", "every value must be a finite number")
-				break
-			}
-		}
-		knownSite(key+".site", g.Site)
-	}
-	for i, cam := range c.Video.Cameras {
-		checkCam(fmt.Sprintf("video.cameras[%d].geo", i), cam.Geo)
-	}
-	for i, cam := range c.Sim.Cameras {
-		checkCam(fmt.Sprintf("sim.cameras[%d].geo", i), cam.Geo)
-	}
-}
-
-func validateAnalysis(bad func(string, string, ...any), key, detector string, rate float64, zones []Zone) {
-	switch detector {
-	case "", "nanodet", "hog", "motion", "cascade", "yolo", "none":
-	default:
-		bad(key+".detector", "%q is not one of nanodet, hog, motion, cascade, yolo, none", detector)
-	}
-	if rate < 0 || rate > 60 {
-		bad(key+".rate", "%g is out of range 0..60 analysed frames per second", rate)
-	}
-	names := map[string]bool{}
-	for j, z := range zones {
-		zk := fmt.Sprintf("%s.zones[%d]", key, j)
-		if z.Name == "" || names[z.Name] {
-			bad(zk+".name", "zone names must be unique and not empty")
-		}
-		names[z.Name] = true
-		if len(z.Polygon) < 3 {
-			bad(zk+".polygon", "a polygon needs at least 3 [x, y] points")
-		}
-		if z.Dwell < 0 || z.MinCount < 0 {
-			bad(zk, "dwell and min_count must not be negative")
-		}
-	}
-}
-
-func (c *Config) validateMAVLink(bad func(string, string, ...any)) {
-	m := c.MAVLink
-	if m.SystemID < 1 || m.SystemID > 255 {
-		bad("mavlink.system_id", "%d is out of range 1..255", m.SystemID)
-	}
-	if m.HeartbeatInterval < 0 {
-		bad("mavlink.heartbeat_interval", "must be 0 (none) or positive")
-	}
-	if m.StoredRate < 0 || m.StoredRate > 1000 {
-		bad("mavlink.stored_rate", "%g is out of range 0..1000 samples per second", m.StoredRate)
-	}
-	positive(bad, "mavlink.link_timeout", m.LinkTimeout)
-	if m.MaxDiscovered < 0 || m.MaxDiscovered > 10000 {
-		bad("mavlink.max_discovered", "%d is out of range 0..10000", m.MaxDiscovered)
-	}
-	links := map[string]bool{}
-	for i, l := range m.Links {
-		key := fmt.Sprintf("mavlink.links[%d]", i)
-		if l.Name == "" || links[l.Name] {
-			bad(key+".name", "%q must be set and unique", l.Name)
-		}
-		links[l.Name] = true
-		switch l.Type {
-		case "udp-server", "udp-client", "tcp-server", "tcp-client":
-			if err := checkAddr(l.Address); err != nil {
-				bad(key+".address", "%v; write host:port, e.g. :14550 or 192.168.1.10:14550", err)
-			}
-		case "serial":
-			if l.Address == "" {
-				bad(key+".address", "name the serial device, e.g. /dev/ttyUSB0")
-			}
-			if l.Baud < 0 {
-				bad(key+".baud", "must be positive, e.g. 57600")
-			}
-		default:
-			bad(key+".type", "%q is not one of udp-server, udp-client, tcp-server, tcp-client, serial", l.Type)
-		}
-		if l.ReadBuffer < 0 {
-			bad(key+".read_buffer", "must be 0 (default) or a size in bytes")
-		}
-	}
-	ids := map[string]bool{}
-	names := map[string]bool{}
-	for i, v := range m.Vehicles {
-		key := fmt.Sprintf("mavlink.vehicles[%d]", i)
-		if v.Name == "" || names[v.Name] || strings.ContainsAny(v.Name, "/?#% ") {
-			bad(key+".name", "%q must be set, unique, and without spaces, '/', '?', '#' or '%%'", v.Name)
-		}
-		names[v.Name] = true
-		if !links[v.Link] {
-			bad(key+".link", "%q is not one of mavlink.links", v.Link)
-		}
-		if v.SystemID < 1 || v.SystemID > 255 {
-			bad(key+".system_id", "%d is out of range 1..255", v.SystemID)
-		}
-		if id := fmt.Sprint(v.Link, "/", v.SystemID); ids[id] {
-			bad(key+".system_id", "system %d on link %s is configured twice", v.SystemID, v.Link)
-		} else {
-			ids[id] = true
-		}
-		if k := v.SigningKey; k != "" && len(k) < 8 {
-			bad(key+".signing_key", "a passphrase needs at least 8 characters (or give 64 hex digits)")
-		}
-	}
-	for i, d := range c.Sim.Drones {
-		key := fmt.Sprintf("sim.drones[%d]", i)
-		if d.Name == "" {
-			bad(key+".name", "must be set")
-		}
-		if d.SystemID < 1 || d.SystemID > 255 {
-			bad(key+".system_id", "%d is out of range 1..255", d.SystemID)
-		}
-		if d.Speed <= 0 || d.Speed > 100 {
-			bad(key+".speed", "%g is out of range (0, 100] m/s", d.Speed)
-		}
-		if d.Altitude <= 0 || d.Altitude > 5000 {
-			bad(key+".altitude", "%g is out of range (0, 5000] m", d.Altitude)
-		}
-		positive(bad, key+".battery", d.Battery)
-		if len(d.Route) < 2 {
-			bad(key+".route", "needs at least 2 waypoints, each [lat, lon]")
-		}
-		for j, p := range d.Route {
-			if p[0] < -90 || p[0] > 90 || p[1] < -180 || p[1] > 180 {
-				bad(fmt.Sprintf("%s.route[%d]", key, j), "[%g, %g] is not [lat, lon] in degrees", p[0], p[1])
-			}
-		}
-	}
-}
-
-func positive(bad func(string, string, ...any), key string, d Duration) {
-	if d <= 0 {
-		bad(key, "must be positive, e.g. 10s")
-	}
-}
-
-func checkAddr(a string) error {
-	_, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return err
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q is not a number in 0..65535", port)
-	}
-	return nil
-}
-
-var urlPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
-
-func redact(s string) string { return urlPassword.ReplaceAllString(s, "${1}xxxxx@") }

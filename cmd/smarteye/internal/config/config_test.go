@@ -144,12 +144,13 @@ func TestEnvOverrides(t *testing.T) {
 		"SMARTEYE_STORE_BATCH_SIZE=100",
 		"SMARTEYE_STORE_RETENTION_EVENTS=2w",
 		"SMARTEYE_DATABASE_EMBEDDED_RUN_AS=pgsvc",
+		"SMARTEYE_VIDEO_READ_TIMEOUT=20s", // a component's settings inlined in video
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Database.URL != "postgres://u:secret@h/db" || c.Store.BatchSize != 100 ||
-		c.Store.Retention.Events.D() != 14*24*time.Hour || c.Database.Embedded.RunAs != "pgsvc" {
+		c.Store.Retention.Events.D() != 14*24*time.Hour || c.Database.Embedded.RunAs != "pgsvc" || c.Video.ReadTimeout.D() != 20*time.Second {
 		t.Fatalf("got %+v", c)
 	}
 	err = ApplyEnv(&c, []string{"SMARTEYE_DATABSE_URL=x", "SMARTEYE_STORE_BATCH_SIZE=lots"})
