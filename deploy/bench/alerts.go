@@ -16,7 +16,8 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/store"
-	"github.com/smarteye/smarteye/telemetry/store/embedded"
+
+	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 )
 
 var (
@@ -60,8 +61,8 @@ func benchStorm(ctx context.Context, root string, b *strings.Builder) error {
 	go func() { eng.Run(ectx); close(done) }()
 	time.Sleep(2 * time.Second) // rules loaded
 	const rate, cameras = 1000, 10
-	progress("alert storm: %d matching events/s for %s", rate, stormTime)
-	cpu0, t0 := cpuTime(), time.Now()
+	measure.Progress("alert storm: %d matching events/s for %s", rate, stormTime)
+	cpu0, t0 := measure.CPUTime(), time.Now()
 	sent := 0
 	tick := time.NewTicker(10 * time.Millisecond)
 	for time.Since(t0) < stormTime {
@@ -77,7 +78,7 @@ func benchStorm(ctx context.Context, root string, b *strings.Builder) error {
 	tick.Stop()
 	elapsed := time.Since(t0)
 	time.Sleep(3 * time.Second) // the last folds are written each second
-	cpu := cpuTime() - cpu0
+	cpu := measure.CPUTime() - cpu0
 	cancel()
 	<-done
 	as, err := st.Alerts(ctx, store.AlertQuery{Limit: 10000})
@@ -123,29 +124,6 @@ func hasLabel(m *dto.Metric, v string) bool {
 	return false
 }
 
-// benchStore starts an embedded PostgreSQL in dir and a migrated store on
-// it; stop closes both.
-func benchStore(ctx context.Context, dir string, log *slog.Logger) (c *embedded.Cluster, st *store.Store, stop func(), err error) {
-	c, err = embedded.New(embedded.Config{Dir: dir, Log: log})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := c.Start(ctx); err != nil {
-		return nil, nil, nil, err
-	}
-	st, err = store.New(store.Config{URL: c.URL(), Log: log}, nil)
-	if err != nil {
-		c.Stop(time.Minute)
-		return nil, nil, nil, err
-	}
-	stop = func() { st.Close(); c.Stop(time.Minute) }
-	if _, err := st.Migrate(ctx); err != nil {
-		stop()
-		return nil, nil, nil, err
-	}
-	return c, st, stop, nil
-}
-
 // benchGlassToAlert runs the demo with a rule that opens an alert for
 // every person entering the works area or the crossing (no cooldown), and
 // the field page in chromium for 90 s.
@@ -166,7 +144,7 @@ func benchGlassToAlert(ctx context.Context, root string, b *strings.Builder) err
 		return err
 	}
 	defer stop()
-	progress("glass to alert: the field page for 90 s")
+	measure.Progress("glass to alert: the field page for 90 s")
 	var r struct{ FromCapture, FromArrival []float64 }
 	if err := node(ctx, nil, &r, url, benchPassword, "alerts", "90", "bench"); err != nil {
 		return err

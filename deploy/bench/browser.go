@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/ingest/sim"
+
+	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 )
 
 const benchPassword = "bench-admin-password"
@@ -94,7 +96,7 @@ func benchBrowser(ctx context.Context, root string) (string, error) {
 	fmt.Fprintf(&b, "\n## Command centre in the browser\n\nDebian's chromium (software WebGL, SwiftShader) through playwright-core on this machine, against the smarteye binary. Command: `make bench` (deploy/bench/browser.go, dashboard/web/test/bench.mjs).\n\n")
 
 	// First complete map render on the demo.
-	progress("browser: first map render on the demo")
+	measure.Progress("browser: first map render on the demo")
 	url, stop, err := smarteyeProc(ctx, bin, []string{"SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0"}, "demo", "--http", "127.0.0.1:0", "--mavlink", "127.0.0.1:0", "--rtsp", "127.0.0.1:0", "--data-dir", filepath.Join(root, "demo"))
 	if err != nil {
 		return "", err
@@ -158,7 +160,7 @@ func benchBrowser(ctx context.Context, root string) (string, error) {
 			}
 			env = []string{"CHROMIUM_WRAPPER=" + wrapper}
 		}
-		progress("browser: glass-to-glass over %s", mode)
+		measure.Progress("browser: glass-to-glass over %s", mode)
 		var lat struct {
 			Path    string
 			Samples []float64
@@ -166,7 +168,7 @@ func benchBrowser(ctx context.Context, root string) (string, error) {
 		if err := node(ctx, env, &lat, url, benchPassword, mode, "20", "g2g"); err != nil {
 			return "", err
 		}
-		progress("browser: %s p50 %.0f ms over %d frames", mode, percentile(lat.Samples, 0.5), len(lat.Samples))
+		measure.Progress("browser: %s p50 %.0f ms over %d frames", mode, percentile(lat.Samples, 0.5), len(lat.Samples))
 		var ok []float64
 		for _, s := range lat.Samples {
 			if s < 5000 { // a misread frame (mid-transition) would read as garbage

@@ -21,6 +21,8 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/telemetry"
+
+	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 )
 
 // The WebSocket fan-out benchmark: a dashboard server in a child process
@@ -190,24 +192,24 @@ func procCPU(pid int) (time.Duration, error) {
 }
 
 func benchFanout(ctx context.Context, window time.Duration) (string, error) {
-	progress("WebSocket fan-out: %d clients, %d vehicles at %d Hz, %s", fanoutClients, fanoutVehicles, fanoutRate, window)
+	measure.Progress("WebSocket fan-out: %d clients, %d vehicles at %d Hz, %s", fanoutClients, fanoutVehicles, fanoutRate, window)
 	base, err := runFanout(ctx, window, false)
 	if err != nil {
 		return "", err
 	}
-	progress("fan-out: p50 %s p99 %s, server CPU %.2f cores", base.p50, base.p99, base.cpu)
+	measure.Progress("fan-out: p50 %s p99 %s, server CPU %.2f cores", base.p50, base.p99, base.cpu)
 	st, err := runFanout(ctx, window, true)
 	if err != nil {
 		return "", err
 	}
-	progress("fan-out with a stalled client: p50 %s p99 %s", st.p50, st.p99)
+	measure.Progress("fan-out with a stalled client: p50 %s p99 %s", st.p50, st.p99)
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Live feed fan-out (WebSocket)\n\n")
 	fmt.Fprintf(&b, "A dashboard server (its own process) publishes %d vehicles at %d Hz (%d updates/s) to %d WebSocket clients of `/api/v1/live` "+
 		"(%s updates/s delivered, batched as the web app asks: `?batch=1`); latency is from each update's timestamp to its arrival at the client, sampled every tenth update, "+
 		"over a %s window after a 5 s warm-up. The clients share this machine's cores with the server. Command: `make bench` (deploy/bench/fanout.go).\n\n",
-		fanoutVehicles, fanoutRate, fanoutVehicles*fanoutRate, fanoutClients, fmtInt(fanoutVehicles*fanoutRate*fanoutClients), window)
+		fanoutVehicles, fanoutRate, fanoutVehicles*fanoutRate, fanoutClients, measure.Thousands(fanoutVehicles*fanoutRate*fanoutClients), window)
 	fmt.Fprintf(&b, "| run | p50 | p99 | max | server CPU (cores) |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %d clients | %s | %s | %s | %.2f |\n", fanoutClients, ms(base.p50), ms(base.p99), ms(base.max), base.cpu)
 	fmt.Fprintf(&b, "| %d clients + 1 stalled (never reads) | %s | %s | %s | %.2f |\n\n", fanoutClients, ms(st.p50), ms(st.p99), ms(st.max), st.cpu)

@@ -25,6 +25,8 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
+
+	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 )
 
 var (
@@ -80,7 +82,7 @@ func benchReplayAPI(ctx context.Context, root string, b *strings.Builder) error 
 	if err != nil {
 		return err
 	}
-	progress("replay: %s rows of history loaded in %s", fmtInt(int(rows)), took.Round(time.Second))
+	measure.Progress("replay: %s rows of history loaded in %s", measure.Thousands(int(rows)), took.Round(time.Second))
 
 	const token = "bench-replay-token"
 	sum := sha256.Sum256([]byte(token))
@@ -116,15 +118,15 @@ func benchReplayAPI(ctx context.Context, root string, b *strings.Builder) error 
 		return err
 	}
 	fmt.Fprintf(b, "Replay API: `GET /api/v1/replay` for one hour of a site with %d drones at 10 Hz and %s placed detections, inside a history of %s rows (%d hours: %s telemetry rows, %s detections, %s events) in the embedded PostgreSQL (plain mode, daily partitions), over HTTP with the default downsampling (2,000 points per track). ",
-		replayVehicles, fmtInt(replayHourDetections), fmtInt(int(rows)), replayHours, fmtInt(replayVehicles*10*3600*replayHours), fmtInt(replayDetections), fmtInt(replayEvents))
+		replayVehicles, measure.Thousands(replayHourDetections), measure.Thousands(int(rows)), replayHours, measure.Thousands(replayVehicles*10*3600*replayHours), measure.Thousands(replayDetections), measure.Thousands(replayEvents))
 	fmt.Fprintf(b, "Each answer is checked: %d tracks, all %s detections. **Baseline**: `psql -c \"\\copy (SELECT …) TO '/dev/null'\"` of the same hour's raw rows (every telemetry point, the detections, the events), the least a client without the API would fetch.\n\n",
-		replayVehicles, fmtInt(replayHourDetections))
+		replayVehicles, measure.Thousands(replayHourDetections))
 	fmt.Fprintf(b, "| | p50 | p95 | answer |\n|---|---:|---:|---|\n")
-	fmt.Fprintf(b, "| replay API, first bytes (the cameras and the tracks) | %.0f ms | %.0f ms | |\n", median(first), pct(first, 95))
+	fmt.Fprintf(b, "| replay API, first bytes (the cameras and the tracks) | %.0f ms | %.0f ms | |\n", measure.Median(first), pct(first, 95))
 	fmt.Fprintf(b, "| replay API, whole answer | **%.0f ms** | %.0f ms | %s lines, %.1f MB: %d tracks of %s points, %s events, %s detections |\n",
-		median(full), pct(full, 95), fmtInt(last.lines), float64(last.bytes)/1e6, last.tracks, fmtInt(last.points), fmtInt(last.events), fmtInt(last.detections))
-	fmt.Fprintf(b, "| psql \\copy of the hour's raw rows | %.0f ms | | %s rows |\n", median(psqlMs), fmtInt(replayVehicles*36000+replayHourDetections+last.events))
-	fmt.Fprintf(b, "| ratio (API / psql) | **%.2f×** | | |\n\n", median(full)/median(psqlMs))
+		measure.Median(full), pct(full, 95), measure.Thousands(last.lines), float64(last.bytes)/1e6, last.tracks, measure.Thousands(last.points), measure.Thousands(last.events), measure.Thousands(last.detections))
+	fmt.Fprintf(b, "| psql \\copy of the hour's raw rows | %.0f ms | | %s rows |\n", measure.Median(psqlMs), measure.Thousands(replayVehicles*36000+replayHourDetections+last.events))
+	fmt.Fprintf(b, "| ratio (API / psql) | **%.2f×** | | |\n\n", measure.Median(full)/measure.Median(psqlMs))
 	fmt.Fprintf(b, "%d requests after two to warm the caches; psql %d runs. Goal: p50 < 100 ms.\n\n", replayRuns, len(psqlMs))
 	return nil
 }
@@ -300,7 +302,7 @@ var benchLine = regexp.MustCompile(`^Benchmark(\w+?)(?:-\d+)?\s+\d+\s+(\d+) ns/o
 // benchRecorder runs the recorder's Go benchmark against ffmpeg's segment
 // muxer (ingest/record/bench_test.go) three times each.
 func benchRecorder(ctx context.Context, b *strings.Builder) error {
-	progress("recorder: go test -bench 'RecordRemux|FFmpegSegment' -count 3 ./ingest/record/")
+	measure.Progress("recorder: go test -bench 'RecordRemux|FFmpegSegment' -count 3 ./ingest/record/")
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "RecordRemux|FFmpegSegment", "-count", "3", "./ingest/record/")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -319,9 +321,9 @@ func benchRecorder(ctx context.Context, b *strings.Builder) error {
 	}
 	fmt.Fprintf(b, "Recording cost per stream: `go test -run '^$' -bench 'RecordRemux|FFmpegSegment' -count 3 ./ingest/record/`. One minute of a demo-like camera (ffmpeg's test pattern, 768×576, 10 fps, H.264, a keyframe every 2 s) remuxed into fragmented-MP4 segment files; `core%%` is the CPU time per second of video, the share of one core a live stream costs. **Baseline**: Debian's ffmpeg remuxing the same elementary stream with `-c copy -f segment` into fragmented MP4 (its process's user+system time, start-up included).\n\n")
 	fmt.Fprintf(b, "| | time per minute of video (median of %d) | core%% per stream |\n|---|---:|---:|\n", len(ns["RecordRemux"]))
-	fmt.Fprintf(b, "| smarteye recorder (`BenchmarkRecordRemux`, wall time of one goroutine) | %.1f ms | %.3f %% |\n", median(ns["RecordRemux"])/1e6, median(core["RecordRemux"]))
-	fmt.Fprintf(b, "| `ffmpeg -c copy -f segment` (`BenchmarkFFmpegSegment`) | %.1f ms | %.3f %% |\n", median(ns["FFmpegSegment"])/1e6, median(core["FFmpegSegment"]))
-	fmt.Fprintf(b, "| ratio (smarteye / ffmpeg) | **%.2f×** | |\n\nGoal: < 2 %% of a core per stream, remux only.\n\n", median(core["RecordRemux"])/median(core["FFmpegSegment"]))
+	fmt.Fprintf(b, "| smarteye recorder (`BenchmarkRecordRemux`, wall time of one goroutine) | %.1f ms | %.3f %% |\n", measure.Median(ns["RecordRemux"])/1e6, measure.Median(core["RecordRemux"]))
+	fmt.Fprintf(b, "| `ffmpeg -c copy -f segment` (`BenchmarkFFmpegSegment`) | %.1f ms | %.3f %% |\n", measure.Median(ns["FFmpegSegment"])/1e6, measure.Median(core["FFmpegSegment"]))
+	fmt.Fprintf(b, "| ratio (smarteye / ffmpeg) | **%.2f×** | |\n\nGoal: < 2 %% of a core per stream, remux only.\n\n", measure.Median(core["RecordRemux"])/measure.Median(core["FFmpegSegment"]))
 	return nil
 }
 
@@ -330,7 +332,7 @@ var seekLine = regexp.MustCompile(`moment \d+: .*seek (\d+) ms`)
 // benchSeek runs the replay browser test, which drags the slider to three
 // moments and reports each seek's latency to the first frame shown.
 func benchSeek(ctx context.Context, b *strings.Builder) error {
-	progress("seek latency: go test -run TestReplayInBrowser ./cmd/smarteye")
+	measure.Progress("seek latency: go test -run TestReplayInBrowser ./cmd/smarteye")
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run", "^TestReplayInBrowser$", "./cmd/smarteye/")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -349,6 +351,6 @@ func benchSeek(ctx context.Context, b *strings.Builder) error {
 		parts[i] = strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	fmt.Fprintf(b, "Seek latency, slider release to the first video frame shown (`requestVideoFrameCallback`): `go test -run TestReplayInBrowser ./cmd/smarteye` (chromium with software rendering, one 768×576 camera recorded in 3-s segments, the slider clicked at %d moments, each frame's burned clock checked within a second of the slider). Median **%.0f ms** (%s ms); the first seek fetches its segment, later ones may find it buffered.\n\n",
-		len(ms), median(ms), strings.Join(parts, ", "))
+		len(ms), measure.Median(ms), strings.Join(parts, ", "))
 	return nil
 }
