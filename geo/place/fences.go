@@ -68,6 +68,12 @@ func (p *Placer) PutGeofence(ctx context.Context, f geo.Fence) error {
 	if src == "config" {
 		return geo.ErrConfigured
 	}
+	if f.ID == "" {
+		return fmt.Errorf("%w: a geofence needs an id", geo.ErrInvalid)
+	}
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", geo.ErrInvalid, err) // nothing stored that cannot be put in force
+	}
 	if p.cfg.Store == nil {
 		return errors.New("no database")
 	}
@@ -138,7 +144,7 @@ func (p *Placer) loadStored(ctx context.Context) {
 				case "api":
 					continue // already put in force through the API since start
 				}
-				if err := f.Validate(); err != nil {
+				if err := f.Validate(); err != nil || f.ID == "" || added[f.ID] != "" {
 					p.log.Warn("stored geofence invalid; skipped", "id", f.ID, "err", err)
 					continue
 				}

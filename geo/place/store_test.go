@@ -163,7 +163,6 @@ func TestPutGeofenceWithoutAStore(t *testing.T) {
 // in the store, where the next start would only skip it and
 // DeleteGeofence cannot reach it (it is in no list: ErrNotFound).
 func TestPutGeofenceStoresNothingItRefuses(t *testing.T) {
-	t.Skip("known defect: PutGeofence stores the fence before geo.NewFences checks it; remove this skip with the fix")
 	st := newStore()
 	r, v := storeRig(t, st)
 	open := geo.Fence{ID: "open", Name: "Open", Kind: geo.Restricted, Polygon: orb.Polygon{square(v.at(t, 700, 950), 1.5)[0][:4]}}
