@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/smarteye/smarteye/geo/place"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
@@ -153,4 +155,8 @@ func TestAnalysisFailureRestarts(t *testing.T) {
 	if e := entry(); e.State != telemetry.StateStopped {
 		t.Fatalf("board after stop: %+v", e)
 	}
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }

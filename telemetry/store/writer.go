@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -59,8 +61,14 @@ type WriterConfig struct {
 	// FinalFlushTimeout bounds the last flush at shutdown; what it cannot
 	// write is spooled. It defaults to 10 seconds.
 	FinalFlushTimeout time.Duration
-	Log               *slog.Logger
-	Registerer        prometheus.Registerer
+	// Seed, when set, makes the batches deterministic, for an import that
+	// may be run again: a table's batches are cut at BatchSize rows only
+	// (never on FlushInterval), and a batch's ID derives from Seed, the
+	// table and the batch's place among that table's, so that writing the
+	// same rows again writes only what is missing.
+	Seed       *[32]byte
+	Log        *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // ErrQueueFull is returned by Add when the queue is full and the row was dropped.
@@ -104,6 +112,33 @@ type Writer struct {
 
 	queueDepth atomic.Int64
 	spoolBytes atomic.Int64
+	// seq numbers each table's batches (Seed only).
+	seq map[*Table]uint64
+	// rowsWritten and rowsSkipped count rows committed and rows of
+	// batches that were committed before.
+	rowsWritten, rowsSkipped atomic.Int64
+}
+
+// Rows are the rows written so far, and those skipped because their batch
+// was written before (an import run again).
+func (w *Writer) Rows() (written, skipped int64) { return w.rowsWritten.Load(), w.rowsSkipped.Load() }
+
+// batchID is a new batch's ID: random, or derived from the seed.
+func (w *Writer) batchID(t *Table) [16]byte {
+	if w.cfg.Seed == nil {
+		return NewID()
+	}
+	n := w.seq[t]
+	w.seq[t]++
+	h := sha256.New()
+	h.Write(w.cfg.Seed[:])
+	h.Write([]byte(t.Name))
+	h.Write(binary.BigEndian.AppendUint64(nil, n))
+	var id [16]byte
+	copy(id[:], h.Sum(nil))
+	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID's bits
+	id[8] = id[8]&0x3f | 0x80
+	return id
 }
 
 // NewWriter opens the spool (recovering it after a crash) and returns a
@@ -140,6 +175,7 @@ func NewWriter(db Copier, cfg WriterConfig) (*Writer, error) {
 		spool:   sp,
 		pending: map[*Table]*Batch{},
 		backoff: 250 * time.Millisecond,
+		seq:     map[*Table]uint64{},
 	}
 	w.spoolBytes.Store(sp.Bytes())
 	w.m = newWriterMetrics(cfg.Registerer, w)
@@ -216,7 +252,7 @@ func (w *Writer) Run(ctx context.Context) error {
 func (w *Writer) enqueue(ctx context.Context, q queued) {
 	b := w.pending[q.table]
 	if b == nil {
-		b = &Batch{ID: NewID(), Table: q.table, Rows: make([][]any, 0, min(w.cfg.BatchSize, 1024)), born: time.Now()}
+		b = &Batch{ID: w.batchID(q.table), Table: q.table, Rows: make([][]any, 0, min(w.cfg.BatchSize, 1024)), born: time.Now()}
 		w.pending[q.table] = b
 	}
 	b.Rows = append(b.Rows, q.values)
@@ -227,6 +263,9 @@ func (w *Writer) enqueue(ctx context.Context, q queued) {
 }
 
 func (w *Writer) flushDue(ctx context.Context, now time.Time) {
+	if w.cfg.Seed != nil {
+		return // deterministic batches are cut by size only
+	}
 	for t, b := range w.pending {
 		if now.Sub(b.born) >= w.cfg.FlushInterval {
 			delete(w.pending, t)
@@ -284,10 +323,12 @@ func (w *Writer) toSpool(b *Batch) {
 
 func (w *Writer) written(b *Batch, duplicate, replayed bool) {
 	if duplicate {
+		w.rowsSkipped.Add(int64(len(b.Rows)))
 		w.m.duplicates.Inc()
 		w.log.Info("batch was already written; skipped", "table", b.Table.Name, "batch", telemetry.UUID(b.ID).String(), "rows", len(b.Rows))
 		return
 	}
+	w.rowsWritten.Add(int64(len(b.Rows)))
 	w.m.written.WithLabelValues(b.Table.Name).Add(float64(len(b.Rows)))
 	if replayed {
 		w.m.replayed.WithLabelValues(b.Table.Name).Add(float64(len(b.Rows)))

@@ -1,7 +1,8 @@
 // Package importlog imports a recorded MAVLink telemetry log (.tlog) into
-// the store's history, resumably: rows go in batches whose ids derive from
-// the file's content, the vehicle and the batch's place in the file, so
-// that importing the same file again writes only what is missing.
+// the store's history, resumably: the store's writer cuts the rows into
+// batches whose ids derive from the file's content, the vehicle and the
+// batch's place in the file, so that importing the same file again (after
+// an interruption, say) writes only what is missing.
 package importlog
 
 import (
@@ -93,8 +94,24 @@ func Import(ctx context.Context, o Options, progress io.Writer, path, name strin
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	sink := &importSink{ctx: ctx, st: st, batchSize: o.BatchSize, log: log}
-	sink.seed = sha256.Sum256(append(append(fileSum[:], name...), 0))
+	// The store's writer, in its deterministic mode: batches named by the
+	// file, the vehicle and their place; a spool of its own, since a
+	// running smarteye's is not this process's to replay.
+	spoolDir, err := os.MkdirTemp("", "smarteye-import-spool-")
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer os.RemoveAll(spoolDir)
+	seed := sha256.Sum256(append(append(fileSum[:], name...), 0))
+	w, err := store.NewWriter(st, store.WriterConfig{BatchSize: o.BatchSize, SpoolDir: spoolDir, Seed: &seed,
+		FinalFlushTimeout: 2 * time.Minute, Log: log})
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	writerDone := make(chan struct{})
+	go func() { w.Run(wctx); close(writerDone) }()
+	sink := &importSink{ctx: ctx, w: w}
 	bar = newProgress(progress, "importing "+fi.Name(), fi.Size())
 	res, err := mavlink.ReadLog(ctx, bar.reader(f), mavlink.ProcessorConfig{
 		Link:          "import",
@@ -104,12 +121,20 @@ func Import(ctx context.Context, o Options, progress io.Writer, path, name strin
 		MaxDiscovered: 0,
 	}, sink)
 	if err == nil {
-		err = sink.flushAll()
+		err = sink.err
+	}
+	// The writer writes what it holds, or spools it when the database
+	// does not take it within its final flush.
+	stopWriter()
+	<-writerDone
+	if spooled := w.SpoolBytes(); err == nil && spooled > 0 {
+		err = fmt.Errorf("the database did not take every row (%s left unwritten)", byteSize(spooled))
 	}
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("import %s: %w (run the same command again to resume: what was written is skipped)", path, err)
 	}
+	added, skipped := w.Rows()
 	if sink.last != nil {
 		if err := st.UpsertVehicles(ctx, []telemetry.Vehicle{*sink.last}); err != nil {
 			return err
@@ -117,23 +142,19 @@ func Import(ctx context.Context, o Options, progress io.Writer, path, name strin
 	}
 	fmt.Fprintf(progress, "%s: %d frames (%d unreadable), %s to %s; vehicle %s: %d samples and %d events in the log, %d rows added, %d already imported\n",
 		path, res.Frames, res.Errors, res.First.UTC().Format(time.RFC3339), res.Last.UTC().Format(time.RFC3339), name,
-		sink.samples, sink.events, sink.added, sink.skipped)
+		sink.samples, sink.events, added, skipped)
 	return nil
 }
 
-// importSink batches what the processor makes into deterministic batches.
+// importSink hands what the processor makes to the writer, waiting for
+// room rather than dropping.
 type importSink struct {
-	ctx       context.Context
-	st        *store.Store
-	log       *slog.Logger
-	batchSize int
-	seed      [32]byte
-	seq       uint64
-	pending   map[*store.Table][][]any
-	last      *telemetry.Vehicle
-	err       error
+	ctx  context.Context
+	w    telemetry.WaitWriter
+	last *telemetry.Vehicle
+	err  error
 
-	samples, events, added, skipped int
+	samples, events int
 }
 
 func (s *importSink) Vehicle(v *telemetry.Vehicle) { c := *v; s.last = &c }
@@ -141,73 +162,15 @@ func (s *importSink) State(v *telemetry.Vehicle)   { c := *v; s.last = &c }
 
 func (s *importSink) Sample(v *telemetry.Vehicle, t time.Time) {
 	s.samples++
-	s.add(store.Telemetry, store.TelemetryRow(v, t))
+	if s.err == nil {
+		s.err = s.w.WriteSampleWait(s.ctx, v, t)
+	}
 }
 
 func (s *importSink) Event(e telemetry.Event) {
 	s.events++
-	s.add(store.Events, store.EventRow(&e))
-}
-
-func (s *importSink) add(t *store.Table, row []any) {
-	if s.pending == nil {
-		s.pending = map[*store.Table][][]any{}
-	}
-	s.pending[t] = append(s.pending[t], row)
-	if len(s.pending[t]) >= s.batchSize {
-		s.flush(t)
-	}
-}
-
-func (s *importSink) flushAll() error {
-	for _, t := range []*store.Table{store.Telemetry, store.Events} {
-		s.flush(t)
-	}
-	return s.err
-}
-
-// flush writes t's pending rows as the next batch, retrying while the
-// database is unavailable.
-func (s *importSink) flush(t *store.Table) {
-	rows := s.pending[t]
-	if len(rows) == 0 || s.err != nil {
-		return
-	}
-	s.pending[t] = nil
-	var buf [40]byte
-	copy(buf[:], s.seed[:])
-	for i := range 8 {
-		buf[32+i] = byte(s.seq >> (56 - 8*i))
-	}
-	s.seq++
-	sum := sha256.Sum256(buf[:])
-	var id [16]byte
-	copy(id[:], sum[:16])
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	b := &store.Batch{ID: id, Table: t, Rows: rows}
-	giveUp := time.Now().Add(2 * time.Minute)
-	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		dup, err := s.st.CopyBatch(s.ctx, b)
-		if err == nil {
-			if dup {
-				s.skipped += len(rows)
-			} else {
-				s.added += len(rows)
-			}
-			return
-		}
-		if !store.Retryable(err) || s.ctx.Err() != nil || time.Now().After(giveUp) {
-			s.err = err
-			return
-		}
-		s.log.Warn("database unavailable; retrying", "err", err, "in", wait)
-		select {
-		case <-time.After(wait):
-		case <-s.ctx.Done():
-			s.err = s.ctx.Err()
-			return
-		}
+	if s.err == nil {
+		s.err = s.w.WriteEventWait(s.ctx, &e)
 	}
 }
 
