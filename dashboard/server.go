@@ -27,6 +27,7 @@ import (
 	"github.com/smarteye/smarteye/dashboard/export"
 	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/dashboard/internal/ratelimit"
+	"github.com/smarteye/smarteye/dashboard/supervision"
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -110,8 +111,8 @@ type Deps struct {
 	// rooms, start and end, notifications); nil serves none. Snapshot is
 	// a camera's picture near a moment (a JPEG), for remarks; nil or nil
 	// answers keep remarks without one.
-	Sessions   SessionStore
-	Supervisor *supervise.Manager
+	Sessions   supervision.Store
+	Supervisor supervision.Rooms
 	Snapshot   func(camera string, t time.Time) []byte
 	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
 	WebRTC *live.WebRTC
@@ -143,6 +144,7 @@ type Server struct {
 	apiLimit    *ratelimit.Limiter
 	webrtcLimit *ratelimit.Limiter
 	exports     *export.Manager
+	sessions    *supervision.API
 
 	auth     *auth.Authenticator
 	accounts *auth.API
@@ -243,6 +245,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	loginLimit := ratelimit.New("login", float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute, s.throttled)
 	s.exports = export.New(export.Config{Dir: deps.ExportsDir, MaxBytes: deps.ExportsMaxBytes, Source: deps.Recordings, RecordingsDir: deps.RecordingsDir,
 		Camera: func(id string) bool { _, ok := s.camera(id); return ok }, Log: s.log})
+	names := supervise.Names{Camera: func(id string) bool { _, ok := s.camera(id); return ok }, User: auth.ValidUserName}
+	if deps.Geo != nil {
+		names.Sites = func() []string {
+			var ids []string
+			for _, x := range deps.Geo.Sites() {
+				ids = append(ids, x.ID)
+			}
+			return ids
+		}
+	}
+	s.sessions = supervision.New(supervision.Config{Store: deps.Sessions, Rooms: deps.Supervisor, Snapshot: deps.Snapshot, Events: deps.History,
+		Names: names, SiteName: func(id string) string { x, _ := s.site(id); return x.Name }, Closing: s.closing, Log: s.log})
 	s.audit = auth.NewAuditor(deps.Accounts, deps.Registerer, s.log)
 	s.accounts = auth.NewAPI(authn, s.audit, loginLimit, deps.Registerer, s.log)
 	if deps.Registerer != nil {
@@ -377,18 +391,18 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/exports", auth.PermPlayback, s.exports.Create},
 		{"GET /api/v1/exports/{id}", auth.PermPlayback, s.exports.Get},
 		{"GET /api/v1/exports/{id}/file", auth.PermPlayback, s.exports.File},
-		{"GET /api/v1/sessions", auth.PermView, s.listSessions},
-		{"POST /api/v1/sessions", auth.PermSessions, s.createSession},
-		{"GET /api/v1/sessions/{id}", auth.PermView, s.getSession},
-		{"PATCH /api/v1/sessions/{id}", auth.PermSessions, s.patchSession},
-		{"POST /api/v1/sessions/{id}/remarks", auth.PermSessions, s.addRemark},
-		{"GET /api/v1/sessions/{id}/remarks/{remark}/snapshot.jpg", auth.PermView, s.remarkSnapshot},
-		{"GET /api/v1/sessions/{id}/attendance", auth.PermView, s.sessionAttendance},
-		{"GET /api/v1/sessions/{id}/audit", auth.PermView, s.sessionAudit},
-		{"GET /api/v1/sessions/{id}/notices", auth.PermView, s.sessionNotices},
-		{"GET /api/v1/sessions/{id}/room", auth.PermView, s.sessionRoom},
-		{"GET /api/v1/sessions/{id}/report.html", auth.PermView, s.sessionReportHTML},
-		{"GET /api/v1/sessions/{id}/report.pdf", auth.PermView, s.sessionReportPDF},
+		{"GET /api/v1/sessions", auth.PermView, s.sessions.List},
+		{"POST /api/v1/sessions", auth.PermSessions, s.sessions.Create},
+		{"GET /api/v1/sessions/{id}", auth.PermView, s.sessions.Get},
+		{"PATCH /api/v1/sessions/{id}", auth.PermSessions, s.sessions.Patch},
+		{"POST /api/v1/sessions/{id}/remarks", auth.PermSessions, s.sessions.AddRemark},
+		{"GET /api/v1/sessions/{id}/remarks/{remark}/snapshot.jpg", auth.PermView, s.sessions.RemarkSnapshot},
+		{"GET /api/v1/sessions/{id}/attendance", auth.PermView, s.sessions.Attendance},
+		{"GET /api/v1/sessions/{id}/audit", auth.PermView, s.sessions.Audit},
+		{"GET /api/v1/sessions/{id}/notices", auth.PermView, s.sessions.Notices},
+		{"GET /api/v1/sessions/{id}/room", auth.PermView, s.sessions.Room},
+		{"GET /api/v1/sessions/{id}/report.html", auth.PermView, s.sessions.ReportHTML},
+		{"GET /api/v1/sessions/{id}/report.pdf", auth.PermView, s.sessions.ReportPDF},
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
@@ -39,7 +38,7 @@ func TestSessionRoutesRefuseHostileInput(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("a good session: %d %s", code, body)
 	}
-	var created store.Session
+	var created supervise.Session
 	if err := json.Unmarshal([]byte(body), &created); err != nil || created.ID == "" {
 		t.Fatalf("%v: %s", err, body)
 	}

@@ -10,71 +10,28 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
-// Session states.
+// The supervision sessions' types are supervise's; these names keep the
+// code that read them here (cmd/smarteye's tests) as it was.
+type (
+	// Deprecated: use supervise.Session.
+	Session = supervise.Session
+)
+
+// Deprecated: use supervise.Scheduled, supervise.Live, supervise.Ended.
 const (
-	SessionScheduled = "scheduled"
-	SessionLive      = "live"
-	SessionEnded     = "ended"
+	SessionScheduled = supervise.Scheduled
+	SessionLive      = supervise.Live
+	SessionEnded     = supervise.Ended
 )
-
-// Session is a supervision session: a meeting or an inspection at a
-// project site that supervisors attend remotely.
-type Session struct {
-	ID      string   `json:"id"`
-	Site    string   `json:"site_id"`
-	Title   string   `json:"title"`
-	Kind    string   `json:"kind"` // meeting, inspection
-	Cameras []string `json:"cameras"`
-	// ZoneCamera's Zone (pixels of its picture) is where attendance is
-	// counted; none counts nobody.
-	ZoneCamera string       `json:"zone_camera,omitempty"`
-	Zone       [][2]float64 `json:"zone,omitempty"`
-	Start      time.Time    `json:"start"` // scheduled
-	End        time.Time    `json:"end"`
-	Invited    []string     `json:"invited"` // user names
-	State      string       `json:"state"`
-	StartedAt  *time.Time   `json:"started_at,omitempty"`
-	EndedAt    *time.Time   `json:"ended_at,omitempty"`
-	CreatedBy  string       `json:"created_by"`
-	CreatedAt  time.Time    `json:"created_at"`
-	UpdatedAt  time.Time    `json:"updated_at"`
-}
-
-// Span is what the session covers: from its start (or the moment it went
-// live, when earlier) to its end (or the moment it ended, or now while it
-// is live past its end).
-func (s Session) Span(now time.Time) (from, to time.Time) {
-	from, to = s.Start, s.End
-	if s.StartedAt != nil && s.StartedAt.Before(from) {
-		from = *s.StartedAt
-	}
-	switch {
-	case s.EndedAt != nil:
-		to = *s.EndedAt
-	case s.State == SessionLive && now.After(to):
-		to = now
-	}
-	return from, to
-}
-
-// Remark is a supervisor's timestamped note on a session.
-type Remark struct {
-	ID          int64     `json:"id"`
-	Session     string    `json:"session_id"`
-	At          time.Time `json:"at"` // the moment it is about
-	Author      string    `json:"author"`
-	Body        string    `json:"body"`
-	Camera      string    `json:"camera_id,omitempty"`
-	HasSnapshot bool      `json:"has_snapshot"`
-	CreatedAt   time.Time `json:"created_at"`
-}
 
 const sessionColumns = `id, site_id, title, kind, cameras, zone_camera, zone, starts_at, ends_at, invited, state, started_at, ended_at, created_by, created_at, updated_at`
 
-func scanSession(r pgx.Row) (Session, error) {
-	var s Session
+func scanSession(r pgx.Row) (supervise.Session, error) {
+	var s supervise.Session
 	var zone []byte
 	err := r.Scan(&s.ID, &s.Site, &s.Title, &s.Kind, &s.Cameras, &s.ZoneCamera, &zone, &s.Start, &s.End, &s.Invited, &s.State, &s.StartedAt, &s.EndedAt, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -104,7 +61,8 @@ func zoneJSON(z [][2]float64) []byte {
 
 // CreateSession stores a new session and its audit row (action
 // "session.create", detail the session).
-func (s *Store) CreateSession(ctx context.Context, x Session, a AuditEntry) (Session, error) {
+func (s *Store) CreateSession(ctx context.Context, x supervise.Session, c supervise.Change) (supervise.Session, error) {
+	a := AuditEntry{Actor: c.Actor, RemoteAddr: c.RemoteAddr}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, `INSERT INTO supervision_sessions (id, site_id, title, kind, cameras, zone_camera, zone, starts_at, ends_at, invited, state, started_at, ended_at, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+sessionColumns,
@@ -114,23 +72,22 @@ func (s *Store) CreateSession(ctx context.Context, x Session, a AuditEntry) (Ses
 			return err
 		}
 		a.Action, a.ObjectType, a.ObjectID = "session.create", "session", x.ID
-		if a.Detail == nil {
-			a.Detail, _ = json.Marshal(x)
-		}
+		a.Detail, _ = json.Marshal(x)
 		return audit(ctx, tx, a)
 	})
 	if err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+		return supervise.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	return x, nil
 }
 
 // UpdateSession changes a session with fn, which sees the stored row
 // (locked) and returns the new one, in one transaction with the audit row
-// (a.Action; detail: the fields that changed). fn's error is returned as it
+// (c.Action; detail: the fields that changed). fn's error is returned as it
 // is, and ErrNotFound when there is no such session.
-func (s *Store) UpdateSession(ctx context.Context, id string, a AuditEntry, fn func(Session) (Session, error)) (Session, error) {
-	var out Session
+func (s *Store) UpdateSession(ctx context.Context, id string, c supervise.Change, fn func(supervise.Session) (supervise.Session, error)) (supervise.Session, error) {
+	a := AuditEntry{Actor: c.Actor, Action: c.Action, RemoteAddr: c.RemoteAddr}
+	var out supervise.Session
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM supervision_sessions WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
@@ -147,20 +104,17 @@ func (s *Store) UpdateSession(ctx context.Context, id string, a AuditEntry, fn f
 		if out, err = scanSession(row); err != nil {
 			return err
 		}
-		a.ObjectType, a.ObjectID = "session", id
-		if a.Detail == nil {
-			a.Detail = sessionChanges(old, out)
-		}
+		a.ObjectType, a.ObjectID, a.Detail = "session", id, sessionChanges(old, out)
 		return audit(ctx, tx, a)
 	})
 	if err != nil {
-		return Session{}, err
+		return supervise.Session{}, err
 	}
 	return out, nil
 }
 
 // sessionChanges is {"field": [old, new]} for each field that changed.
-func sessionChanges(a, b Session) json.RawMessage {
+func sessionChanges(a, b supervise.Session) json.RawMessage {
 	var ma, mb map[string]any
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
@@ -187,7 +141,7 @@ func sessionChanges(a, b Session) json.RawMessage {
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // Session returns one session, or ErrNotFound.
-func (s *Store) Session(ctx context.Context, id string) (Session, error) {
+func (s *Store) Session(ctx context.Context, id string) (supervise.Session, error) {
 	x, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM supervision_sessions WHERE id = $1`, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("store: session: %w", err)
@@ -195,19 +149,8 @@ func (s *Store) Session(ctx context.Context, id string) (Session, error) {
 	return x, err
 }
 
-// SessionQuery selects sessions: those overlapping [From, To) when set, in
-// State when set, not ended when Open, visible to User when set (invited,
-// or created by them), newest first, at most Limit.
-type SessionQuery struct {
-	From, To time.Time
-	State    string
-	Open     bool
-	User     string
-	Limit    int
-}
-
 // Sessions lists sessions.
-func (s *Store) Sessions(ctx context.Context, q SessionQuery) ([]Session, error) {
+func (s *Store) Sessions(ctx context.Context, q supervise.Query) ([]supervise.Session, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
@@ -239,7 +182,7 @@ func (s *Store) Sessions(ctx context.Context, q SessionQuery) ([]Session, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: sessions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) { return scanSession(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (supervise.Session, error) { return scanSession(r) })
 	if err != nil {
 		return nil, fmt.Errorf("store: sessions: %w", err)
 	}
@@ -248,7 +191,8 @@ func (s *Store) Sessions(ctx context.Context, q SessionQuery) ([]Session, error)
 
 // AddRemark stores a remark (and its snapshot, a JPEG, when not nil) with
 // its audit row; ErrNotFound when the session does not exist.
-func (s *Store) AddRemark(ctx context.Context, r Remark, snapshot []byte, a AuditEntry) (Remark, error) {
+func (s *Store) AddRemark(ctx context.Context, r supervise.Remark, snapshot []byte, c supervise.Change) (supervise.Remark, error) {
+	a := AuditEntry{Actor: c.Actor, RemoteAddr: c.RemoteAddr}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO session_remarks (session_id, at, author, body, camera_id, snapshot)
 			SELECT id, $2, $3, $4, $5, $6 FROM supervision_sessions WHERE id = $1
@@ -265,23 +209,23 @@ func (s *Store) AddRemark(ctx context.Context, r Remark, snapshot []byte, a Audi
 		return audit(ctx, tx, a)
 	})
 	if errors.Is(err, ErrNotFound) {
-		return Remark{}, ErrNotFound
+		return supervise.Remark{}, ErrNotFound
 	}
 	if err != nil {
-		return Remark{}, fmt.Errorf("store: add remark: %w", err)
+		return supervise.Remark{}, fmt.Errorf("store: add remark: %w", err)
 	}
 	return r, nil
 }
 
 // Remarks lists a session's remarks by the moment they are about.
-func (s *Store) Remarks(ctx context.Context, session string) ([]Remark, error) {
+func (s *Store) Remarks(ctx context.Context, session string) ([]supervise.Remark, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, session_id, at, author, body, camera_id, snapshot IS NOT NULL, created_at
 		FROM session_remarks WHERE session_id = $1 ORDER BY at, id`, session)
 	if err != nil {
 		return nil, fmt.Errorf("store: remarks: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Remark, error) {
-		var x Remark
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (supervise.Remark, error) {
+		var x supervise.Remark
 		err := r.Scan(&x.ID, &x.Session, &x.At, &x.Author, &x.Body, &x.Camera, &x.HasSnapshot, &x.CreatedAt)
 		return x, err
 	})
@@ -304,17 +248,10 @@ func (s *Store) RemarkSnapshot(ctx context.Context, session string, id int64) ([
 	return b, nil
 }
 
-// AttendancePoint is how many distinct people were in a zone during a
-// bucket of time.
-type AttendancePoint struct {
-	Time   time.Time `json:"t"` // the bucket's start
-	People int       `json:"people"`
-}
-
 // Attendance counts, per bucket of [from, to), the distinct person tracks
 // of camera whose feet (the bottom centre of the box) were inside zone, a
 // polygon in the camera's pixels. Buckets without anyone are zero.
-func (s *Store) Attendance(ctx context.Context, camera string, zone [][2]float64, from, to time.Time, bucket time.Duration) ([]AttendancePoint, error) {
+func (s *Store) Attendance(ctx context.Context, camera string, zone [][2]float64, from, to time.Time, bucket time.Duration) ([]supervise.AttendancePoint, error) {
 	if !to.After(from) {
 		return nil, ErrRange
 	}
@@ -345,8 +282,8 @@ func (s *Store) Attendance(ctx context.Context, camera string, zone [][2]float64
 	if err != nil {
 		return nil, fmt.Errorf("store: attendance: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AttendancePoint, error) {
-		var p AttendancePoint
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (supervise.AttendancePoint, error) {
+		var p supervise.AttendancePoint
 		err := r.Scan(&p.Time, &p.People)
 		return p, err
 	})

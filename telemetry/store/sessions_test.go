@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
 // Attendance counts distinct people whose feet are in the zone, per
@@ -66,42 +68,42 @@ func TestSessionsAndAudit(t *testing.T) {
 	runStore(t, s)
 	ctx := t.Context()
 	start := time.Now().UTC().Truncate(time.Second).Add(time.Hour)
-	x, err := s.CreateSession(ctx, Session{ID: "s1", Site: "site", Title: "Kick-off", Kind: "meeting", Cameras: []string{"a", "b"},
+	x, err := s.CreateSession(ctx, supervise.Session{ID: "s1", Site: "site", Title: "Kick-off", Kind: "meeting", Cameras: []string{"a", "b"},
 		ZoneCamera: "a", Zone: [][2]float64{{0, 0}, {10, 0}, {10, 10}}, Start: start, End: start.Add(time.Hour), Invited: []string{"pat"},
-		State: SessionScheduled, CreatedBy: "sue"}, AuditEntry{Actor: "sue", RemoteAddr: "127.0.0.1"})
+		State: supervise.Scheduled, CreatedBy: "sue"}, supervise.Change{Actor: "sue", RemoteAddr: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.CreatedAt.IsZero() || len(x.Zone) != 3 || x.State != SessionScheduled {
+	if x.CreatedAt.IsZero() || len(x.Zone) != 3 || x.State != supervise.Scheduled {
 		t.Fatalf("created %+v", x)
 	}
-	if _, err := s.CreateSession(ctx, Session{ID: "s2", Site: "site", Title: "bad", Kind: "party", Start: start, End: start.Add(time.Hour), State: SessionScheduled, CreatedBy: "sue"}, AuditEntry{Actor: "sue"}); err == nil {
+	if _, err := s.CreateSession(ctx, supervise.Session{ID: "s2", Site: "site", Title: "bad", Kind: "party", Start: start, End: start.Add(time.Hour), State: supervise.Scheduled, CreatedBy: "sue"}, supervise.Change{Actor: "sue"}); err == nil {
 		t.Error("a session of an unknown kind was stored")
 	}
 	// A failing change leaves the session and the log as they were.
 	boom := errors.New("boom")
-	if _, err := s.UpdateSession(ctx, "s1", AuditEntry{Actor: "sue", Action: "session.update"}, func(Session) (Session, error) { return Session{}, boom }); !errors.Is(err, boom) {
+	if _, err := s.UpdateSession(ctx, "s1", supervise.Change{Actor: "sue", Action: "session.update"}, func(supervise.Session) (supervise.Session, error) { return supervise.Session{}, boom }); !errors.Is(err, boom) {
 		t.Fatalf("update error %v", err)
 	}
-	if _, err := s.UpdateSession(ctx, "nope", AuditEntry{Actor: "sue"}, func(c Session) (Session, error) { return c, nil }); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UpdateSession(ctx, "nope", supervise.Change{Actor: "sue"}, func(c supervise.Session) (supervise.Session, error) { return c, nil }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown session: %v", err)
 	}
 	now := time.Now().UTC()
-	x, err = s.UpdateSession(ctx, "s1", AuditEntry{Actor: "sue", Action: "session.live"}, func(c Session) (Session, error) {
-		c.State, c.StartedAt, c.Title = SessionLive, &now, "Kick-off meeting"
+	x, err = s.UpdateSession(ctx, "s1", supervise.Change{Actor: "sue", Action: "session.live"}, func(c supervise.Session) (supervise.Session, error) {
+		c.State, c.StartedAt, c.Title = supervise.Live, &now, "Kick-off meeting"
 		return c, nil
 	})
-	if err != nil || x.State != SessionLive || x.Title != "Kick-off meeting" {
+	if err != nil || x.State != supervise.Live || x.Title != "Kick-off meeting" {
 		t.Fatalf("update: %v %+v", err, x)
 	}
 	if from, _ := x.Span(now); !from.Equal(now.Truncate(time.Microsecond)) {
 		t.Errorf("span from %s, started %s", from, now)
 	}
-	r, err := s.AddRemark(ctx, Remark{Session: "s1", At: now, Author: "sue", Body: "Helmets on", Camera: "a"}, []byte{0xff, 0xd8, 0xff}, AuditEntry{Actor: "sue"})
+	r, err := s.AddRemark(ctx, supervise.Remark{Session: "s1", At: now, Author: "sue", Body: "Helmets on", Camera: "a"}, []byte{0xff, 0xd8, 0xff}, supervise.Change{Actor: "sue"})
 	if err != nil || r.ID == 0 || !r.HasSnapshot {
 		t.Fatalf("remark: %v %+v", err, r)
 	}
-	if _, err := s.AddRemark(ctx, Remark{Session: "nope", At: now, Author: "sue", Body: "x"}, nil, AuditEntry{Actor: "sue"}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AddRemark(ctx, supervise.Remark{Session: "nope", At: now, Author: "sue", Body: "x"}, nil, supervise.Change{Actor: "sue"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("remark on an unknown session: %v", err)
 	}
 	if b, err := s.RemarkSnapshot(ctx, "s1", r.ID); err != nil || len(b) != 3 {
@@ -116,15 +118,15 @@ func TestSessionsAndAudit(t *testing.T) {
 	}
 	// Visibility: pat is invited, sue created it, max neither.
 	for user, n := range map[string]int{"pat": 1, "sue": 1, "max": 0, "": 1} {
-		got, err := s.Sessions(ctx, SessionQuery{User: user})
+		got, err := s.Sessions(ctx, supervise.Query{User: user})
 		if err != nil || len(got) != n {
 			t.Errorf("sessions for %q: %v %d", user, err, len(got))
 		}
 	}
-	if got, _ := s.Sessions(ctx, SessionQuery{Open: true, From: start.Add(30 * time.Minute), To: start.Add(40 * time.Minute)}); len(got) != 1 {
+	if got, _ := s.Sessions(ctx, supervise.Query{Open: true, From: start.Add(30 * time.Minute), To: start.Add(40 * time.Minute)}); len(got) != 1 {
 		t.Errorf("open sessions overlapping: %d", len(got))
 	}
-	if got, _ := s.Sessions(ctx, SessionQuery{From: start.Add(2 * time.Hour)}); len(got) != 0 {
+	if got, _ := s.Sessions(ctx, supervise.Query{From: start.Add(2 * time.Hour)}); len(got) != 0 {
 		t.Errorf("sessions after its end: %d", len(got))
 	}
 	log, err := s.AuditLog(ctx, "session", "s1", 0)

@@ -9,6 +9,12 @@
 //
 // The room is a fan-out of Messages per session (remarks, state changes,
 // notices) that the dashboard streams to browsers.
+//
+// The package owns the session and its rules: the types (Session, Remark,
+// Query), what a session may hold and which changes its state allows
+// (NewSession, Patch, Transition), its attendance curve, and its report as
+// HTML and PDF. Sessions are kept through Store and read through Records,
+// which the store implements; the package never imports the store.
 package supervise
 
 import (
@@ -23,13 +29,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
-// Store is where sessions are kept (the store's supervision_sessions).
+// Store is where sessions are kept (the store's supervision_sessions):
+// UpdateSession changes one with fn, which sees the stored session, in one
+// transaction with c's audit row; fn's error is returned as it is.
 type Store interface {
-	Sessions(ctx context.Context, q store.SessionQuery) ([]store.Session, error)
-	UpdateSession(ctx context.Context, id string, a store.AuditEntry, fn func(store.Session) (store.Session, error)) (store.Session, error)
+	Sessions(ctx context.Context, q Query) ([]Session, error)
+	UpdateSession(ctx context.Context, id string, c Change, fn func(Session) (Session, error)) (Session, error)
 }
 
 // Config configures a Manager.
@@ -51,8 +58,8 @@ type Config struct {
 
 // Message is what a session's room hears.
 type Message struct {
-	// Type: "remark" (a store.Remark), "session" (the store.Session after
-	// a change), "notice" (a telemetry.Event about the session),
+	// Type: "remark" (a Remark), "session" (the Session after a
+	// change), "notice" (a telemetry.Event about the session),
 	// "presence" (a Presence).
 	Type string `json:"type"`
 	Data any    `json:"data"`
@@ -167,12 +174,12 @@ func (m *Manager) Present(session string) Presence {
 // Changed tells the manager about a session the API changed: its room
 // hears it, and a session made live or ended by hand is told like a
 // scheduled one.
-func (m *Manager) Changed(old, s store.Session) {
+func (m *Manager) Changed(old, s Session) {
 	m.Publish(s.ID, Message{Type: "session", Data: s})
 	if old.State != s.State {
 		m.transitioned(s, "api")
 	}
-	if s.State == store.SessionLive {
+	if s.State == Live {
 		m.hold(s)
 	}
 }
@@ -209,13 +216,13 @@ var ErrState = errors.New("not allowed in the session's state")
 
 // Transition moves s to state (live or ended) at now: the checks the API
 // and the scheduler share.
-func Transition(s store.Session, state string, now time.Time) (store.Session, error) {
+func Transition(s Session, state string, now time.Time) (Session, error) {
 	switch {
 	case s.State == state:
 		return s, nil
-	case state == store.SessionLive && s.State == store.SessionScheduled:
+	case state == Live && s.State == Scheduled:
 		s.State, s.StartedAt = state, &now
-	case state == store.SessionEnded && s.State != store.SessionEnded:
+	case state == Ended && s.State != Ended:
 		s.State, s.EndedAt = state, &now
 	default:
 		return s, fmt.Errorf("%w: a %s session cannot become %s", ErrState, s.State, state)
@@ -228,7 +235,7 @@ func Transition(s store.Session, state string, now time.Time) (store.Session, er
 func (m *Manager) Check(ctx context.Context, now time.Time) error {
 	m.checking.Lock()
 	defer m.checking.Unlock()
-	open, err := m.cfg.Store.Sessions(ctx, store.SessionQuery{Open: true})
+	open, err := m.cfg.Store.Sessions(ctx, Query{Open: true})
 	if err != nil {
 		return err
 	}
@@ -238,13 +245,13 @@ func (m *Manager) Check(ctx context.Context, now time.Time) error {
 		want := s.State
 		switch {
 		case !now.Before(s.End):
-			want = store.SessionEnded
-		case s.State == store.SessionScheduled && !now.Before(s.Start):
-			want = store.SessionLive
+			want = Ended
+		case s.State == Scheduled && !now.Before(s.Start):
+			want = Live
 		}
 		if want != s.State {
-			ns, err := m.cfg.Store.UpdateSession(ctx, s.ID, store.AuditEntry{Actor: "scheduler", Action: "session." + want},
-				func(cur store.Session) (store.Session, error) {
+			ns, err := m.cfg.Store.UpdateSession(ctx, s.ID, Change{Actor: "scheduler", Action: "session." + want},
+				func(cur Session) (Session, error) {
 					if cur.State != s.State {
 						return cur, errMoved // the API moved it meanwhile
 					}
@@ -261,7 +268,7 @@ func (m *Manager) Check(ctx context.Context, now time.Time) error {
 			m.transitioned(ns, "scheduler")
 			s = ns
 		}
-		if s.State == store.SessionLive {
+		if s.State == Live {
 			live[s.ID] = true
 			m.hold(s)
 			m.watch(s, now)
@@ -278,7 +285,7 @@ func (m *Manager) Check(ctx context.Context, now time.Time) error {
 }
 
 // hold keeps the session's cameras recording to its end and a post-roll.
-func (m *Manager) hold(s store.Session) {
+func (m *Manager) hold(s Session) {
 	if m.cfg.Hold == nil {
 		return
 	}
@@ -291,7 +298,7 @@ func (m *Manager) hold(s store.Session) {
 // watch tells when a live session's camera drops and when it is back. A
 // camera still connecting is not told as dropped in the session's first
 // 30 s unless it was live in the session before.
-func (m *Manager) watch(s store.Session, now time.Time) {
+func (m *Manager) watch(s Session, now time.Time) {
 	if m.cfg.Bus == nil {
 		return
 	}
@@ -329,19 +336,19 @@ func (m *Manager) watch(s store.Session, now time.Time) {
 	}
 }
 
-func (m *Manager) transitioned(s store.Session, by string) {
+func (m *Manager) transitioned(s Session, by string) {
 	m.transitions.WithLabelValues(s.State, by).Inc()
 	switch s.State {
-	case store.SessionLive:
+	case Live:
 		m.notify(s, "session.live", "", fmt.Sprintf("“%s” is live: join the room", s.Title))
-	case store.SessionEnded:
+	case Ended:
 		m.notify(s, "session.ended", "", fmt.Sprintf("“%s” has ended: the recording and the report are ready", s.Title))
 	}
 }
 
 // notify stores and publishes an event about a session and tells its
 // room.
-func (m *Manager) notify(s store.Session, kind, camera, msg string) {
+func (m *Manager) notify(s Session, kind, camera, msg string) {
 	m.notices.WithLabelValues(kind).Inc()
 	e := telemetry.Event{Time: time.Now(), ID: telemetry.NewUUID(), Kind: kind, Site: s.Site, CameraID: camera, Message: msg,
 		Data: map[string]any{"session": s.ID, "title": s.Title, "invited": slices.Clone(s.Invited), "state": s.State}}

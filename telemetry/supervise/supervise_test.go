@@ -1,4 +1,4 @@
-package supervise
+package supervise_test
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -48,13 +48,13 @@ func TestSchedulerWaitsForTheStore(t *testing.T) {
 	}
 	defer s.Close()
 	var logged syncBuffer
-	m := New(Config{Store: s, Bus: telemetry.NewHub(nil), Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	m := supervise.New(supervise.Config{Store: s, Bus: telemetry.NewHub(nil), Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	time.Sleep(200 * time.Millisecond) // ten intervals with no store: nothing may happen
-	if n := testutil.ToFloat64(m.failures); n != 0 || logged.String() != "" {
+	if n := supervise.Failures(m); n != 0 || logged.String() != "" {
 		t.Fatalf("%v failures before the store was ready:\n%s", n, logged.String())
 	}
 	// The store migrates; a session due now goes live by the scheduler.
@@ -68,21 +68,21 @@ func TestSchedulerWaitsForTheStore(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	sess, err := s.CreateSession(t.Context(), store.Session{ID: "due", Site: "site", Title: "Pour", Kind: "inspection", Cameras: []string{"a"},
-		Start: now.Add(-time.Second), End: now.Add(time.Hour), Invited: []string{"pat"}, State: store.SessionScheduled, CreatedBy: "sue"}, store.AuditEntry{Actor: "sue"})
+	sess, err := s.CreateSession(t.Context(), supervise.Session{ID: "due", Site: "site", Title: "Pour", Kind: "inspection", Cameras: []string{"a"},
+		Start: now.Add(-time.Second), End: now.Add(time.Hour), Invited: []string{"pat"}, State: supervise.Scheduled, CreatedBy: "sue"}, supervise.Change{Actor: "sue"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		got, err := s.Sessions(t.Context(), store.SessionQuery{Open: true})
-		if err == nil && len(got) == 1 && got[0].ID == sess.ID && got[0].State == store.SessionLive {
+		got, err := s.Sessions(t.Context(), supervise.Query{Open: true})
+		if err == nil && len(got) == 1 && got[0].ID == sess.ID && got[0].State == supervise.Live {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the session did not go live: %v %v\n%s", got, err, logged.String())
 		}
 	}
-	if n := testutil.ToFloat64(m.failures); n != 0 {
+	if n := supervise.Failures(m); n != 0 {
 		t.Fatalf("%v failures", n)
 	}
 }
@@ -134,7 +134,7 @@ func (r *recorder) kinds() []string {
 }
 
 // drain returns the room's messages so far.
-func drain(ch <-chan Message) []string {
+func drain(ch <-chan supervise.Message) []string {
 	var out []string
 	for {
 		select {
@@ -153,12 +153,12 @@ func TestSessionLifecycle(t *testing.T) {
 	st := newStore(t)
 	hub := telemetry.NewHub(nil)
 	rec := &recorder{holds: map[string]time.Time{}}
-	m := New(Config{Store: st, Bus: hub, Event: rec.event, Hold: rec.hold, PostRoll: 20 * time.Second})
+	m := supervise.New(supervise.Config{Store: st, Bus: hub, Event: rec.event, Hold: rec.hold, PostRoll: 20 * time.Second})
 	ctx := t.Context()
 	now := time.Now().UTC()
 	start, end := now.Add(time.Second), now.Add(time.Hour)
-	if _, err := st.CreateSession(ctx, store.Session{ID: "s", Site: "site", Title: "Pour inspection", Kind: "inspection", Cameras: []string{"a", "b"},
-		Start: start, End: end, Invited: []string{"pat"}, State: store.SessionScheduled, CreatedBy: "sue"}, store.AuditEntry{Actor: "sue"}); err != nil {
+	if _, err := st.CreateSession(ctx, supervise.Session{ID: "s", Site: "site", Title: "Pour inspection", Kind: "inspection", Cameras: []string{"a", "b"},
+		Start: start, End: end, Invited: []string{"pat"}, State: supervise.Scheduled, CreatedBy: "sue"}, supervise.Change{Actor: "sue"}); err != nil {
 		t.Fatal(err)
 	}
 	hub.PublishCamera(telemetry.Camera{ID: "a", Status: "live"})
@@ -184,7 +184,7 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := st.Session(ctx, "s")
-	if s.State != store.SessionLive || s.StartedAt == nil || !s.StartedAt.Equal(start.Truncate(time.Microsecond)) {
+	if s.State != supervise.Live || s.StartedAt == nil || !s.StartedAt.Equal(start.Truncate(time.Microsecond)) {
 		t.Fatalf("after the start: %+v", s)
 	}
 	if k := rec.kinds(); !slices.Equal(k, []string{"session.live:"}) {
@@ -214,7 +214,7 @@ func TestSessionLifecycle(t *testing.T) {
 	if msg := rec.events[1].Message; msg == "" || !strings.Contains(msg, "connection refused") {
 		t.Errorf("the drop's message: %q", msg)
 	}
-	if s, _ := st.Session(ctx, "s"); s.State != store.SessionLive {
+	if s, _ := st.Session(ctx, "s"); s.State != supervise.Live {
 		t.Errorf("the session after a drop: %s", s.State)
 	}
 	drain(room)
@@ -223,7 +223,7 @@ func TestSessionLifecycle(t *testing.T) {
 	if err := m.Check(ctx, end); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := st.Session(ctx, "s"); s.State != store.SessionEnded || s.EndedAt == nil {
+	if s, _ := st.Session(ctx, "s"); s.State != supervise.Ended || s.EndedAt == nil {
 		t.Fatalf("after the end: %+v", s)
 	}
 	if k := rec.kinds(); k[len(k)-1] != "session.ended:" {
@@ -243,11 +243,11 @@ func TestSessionCameraStillConnecting(t *testing.T) {
 	st := newStore(t)
 	hub := telemetry.NewHub(nil)
 	rec := &recorder{holds: map[string]time.Time{}}
-	m := New(Config{Store: st, Bus: hub, Event: rec.event, Hold: rec.hold})
+	m := supervise.New(supervise.Config{Store: st, Bus: hub, Event: rec.event, Hold: rec.hold})
 	ctx := t.Context()
 	start := time.Now().UTC()
-	if _, err := st.CreateSession(ctx, store.Session{ID: "s", Site: "site", Title: "T", Kind: "meeting", Cameras: []string{"a"},
-		Start: start, End: start.Add(time.Hour), State: store.SessionScheduled, CreatedBy: "sue"}, store.AuditEntry{Actor: "sue"}); err != nil {
+	if _, err := st.CreateSession(ctx, supervise.Session{ID: "s", Site: "site", Title: "T", Kind: "meeting", Cameras: []string{"a"},
+		Start: start, End: start.Add(time.Hour), State: supervise.Scheduled, CreatedBy: "sue"}, supervise.Change{Actor: "sue"}); err != nil {
 		t.Fatal(err)
 	}
 	hub.PublishCamera(telemetry.Camera{ID: "a", Status: "connecting"})
@@ -270,14 +270,14 @@ func TestTransition(t *testing.T) {
 		from, to string
 		ok       bool
 	}{
-		{store.SessionScheduled, store.SessionLive, true},
-		{store.SessionScheduled, store.SessionEnded, true},
-		{store.SessionLive, store.SessionEnded, true},
-		{store.SessionLive, store.SessionLive, true},
-		{store.SessionEnded, store.SessionLive, false},
-		{store.SessionLive, store.SessionScheduled, false},
+		{supervise.Scheduled, supervise.Live, true},
+		{supervise.Scheduled, supervise.Ended, true},
+		{supervise.Live, supervise.Ended, true},
+		{supervise.Live, supervise.Live, true},
+		{supervise.Ended, supervise.Live, false},
+		{supervise.Live, supervise.Scheduled, false},
 	} {
-		s, err := Transition(store.Session{State: c.from}, c.to, now)
+		s, err := supervise.Transition(supervise.Session{State: c.from}, c.to, now)
 		if (err == nil) != c.ok || (c.ok && s.State != c.to) {
 			t.Errorf("%s → %s: %v %+v", c.from, c.to, err, s)
 		}

@@ -1,35 +1,26 @@
-package dashboard
+package supervise
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"image/jpeg"
-	"net/http"
-	"os"
+	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-pdf/fpdf"
-
-	"github.com/smarteye/smarteye/dashboard/internal/api"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // Report is what a session's report holds: the HTML and the PDF show the
 // same things.
 type Report struct {
-	Session      store.Session
+	Session      Session
 	SiteName     string
 	From, To     time.Time
 	Participants []Participant
 	Attendance   Attendance
 	Remarks      []ReportRemark
-	Notices      []store.EventRecord
+	Notices      []Notice
 	Generated    time.Time
 	loc          *time.Location
 }
@@ -45,24 +36,45 @@ type Participant struct {
 
 // ReportRemark is a remark with its snapshot.
 type ReportRemark struct {
-	store.Remark
+	Remark
 	Snapshot []byte
 }
 
 // maxReportSnapshots bounds the pictures in one report.
 const maxReportSnapshots = 200
 
-func (s *Server) report(ctx context.Context, x store.Session) (*Report, error) {
-	att, err := s.attendance(ctx, x, 0)
+// Records are what a report is made of (the store, and the history of
+// notifications, implement them).
+type Records interface {
+	Counter
+	Remarks(ctx context.Context, session string) ([]Remark, error)
+	RemarkSnapshot(ctx context.Context, session string, id int64) ([]byte, error)
+	// Joined are who joined the session's room (the audit log says).
+	Joined(ctx context.Context, session string) ([]string, error)
+	// Notices are the notifications about the session, oldest first.
+	Notices(ctx context.Context, s Session) ([]Notice, error)
+}
+
+// Notice is a notification about a session: it went live, a camera
+// dropped or came back, it ended.
+type Notice struct {
+	Time    time.Time
+	Kind    string
+	Message *string
+}
+
+// NewReport gathers x's report at now; siteName names its site.
+func NewReport(ctx context.Context, src Records, x Session, siteName string, now time.Time) (*Report, error) {
+	att, err := AttendanceOf(ctx, src, x, 0, now)
 	if err != nil {
 		return nil, err
 	}
 	// The report covers what the curve does: the session so far.
-	rp := &Report{Session: x, SiteName: x.Site, From: att.From, To: att.To, Attendance: att, Generated: time.Now().UTC(), loc: time.Local}
-	if st, ok := s.site(x.Site); ok && st.Name != "" {
-		rp.SiteName = st.Name
+	rp := &Report{Session: x, SiteName: x.Site, From: att.From, To: att.To, Attendance: att, Generated: now.UTC(), loc: time.Local}
+	if siteName != "" {
+		rp.SiteName = siteName
 	}
-	rem, err := s.deps.Sessions.Remarks(ctx, x.ID)
+	rem, err := src.Remarks(ctx, x.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +92,7 @@ func (s *Server) report(ctx context.Context, x store.Session) (*Report, error) {
 	for _, r := range rem {
 		rr := ReportRemark{Remark: r}
 		if r.HasSnapshot && shots < maxReportSnapshots {
-			if rr.Snapshot, err = s.deps.Sessions.RemarkSnapshot(ctx, x.ID, r.ID); err != nil {
+			if rr.Snapshot, err = src.RemarkSnapshot(ctx, x.ID, r.ID); err != nil {
 				return nil, err
 			}
 			shots++
@@ -88,20 +100,18 @@ func (s *Server) report(ctx context.Context, x store.Session) (*Report, error) {
 		rp.Remarks = append(rp.Remarks, rr)
 		person(r.Author).Remarks++
 	}
-	log, err := s.deps.Sessions.AuditLog(ctx, "session", x.ID, 100000)
+	joined, err := src.Joined(ctx, x.ID)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range log {
-		if e.Action == "session.join" {
-			person(e.Actor).Joined = true
-		}
+	for _, n := range joined {
+		person(n).Joined = true
 	}
 	for _, p := range people {
 		rp.Participants = append(rp.Participants, *p)
 	}
 	slices.SortFunc(rp.Participants, func(a, b Participant) int { return strings.Compare(a.Name, b.Name) })
-	if rp.Notices, err = s.notices(ctx, x); err != nil {
+	if rp.Notices, err = src.Notices(ctx, x); err != nil {
 		return nil, err
 	}
 	return rp, nil
@@ -251,7 +261,12 @@ func (rp *Report) Step() string {
 	return (time.Duration(rp.Attendance.Step * float64(time.Second))).String()
 }
 
-func reportName(x store.Session, ext string) string {
+// HTML writes the report as one self-contained page.
+func (rp *Report) HTML(w io.Writer) error { return reportPage.Execute(w, rp) }
+
+// FileName is the report's file name with the extension ext.
+func (rp *Report) FileName(ext string) string {
+	x := rp.Session
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
 			return r
@@ -262,214 +277,4 @@ func reportName(x store.Session, ext string) string {
 		name = name[:60]
 	}
 	return fmt.Sprintf("%s-%s.%s", x.Start.UTC().Format("20060102-1504"), strings.Trim(name, "-"), ext)
-}
-
-func (s *Server) loadReport(w http.ResponseWriter, r *http.Request) (*Report, bool) {
-	x, ok := s.visibleSession(w, r)
-	if !ok {
-		return nil, false
-	}
-	rp, err := s.report(r.Context(), x)
-	if err != nil {
-		api.StoreFailed(s.log, w, r, "the report could not be built", err)
-		return nil, false
-	}
-	return rp, true
-}
-
-// GET /api/v1/sessions/{id}/report.html: the report as one self-contained
-// page (?download=1 saves it).
-func (s *Server) sessionReportHTML(w http.ResponseWriter, r *http.Request) {
-	rp, ok := s.loadReport(w, r)
-	if !ok {
-		return
-	}
-	var b bytes.Buffer
-	if err := reportPage.Execute(&b, rp); err != nil {
-		api.WriteError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if r.URL.Query().Get("download") != "" {
-		w.Header().Set("Content-Disposition", `attachment; filename="`+reportName(rp.Session, "html")+`"`)
-	}
-	w.Write(b.Bytes())
-}
-
-// GET /api/v1/sessions/{id}/report.pdf
-func (s *Server) sessionReportPDF(w http.ResponseWriter, r *http.Request) {
-	rp, ok := s.loadReport(w, r)
-	if !ok {
-		return
-	}
-	var b bytes.Buffer
-	if err := rp.PDF(&b); err != nil {
-		s.log.Warn("rendering a session report failed", "session", rp.Session.ID, "err", err)
-		api.WriteError(w, http.StatusInternalServerError, "the PDF could not be rendered: "+err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Disposition", `inline; filename="`+reportName(rp.Session, "pdf")+`"`)
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.Write(b.Bytes())
-}
-
-// reportFonts are where Debian's fonts-dejavu-core puts the report's
-// font; without it the PDF falls back to Helvetica (Latin-1 only).
-var reportFonts = [2]string{"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"}
-
-// PDF renders the report as A4 pages.
-func (rp *Report) PDF(out *bytes.Buffer) error {
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetTitle(rp.Session.Title, true)
-	pdf.SetCreator("smarteye", true)
-	pdf.SetMargins(18, 16, 18)
-	pdf.SetAutoPageBreak(true, 16)
-	family, text := "Helvetica", pdf.UnicodeTranslatorFromDescriptor("")
-	if reg, err := os.ReadFile(reportFonts[0]); err == nil {
-		if bold, err := os.ReadFile(reportFonts[1]); err == nil {
-			pdf.AddUTF8FontFromBytes("dejavu", "", reg)
-			pdf.AddUTF8FontFromBytes("dejavu", "B", bold)
-			family, text = "dejavu", func(s string) string { return s }
-		}
-	}
-	pdf.SetFooterFunc(func() {
-		pdf.SetY(-12)
-		pdf.SetFont(family, "", 8)
-		pdf.SetTextColor(120, 120, 120)
-		pdf.CellFormat(0, 5, text(fmt.Sprintf("%s · page %d", rp.Session.Title, pdf.PageNo())), "", 0, "C", false, 0, "")
-	})
-	pdf.AddPage()
-	pw, _ := pdf.GetPageSize()
-	lm, _, rm, _ := pdf.GetMargins()
-	width := pw - lm - rm
-
-	pdf.SetTextColor(26, 32, 44)
-	pdf.SetFont(family, "B", 18)
-	pdf.MultiCell(width, 8, text(rp.Session.Title), "", "L", false)
-	pdf.SetFont(family, "", 9)
-	pdf.SetTextColor(113, 128, 150)
-	pdf.CellFormat(width, 6, text(fmt.Sprintf("Supervision report · %s · generated %s", rp.Session.Kind, rp.Date(rp.Generated))), "", 1, "L", false, 0, "")
-	heading := func(s string) {
-		pdf.Ln(4)
-		pdf.SetFont(family, "B", 12)
-		pdf.SetTextColor(26, 32, 44)
-		pdf.CellFormat(width, 7, text(s), "B", 1, "L", false, 0, "")
-		pdf.Ln(1)
-	}
-	row := func(k, v string) {
-		pdf.SetFont(family, "", 10)
-		pdf.SetTextColor(74, 85, 104)
-		pdf.CellFormat(34, 6, text(k), "", 0, "L", false, 0, "")
-		pdf.SetTextColor(26, 32, 44)
-		pdf.MultiCell(width-34, 6, text(v), "", "L", false)
-	}
-	heading("Session")
-	row("Site", rp.SiteName)
-	row("Time", fmt.Sprintf("%s – %s (%s)", rp.Date(rp.From), rp.Clock(rp.To), rp.Length()))
-	row("Scheduled", fmt.Sprintf("%s – %s", rp.Date(rp.Session.Start), rp.Clock(rp.Session.End)))
-	row("State", rp.Session.State)
-	row("Cameras", strings.Join(rp.Session.Cameras, ", "))
-	row("Created by", rp.Session.CreatedBy)
-
-	heading("Participants")
-	if len(rp.Participants) == 0 {
-		row("", "nobody")
-	}
-	for _, p := range rp.Participants {
-		var what []string
-		if p.Invited {
-			what = append(what, "invited")
-		}
-		if p.Joined {
-			what = append(what, "in the room")
-		}
-		if p.Remarks > 0 {
-			what = append(what, fmt.Sprintf("%d remark(s)", p.Remarks))
-		}
-		row(p.Name, strings.Join(what, ", "))
-	}
-
-	heading("Attendance")
-	pdf.SetFont(family, "", 10)
-	if pts, top := rp.chart(width-12, 45); len(pts) > 0 {
-		pdf.MultiCell(width, 6, text(fmt.Sprintf("Distinct people in the meeting zone of %s, per %s: peak %d.", rp.Attendance.Camera, rp.Step(), rp.Attendance.Peak)), "", "L", false)
-		x0, y0 := lm+12, pdf.GetY()+2
-		if y0+55 > 280 {
-			pdf.AddPage()
-			y0 = pdf.GetY() + 2
-		}
-		pdf.SetFont(family, "", 7)
-		pdf.SetDrawColor(220, 220, 220)
-		for _, v := range []int{0, top / 2, top} {
-			y := y0 + 45 - float64(v)/float64(top)*45
-			pdf.Line(x0, y, x0+width-12, y)
-			pdf.Text(x0-6, y+1, strconv.Itoa(v))
-		}
-		for i, t := range rp.ticks() {
-			pdf.Text(x0+(width-12)*float64(i)/4-6, y0+50, rp.Clock(t))
-		}
-		pdf.SetDrawColor(192, 86, 33)
-		pdf.SetDashPattern([]float64{1, 0.8}, 0)
-		for _, r := range rp.Remarks {
-			x := x0 + rp.frac(r.At)*(width-12)
-			pdf.Line(x, y0, x, y0+45)
-		}
-		pdf.SetDashPattern(nil, 0)
-		pdf.SetDrawColor(43, 108, 176)
-		pdf.SetLineWidth(0.5)
-		for i := 1; i < len(pts); i++ {
-			pdf.Line(x0+pts[i-1][0], y0+pts[i-1][1], x0+pts[i][0], y0+pts[i][1])
-		}
-		pdf.SetLineWidth(0.2)
-		pdf.SetY(y0 + 54)
-	} else {
-		pdf.MultiCell(width, 6, text("No attendance: the session has no meeting zone, or has not started."), "", "L", false)
-	}
-
-	heading("Remarks")
-	if len(rp.Remarks) == 0 {
-		row("", "No remarks.")
-	}
-	for i, r := range rp.Remarks {
-		pdf.SetFont(family, "B", 10)
-		pdf.SetTextColor(26, 32, 44)
-		head := fmt.Sprintf("%s (%s)  %s", rp.Clock(r.At), rp.Offset(r.At), r.Author)
-		if r.Camera != "" {
-			head += " on " + r.Camera
-		}
-		pdf.CellFormat(width, 6, text(head), "", 1, "L", false, 0, "")
-		pdf.SetFont(family, "", 10)
-		pdf.MultiCell(width, 5.5, text(r.Body), "", "L", false)
-		if len(r.Snapshot) > 0 {
-			if cfg, err := jpeg.DecodeConfig(bytes.NewReader(r.Snapshot)); err == nil && cfg.Width > 0 {
-				wmm := 90.0
-				hmm := wmm * float64(cfg.Height) / float64(cfg.Width)
-				if pdf.GetY()+hmm > 280 {
-					pdf.AddPage()
-				}
-				name := "remark-" + strconv.Itoa(i)
-				pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "JPG"}, bytes.NewReader(r.Snapshot))
-				pdf.ImageOptions(name, lm, pdf.GetY()+1, wmm, hmm, false, fpdf.ImageOptions{ImageType: "JPG"}, 0, "")
-				pdf.SetY(pdf.GetY() + hmm + 2)
-			}
-		}
-		pdf.Ln(2)
-	}
-	if len(rp.Notices) > 0 {
-		heading("Notifications")
-		for _, e := range rp.Notices {
-			msg := e.Kind
-			if e.Message != nil {
-				msg = *e.Message
-			}
-			row(rp.Clock(e.Time), msg)
-		}
-	}
-	if err := pdf.Error(); err != nil {
-		return err
-	}
-	return pdf.Output(out)
 }

@@ -3,9 +3,11 @@ package dashboard
 import (
 	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/dashboard/export"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
-// Logins and accounts live in package auth, exports in package export.
+// Logins and accounts live in package auth, exports in package export,
+// supervision sessions' rules and types in telemetry/supervise.
 // These names keep the code that builds a server and reads its answers
 // (cmd/smarteye, deploy/bench) as it was.
 type (
@@ -21,6 +23,8 @@ type (
 	LDAPGroup = auth.LDAPGroup
 	// Deprecated: use export.Job.
 	Export = export.Job
+	// Deprecated: use supervise.Attendance.
+	Attendance = supervise.Attendance
 )
 
 // Deprecated: use auth.RoleAdmin.
