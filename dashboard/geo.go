@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -11,11 +10,10 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
-	"github.com/paulmach/orb/maptile"
 
 	"github.com/smarteye/smarteye/dashboard/internal/api"
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
@@ -50,25 +48,16 @@ func parseBBox(r *http.Request) ([4]float64, error) {
 	return b, nil
 }
 
-// detectionFeature is a placed detection as a GeoJSON point.
-func detectionFeature(d store.DetectionRecord) *geojson.Feature {
-	f := geojson.NewFeature(orb.Point{*d.Lon, *d.Lat})
-	f.Properties["time"] = d.Time.UTC().Format(time.RFC3339Nano)
-	f.Properties["camera"] = d.CameraID
-	f.Properties["class"] = d.Class
-	f.Properties["confidence"] = roundTo(float64(d.Confidence), 3)
-	if d.TrackID != nil {
-		f.Properties["track_id"] = *d.TrackID
+// placed is the detections of ds placed on the ground, for the map layers.
+func placed(ds []store.DetectionRecord) []geo.DetectionPoint {
+	out := make([]geo.DetectionPoint, 0, len(ds))
+	for _, d := range ds {
+		if d.Lat != nil && d.Lon != nil {
+			out = append(out, geo.DetectionPoint{Time: d.Time, Camera: d.CameraID, Class: d.Class, Confidence: d.Confidence, TrackID: d.TrackID,
+				Lat: *d.Lat, Lon: *d.Lon, Error: d.PositionError})
+		}
 	}
-	if d.PositionError != nil {
-		f.Properties["error_m"] = roundTo(float64(*d.PositionError), 2)
-	}
-	return f
-}
-
-func roundTo(v float64, digits int) float64 {
-	p, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
-	return p
+	return out
 }
 
 // geoWindow parses a map query's time window, row limit and bounding box,
@@ -105,10 +94,8 @@ func (s *Server) geoDetections(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fc := geojson.NewFeatureCollection()
-	for _, d := range ds {
-		if d.Lat != nil && d.Lon != nil {
-			fc.Append(detectionFeature(d))
-		}
+	for _, d := range placed(ds) {
+		fc.Append(d.Feature())
 	}
 	writeGeoJSON(w, fc)
 }
@@ -195,7 +182,7 @@ func (s *Server) detectionTile(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return
 	}
-	tile, err := parseTile(r.PathValue("z"), r.PathValue("x"), r.PathValue("y"))
+	tile, err := geo.ParseTile(r.PathValue("z"), r.PathValue("x"), r.PathValue("y"))
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -218,41 +205,11 @@ func (s *Server) detectionTile(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusServiceUnavailable, "tile unavailable: the database did not answer")
 		return
 	}
-	data, err := encodeTile(tile, ds)
+	data, err := geo.DetectionTile(tile, placed(ds))
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, "encoding the tile failed")
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")
 	w.Write(data)
-}
-
-// encodeTile makes the vector tile of placed detections.
-func encodeTile(tile maptile.Tile, ds []store.DetectionRecord) ([]byte, error) {
-	fc := geojson.NewFeatureCollection()
-	for _, d := range ds {
-		if d.Lat == nil || d.Lon == nil {
-			continue
-		}
-		f := detectionFeature(d)
-		// Tiles carry numbers compactly: the time as Unix seconds.
-		f.Properties["time"] = d.Time.Unix()
-		fc.Append(f)
-	}
-	layers := mvt.NewLayers(map[string]*geojson.FeatureCollection{"detections": fc})
-	layers.ProjectToTile(tile)
-	layers.Clip(mvt.MapboxGLDefaultExtentBound)
-	layers.RemoveEmpty(0, 0)
-	return mvt.Marshal(layers)
-}
-
-func parseTile(zs, xs, ys string) (maptile.Tile, error) {
-	ys = strings.TrimSuffix(ys, ".mvt")
-	z, err1 := strconv.ParseUint(zs, 10, 8)
-	x, err2 := strconv.ParseUint(xs, 10, 32)
-	y, err3 := strconv.ParseUint(ys, 10, 32)
-	if err1 != nil || err2 != nil || err3 != nil || z > 22 || x >= 1<<z || y >= 1<<z {
-		return maptile.Tile{}, fmt.Errorf("tile %s/%s/%s: want z 0-22 and x, y within 0..2^z-1", zs, xs, ys)
-	}
-	return maptile.New(uint32(x), uint32(y), maptile.Zoom(z)), nil
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/smarteye/smarteye/dashboard/internal/api"
@@ -128,32 +127,13 @@ func (s *Server) siteBasemap(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, filepath.Base(path), st.ModTime(), f)
 }
 
-// fenceFeature is a fence as GeoJSON.
-func fenceFeature(f geo.Fence, source string) *geojson.Feature {
-	feat := geojson.NewFeature(f.Polygon)
-	feat.ID = f.ID
-	feat.Properties["name"] = f.Name
-	feat.Properties["kind"] = string(f.Kind)
-	if f.Site != "" {
-		feat.Properties["site"] = f.Site
-	}
-	feat.Properties["dwell_s"] = f.Dwell.Seconds()
-	classes := f.Classes
-	if classes == nil {
-		classes = []string{}
-	}
-	feat.Properties["classes"] = classes
-	feat.Properties["source"] = source
-	return feat
-}
-
 // GET /api/v1/geofences: every fence as a GeoJSON FeatureCollection.
 func (s *Server) listGeofences(w http.ResponseWriter, r *http.Request) {
 	fc := geojson.NewFeatureCollection()
 	if s.deps.Geo != nil {
 		fences, sources := s.deps.Geo.Geofences()
 		for _, f := range fences {
-			fc.Append(fenceFeature(f, sources[f.ID]))
+			fc.Append(f.Feature(sources[f.ID]))
 		}
 	}
 	writeGeoJSON(w, fc)
@@ -164,7 +144,7 @@ func (s *Server) getGeofence(w http.ResponseWriter, r *http.Request) {
 		fences, sources := s.deps.Geo.Geofences()
 		for _, f := range fences {
 			if f.ID == r.PathValue("id") {
-				b, _ := fenceFeature(f, sources[f.ID]).MarshalJSON()
+				b, _ := f.Feature(sources[f.ID]).MarshalJSON()
 				w.Header().Set("Content-Type", "application/geo+json")
 				w.Write(b)
 				return
@@ -180,7 +160,7 @@ const maxControlPoints = 50
 // maxFenceBody bounds a geofence request: a polygon of ~20,000 positions.
 const maxFenceBody = 1 << 20
 
-// readFence parses a GeoJSON Feature with a Polygon geometry into a fence.
+// readFence reads a GeoJSON Feature with a Polygon geometry as a fence.
 func readFence(r *http.Request, id string) (geo.Fence, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxFenceBody+1))
 	if err != nil {
@@ -189,60 +169,7 @@ func readFence(r *http.Request, id string) (geo.Fence, error) {
 	if len(body) > maxFenceBody {
 		return geo.Fence{}, errors.New("the geofence is larger than 1 MiB")
 	}
-	feat, err := geojson.UnmarshalFeature(body)
-	if err != nil {
-		return geo.Fence{}, errors.New("not a GeoJSON Feature: " + err.Error())
-	}
-	poly, ok := feat.Geometry.(orb.Polygon)
-	if !ok {
-		return geo.Fence{}, errors.New("the geometry must be a Polygon")
-	}
-	f := geo.Fence{ID: id, Polygon: poly}
-	if f.ID == "" {
-		if s, ok := feat.ID.(string); ok {
-			f.ID = s
-		}
-		if f.ID == "" {
-			f.ID, _ = feat.Properties["id"].(string)
-		}
-	}
-	f.Name, _ = feat.Properties["name"].(string)
-	kind, _ := feat.Properties["kind"].(string)
-	f.Kind = geo.FenceKind(kind)
-	f.Site, _ = feat.Properties["site"].(string)
-	if d, ok := feat.Properties["dwell_s"].(float64); ok {
-		if d < 0 || d > 7*24*3600 {
-			return f, errors.New("dwell_s: 0 to 604800 seconds")
-		}
-		f.Dwell = time.Duration(d * float64(time.Second))
-	}
-	if cs, ok := feat.Properties["classes"].([]any); ok {
-		for _, c := range cs {
-			if s, ok := c.(string); ok && s != "" {
-				f.Classes = append(f.Classes, s)
-			}
-		}
-	}
-	if !validID(f.ID) {
-		return f, errors.New("id: 1-64 letters, digits, '.', '_' or '-'")
-	}
-	if f.Name == "" {
-		f.Name = f.ID
-	}
-	return f, f.Validate()
-}
-
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i, c := range s {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || (i > 0 && (c == '.' || c == '_' || c == '-'))
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return geo.ParseFenceFeature(body, id)
 }
 
 // POST /api/v1/geofences (a Feature with an id) and PUT /api/v1/geofences/{id}.
@@ -279,7 +206,7 @@ func (s *Server) putGeofence(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			code = http.StatusCreated
 		}
-		b, _ := fenceFeature(f, "api").MarshalJSON()
+		b, _ := f.Feature("api").MarshalJSON()
 		w.Header().Set("Content-Type", "application/geo+json")
 		w.WriteHeader(code)
 		w.Write(b)
