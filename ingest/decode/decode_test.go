@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.uber.org/goleak"
 	"gocv.io/x/gocv"
 
 	"github.com/smarteye/smarteye/ingest/decode"
@@ -21,6 +22,12 @@ func TestMain(m *testing.M) {
 	if n := openMats(); code == 0 && n > 0 {
 		fmt.Fprintf(os.Stderr, "%d gocv Mats left open\n", n)
 		code = 1
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
