@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,14 +323,22 @@ func TestWebhookRetriedUntilTakenOnce(t *testing.T) {
 
 // staleOutboxStore hands the deliverer a read of the outbox made while a
 // delivery was on its way, only after that delivery has been marked
-// delivered: the read still says pending.
+// delivered and the deliverer has recorded the attempt's end: the read
+// still says pending.
 type staleOutboxStore struct {
 	Store
 	sending, marked chan struct{}
-	once            sync.Once
+	stale           chan struct{} // closed when a read during the delivery has it
+	ended           func(id int64) bool
+	staleOnce, once sync.Once
+	handed          atomic.Bool  // the stale read has been returned
+	after           atomic.Int64 // reads begun after that
 }
 
-func (s *staleOutboxStore) DueDeliveries(ctx context.Context, limit int) ([]store.Delivery, error) {
+func (s *staleOutboxStore) DueDeliveries(ctx context.Context, limit int) ([]telemetry.Delivery, error) {
+	if s.handed.Load() {
+		s.after.Add(1)
+	}
 	ds, err := s.Store.DueDeliveries(ctx, limit)
 	select {
 	case <-s.sending:
@@ -337,8 +346,14 @@ func (s *staleOutboxStore) DueDeliveries(ctx context.Context, limit int) ([]stor
 		case <-s.marked:
 		default:
 			if len(ds) > 0 {
+				s.staleOnce.Do(func() { close(s.stale) }) // the receiver may answer now
 				<-s.marked
-				time.Sleep(100 * time.Millisecond) // the attempt's end is recorded
+				// Not while the attempt is still in flight (a guard of its
+				// own): once its end is recorded.
+				for deadline := time.Now().Add(testkit.Scale(10 * time.Second)); !s.ended(ds[0].ID) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				defer s.handed.Store(true)
 			}
 		}
 	default:
@@ -352,34 +367,69 @@ func (s *staleOutboxStore) MarkDelivered(ctx context.Context, id int64, attempts
 	return err
 }
 
-// slowReceiver takes every request, answering after a while.
-type slowReceiver struct {
-	receiver
-	sending chan struct{}
-	once    sync.Once
+// attemptEnded is whether d has recorded the end of delivery id's attempt.
+func attemptEnded(d *Deliverer, id int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.finished[id]
+	return ok && !d.inflight[id]
 }
 
-func (rc *slowReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// inFlight is how many attempts d has under way.
+func inFlight(d *Deliverer) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inflight)
+}
+
+// outboxReads is how many reads of the outbox d has begun.
+func outboxReads(d *Deliverer) uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reads
+}
+
+// holdingReceiver takes every request, answering only once the outbox has
+// been read while the request was under way (or after 5 s, when no read
+// came: the test then fails).
+type holdingReceiver struct {
+	receiver
+	sending, stale chan struct{}
+	once           sync.Once
+}
+
+func (rc *holdingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.once.Do(func() { close(rc.sending) })
-	time.Sleep(1500 * time.Millisecond) // a poll of the outbox meanwhile
+	select {
+	case <-rc.stale:
+	case <-time.After(testkit.Scale(5 * time.Second)):
+	}
 	rc.receiver.ServeHTTP(w, r)
 }
 
 // A read of the outbox made while a delivery is on its way does not send
 // it again once it has been taken.
 func TestDeliveryNotRepeatedFromAStaleRead(t *testing.T) {
-	sending := make(chan struct{})
-	st := &staleOutboxStore{Store: newStore(t, storetest.URL(t)), sending: sending, marked: make(chan struct{})}
-	rc := &slowReceiver{sending: sending}
+	sending, stale := make(chan struct{}), make(chan struct{})
+	st := &staleOutboxStore{Store: newStore(t, storetest.URL(t)), sending: sending, stale: stale, marked: make(chan struct{})}
+	rc := &holdingReceiver{sending: sending, stale: stale}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	hub := telemetry.NewHub(nil)
-	runEngine(t, Config{Rules: []Rule{worksRule}, Channels: []Channel{{Name: "ops", Type: "webhook", URL: srv.URL}}}, st, hub)
+	e, _ := runEngine(t, Config{Rules: []Rule{worksRule}, Channels: []Channel{{Name: "ops", Type: "webhook", URL: srv.URL}}}, st, hub)
+	st.ended = func(id int64) bool { return attemptEnded(e.deliver, id) }
 	hub.PublishEvent(intrusion(time.Now(), 1))
 	waitFor(t, 20*time.Second, "the delivery taken", func() bool { _, a := rc.count(); return a >= 1 })
-	time.Sleep(3 * time.Second) // the stale read handed over, and polls after it
-	if n, a := rc.count(); n != 1 || a != 1 {
-		t.Fatalf("%d requests (%d taken), want the delivery sent once", n, a)
+	select {
+	case <-stale:
+	default:
+		t.Fatal("the outbox was not read while the delivery was on its way")
+	}
+	// A read begun after the stale one was handed over: the deliverer has
+	// gone through the stale read and started (or not) what it holds.
+	waitFor(t, 10*time.Second, "a read of the outbox after the stale one", func() bool { return st.after.Load() >= 1 })
+	if n, a := rc.count(); n != 1 || a != 1 || inFlight(e.deliver) != 0 {
+		t.Fatalf("%d requests (%d taken, %d under way), want the delivery sent once", n, a, inFlight(e.deliver))
 	}
 }
 
@@ -455,13 +505,21 @@ func TestRestartDeliversOnce(t *testing.T) {
 	// The engine starts again; the same incident goes on (within the
 	// cooldown): it folds, it does not open a second alert.
 	hub2 := telemetry.NewHub(nil)
-	runEngine(t, cfg, st, hub2)
+	e2, _ := runEngine(t, cfg, st, hub2)
 	hub2.PublishEvent(intrusion(time.Now(), 2))
 	waitFor(t, 30*time.Second, "the delivery after the restart", func() bool { _, a := rc.count(); return a == 1 })
 	waitFor(t, 10*time.Second, "the fold", func() bool { as := openAlerts(t, st); return len(as) == 1 && as[0].Occurrences == 2 })
-	time.Sleep(1500 * time.Millisecond) // a poll or two more: nothing is sent again
-	if _, a := rc.count(); a != 1 {
-		t.Fatalf("taken %d times, want once", a)
+	waitFor(t, 10*time.Second, "the delivery marked", func() bool {
+		ds, _ := st.AlertDeliveries(context.Background(), openAlerts(t, st)[0].ID)
+		return len(ds) == 1 && ds[0].Status == "delivered"
+	})
+	// Two more reads of the outbox begun: the one under way when the
+	// delivery was marked (which may have held it still pending) has been
+	// gone through; nothing is sent again.
+	r0 := outboxReads(e2.deliver)
+	waitFor(t, 10*time.Second, "two more reads of the outbox", func() bool { return outboxReads(e2.deliver) >= r0+2 })
+	if _, a := rc.count(); a != 1 || inFlight(e2.deliver) != 0 {
+		t.Fatalf("taken %d times (%d under way), want once", a, inFlight(e2.deliver))
 	}
 	for id, n := range rc.accepted {
 		if n != 1 {
@@ -516,8 +574,11 @@ func TestMQTTQoS1(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
 	os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port), 0o644)
-	b := exec.Command(broker, "-c", conf)
-	b.Stderr = os.Stderr
+	// Verbose: the broker's log says when the subscriber's subscription is
+	// in place.
+	blog := &lockedBuffer{}
+	b := exec.Command(broker, "-v", "-c", conf)
+	b.Stderr = blog
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -538,13 +599,14 @@ func TestMQTTQoS1(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let it subscribe (a retained message would hide a QoS 0 publish)
+	// Subscribed before the alert (a retained message would hide a QoS 0 publish).
+	waitFor(t, 10*time.Second, "the subscription", func() bool { return strings.Contains(blog.String(), "Sending SUBACK to") })
 	st := newStore(t, storetest.URL(t))
 	hub := telemetry.NewHub(nil)
 	runEngine(t, Config{Rules: []Rule{worksRule}, Channels: []Channel{{Name: "bus", Type: "mqtt", Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port)}}}, st, hub)
 	hub.PublishEvent(intrusion(time.Now(), 1))
 	if err := s.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v (%s)", err, out)
+		t.Fatalf("mosquitto_sub: %v (%s); broker log:\n%s", err, out, blog)
 	}
 	qos, rest, _ := strings.Cut(strings.TrimSpace(out.String()), " ")
 	topic, payload, _ := strings.Cut(rest, " ")
@@ -599,4 +661,22 @@ func TestDatabaseAway(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
