@@ -216,7 +216,7 @@ func TestNodeMAVLinkPeer(t *testing.T) {
 			}
 			for _, s := range sent {
 				id := ids[s.SystemID]
-				deadline := time.Now().Add(5 * time.Second)
+				deadline := time.Now().Add(testkit.Scale(5 * time.Second))
 				for {
 					v, ok := hub.Vehicle(id)
 					if ok && v.Position.Valid && v.Battery.Valid && v.Attitude.Valid {
@@ -427,11 +427,12 @@ func TestReplayRecordedFlightOverUDP(t *testing.T) {
 	if c := in.Counts("l"); c.Lost.Load() != p.Counts().Lost.Load() || c.DroppedTotal() != 0 || c.Frames.Load() != uint64(sent) {
 		t.Errorf("received %d, lost %d (the log's own gaps: %d), dropped %d of %d frames", c.Frames.Load(), c.Lost.Load(), p.Counts().Lost.Load(), c.DroppedTotal(), sent)
 	}
-	time.Sleep(1500 * time.Millisecond) // the last tick stores the last state
+	// The once-a-second tick stores the last state: wait for the track to
+	// end at the log's last position.
 	var pts []store.TrackPoint
-	waitFor(t, 10*time.Second, "the track stored", func() bool {
+	waitFor(t, 10*time.Second, "the track stored to the log's last position", func() bool {
 		pts, err = st.Track(context.Background(), "vtol", start.Add(-time.Minute), time.Now().Add(time.Minute), 100000)
-		return err == nil && len(pts) > 0 && near(pts[len(pts)-1].Lat, truth.last[0])
+		return err == nil && len(pts) > 0 && near(pts[len(pts)-1].Lat, truth.last[0]) && near(pts[len(pts)-1].Lon, truth.last[1])
 	})
 	// At most 10 rows a second of wall time (+1 for the final tick); the
 	// plane covers < 100 m of log time between two of them.
