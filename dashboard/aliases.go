@@ -1,15 +1,16 @@
 package dashboard
 
 import (
+	"github.com/smarteye/smarteye/dashboard/alerts"
 	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/dashboard/export"
 	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
-// Logins and accounts live in package auth, exports in package export,
-// supervision sessions' rules and types in telemetry/supervise.
 // These names keep the code that builds a server and reads its answers
-// (cmd/smarteye, deploy/bench) as it was.
+// (cmd/smarteye, deploy/bench) compiling as it was: logins and accounts
+// live in package auth, exports in package export, alerts in package
+// alerts and the supervision sessions' types in telemetry/supervise.
 type (
 	// Deprecated: use auth.Config.
 	AuthConfig = auth.Config
@@ -25,6 +26,8 @@ type (
 	Export = export.Job
 	// Deprecated: use supervise.Attendance.
 	Attendance = supervise.Attendance
+	// Deprecated: use alerts.Detail.
+	AlertDetail = alerts.Detail
 )
 
 // Deprecated: use auth.RoleAdmin.

@@ -1,6 +1,13 @@
 // Package dashboard is smarteye's HTTP face: health and readiness probes,
-// Prometheus metrics, the JSON API under /api/v1 and the web app. It reads
-// state from telemetry and the store and never writes time series itself.
+// Prometheus metrics, the JSON API under /api/v1 and the web app. It owns
+// the routing (which permission each route needs), the checks every
+// request goes through (logins, rate limits, hostile input, the audit of
+// changes), HTTPS, and the handlers of status, vehicles, cameras, events
+// and detections, sites, geofences and the map layers. The rest of the
+// API is served by its own packages: auth (logins and accounts), feed
+// (the live feed), alerts, media (live and recorded video, replay),
+// export and supervision. It reads state from telemetry and the store and
+// never writes time series itself.
 package dashboard
 
 import (
@@ -23,12 +30,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/smarteye/smarteye/dashboard/alerts"
 	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/dashboard/export"
+	"github.com/smarteye/smarteye/dashboard/feed"
 	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/dashboard/internal/ratelimit"
+	"github.com/smarteye/smarteye/dashboard/media"
 	"github.com/smarteye/smarteye/dashboard/supervision"
-	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/supervise"
@@ -80,42 +89,53 @@ type Writer interface {
 	SpoolBytes() int64
 }
 
-// Deps are the parts the server reads from.
+// Recordings is the recorded video's index and the history that replay
+// and exports read (store.Store is one).
+type Recordings interface {
+	media.Recordings
+	export.Source
+}
+
+// Components reports the components' health (telemetry.Board).
+type Components interface {
+	Snapshot() []telemetry.ComponentStatus
+}
+
+// Deps are the parts the server reads from; each is an interface declared
+// where it is used, and a nil one serves none of what it holds.
 type Deps struct {
 	Store  Store
 	Writer Writer
-	Board  *telemetry.Board
+	// Board has the components' health for /api/v1/status.
+	Board Components
 	// Bus is the live feed; nil is an empty one.
 	Bus telemetry.Bus
-	// History is stored telemetry, events and detections; nil serves none.
+	// History is stored telemetry, events and detections.
 	History History
-	// Cameras lists the cameras with their status; nil lists none.
+	// Cameras lists the cameras with their status.
 	Cameras CameraSource
-	// Geo has the sites and the geofences; nil has none.
+	// Geo has the sites and the geofences; when it also places drone
+	// cameras' pictures on the ground (media.DroneFootprints), replay
+	// shows their footprints.
 	Geo Geo
-	// Relays are the cameras' live video; nil serves none.
-	Relays Relays
+	// Relays are the cameras' live video; WebRTC answers WHEP offers (nil
+	// leaves viewers the MSE stream).
+	Relays media.Relays
+	WebRTC media.WebRTC
 	// Alerts runs the rules and the alert lifecycle, AlertStore reads the
-	// stored alerts; nil serves no alerts.
-	Alerts     Alerts
-	AlertStore AlertStore
+	// stored alerts; without either no alerts are served.
+	Alerts     alerts.Engine
+	AlertStore alerts.Store
 	// Recordings indexes recorded video (in RecordingsDir) and answers
-	// replay and exports (written to ExportsDir); nil serves none of them.
+	// replay and exports (written to ExportsDir).
 	Recordings    Recordings
 	RecordingsDir string
 	ExportsDir    string
 	// ExportsMaxBytes bounds the finished exports' files together (the
 	// oldest go first); 0 is 5 GiB.
 	ExportsMaxBytes int64
-	// Sessions keeps supervision sessions, Supervisor runs them (their
-	// rooms, start and end, notifications); nil serves none. Snapshot is
-	// a camera's picture near a moment (a JPEG), for remarks; nil or nil
-	// answers keep remarks without one.
-	Sessions   supervision.Store
-	Supervisor supervision.Rooms
-	Snapshot   func(camera string, t time.Time) []byte
-	// WebRTC answers WHEP offers; nil leaves viewers the MSE stream.
-	WebRTC *live.WebRTC
+	// Supervision runs the supervision sessions.
+	Supervision Supervision
 	// Accounts keeps the users, tokens and logins made in the product and
 	// the audit log; nil keeps only the configured users and tokens, and
 	// logins in memory.
@@ -126,7 +146,20 @@ type Deps struct {
 	Log        *slog.Logger
 }
 
-// Server is the HTTP server.
+// Supervision is what the supervision sessions are served from: Store
+// keeps them, Rooms runs them (their rooms, start and end,
+// notifications); without either none are served. Snapshot is a camera's
+// picture near a moment (a JPEG), for remarks; nil, or nil answers, keep
+// remarks without one.
+type Supervision struct {
+	Store    supervision.Store
+	Rooms    supervision.Rooms
+	Snapshot func(camera string, t time.Time) []byte
+}
+
+// Server is the HTTP server: it routes each request, after its checks,
+// to the handlers of this package and of the packages that own the rest
+// of the API.
 type Server struct {
 	cfg     Config
 	deps    Deps
@@ -135,20 +168,20 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 
-	requests    *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	liveClients prometheus.Gauge
-	mseViewers  prometheus.Gauge
-	denied      *prometheus.CounterVec
-	throttled   *prometheus.CounterVec
-	apiLimit    *ratelimit.Limiter
-	webrtcLimit *ratelimit.Limiter
-	exports     *export.Manager
-	sessions    *supervision.API
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	denied    *prometheus.CounterVec
+	throttled *prometheus.CounterVec
+	apiLimit  *ratelimit.Limiter
 
 	auth     *auth.Authenticator
 	accounts *auth.API
 	audit    *auth.Auditor
+	feed     *feed.Feed
+	alerts   *alerts.API
+	media    *media.API
+	exports  *export.Manager
+	sessions *supervision.API
 	// closing is closed when shutdown begins: streams that are not
 	// hijacked (the session rooms' server-sent events) end then, rather
 	// than hold the graceful shutdown to its timeout.
@@ -223,14 +256,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			Help:    "HTTP request duration by route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
-		liveClients: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "smarteye_live_clients",
-			Help: "Open /api/v1/live WebSocket connections.",
-		}),
-		mseViewers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "smarteye_video_mse_viewers",
-			Help: "Open live video streams over WebSocket (fragmented MP4).",
-		}),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smarteye_http_denied_total",
 			Help: "API requests refused: unauthenticated (401), forbidden for the role (403), or bad_input (400: a NUL, a control character or invalid UTF-8 in the path or a query parameter).",
@@ -241,33 +266,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}, []string{"limit"}),
 	}
 	s.apiLimit = ratelimit.New("api", cfg.Limits.APIRate, cfg.Limits.APIBurst, s.throttled)
-	s.webrtcLimit = ratelimit.New("webrtc", float64(cfg.Limits.WebRTCPerMinute)/60, cfg.Limits.WebRTCPerMinute, s.throttled)
-	loginLimit := ratelimit.New("login", float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute, s.throttled)
-	s.exports = export.New(export.Config{Dir: deps.ExportsDir, MaxBytes: deps.ExportsMaxBytes, Source: deps.Recordings, RecordingsDir: deps.RecordingsDir,
-		Camera: func(id string) bool { _, ok := s.camera(id); return ok }, Log: s.log})
-	names := supervise.Names{Camera: func(id string) bool { _, ok := s.camera(id); return ok }, User: auth.ValidUserName}
-	if deps.Geo != nil {
-		names.Sites = func() []string {
-			var ids []string
-			for _, x := range deps.Geo.Sites() {
-				ids = append(ids, x.ID)
-			}
-			return ids
-		}
-	}
-	s.sessions = supervision.New(supervision.Config{Store: deps.Sessions, Rooms: deps.Supervisor, Snapshot: deps.Snapshot, Events: deps.History,
-		Names: names, SiteName: func(id string) string { x, _ := s.site(id); return x.Name }, Closing: s.closing, Log: s.log})
-	s.audit = auth.NewAuditor(deps.Accounts, deps.Registerer, s.log)
-	s.accounts = auth.NewAPI(authn, s.audit, loginLimit, deps.Registerer, s.log)
 	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.requests, s.duration, s.liveClients, s.mseViewers, s.denied, s.throttled)
-		if deps.WebRTC != nil {
-			deps.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "smarteye_video_webrtc_sessions",
-				Help: "Open WebRTC (WHEP) video sessions.",
-			}, func() float64 { return float64(deps.WebRTC.Sessions()) }))
-		}
+		deps.Registerer.MustRegister(s.requests, s.duration, s.denied, s.throttled)
 	}
+	s.build(authn)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -322,6 +324,50 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
+// build makes the packages that serve the rest of the API from the
+// server's deps.
+func (s *Server) build(authn *auth.Authenticator) {
+	cfg, deps := s.cfg, s.deps
+	cameraKnown := func(id string) bool { _, ok := s.camera(id); return ok }
+	loginLimit := ratelimit.New("login", float64(cfg.Limits.LoginsPerMinute)/60, cfg.Limits.LoginsPerMinute, s.throttled)
+	s.audit = auth.NewAuditor(deps.Accounts, deps.Registerer, s.log)
+	s.accounts = auth.NewAPI(authn, s.audit, loginLimit, deps.Registerer, s.log)
+	s.feed = feed.New(deps.Bus, deps.Registerer)
+	s.alerts = alerts.New(alerts.Config{Engine: deps.Alerts, Store: deps.AlertStore, Map: deps.Geo, Log: s.log})
+	mc := media.Config{Recordings: deps.Recordings, RecordingsDir: deps.RecordingsDir, Relays: deps.Relays, WebRTC: deps.WebRTC,
+		WebRTCLimit: ratelimit.New("webrtc", float64(cfg.Limits.WebRTCPerMinute)/60, cfg.Limits.WebRTCPerMinute, s.throttled),
+		Bus:         deps.Bus, SiteKnown: func(id string) bool { _, ok := s.site(id); return ok }, Alerts: deps.AlertStore,
+		Registerer: deps.Registerer, Log: s.log,
+		Cameras: func() []media.Camera {
+			var out []media.Camera
+			if deps.Cameras != nil {
+				for _, c := range deps.Cameras.Cameras() {
+					out = append(out, media.Camera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID})
+				}
+			}
+			return out
+		}}
+	if df, ok := deps.Geo.(media.DroneFootprints); ok {
+		mc.Footprints = df
+	}
+	s.media = media.New(mc)
+	s.exports = export.New(export.Config{Dir: deps.ExportsDir, MaxBytes: deps.ExportsMaxBytes, Source: deps.Recordings,
+		RecordingsDir: deps.RecordingsDir, Camera: cameraKnown, Log: s.log})
+	names := supervise.Names{Camera: cameraKnown, User: auth.ValidUserName}
+	if deps.Geo != nil {
+		names.Sites = func() []string {
+			var ids []string
+			for _, x := range deps.Geo.Sites() {
+				ids = append(ids, x.ID)
+			}
+			return ids
+		}
+	}
+	sv := deps.Supervision
+	s.sessions = supervision.New(supervision.Config{Store: sv.Store, Rooms: sv.Rooms, Snapshot: sv.Snapshot, Events: deps.History,
+		Names: names, SiteName: func(id string) string { x, _ := s.site(id); return x.Name }, Closing: s.closing, Log: s.log})
+}
+
 // route is one API endpoint and the permission it needs.
 type route struct {
 	pattern string
@@ -352,9 +398,9 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/cameras", auth.PermView, s.listCameras},
 		{"GET /api/v1/cameras/{id}", auth.PermView, s.getCamera},
 		{"PUT /api/v1/cameras/{id}/calibration", auth.PermCalibrate, s.putCalibration},
-		{"GET /api/v1/cameras/{id}/live", auth.PermVideo, s.liveMSE},
-		{"POST /api/v1/cameras/{id}/whep", auth.PermVideo, s.whepOffer},
-		{"DELETE /api/v1/cameras/{id}/whep/{session}", auth.PermVideo, s.whepDelete},
+		{"GET /api/v1/cameras/{id}/live", auth.PermVideo, s.media.LiveMSE},
+		{"POST /api/v1/cameras/{id}/whep", auth.PermVideo, s.media.WHEPOffer},
+		{"DELETE /api/v1/cameras/{id}/whep/{session}", auth.PermVideo, s.media.WHEPDelete},
 		{"GET /api/v1/events", auth.PermHistory, s.listEvents},
 		{"GET /api/v1/detections", auth.PermHistory, s.listDetections},
 		{"GET /api/v1/sites", auth.PermView, s.listSites},
@@ -369,24 +415,24 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/geo/events", auth.PermView, s.geoEvents},
 		{"GET /api/v1/geo/footprints", auth.PermView, s.geoFootprints},
 		{"GET /api/v1/tiles/detections/{z}/{x}/{y}", auth.PermView, s.detectionTile},
-		{"GET /api/v1/live", auth.PermView, s.live},
-		{"GET /api/v1/rules", auth.PermView, s.listRules},
-		{"POST /api/v1/rules", auth.PermRules, s.putRule},
-		{"GET /api/v1/rules/{id}", auth.PermView, s.getRule},
-		{"PUT /api/v1/rules/{id}", auth.PermRules, s.putRule},
-		{"DELETE /api/v1/rules/{id}", auth.PermRules, s.deleteRule},
-		{"GET /api/v1/alerts", auth.PermView, s.listAlerts},
-		{"GET /api/v1/alerts/{id}", auth.PermView, s.getAlert},
-		{"GET /api/v1/alerts/{id}/snapshot.jpg", auth.PermView, s.alertSnapshot},
-		{"GET /api/v1/alerts/{id}/map.svg", auth.PermView, s.alertMap},
-		{"POST /api/v1/alerts/{id}/ack", auth.PermRespond, s.stepAlert(telemetry.AlertAcknowledged)},
-		{"POST /api/v1/alerts/{id}/resolve", auth.PermRespond, s.stepAlert(telemetry.AlertResolved)},
-		{"POST /api/v1/alerts/{id}/dismiss", auth.PermRespond, s.stepAlert(telemetry.AlertDismissed)},
-		{"GET /api/v1/cameras/{id}/recordings", auth.PermPlayback, s.listRecordings},
-		{"GET /api/v1/cameras/{id}/playback", auth.PermPlayback, s.playback},
-		{"GET /api/v1/recordings/{id}/init.mp4", auth.PermPlayback, s.recordingInit},
-		{"GET /api/v1/recordings/{id}/media.m4s", auth.PermPlayback, s.recordingMedia},
-		{"GET /api/v1/replay", auth.PermHistory, s.replay},
+		{"GET /api/v1/live", auth.PermView, s.feed.ServeHTTP},
+		{"GET /api/v1/rules", auth.PermView, s.alerts.ListRules},
+		{"POST /api/v1/rules", auth.PermRules, s.alerts.PutRule},
+		{"GET /api/v1/rules/{id}", auth.PermView, s.alerts.GetRule},
+		{"PUT /api/v1/rules/{id}", auth.PermRules, s.alerts.PutRule},
+		{"DELETE /api/v1/rules/{id}", auth.PermRules, s.alerts.DeleteRule},
+		{"GET /api/v1/alerts", auth.PermView, s.alerts.List},
+		{"GET /api/v1/alerts/{id}", auth.PermView, s.alerts.Get},
+		{"GET /api/v1/alerts/{id}/snapshot.jpg", auth.PermView, s.alerts.Snapshot},
+		{"GET /api/v1/alerts/{id}/map.svg", auth.PermView, s.alerts.Map},
+		{"POST /api/v1/alerts/{id}/ack", auth.PermRespond, s.alerts.Step(telemetry.AlertAcknowledged)},
+		{"POST /api/v1/alerts/{id}/resolve", auth.PermRespond, s.alerts.Step(telemetry.AlertResolved)},
+		{"POST /api/v1/alerts/{id}/dismiss", auth.PermRespond, s.alerts.Step(telemetry.AlertDismissed)},
+		{"GET /api/v1/cameras/{id}/recordings", auth.PermPlayback, s.media.ListRecordings},
+		{"GET /api/v1/cameras/{id}/playback", auth.PermPlayback, s.media.Playback},
+		{"GET /api/v1/recordings/{id}/init.mp4", auth.PermPlayback, s.media.RecordingInit},
+		{"GET /api/v1/recordings/{id}/media.m4s", auth.PermPlayback, s.media.RecordingMedia},
+		{"GET /api/v1/replay", auth.PermHistory, s.media.Replay},
 		{"GET /api/v1/exports", auth.PermPlayback, s.exports.List},
 		{"POST /api/v1/exports", auth.PermPlayback, s.exports.Create},
 		{"GET /api/v1/exports/{id}", auth.PermPlayback, s.exports.Get},

@@ -21,7 +21,7 @@ func serveSessions(t *testing.T) string {
 	reg := prometheus.NewRegistry()
 	st := migratedStore(t, reg)
 	sup := supervise.New(supervise.Config{Store: st, Registerer: reg})
-	return runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Sessions: st, Supervisor: sup,
+	return runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Supervision: Supervision{Store: st, Rooms: sup},
 		Cameras: cameraList{{ID: "north", Name: "North plaza", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
 }
 

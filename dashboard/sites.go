@@ -69,6 +69,19 @@ var (
 	ErrInvalid    = geo.ErrInvalid
 )
 
+// site looks a site up by id.
+func (s *Server) site(id string) (geo.Site, bool) {
+	if s.deps.Geo == nil {
+		return geo.Site{}, false
+	}
+	for _, x := range s.deps.Geo.Sites() {
+		if x.ID == id {
+			return x, true
+		}
+	}
+	return geo.Site{}, false
+}
+
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
 	sites := []siteView{}
 	if s.deps.Geo != nil {

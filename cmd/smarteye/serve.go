@@ -189,11 +189,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if rtc != nil {
 		defer rtc.Close()
 	}
-	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: cameraList{sup}, Relays: sup, WebRTC: rtc, Geo: pl,
+	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: cameraList{sup}, Relays: sup, Geo: pl,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
-		Sessions:        st, Supervisor: sessions, Snapshot: sup.Snapshot, Accounts: st}
+		Supervision:     dashboard.Supervision{Store: st, Rooms: sessions, Snapshot: sup.Snapshot}, Accounts: st}
+	if rtc != nil { // a nil *live.WebRTC would not be a nil interface
+		deps.WebRTC = rtc
+	}
 	var tlsCfg *tls.Config
 	var tlsInfo *dashboard.TLSInfo
 	if t := cfg.HTTP.TLS; t.Enabled {

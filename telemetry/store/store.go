@@ -29,13 +29,15 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarteye/smarteye/telemetry/store/batch"
 )
 
 // Mode is how time-series tables are kept.
@@ -307,9 +309,9 @@ func (s *Store) Run(ctx context.Context) error {
 
 // CopyBatch writes b in one transaction with COPY, together with its batch
 // id; a batch whose id is already committed is skipped (duplicate).
-func (s *Store) CopyBatch(ctx context.Context, b *Batch) (duplicate bool, err error) {
+func (s *Store) CopyBatch(ctx context.Context, b *batch.Batch) (duplicate bool, err error) {
 	if !s.Ready() {
-		return false, errNotReady
+		return false, batch.ErrNotReady
 	}
 	// Telemetry brings its per-second track summary along, in the same
 	// transaction: the summary never holds a second the table lacks.
@@ -320,7 +322,7 @@ func (s *Store) CopyBatch(ctx context.Context, b *Batch) (duplicate bool, err er
 	if s.Mode() == ModePostgres {
 		s.partMu.RLock()
 		defer s.partMu.RUnlock()
-		for _, d := range b.days() {
+		for _, d := range days(b) {
 			if err := s.EnsurePartitions(ctx, b.Table.Name, d, d); err != nil {
 				return false, err
 			}
@@ -342,7 +344,7 @@ func (s *Store) CopyBatch(ctx context.Context, b *Batch) (duplicate bool, err er
 			duplicate = true
 			return nil
 		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{b.Table.Name}, b.Table.columnNames(), pgx.CopyFromRows(b.Rows)); err != nil || track == nil {
+		if _, err = tx.CopyFrom(ctx, pgx.Identifier{b.Table.Name}, b.Table.ColumnNames(), pgx.CopyFromRows(b.Rows)); err != nil || track == nil {
 			return err
 		}
 		return writeTrackSummary(ctx, tx, track)
@@ -353,37 +355,15 @@ func (s *Store) CopyBatch(ctx context.Context, b *Batch) (duplicate bool, err er
 	return duplicate, nil
 }
 
-var errNotReady = errors.New("store: database not ready")
-
-// Retryable reports whether err means the database is unavailable (try the
-// same thing later) rather than that it refused the data.
-func Retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, errNotReady) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
-		case "08", // connection exception
-			"53", // insufficient resources: disk full, out of memory, too many connections
-			"57", // operator intervention: shutdown, cannot connect now
-			"58", // system error (I/O)
-			"40": // transaction rollback: serialization failure, deadlock
-			return true
+// days lists the distinct UTC days of a batch's rows, in order of appearance.
+func days(b *batch.Batch) []time.Time {
+	var days []time.Time
+	for _, r := range b.Rows {
+		if d := dayOf(r[0].(time.Time)); !slices.ContainsFunc(days, d.Equal) {
+			days = append(days, d)
 		}
-		switch pgErr.Code {
-		case "55P03", // lock not available
-			"42P01": // undefined table: schema not migrated (yet, or again)
-			return true
-		}
-		return false
 	}
-	// Anything else (a refused or closed connection, a timeout, an
-	// unexpected EOF) is unavailability: spooling is safe, dropping is not.
-	return true
+	return days
 }
 
 type storeMetrics struct {

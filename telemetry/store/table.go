@@ -1,163 +1,144 @@
 package store
 
 import (
-	"fmt"
+	"encoding/json"
 	"time"
 
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store/batch"
 )
 
-// Kind is the Go type a column's values have when they are handed to the
-// writer. Each kind takes exactly one Go type, so that a row can be checked
-// once on entry and spooled without reflection.
-type Kind uint8
-
-// Column kinds and the Go type each takes. nil is NULL for every kind.
-const (
-	KindTime    Kind = iota + 1 // time.Time (timestamptz)
-	KindFloat64                 // float64 (double precision)
-	KindFloat32                 // float32 (real)
-	KindInt64                   // int64 (bigint)
-	KindInt32                   // int32 (integer)
-	KindInt16                   // int16 (smallint)
-	KindText                    // string (text)
-	KindBool                    // bool (boolean)
-	KindUUID                    // [16]byte (uuid)
-	KindJSON                    // []byte holding JSON (jsonb)
-	kindEnd
-)
-
-var kindNames = [...]string{"", "time", "float64", "float32", "int64", "int32", "int16", "text", "bool", "uuid", "json"}
-
-func (k Kind) String() string {
-	if k == 0 || k >= kindEnd {
-		return fmt.Sprintf("kind(%d)", k)
-	}
-	return kindNames[k]
-}
-
-func (k Kind) accepts(v any) bool {
-	switch v.(type) {
-	case nil:
-		return true
-	case time.Time:
-		return k == KindTime
-	case float64:
-		return k == KindFloat64
-	case float32:
-		return k == KindFloat32
-	case int64:
-		return k == KindInt64
-	case int32:
-		return k == KindInt32
-	case int16:
-		return k == KindInt16
-	case string:
-		return k == KindText
-	case bool:
-		return k == KindBool
-	case [16]byte:
-		return k == KindUUID
-	case []byte:
-		return k == KindJSON
-	}
-	return false
-}
-
-// Column is one column a table's rows carry through the writer. Generated
-// columns (the PostGIS point built from lat/lon) are not listed: the
-// database computes them.
-type Column struct {
-	Name string
-	Kind Kind
-}
-
-// Table describes the columns of a time-series table as the writer fills it.
-// The first column is the row's time: it picks the partition.
-type Table struct {
-	Name    string
-	Columns []Column
-}
-
-// CheckRow reports whether values fit the table's columns.
-func (t *Table) CheckRow(values []any) error {
-	if len(values) != len(t.Columns) {
-		return fmt.Errorf("store: %s: got %d values for %d columns", t.Name, len(values), len(t.Columns))
-	}
-	for i, v := range values {
-		if !t.Columns[i].Kind.accepts(v) {
-			return fmt.Errorf("store: %s.%s: got %T, want %s", t.Name, t.Columns[i].Name, v, t.Columns[i].Kind)
-		}
-	}
-	if _, ok := values[0].(time.Time); !ok {
-		return fmt.Errorf("store: %s: the time column is NULL", t.Name)
-	}
-	return nil
-}
-
-func (t *Table) columnNames() []string {
-	n := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		n[i] = c.Name
-	}
-	return n
-}
+// col is one column of the tables below.
+func col(name string, kind batch.Kind) batch.Column { return batch.Column{Name: name, Kind: kind} }
 
 // The time-series tables (migrations/0001_core.sql). The column order is the
 // order of values given to Writer.Add.
 var (
-	Telemetry = &Table{Name: "telemetry", Columns: []Column{
-		{"time", KindTime},
-		{"vehicle_id", KindText},
-		{"lat", KindFloat64},
-		{"lon", KindFloat64},
-		{"alt_msl", KindFloat32},
-		{"alt_rel", KindFloat32},
-		{"heading", KindFloat32},
-		{"roll", KindFloat32},
-		{"pitch", KindFloat32},
-		{"yaw", KindFloat32},
-		{"ground_speed", KindFloat32},
-		{"climb_rate", KindFloat32},
-		{"battery_voltage", KindFloat32},
-		{"battery_remaining", KindFloat32},
-		{"mode", KindText},
-		{"armed", KindBool},
-		{"gps_fix", KindInt16},
-		{"satellites", KindInt16},
-		{"eph", KindFloat32},
-		{"gimbal_pitch", KindFloat32},
-		{"gimbal_yaw", KindFloat32},
+	Telemetry = &batch.Table{Name: "telemetry", Columns: []batch.Column{
+		col("time", batch.KindTime),
+		col("vehicle_id", batch.KindText),
+		col("lat", batch.KindFloat64),
+		col("lon", batch.KindFloat64),
+		col("alt_msl", batch.KindFloat32),
+		col("alt_rel", batch.KindFloat32),
+		col("heading", batch.KindFloat32),
+		col("roll", batch.KindFloat32),
+		col("pitch", batch.KindFloat32),
+		col("yaw", batch.KindFloat32),
+		col("ground_speed", batch.KindFloat32),
+		col("climb_rate", batch.KindFloat32),
+		col("battery_voltage", batch.KindFloat32),
+		col("battery_remaining", batch.KindFloat32),
+		col("mode", batch.KindText),
+		col("armed", batch.KindBool),
+		col("gps_fix", batch.KindInt16),
+		col("satellites", batch.KindInt16),
+		col("eph", batch.KindFloat32),
+		col("gimbal_pitch", batch.KindFloat32),
+		col("gimbal_yaw", batch.KindFloat32),
 	}}
-	Detections = &Table{Name: "detections", Columns: []Column{
-		{"time", KindTime},
-		{"camera_id", KindText},
-		{"track_id", KindInt64},
-		{"class", KindText},
-		{"confidence", KindFloat32},
-		{"box_x", KindFloat32},
-		{"box_y", KindFloat32},
-		{"box_w", KindFloat32},
-		{"box_h", KindFloat32},
-		{"lat", KindFloat64},
-		{"lon", KindFloat64},
-		{"position_error", KindFloat32},
-		{"geo_status", KindText},
+	Detections = &batch.Table{Name: "detections", Columns: []batch.Column{
+		col("time", batch.KindTime),
+		col("camera_id", batch.KindText),
+		col("track_id", batch.KindInt64),
+		col("class", batch.KindText),
+		col("confidence", batch.KindFloat32),
+		col("box_x", batch.KindFloat32),
+		col("box_y", batch.KindFloat32),
+		col("box_w", batch.KindFloat32),
+		col("box_h", batch.KindFloat32),
+		col("lat", batch.KindFloat64),
+		col("lon", batch.KindFloat64),
+		col("position_error", batch.KindFloat32),
+		col("geo_status", batch.KindText),
 	}}
-	Events = &Table{Name: "events", Columns: []Column{
-		{"time", KindTime},
-		{"id", KindUUID},
-		{"site_id", KindText},
-		{"kind", KindText},
-		{"camera_id", KindText},
-		{"vehicle_id", KindText},
-		{"track_id", KindInt64},
-		{"lat", KindFloat64},
-		{"lon", KindFloat64},
-		{"message", KindText},
-		{"data", KindJSON},
+	Events = &batch.Table{Name: "events", Columns: []batch.Column{
+		col("time", batch.KindTime),
+		col("id", batch.KindUUID),
+		col("site_id", batch.KindText),
+		col("kind", batch.KindText),
+		col("camera_id", batch.KindText),
+		col("vehicle_id", batch.KindText),
+		col("track_id", batch.KindInt64),
+		col("lat", batch.KindFloat64),
+		col("lon", batch.KindFloat64),
+		col("message", batch.KindText),
+		col("data", batch.KindJSON),
 	}}
 )
+
+// TelemetryRow is v's state at t as a row of Telemetry. A vehicle without a
+// position (no 3D fix) stores NULL lat/lon, never (0, 0).
+func TelemetryRow(v *telemetry.Vehicle, t time.Time) []any {
+	row := make([]any, len(Telemetry.Columns))
+	row[0], row[1] = t, v.ID
+	if p := v.Position; p.Valid {
+		row[2], row[3], row[4], row[5] = p.Lat, p.Lon, float32(p.AltMSL), float32(p.AltRel)
+	}
+	if m := v.Motion; m.Valid {
+		row[6], row[10], row[11] = float32(m.Heading), float32(m.GroundSpeed), float32(m.ClimbRate)
+	}
+	if a := v.Attitude; a.Valid {
+		row[7], row[8], row[9] = float32(a.Roll), float32(a.Pitch), float32(a.Yaw)
+	}
+	if b := v.Battery; b.Valid {
+		row[12] = float32(b.Voltage)
+		if b.Remaining >= 0 {
+			row[13] = float32(b.Remaining)
+		}
+	}
+	if v.Mode != "" {
+		row[14] = v.Mode
+	}
+	row[15] = v.Armed
+	if g := v.GPS; g.Valid {
+		row[16] = int16(g.Fix)
+		if g.Satellites >= 0 {
+			row[17] = int16(g.Satellites)
+		}
+		if g.EPH > 0 {
+			row[18] = float32(g.EPH)
+		}
+	}
+	if g := v.Gimbal; g.Valid {
+		row[19], row[20] = float32(g.Pitch), float32(g.Yaw)
+	}
+	return row
+}
+
+// EventRow is e as a row of Events.
+func EventRow(e *telemetry.Event) []any {
+	row := []any{e.Time, [16]byte(e.ID), nilIfEmpty(e.Site), e.Kind, nilIfEmpty(e.CameraID), nilIfEmpty(e.VehicleID), nil, nil, nil, nilIfEmpty(e.Message), nil}
+	if e.TrackID != 0 {
+		row[6] = int64(e.TrackID)
+	}
+	if e.Lat != nil && e.Lon != nil {
+		row[7], row[8] = *e.Lat, *e.Lon
+	}
+	if len(e.Data) > 0 {
+		if b, err := json.Marshal(e.Data); err == nil {
+			row[10] = b
+		}
+	}
+	return row
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// DetectionRow is one object of a frame as a detections row.
+func DetectionRow(d *telemetry.Detections, o *telemetry.Object) []any {
+	row := []any{d.Time, d.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
+		float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3]), nil, nil, nil, o.GeoStatus}
+	if o.Lat != nil && o.Lon != nil {
+		row[9], row[10], row[11] = *o.Lat, *o.Lon, float32(o.Error)
+	}
+	return row
+}
 
 // NewID returns a random (version 4) UUID.
 func NewID() [16]byte { return telemetry.NewUUID() }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/smarteye/smarteye/telemetry/store/batch"
 )
 
 // TrackSummary is the name of the per-second track table
@@ -44,10 +46,10 @@ type trackSeconds struct {
 // each vehicle-second. It finds the columns by name, so a batch read back
 // from the spool (whose table is rebuilt from the spool's header) works as
 // one made now. It returns nil when the batch has no fix.
-func summariseTrack(b *Batch) *trackSeconds {
+func summariseTrack(b *batch.Batch) *trackSeconds {
 	col := make([]int, len(trackColumns))
 	for i, name := range trackColumns {
-		if col[i] = slices.IndexFunc(b.Table.Columns, func(c Column) bool { return c.Name == name }); col[i] < 0 && i < 4 {
+		if col[i] = slices.IndexFunc(b.Table.Columns, func(c batch.Column) bool { return c.Name == name }); col[i] < 0 && i < 4 {
 			return nil // no vehicle, time or position: nothing to summarise
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/smarteye/smarteye/telemetry/store/batch"
 )
 
 // rawFix is a stored telemetry row with a position, as the tests know it.
@@ -100,7 +102,7 @@ func TestTrackSummary(t *testing.T) {
 	// keep its first fix.
 	half := 2 * 3005 // 300.5 s: second 300 straddles the two
 	for _, part := range [][][]any{rows[half:], rows[:half]} {
-		if dup, err := s.CopyBatch(ctx, &Batch{ID: NewID(), Table: Telemetry, Rows: part}); err != nil || dup {
+		if dup, err := s.CopyBatch(ctx, &batch.Batch{ID: NewID(), Table: Telemetry, Rows: part}); err != nil || dup {
 			t.Fatalf("copy: %v (duplicate %v)", err, dup)
 		}
 	}
@@ -112,7 +114,7 @@ func TestTrackSummary(t *testing.T) {
 	// 200 ns before a second ends: stored rounded to the microsecond, in
 	// the next second, and summarised there.
 	edge := telemetryRow(t0.Add(20*time.Second-200*time.Nanosecond), "drone-c", 22.7, 114.2)
-	spooled := &Batch{ID: NewID(), Table: &Table{Name: Telemetry.Name, Columns: append([]Column(nil), Telemetry.Columns...)},
+	spooled := &batch.Batch{ID: NewID(), Table: &batch.Table{Name: Telemetry.Name, Columns: append([]batch.Column(nil), Telemetry.Columns...)},
 		Rows: [][]any{lateRow, edge}}
 	if _, err := s.CopyBatch(ctx, spooled); err != nil {
 		t.Fatal(err)
@@ -176,7 +178,7 @@ func TestTrackSummary(t *testing.T) {
 
 	// Retention: the summary's old partition goes with telemetry's.
 	old := time.Now().UTC().AddDate(0, 0, -40)
-	if _, err := s.CopyBatch(ctx, &Batch{ID: NewID(), Table: Telemetry, Rows: [][]any{telemetryRow(old, "drone-a", 22.5, 114.05)}}); err != nil {
+	if _, err := s.CopyBatch(ctx, &batch.Batch{ID: NewID(), Table: Telemetry, Rows: [][]any{telemetryRow(old, "drone-a", 22.5, 114.05)}}); err != nil {
 		t.Fatal(err)
 	}
 	oldPart := partitionName(TrackSummary, old)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,70 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store/batch"
 )
-
-// TelemetryRow is v's state at t as a row of Telemetry. A vehicle without a
-// position (no 3D fix) stores NULL lat/lon, never (0, 0).
-func TelemetryRow(v *telemetry.Vehicle, t time.Time) []any {
-	row := make([]any, len(Telemetry.Columns))
-	row[0], row[1] = t, v.ID
-	if p := v.Position; p.Valid {
-		row[2], row[3], row[4], row[5] = p.Lat, p.Lon, float32(p.AltMSL), float32(p.AltRel)
-	}
-	if m := v.Motion; m.Valid {
-		row[6], row[10], row[11] = float32(m.Heading), float32(m.GroundSpeed), float32(m.ClimbRate)
-	}
-	if a := v.Attitude; a.Valid {
-		row[7], row[8], row[9] = float32(a.Roll), float32(a.Pitch), float32(a.Yaw)
-	}
-	if b := v.Battery; b.Valid {
-		row[12] = float32(b.Voltage)
-		if b.Remaining >= 0 {
-			row[13] = float32(b.Remaining)
-		}
-	}
-	if v.Mode != "" {
-		row[14] = v.Mode
-	}
-	row[15] = v.Armed
-	if g := v.GPS; g.Valid {
-		row[16] = int16(g.Fix)
-		if g.Satellites >= 0 {
-			row[17] = int16(g.Satellites)
-		}
-		if g.EPH > 0 {
-			row[18] = float32(g.EPH)
-		}
-	}
-	if g := v.Gimbal; g.Valid {
-		row[19], row[20] = float32(g.Pitch), float32(g.Yaw)
-	}
-	return row
-}
-
-// EventRow is e as a row of Events.
-func EventRow(e *telemetry.Event) []any {
-	row := []any{e.Time, [16]byte(e.ID), nilIfEmpty(e.Site), e.Kind, nilIfEmpty(e.CameraID), nilIfEmpty(e.VehicleID), nil, nil, nil, nilIfEmpty(e.Message), nil}
-	if e.TrackID != 0 {
-		row[6] = int64(e.TrackID)
-	}
-	if e.Lat != nil && e.Lon != nil {
-		row[7], row[8] = *e.Lat, *e.Lon
-	}
-	if len(e.Data) > 0 {
-		if b, err := json.Marshal(e.Data); err == nil {
-			row[10] = b
-		}
-	}
-	return row
-}
-
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
 
 // UpsertVehicles records vehicles in the vehicles table: identity, and
 // first and last heard.
@@ -82,7 +19,7 @@ func (s *Store) UpsertVehicles(ctx context.Context, vs []telemetry.Vehicle) erro
 		return nil
 	}
 	if !s.Ready() {
-		return errNotReady
+		return batch.ErrNotReady
 	}
 	b := &pgx.Batch{}
 	for _, v := range vs {

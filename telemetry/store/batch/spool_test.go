@@ -1,14 +1,21 @@
-package store
+package batch
 
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/smarteye/smarteye/telemetry"
 )
+
+func testLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
 
 // allKinds is a table with one column of every kind.
 var allKinds = &Table{Name: "all", Columns: []Column{
@@ -17,11 +24,11 @@ var allKinds = &Table{Name: "all", Columns: []Column{
 }}
 
 func sampleBatch(n int) *Batch {
-	b := &Batch{ID: NewID(), Table: allKinds}
+	b := &Batch{ID: telemetry.NewUUID(), Table: allKinds}
 	for i := range n {
 		b.Rows = append(b.Rows, []any{
 			time.Unix(1700000000, int64(i)).UTC(), 22.5 + float64(i), float32(i) / 3, int64(-i) << 40, int32(i),
-			int16(-i), "name-" + string(rune('a'+i%26)), i%2 == 0, NewID(), []byte(`{"i":1}`),
+			int16(-i), "name-" + string(rune('a'+i%26)), i%2 == 0, telemetry.NewUUID(), []byte(`{"i":1}`),
 		})
 	}
 	b.Rows = append(b.Rows, []any{time.Unix(0, 0).UTC(), nil, nil, nil, nil, nil, nil, nil, nil, nil})
@@ -62,7 +69,10 @@ func TestDecodeRejectsDamage(t *testing.T) {
 
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(encodeBatch(nil, sampleBatch(2)))
-	f.Add(encodeBatch(nil, &Batch{Table: Telemetry, Rows: [][]any{telemetryRow(time.Unix(1, 0), "v", 1, 2)}}))
+	// A telemetry row as the store's table has it (its first columns).
+	track := &Table{Name: "telemetry", Columns: []Column{{"time", KindTime}, {"vehicle_id", KindText}, {"lat", KindFloat64}, {"lon", KindFloat64},
+		{"alt_msl", KindFloat32}, {"mode", KindText}, {"armed", KindBool}, {"gps_fix", KindInt16}}}
+	f.Add(encodeBatch(nil, &Batch{Table: track, Rows: [][]any{{time.Unix(1, 0), "v", 1.0, 2.0, float32(80), "AUTO", true, int16(3)}}}))
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		b, err := decodeBatch(p)

@@ -1,4 +1,12 @@
-package store
+// Package accounts keeps who may use smarteye and what was done: the
+// accounts, API tokens and logins made in the product
+// (migrations/0009_accounts.sql, in package store), and the audit log.
+// Every change to an account, a token or a login is written with its
+// audit row in one transaction; other repositories write theirs in their
+// own transactions with AuditTx. Passwords and secrets are kept only as
+// hashes (bcrypt, SHA-256), which are never written to the audit log. It
+// must not decide who may do what: that is the dashboard's.
+package accounts
 
 import (
 	"context"
@@ -9,6 +17,25 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/smarteye/smarteye/telemetry"
+)
+
+// Store reads and writes accounts, tokens, logins and the audit log on a
+// connection pool (the store's).
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New is the accounts of the database behind pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+var (
+	// ErrNotFound: no such row.
+	ErrNotFound = telemetry.ErrNotFound
+	// ErrExists: a row with that name or id exists.
+	ErrExists = telemetry.ErrExists
 )
 
 // Account is a user managed from the product (migrations/0009_accounts.sql).
@@ -80,7 +107,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account, e AuditEntry) (Acc
 			return err
 		}
 		e.Action, e.ObjectType, e.ObjectID, e.Detail = "user.create", "user", a.Name, accountDetail(a)
-		return audit(ctx, tx, e)
+		return AuditTx(ctx, tx, e)
 	})
 	switch {
 	case isUniqueViolation(err):
@@ -145,7 +172,7 @@ func (s *Store) UpdateAccount(ctx context.Context, name string, keepSession []by
 		}
 		e.ObjectType, e.ObjectID = "user", out.Name
 		e.Detail, _ = json.Marshal(changed)
-		return audit(ctx, tx, e)
+		return AuditTx(ctx, tx, e)
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -168,7 +195,7 @@ func (s *Store) DeleteAccount(ctx context.Context, name string, e AuditEntry) er
 			return err
 		}
 		e.Action, e.ObjectType, e.ObjectID, e.Detail = "user.delete", "user", a.Name, accountDetail(a)
-		return audit(ctx, tx, e)
+		return AuditTx(ctx, tx, e)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: delete account: %w", err)
@@ -217,7 +244,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, e AuditEntry) (A
 			return err
 		}
 		e.Action, e.ObjectType, e.ObjectID, e.Detail = "token.create", "token", t.ID, tokenDetail(t)
-		return audit(ctx, tx, e)
+		return AuditTx(ctx, tx, e)
 	})
 	switch {
 	case isUniqueViolation(err):
@@ -253,7 +280,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string, e AuditEntry) (AP
 			return err
 		}
 		e.Action, e.ObjectType, e.ObjectID, e.Detail = "token.revoke", "token", t.ID, tokenDetail(t)
-		return audit(ctx, tx, e)
+		return AuditTx(ctx, tx, e)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return t, fmt.Errorf("store: revoke token: %w", err)
@@ -361,7 +388,7 @@ func (s *Store) RevokeLoginSession(ctx context.Context, id, user string, e Audit
 		}
 		e.ObjectType, e.ObjectID = "login", l.ID
 		e.Detail, _ = json.Marshal(map[string]any{"user": l.User, "remote_addr": l.RemoteAddr, "created_at": l.CreatedAt})
-		return audit(ctx, tx, e)
+		return AuditTx(ctx, tx, e)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return l, fmt.Errorf("store: revoke login: %w", err)

@@ -1,4 +1,4 @@
-package dashboard
+package media
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ const (
 	replayDetectionChunk = 10000  // detections per line
 )
 
-// GET /api/v1/replay?site=&from=&to=&points=: everything needed to show
+// Replay is GET /api/v1/replay?site=&from=&to=&points=: everything needed to show
 // a site's state at any moment of the range, as NDJSON (one JSON object
 // per line, streamed as the database answers):
 //
@@ -49,8 +49,8 @@ const (
 // as a line of its own, one ring per point of its vehicle's track, placed
 // from the recorded position, yaw and gimbal angles the way the live
 // footprint is.
-func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
-	if !s.historyReady(w) {
+func (h *API) Replay(w http.ResponseWriter, r *http.Request) {
+	if !h.historyReady(w) {
 		return
 	}
 	start := time.Now()
@@ -65,7 +65,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	site := q.Get("site")
-	if _, known := s.site(site); site != "" && !known {
+	if site != "" && (h.cfg.SiteKnown == nil || !h.cfg.SiteKnown(site)) {
 		api.WriteError(w, http.StatusNotFound, "no site "+strconv.Quote(site))
 		return
 	}
@@ -78,7 +78,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()
-	rec := s.deps.Recordings
+	rec := h.cfg.Recordings
 
 	// The placed detections (bounded), the bulk of the answer, are read
 	// into memory from the start, while the tracks are read (several at
@@ -105,7 +105,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 
 	vehicles, err := rec.TrackVehicles(ctx, from, to)
 	if err != nil {
-		s.replayFailed(w, err)
+		h.replayFailed(w, err)
 		return
 	}
 	tracks := make([][]store.TrackPoint, len(vehicles))
@@ -127,7 +127,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		err = cmp.Or(err, e)
 	}
 	if err != nil {
-		s.replayFailed(w, err)
+		h.replayFailed(w, err)
 		return
 	}
 
@@ -142,13 +142,13 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 			f.Flush()
 		}
 	}
-	cams := s.replayCameras(segs, from, to)
+	cams := h.replayCameras(segs, from, to)
 	enc.Encode(map[string]any{"type": "range", "site": site, "from": from.UTC(), "to": to.UTC(), "cameras": cams})
 	var cl columnLine
 	for i, v := range vehicles {
 		bw.Write(trackLine(&cl, v, tracks[i]))
 	}
-	if df, ok := s.deps.Geo.(DroneFootprints); ok {
+	if df := h.cfg.Footprints; df != nil {
 		for _, c := range cams {
 			if i := slices.Index(vehicles, c.VehicleID); c.VehicleID != "" && i >= 0 {
 				enc.Encode(footprintLine(df, c, tracks[i]))
@@ -156,15 +156,15 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	flush()
-	if s.deps.AlertStore != nil {
-		as, err := s.deps.AlertStore.Alerts(ctx, store.AlertQuery{From: from, To: to, Limit: 10000})
+	if h.cfg.Alerts != nil {
+		as, err := h.cfg.Alerts.Alerts(ctx, store.AlertQuery{From: from, To: to, Limit: 10000})
 		if err == nil {
 			if as == nil {
 				as = []telemetry.Alert{}
 			}
 			enc.Encode(map[string]any{"type": "alerts", "items": as})
 		} else {
-			s.log.Warn("replay: alerts", "err", err)
+			h.log.Warn("replay: alerts", "err", err)
 		}
 	}
 	chunk := make([]store.EventRecord, 0, replayChunk)
@@ -177,7 +177,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		s.log.Warn("replay: events", "err", err)
+		h.log.Warn("replay: events", "err", err)
 		enc.Encode(map[string]any{"type": "error", "error": "events: the database did not answer"})
 	}
 	if len(chunk) > 0 {
@@ -185,7 +185,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	<-detsRead
 	if detErr != nil {
-		s.log.Warn("replay: detections", "err", detErr)
+		h.log.Warn("replay: detections", "err", detErr)
 		enc.Encode(map[string]any{"type": "error", "error": "detections: the database did not answer"})
 	}
 	for _, d := range dets {
@@ -195,22 +195,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	flush()
 }
 
-func (s *Server) replayFailed(w http.ResponseWriter, err error) {
-	s.log.Warn("replay query failed", "err", err)
+func (h *API) replayFailed(w http.ResponseWriter, err error) {
+	h.log.Warn("replay query failed", "err", err)
 	api.WriteError(w, http.StatusServiceUnavailable, "replay unavailable: the database did not answer")
-}
-
-// site looks a site up by id.
-func (s *Server) site(id string) (geo.Site, bool) {
-	if s.deps.Geo == nil {
-		return geo.Site{}, false
-	}
-	for _, x := range s.deps.Geo.Sites() {
-		if x.ID == id {
-			return x, true
-		}
-	}
-	return geo.Site{}, false
 }
 
 // replayCamera is a camera in replay: where it looks and what is recorded.
@@ -226,26 +213,26 @@ type replayCamera struct {
 	Size      [2]int       `json:"size,omitempty"`
 }
 
-func (s *Server) replayCameras(segs []store.Recording, from, to time.Time) []replayCamera {
+func (h *API) replayCameras(segs []store.Recording, from, to time.Time) []replayCamera {
 	byCam := map[string][]store.Recording{}
 	for _, sg := range segs {
 		byCam[sg.Camera] = append(byCam[sg.Camera], sg)
 	}
 	var out []replayCamera
 	var list []Camera
-	if s.deps.Cameras != nil {
-		list = s.deps.Cameras.Cameras()
+	if h.cfg.Cameras != nil {
+		list = h.cfg.Cameras()
 	}
 	// Drone cameras without video are on the live feed only: their
 	// footprints still replay.
-	for _, c := range s.deps.Bus.Cameras() {
+	for _, c := range h.cfg.Bus.Cameras() {
 		if c.Kind == "drone" && c.VehicleID != "" && !slices.ContainsFunc(list, func(x Camera) bool { return x.ID == c.ID }) {
 			list = append(list, Camera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID})
 		}
 	}
 	for _, c := range list {
 		rc := replayCamera{ID: c.ID, Name: c.Name, Kind: c.Kind, VehicleID: c.VehicleID, Segments: [][2]int64{}}
-		if st, ok := s.deps.Bus.Camera(c.ID); ok && c.Kind != "drone" {
+		if st, ok := h.cfg.Bus.Camera(c.ID); ok && c.Kind != "drone" {
 			rc.Footprint = st.Footprint
 		}
 		cs := byCam[c.ID]
@@ -271,7 +258,7 @@ func (s *Server) replayCameras(segs []store.Recording, from, to time.Time) []rep
 }
 
 // DroneFootprints places a drone camera's image on the ground for a
-// recorded pose; the Geo given in Deps may implement it.
+// recorded pose.
 type DroneFootprints interface {
 	DroneFootprint(camera string, pose geo.Pose, width, height int) [][2]float64
 }

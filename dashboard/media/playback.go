@@ -1,4 +1,4 @@
-package dashboard
+package media
 
 import (
 	"context"
@@ -13,33 +13,31 @@ import (
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
-// Recordings is the recorded video's index and the queries replay and
-// exports read; nil serves no recordings, replay or exports.
+// Recordings is the recorded video's index and the queries replay reads
+// (store.Store is one).
 type Recordings interface {
 	Recordings(ctx context.Context, camera string, from, to time.Time) ([]store.Recording, error)
 	RecordingByID(ctx context.Context, id int64) (store.Recording, error)
 	TrackVehicles(ctx context.Context, from, to time.Time) ([]string, error)
 	Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]store.TrackPoint, error)
-	EachTrackPoint(ctx context.Context, vehicle string, from, to time.Time, fn func(store.TrackPoint) error) error
 	EachEvent(ctx context.Context, from, to time.Time, camera, vehicle string, fn func(store.EventRecord) error) error
 	EachPlacedDetection(ctx context.Context, from, to time.Time, limit int, fn func(store.PlacedDetection) error) (bool, error)
-	CountRows(ctx context.Context, table string, from, to time.Time) (int64, error)
 }
 
 // maxPlaybackRange bounds one playlist (a day of one camera is 1,440
 // one-minute segments).
 const maxPlaybackRange = 24 * time.Hour
 
-func (s *Server) recordingsReady(w http.ResponseWriter) bool {
-	if s.deps.Recordings == nil || s.deps.RecordingsDir == "" {
+func (h *API) recordingsReady(w http.ResponseWriter) bool {
+	if h.cfg.Recordings == nil || h.cfg.RecordingsDir == "" {
 		api.WriteError(w, http.StatusServiceUnavailable, "no recordings: there is no recordings directory or database")
 		return false
 	}
 	return true
 }
 
-func (s *Server) historyReady(w http.ResponseWriter) bool {
-	if s.deps.Recordings == nil {
+func (h *API) historyReady(w http.ResponseWriter) bool {
+	if h.cfg.Recordings == nil {
 		api.WriteError(w, http.StatusServiceUnavailable, "no history store")
 		return false
 	}
@@ -47,9 +45,9 @@ func (s *Server) historyReady(w http.ResponseWriter) bool {
 }
 
 // cameraRange reads {id} (a known camera) and from/to, at most max apart.
-func (s *Server) cameraRange(w http.ResponseWriter, r *http.Request, def, max time.Duration) (camera string, from, to time.Time, ok bool) {
+func (h *API) cameraRange(w http.ResponseWriter, r *http.Request, def, max time.Duration) (camera string, from, to time.Time, ok bool) {
 	camera = r.PathValue("id")
-	if _, known := s.camera(camera); !known {
+	if !h.cameraKnown(camera) {
 		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(camera))
 		return "", from, to, false
 	}
@@ -66,12 +64,12 @@ func (s *Server) cameraRange(w http.ResponseWriter, r *http.Request, def, max ti
 }
 
 // segments reads a camera's segments overlapping [from, to) (never nil).
-func (s *Server) segments(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) ([]store.Recording, bool) {
+func (h *API) segments(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) ([]store.Recording, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	segs, err := s.deps.Recordings.Recordings(ctx, camera, from, to)
+	segs, err := h.cfg.Recordings.Recordings(ctx, camera, from, to)
 	if err != nil {
-		s.log.Warn("recordings query failed", "camera", camera, "err", err)
+		h.log.Warn("recordings query failed", "camera", camera, "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "recordings unavailable: the database did not answer")
 		return nil, false
 	}
@@ -81,16 +79,16 @@ func (s *Server) segments(w http.ResponseWriter, r *http.Request, camera string,
 	return segs, true
 }
 
-// GET /api/v1/cameras/{id}/recordings?from=&to=: the segments and the gaps.
-func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsReady(w) {
+// ListRecordings is GET /api/v1/cameras/{id}/recordings?from=&to=: the segments and the gaps.
+func (h *API) ListRecordings(w http.ResponseWriter, r *http.Request) {
+	if !h.recordingsReady(w) {
 		return
 	}
-	camera, from, to, ok := s.cameraRange(w, r, time.Hour, 31*24*time.Hour)
+	camera, from, to, ok := h.cameraRange(w, r, time.Hour, 31*24*time.Hour)
 	if !ok {
 		return
 	}
-	segs, ok := s.segments(w, r, camera, from, to)
+	segs, ok := h.segments(w, r, camera, from, to)
 	if !ok {
 		return
 	}
@@ -106,17 +104,17 @@ func playbackURL(camera string, from, to time.Time) string {
 	return fmt.Sprintf("/api/v1/cameras/%s/playback?from=%s&to=%s", camera, from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
 }
 
-// GET /api/v1/cameras/{id}/playback?from=&to=: an HLS playlist (fMP4)
+// Playback is GET /api/v1/cameras/{id}/playback?from=&to=: an HLS playlist (fMP4)
 // covering exactly the range, gaps marked.
-func (s *Server) playback(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsReady(w) {
+func (h *API) Playback(w http.ResponseWriter, r *http.Request) {
+	if !h.recordingsReady(w) {
 		return
 	}
-	camera, from, to, ok := s.cameraRange(w, r, time.Hour, maxPlaybackRange)
+	camera, from, to, ok := h.cameraRange(w, r, time.Hour, maxPlaybackRange)
 	if !ok {
 		return
 	}
-	segs, ok := s.segments(w, r, camera, from, to)
+	segs, ok := h.segments(w, r, camera, from, to)
 	if !ok {
 		return
 	}
@@ -134,7 +132,7 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) {
 }
 
 // recordingByID reads {id}.
-func (s *Server) recordingByID(w http.ResponseWriter, r *http.Request) (store.Recording, bool) {
+func (h *API) recordingByID(w http.ResponseWriter, r *http.Request) (store.Recording, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
 		api.WriteError(w, http.StatusNotFound, "no recording "+strconv.Quote(r.PathValue("id")))
@@ -142,7 +140,7 @@ func (s *Server) recordingByID(w http.ResponseWriter, r *http.Request) (store.Re
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	rec, err := s.deps.Recordings.RecordingByID(ctx, id)
+	rec, err := h.cfg.Recordings.RecordingByID(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		api.WriteError(w, http.StatusNotFound, "no recording "+strconv.FormatInt(id, 10))
@@ -154,29 +152,29 @@ func (s *Server) recordingByID(w http.ResponseWriter, r *http.Request) (store.Re
 	return rec, true
 }
 
-// GET /api/v1/recordings/{id}/init.mp4: a segment's initialisation section.
-func (s *Server) recordingInit(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsReady(w) {
+// RecordingInit is GET /api/v1/recordings/{id}/init.mp4: a segment's initialisation section.
+func (h *API) RecordingInit(w http.ResponseWriter, r *http.Request) {
+	if !h.recordingsReady(w) {
 		return
 	}
-	rec, ok := s.recordingByID(w, r)
+	rec, ok := h.recordingByID(w, r)
 	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Cache-Control", "private, max-age=86400, immutable")
-	if err := record.WriteInit(w, s.deps.RecordingsDir, rec); err != nil {
-		s.recordingGone(w, rec, err)
+	if err := record.WriteInit(w, h.cfg.RecordingsDir, rec); err != nil {
+		h.recordingGone(w, rec, err)
 	}
 }
 
-// GET /api/v1/recordings/{id}/media.m4s?from=&to=: a segment's fragments
+// RecordingMedia is GET /api/v1/recordings/{id}/media.m4s?from=&to=: a segment's fragments
 // overlapping the range (all of them without one), from a keyframe.
-func (s *Server) recordingMedia(w http.ResponseWriter, r *http.Request) {
-	if !s.recordingsReady(w) {
+func (h *API) RecordingMedia(w http.ResponseWriter, r *http.Request) {
+	if !h.recordingsReady(w) {
 		return
 	}
-	rec, ok := s.recordingByID(w, r)
+	rec, ok := h.recordingByID(w, r)
 	if !ok {
 		return
 	}
@@ -190,16 +188,16 @@ func (s *Server) recordingMedia(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "video/iso.segment")
 	w.Header().Set("Cache-Control", "private, max-age=86400")
-	if err := record.WriteMedia(w, s.deps.RecordingsDir, rec, from, to); err != nil {
+	if err := record.WriteMedia(w, h.cfg.RecordingsDir, rec, from, to); err != nil {
 		if errors.Is(err, record.ErrOutside) {
 			api.WriteError(w, http.StatusRequestedRangeNotSatisfiable, "the range is outside this segment")
 			return
 		}
-		s.recordingGone(w, rec, err)
+		h.recordingGone(w, rec, err)
 	}
 }
 
-func (s *Server) recordingGone(w http.ResponseWriter, rec store.Recording, err error) {
-	s.log.Warn("a recorded segment could not be read", "recording", rec.ID, "path", rec.Path, "err", err)
+func (h *API) recordingGone(w http.ResponseWriter, rec store.Recording, err error) {
+	h.log.Warn("a recorded segment could not be read", "recording", rec.ID, "path", rec.Path, "err", err)
 	api.WriteError(w, http.StatusGone, "the segment's file is gone or unreadable (deleted by retention?)")
 }

@@ -1,4 +1,12 @@
-package store
+// Package alerts keeps the alert lifecycle's records in the database
+// (migrations/0004_alerts.sql, in package store): the alerts with their
+// trail (alert_log) and snapshots, the outbox of their deliveries, and the
+// rules made through the API. Each step is one transaction with the
+// deliveries it queues, so that nothing is delivered that is not stored.
+// The records' types are package telemetry's; what opens, folds and
+// escalates an alert is telemetry/alert's. It must not know about the
+// channels or HTTP.
+package alerts
 
 import (
 	"context"
@@ -8,23 +16,26 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/smarteye/smarteye/telemetry"
 )
 
-// ErrNotFound: no such row.
-var ErrNotFound = telemetry.ErrNotFound
+// Store reads and writes alerts on a connection pool (the store's).
+type Store struct {
+	pool *pgxpool.Pool
+}
 
-// ErrTransition: the alert is not in a state that allows the step.
-var ErrTransition = telemetry.ErrTransition
+// New is the alerts of the database behind pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// The alert lifecycle's records (telemetry's).
-type (
-	Delivery   = telemetry.Delivery
-	AlertStep  = telemetry.AlertStep
-	AlertQuery = telemetry.AlertQuery
-	Fold       = telemetry.AlertFold
-	Outbox     = telemetry.Outbox
+var (
+	// ErrNotFound: no such row.
+	ErrNotFound = telemetry.ErrNotFound
+	// ErrTransition: the alert is not in a state that allows the step.
+	ErrTransition = telemetry.ErrTransition
+	// ErrExists: a row with that id exists.
+	ErrExists = telemetry.ErrExists
 )
 
 const alertColumns = `id, created_at, updated_at, event_time, received, coalesce(event_id, '00000000-0000-0000-0000-000000000000'), event_kind,
@@ -56,7 +67,7 @@ func scanAlert(r pgx.Row) (telemetry.Alert, error) {
 // InsertAlert stores a new alert, its opening in the audit trail, its
 // snapshot (jpeg may be nil) and its deliveries, in one transaction:
 // nothing is delivered that is not stored.
-func (s *Store) InsertAlert(ctx context.Context, a *telemetry.Alert, event *telemetry.Event, actor string, jpeg, thumb []byte, outbox Outbox) error {
+func (s *Store) InsertAlert(ctx context.Context, a *telemetry.Alert, event *telemetry.Event, actor string, jpeg, thumb []byte, outbox telemetry.Outbox) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: insert alert: %w", err)
@@ -96,7 +107,7 @@ func (s *Store) InsertAlert(ctx context.Context, a *telemetry.Alert, event *tele
 	return tx.Commit(ctx)
 }
 
-func queue(ctx context.Context, tx pgx.Tx, outbox Outbox, a *telemetry.Alert, action string) error {
+func queue(ctx context.Context, tx pgx.Tx, outbox telemetry.Outbox, a *telemetry.Alert, action string) error {
 	if outbox == nil {
 		return nil
 	}
@@ -110,7 +121,7 @@ func queue(ctx context.Context, tx pgx.Tx, outbox Outbox, a *telemetry.Alert, ac
 }
 
 // FoldAlerts counts further matches on their alerts.
-func (s *Store) FoldAlerts(ctx context.Context, folds []Fold) error {
+func (s *Store) FoldAlerts(ctx context.Context, folds []telemetry.AlertFold) error {
 	if len(folds) == 0 {
 		return nil
 	}
@@ -135,7 +146,7 @@ var allowed = map[string][]string{
 // TransitionAlert moves an alert to status to, by actor with comment, in
 // one transaction with its audit row and deliveries. ErrNotFound or
 // ErrTransition (wrapped, naming the current status) leave it unchanged.
-func (s *Store) TransitionAlert(ctx context.Context, id telemetry.UUID, to, actor, comment string, outbox Outbox) (telemetry.Alert, error) {
+func (s *Store) TransitionAlert(ctx context.Context, id telemetry.UUID, to, actor, comment string, outbox telemetry.Outbox) (telemetry.Alert, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return telemetry.Alert{}, fmt.Errorf("store: alert step: %w", err)
@@ -167,7 +178,7 @@ func (s *Store) TransitionAlert(ctx context.Context, id telemetry.UUID, to, acto
 
 // finishStep reads the alert back as the step left it, queues the step's
 // deliveries and commits: what a channel gets is what was stored.
-func finishStep(ctx context.Context, tx pgx.Tx, id telemetry.UUID, outbox Outbox, action string) (telemetry.Alert, error) {
+func finishStep(ctx context.Context, tx pgx.Tx, id telemetry.UUID, outbox telemetry.Outbox, action string) (telemetry.Alert, error) {
 	a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, [16]byte(id)))
 	if err != nil {
 		return telemetry.Alert{}, fmt.Errorf("store: alert %s: %w", action, err)
@@ -180,7 +191,7 @@ func finishStep(ctx context.Context, tx pgx.Tx, id telemetry.UUID, outbox Outbox
 
 // EscalateAlert hands a still-open, not yet escalated alert to team;
 // ErrTransition when it was acknowledged or escalated meanwhile.
-func (s *Store) EscalateAlert(ctx context.Context, id telemetry.UUID, team, comment string, outbox Outbox) (telemetry.Alert, error) {
+func (s *Store) EscalateAlert(ctx context.Context, id telemetry.UUID, team, comment string, outbox telemetry.Outbox) (telemetry.Alert, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return telemetry.Alert{}, fmt.Errorf("store: escalate: %w", err)
@@ -212,7 +223,7 @@ func (s *Store) Unescalated(ctx context.Context, before time.Time) ([]telemetry.
 }
 
 // Alerts lists alerts newest first.
-func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]telemetry.Alert, error) {
+func (s *Store) Alerts(ctx context.Context, q telemetry.AlertQuery) ([]telemetry.Alert, error) {
 	if q.Limit <= 0 {
 		q.Limit = 500
 	}
@@ -247,13 +258,13 @@ func (s *Store) Alert(ctx context.Context, id telemetry.UUID) (telemetry.Alert, 
 }
 
 // AlertLog is an alert's audit trail, oldest first.
-func (s *Store) AlertLog(ctx context.Context, id telemetry.UUID) ([]AlertStep, error) {
+func (s *Store) AlertLog(ctx context.Context, id telemetry.UUID) ([]telemetry.AlertStep, error) {
 	rows, err := s.pool.Query(ctx, `SELECT time, action, actor, coalesce(comment, ''), data FROM alert_log WHERE alert_id = $1 ORDER BY id`, [16]byte(id))
 	if err != nil {
 		return nil, fmt.Errorf("store: alert log: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AlertStep, error) {
-		var st AlertStep
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (telemetry.AlertStep, error) {
+		var st telemetry.AlertStep
 		var data []byte
 		err := r.Scan(&st.Time, &st.Action, &st.Actor, &st.Comment, &data)
 		st.Data = data
@@ -262,7 +273,7 @@ func (s *Store) AlertLog(ctx context.Context, id telemetry.UUID) ([]AlertStep, e
 }
 
 // AlertDeliveries lists an alert's deliveries, oldest first.
-func (s *Store) AlertDeliveries(ctx context.Context, id telemetry.UUID) ([]Delivery, error) {
+func (s *Store) AlertDeliveries(ctx context.Context, id telemetry.UUID) ([]telemetry.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM alert_outbox WHERE alert_id = $1 ORDER BY id`, [16]byte(id))
 	if err != nil {
 		return nil, fmt.Errorf("store: deliveries: %w", err)
@@ -296,8 +307,8 @@ func (s *Store) RecentAlerts(ctx context.Context, since time.Time) ([]telemetry.
 
 const deliveryColumns = `id, delivery_id, alert_id, channel, action, payload, status, attempts, next_attempt, coalesce(last_error, ''), created_at, delivered_at`
 
-func scanDelivery(r pgx.CollectableRow) (Delivery, error) {
-	var d Delivery
+func scanDelivery(r pgx.CollectableRow) (telemetry.Delivery, error) {
+	var d telemetry.Delivery
 	err := r.Scan(&d.ID, &d.DeliveryID, &d.AlertID, &d.Channel, &d.Action, &d.Payload, &d.Status, &d.Attempts, &d.NextAttempt, &d.LastError, &d.CreatedAt, &d.DeliveredAt)
 	return d, err
 }
@@ -306,7 +317,7 @@ func scanDelivery(r pgx.CollectableRow) (Delivery, error) {
 // oldest first, leaving out any with an earlier step of the same alert
 // still pending on the same channel (a channel gets an alert's steps in
 // order).
-func (s *Store) DueDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
+func (s *Store) DueDeliveries(ctx context.Context, limit int) ([]telemetry.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM alert_outbox o
 		WHERE status = 'pending' AND next_attempt <= now()
 		  AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.alert_id = o.alert_id AND p.channel = o.channel AND p.id < o.id AND p.status = 'pending')
@@ -379,9 +390,6 @@ func (s *Store) PutAlertRule(ctx context.Context, id string, rule []byte, create
 	}
 	return nil
 }
-
-// ErrExists: a row with that id exists.
-var ErrExists = telemetry.ErrExists
 
 // DeleteAlertRule removes a rule, or returns ErrNotFound.
 func (s *Store) DeleteAlertRule(ctx context.Context, id string) error {

@@ -1,4 +1,4 @@
-package dashboard
+package alerts
 
 import (
 	"net/http"
@@ -10,11 +10,11 @@ import (
 	"github.com/smarteye/smarteye/geo"
 )
 
-// GET /api/v1/alerts/{id}/map.svg: the alert's surroundings, north up,
+// Map is GET /api/v1/alerts/{id}/map.svg: the alert's surroundings, north up,
 // the alert at the centre, geo.SurroundingsScale pixels per metre (the
 // field page puts the phone's position on it with the same projection).
-func (s *Server) alertMap(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.readAlert(w, r)
+func (h *API) Map(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.readAlert(w, r)
 	if !ok {
 		return
 	}
@@ -24,12 +24,12 @@ func (s *Server) alertMap(w http.ResponseWriter, r *http.Request) {
 	}
 	var buildings []orb.Polygon
 	var fences []geo.Fence
-	if s.deps.Geo != nil {
+	if h.cfg.Map != nil {
 		site := a.Site
-		if site == "" && len(s.deps.Geo.Sites()) > 0 {
-			site = s.deps.Geo.Sites()[0].ID
+		if site == "" && len(h.cfg.Map.Sites()) > 0 {
+			site = h.cfg.Map.Sites()[0].ID
 		}
-		if b, err := s.deps.Geo.SiteModel(site); err == nil && b != nil {
+		if b, err := h.cfg.Map.SiteModel(site); err == nil && b != nil {
 			if fc, err := geojson.UnmarshalFeatureCollection(b); err == nil {
 				buildings = []orb.Polygon{}
 				for _, f := range fc.Features {
@@ -39,7 +39,7 @@ func (s *Server) alertMap(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		fences, _ = s.deps.Geo.Geofences()
+		fences, _ = h.cfg.Map.Geofences()
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "private, max-age=3600")

@@ -1,4 +1,4 @@
-package store
+package accounts
 
 import (
 	"context"
@@ -23,8 +23,9 @@ type AuditEntry struct {
 	RemoteAddr string          `json:"remote_addr,omitempty"`
 }
 
-// audit writes an audit row in tx.
-func audit(ctx context.Context, tx pgx.Tx, e AuditEntry) error {
+// AuditTx writes an audit row in tx, to be committed with the change it
+// records.
+func AuditTx(ctx context.Context, tx pgx.Tx, e AuditEntry) error {
 	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, object_type, object_id, detail, remote_addr) VALUES ($1, $2, $3, $4, $5, nullif($6, ''))`,
 		e.Actor, e.Action, e.ObjectType, e.ObjectID, e.Detail, e.RemoteAddr)
 	return err
@@ -33,7 +34,7 @@ func audit(ctx context.Context, tx pgx.Tx, e AuditEntry) error {
 // Audit writes one audit row on its own (a change made elsewhere, a
 // login, or a supervisor joining a session's room).
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return audit(ctx, tx, e) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return AuditTx(ctx, tx, e) })
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}

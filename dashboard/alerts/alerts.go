@@ -1,9 +1,15 @@
-package dashboard
+// Package alerts is the dashboard's API of alert rules and alerts: the
+// rules (configured ones read-only), the stored alerts with their audit
+// trail and deliveries, their snapshots and the map of their
+// surroundings, and acknowledging, resolving and dismissing them. The
+// rules themselves and the alerts' lifecycle are telemetry/alert's.
+package alerts
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"slices"
@@ -13,13 +19,45 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/dashboard/internal/api"
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
-// Alerts is the alert engine as the API uses it (alert.Engine).
-type Alerts interface {
+// Map is what the alert map draws: the sites' buildings and the geofences.
+type Map interface {
+	Sites() []geo.Site
+	SiteModel(id string) ([]byte, error)
+	Geofences() ([]geo.Fence, map[string]string)
+}
+
+// Config is what the API serves from; without Engine or Store it answers
+// 503.
+type Config struct {
+	Engine Engine
+	Store  Store
+	// Map draws the alert map's surroundings; nil draws the spot alone.
+	Map Map
+	Log *slog.Logger
+}
+
+// API serves the rules and the alerts.
+type API struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New serves cfg.
+func New(cfg Config) *API {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &API{cfg: cfg, log: cfg.Log}
+}
+
+// Engine is the alert engine as the API uses it (alert.Engine).
+type Engine interface {
 	Rules() []alert.Rule
 	Rule(id string) (alert.Rule, bool)
 	PutRule(ctx context.Context, r alert.Rule, create bool) (alert.Rule, error)
@@ -27,8 +65,8 @@ type Alerts interface {
 	Step(ctx context.Context, id telemetry.UUID, to, actor, comment string) (telemetry.Alert, error)
 }
 
-// AlertStore reads stored alerts (store.Store).
-type AlertStore interface {
+// Store reads stored alerts (store.Store).
+type Store interface {
 	Alerts(ctx context.Context, q store.AlertQuery) ([]telemetry.Alert, error)
 	Alert(ctx context.Context, id telemetry.UUID) (telemetry.Alert, error)
 	AlertLog(ctx context.Context, id telemetry.UUID) ([]store.AlertStep, error)
@@ -36,38 +74,39 @@ type AlertStore interface {
 	AlertSnapshot(ctx context.Context, id telemetry.UUID, thumb bool) ([]byte, error)
 }
 
-// Request body bounds.
+// Request bounds.
 const (
 	maxRuleBytes    = 16 << 10
 	maxCommentBytes = 2000
+	maxAlerts       = 50000 // in one answer
 )
 
-func (s *Server) alertsReady(w http.ResponseWriter) bool {
-	if s.deps.Alerts == nil || s.deps.AlertStore == nil {
+func (h *API) alertsReady(w http.ResponseWriter) bool {
+	if h.cfg.Engine == nil || h.cfg.Store == nil {
 		api.WriteError(w, http.StatusServiceUnavailable, "alerts are not running")
 		return false
 	}
 	return true
 }
 
-// GET /api/v1/rules
-func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
-	if !s.alertsReady(w) {
+// ListRules is GET /api/v1/rules.
+func (h *API) ListRules(w http.ResponseWriter, r *http.Request) {
+	if !h.alertsReady(w) {
 		return
 	}
-	rules := s.deps.Alerts.Rules()
+	rules := h.cfg.Engine.Rules()
 	if rules == nil {
 		rules = []alert.Rule{}
 	}
 	api.WriteJSON(w, http.StatusOK, rules)
 }
 
-// GET /api/v1/rules/{id}
-func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
-	if !s.alertsReady(w) {
+// GetRule is GET /api/v1/rules/{id}.
+func (h *API) GetRule(w http.ResponseWriter, r *http.Request) {
+	if !h.alertsReady(w) {
 		return
 	}
-	rule, ok := s.deps.Alerts.Rule(r.PathValue("id"))
+	rule, ok := h.cfg.Engine.Rule(r.PathValue("id"))
 	if !ok {
 		api.WriteError(w, http.StatusNotFound, "no rule "+strconv.Quote(r.PathValue("id")))
 		return
@@ -75,10 +114,11 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, rule)
 }
 
-// POST /api/v1/rules, PUT /api/v1/rules/{id}: the rule as JSON; unknown
+// PutRule is POST /api/v1/rules and PUT /api/v1/rules/{id}: the rule as
+// JSON; unknown
 // fields are refused, so that a misspelt key is not silently ignored.
-func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
-	if !api.SameOrigin(w, r) || !s.alertsReady(w) {
+func (h *API) PutRule(w http.ResponseWriter, r *http.Request) {
+	if !api.SameOrigin(w, r) || !h.alertsReady(w) {
 		return
 	}
 	var rule alert.Rule
@@ -117,7 +157,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	saved, err := s.deps.Alerts.PutRule(ctx, rule, create)
+	saved, err := h.cfg.Engine.PutRule(ctx, rule, create)
 	var inv *alert.InvalidError
 	switch {
 	case errors.As(err, &inv):
@@ -129,7 +169,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, alert.ErrNotFound):
 		api.WriteError(w, http.StatusNotFound, "no rule "+strconv.Quote(rule.ID)+"; POST /api/v1/rules creates one")
 	case err != nil:
-		s.log.Warn("put rule", "rule", rule.ID, "err", err)
+		h.log.Warn("put rule", "rule", rule.ID, "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "the rule could not be stored: the database did not answer")
 	default:
 		code := http.StatusOK
@@ -140,21 +180,21 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// DELETE /api/v1/rules/{id}
-func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
-	if !api.SameOrigin(w, r) || !s.alertsReady(w) {
+// DeleteRule is DELETE /api/v1/rules/{id}.
+func (h *API) DeleteRule(w http.ResponseWriter, r *http.Request) {
+	if !api.SameOrigin(w, r) || !h.alertsReady(w) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	id := r.PathValue("id")
-	switch err := s.deps.Alerts.DeleteRule(ctx, id); {
+	switch err := h.cfg.Engine.DeleteRule(ctx, id); {
 	case errors.Is(err, alert.ErrReadOnly):
 		api.WriteError(w, http.StatusConflict, "rule "+strconv.Quote(id)+": "+err.Error())
 	case errors.Is(err, alert.ErrNotFound):
 		api.WriteError(w, http.StatusNotFound, "no rule "+strconv.Quote(id))
 	case err != nil:
-		s.log.Warn("delete rule", "rule", id, "err", err)
+		h.log.Warn("delete rule", "rule", id, "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "the rule could not be deleted: the database did not answer")
 	default:
 		w.WriteHeader(http.StatusNoContent)
@@ -163,10 +203,10 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 
 var alertStatuses = []string{telemetry.AlertOpen, telemetry.AlertAcknowledged, telemetry.AlertResolved, telemetry.AlertDismissed}
 
-// GET /api/v1/alerts?status=open,acknowledged&team=&from=&to=&limit=:
+// List is GET /api/v1/alerts?status=open,acknowledged&team=&from=&to=&limit=:
 // newest first; from and to bound the creation time (no default range).
-func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	if !s.alertsReady(w) {
+func (h *API) List(w http.ResponseWriter, r *http.Request) {
+	if !h.alertsReady(w) {
 		return
 	}
 	q := r.URL.Query()
@@ -204,17 +244,17 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	aq.Limit = 200
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxRows {
-			api.WriteError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxRows))
+		if err != nil || n < 1 || n > maxAlerts {
+			api.WriteError(w, http.StatusBadRequest, "limit: a whole number from 1 to "+strconv.Itoa(maxAlerts))
 			return
 		}
 		aq.Limit = n
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	as, err := s.deps.AlertStore.Alerts(ctx, aq)
+	as, err := h.cfg.Store.Alerts(ctx, aq)
 	if err != nil {
-		s.log.Warn("list alerts", "err", err)
+		h.log.Warn("list alerts", "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "alerts could not be read: the database did not answer")
 		return
 	}
@@ -233,16 +273,16 @@ func alertID(w http.ResponseWriter, r *http.Request) (telemetry.UUID, bool) {
 	return id, true
 }
 
-// AlertDetail is one alert with its audit trail and its deliveries.
-type AlertDetail struct {
+// Detail is one alert with its audit trail and its deliveries.
+type Detail struct {
 	telemetry.Alert
 	Log        []store.AlertStep `json:"log"`
 	Deliveries []store.Delivery  `json:"deliveries"`
 }
 
 // readAlert reads the alert named in the path, or answers the error.
-func (s *Server) readAlert(w http.ResponseWriter, r *http.Request) (telemetry.Alert, bool) {
-	if !s.alertsReady(w) {
+func (h *API) readAlert(w http.ResponseWriter, r *http.Request) (telemetry.Alert, bool) {
+	if !h.alertsReady(w) {
 		return telemetry.Alert{}, false
 	}
 	id, ok := alertID(w, r)
@@ -251,35 +291,35 @@ func (s *Server) readAlert(w http.ResponseWriter, r *http.Request) (telemetry.Al
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	a, err := s.deps.AlertStore.Alert(ctx, id)
+	a, err := h.cfg.Store.Alert(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		api.WriteError(w, http.StatusNotFound, "no alert "+id.String())
 		return a, false
 	case err != nil:
-		s.log.Warn("read alert", "err", err)
+		h.log.Warn("read alert", "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
 		return a, false
 	}
 	return a, true
 }
 
-// GET /api/v1/alerts/{id}
-func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.readAlert(w, r)
+// Get is GET /api/v1/alerts/{id}.
+func (h *API) Get(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.readAlert(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	d := AlertDetail{Alert: a}
+	d := Detail{Alert: a}
 	var err error
-	d.Log, err = s.deps.AlertStore.AlertLog(ctx, a.ID)
+	d.Log, err = h.cfg.Store.AlertLog(ctx, a.ID)
 	if err == nil {
-		d.Deliveries, err = s.deps.AlertStore.AlertDeliveries(ctx, a.ID)
+		d.Deliveries, err = h.cfg.Store.AlertDeliveries(ctx, a.ID)
 	}
 	if err != nil {
-		s.log.Warn("get alert", "err", err)
+		h.log.Warn("get alert", "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "the alert could not be read: the database did not answer")
 		return
 	}
@@ -289,10 +329,10 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, d)
 }
 
-// GET /api/v1/alerts/{id}/snapshot.jpg?size=thumb: the triggering frame
+// Snapshot is GET /api/v1/alerts/{id}/snapshot.jpg?size=thumb: the triggering frame
 // with its box drawn (thumb: a small copy for phones).
-func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
-	if !s.alertsReady(w) {
+func (h *API) Snapshot(w http.ResponseWriter, r *http.Request) {
+	if !h.alertsReady(w) {
 		return
 	}
 	id, ok := alertID(w, r)
@@ -306,7 +346,7 @@ func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	b, err := s.deps.AlertStore.AlertSnapshot(ctx, id, size == "thumb")
+	b, err := h.cfg.Store.AlertSnapshot(ctx, id, size == "thumb")
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		api.WriteError(w, http.StatusNotFound, "alert "+id.String()+" has no snapshot")
@@ -319,16 +359,17 @@ func (s *Server) alertSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// POST /api/v1/alerts/{id}/ack|resolve|dismiss with {"comment": "…"}
+// Step is POST /api/v1/alerts/{id}/ack|resolve|dismiss with {"comment":
+// "…"}
 // (the body may be empty).
-func (s *Server) stepAlert(to string) http.HandlerFunc {
+func (h *API) Step(to string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// The body may be empty; when there is one it must be JSON.
 		checked := api.OwnOrigin
 		if r.ContentLength != 0 {
 			checked = api.SameOrigin
 		}
-		if !checked(w, r) || !s.alertsReady(w) {
+		if !checked(w, r) || !h.alertsReady(w) {
 			return
 		}
 		id, ok := alertID(w, r)
@@ -356,14 +397,14 @@ func (s *Server) stepAlert(to string) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
-		a, err := s.deps.Alerts.Step(ctx, id, to, auth.Who(r.Context()).Name, strings.TrimSpace(req.Comment))
+		a, err := h.cfg.Engine.Step(ctx, id, to, auth.Who(r.Context()).Name, strings.TrimSpace(req.Comment))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			api.WriteError(w, http.StatusNotFound, "no alert "+id.String())
 		case errors.Is(err, store.ErrTransition):
 			api.WriteError(w, http.StatusConflict, "cannot make the alert "+to+": "+strings.TrimPrefix(err.Error(), store.ErrTransition.Error()+": "))
 		case err != nil:
-			s.log.Warn("alert step", "alert", id.String(), "err", err)
+			h.log.Warn("alert step", "alert", id.String(), "err", err)
 			api.WriteError(w, http.StatusServiceUnavailable, "the alert could not be changed: the database did not answer")
 		default:
 			api.WriteJSON(w, http.StatusOK, a)

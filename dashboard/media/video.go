@@ -1,4 +1,4 @@
-package dashboard
+package media
 
 import (
 	"context"
@@ -24,19 +24,29 @@ type Relays interface {
 	Relay(camera string) (*live.Relay, bool)
 }
 
+// WebRTC answers WHEP offers with a session over a camera's relay
+// (live.WebRTC).
+type WebRTC interface {
+	Offer(relay *live.Relay, offer string) (answer, id string, err error)
+	End(id string) bool
+	Sessions() int
+}
+
 const (
 	// videoWriteTimeout ends an MSE viewer whose connection stopped draining.
 	videoWriteTimeout = 10 * time.Second
-	maxOfferBytes     = 64 << 10
+	// pingInterval is how often an idle stream is pinged.
+	pingInterval  = 20 * time.Second
+	maxOfferBytes = 64 << 10
 )
 
-func (s *Server) relay(w http.ResponseWriter, r *http.Request) (*live.Relay, bool) {
+func (h *API) relay(w http.ResponseWriter, r *http.Request) (*live.Relay, bool) {
 	id := r.PathValue("id")
-	if s.deps.Relays == nil {
+	if h.cfg.Relays == nil {
 		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
 		return nil, false
 	}
-	rl, ok := s.deps.Relays.Relay(id)
+	rl, ok := h.cfg.Relays.Relay(id)
 	if !ok {
 		api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
 		return nil, false
@@ -58,10 +68,10 @@ type MSEInit struct {
 	Origin float64 `json:"origin"`
 }
 
-// GET /api/v1/cameras/{id}/live (WebSocket): fragmented MP4 for Media
+// LiveMSE is GET /api/v1/cameras/{id}/live (WebSocket): fragmented MP4 for Media
 // Source Extensions, as the camera sent it.
-func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
-	rl, ok := s.relay(w, r)
+func (h *API) LiveMSE(w http.ResponseWriter, r *http.Request) {
+	rl, ok := h.relay(w, r)
 	if !ok {
 		return
 	}
@@ -77,8 +87,8 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.CloseNow()
-	s.mseViewers.Inc()
-	defer s.mseViewers.Dec()
+	h.viewers.Inc()
+	defer h.viewers.Dec()
 	ctx := c.CloseRead(r.Context())
 	v, err := rl.Join()
 	if err != nil {
@@ -91,7 +101,7 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		return c.Write(wctx, typ, b)
 	}
-	ping := time.NewTicker(livePing)
+	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
 	var mux *live.Muxer
 	for {
@@ -118,7 +128,7 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if mux, err = live.NewMuxer(au); err != nil {
-				s.log.Warn("live video", "camera", rl.Camera(), "err", err)
+				h.log.Warn("live video", "camera", rl.Camera(), "err", err)
 				c.Close(websocket.StatusUnsupportedData, truncate(err.Error(), 120))
 				return
 			}
@@ -135,7 +145,7 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) {
 			mux = nil // start again at the next keyframe, with a new init
 			continue
 		case err != nil:
-			s.log.Warn("live video", "camera", rl.Camera(), "err", err)
+			h.log.Warn("live video", "camera", rl.Camera(), "err", err)
 			c.Close(websocket.StatusInternalError, truncate(err.Error(), 120))
 			return
 		}
@@ -152,21 +162,21 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// POST /api/v1/cameras/{id}/whep: a WHEP offer (application/sdp) answered
+// WHEPOffer is POST /api/v1/cameras/{id}/whep: a WHEP offer (application/sdp) answered
 // with 201, the answer, and the session's URL in Location.
-func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
-	if !api.OwnOrigin(w, r) || !s.webrtcLimit.Allow(w, r) {
+func (h *API) WHEPOffer(w http.ResponseWriter, r *http.Request) {
+	if !api.OwnOrigin(w, r) || !h.cfg.WebRTCLimit.Allow(w, r) {
 		return
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/sdp" {
 		api.WriteError(w, http.StatusUnsupportedMediaType, "send the offer as Content-Type application/sdp")
 		return
 	}
-	rl, ok := s.relay(w, r)
+	rl, ok := h.relay(w, r)
 	if !ok {
 		return
 	}
-	if s.deps.WebRTC == nil {
+	if h.cfg.WebRTC == nil {
 		api.WriteError(w, http.StatusServiceUnavailable, "WebRTC is off on this server; use the MSE stream")
 		return
 	}
@@ -175,7 +185,7 @@ func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusRequestEntityTooLarge, "the offer is over 64 KiB")
 		return
 	}
-	answer, id, err := s.deps.WebRTC.Offer(rl, string(offer))
+	answer, id, err := h.cfg.WebRTC.Offer(rl, string(offer))
 	switch {
 	case errors.Is(err, live.ErrNotPlayable):
 		api.WriteError(w, http.StatusUnsupportedMediaType, "this camera sends "+rl.Codec()+"; WebRTC here carries H.264 only")
@@ -187,7 +197,7 @@ func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
-		s.log.Warn("whep", "camera", rl.Camera(), "err", err)
+		h.log.Warn("whep", "camera", rl.Camera(), "err", err)
 		api.WriteError(w, http.StatusServiceUnavailable, "no WebRTC session: "+err.Error())
 		return
 	}
@@ -197,13 +207,14 @@ func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, answer)
 }
 
-// DELETE /api/v1/cameras/{id}/whep/{session} ends a WHEP session.
-func (s *Server) whepDelete(w http.ResponseWriter, r *http.Request) {
+// WHEPDelete is DELETE /api/v1/cameras/{id}/whep/{session}: it ends a
+// WHEP session.
+func (h *API) WHEPDelete(w http.ResponseWriter, r *http.Request) {
 	if !api.OwnOrigin(w, r) {
 		return
 	}
 	id := r.PathValue("session")
-	if s.deps.WebRTC == nil || strings.ContainsAny(id, "/.") || !s.deps.WebRTC.End(id) {
+	if h.cfg.WebRTC == nil || strings.ContainsAny(id, "/.") || !h.cfg.WebRTC.End(id) {
 		api.WriteError(w, http.StatusNotFound, "no such session")
 		return
 	}
