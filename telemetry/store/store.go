@@ -1,10 +1,19 @@
 // Package store is smarteye's system of record: PostgreSQL with PostGIS, and
 // TimescaleDB when the server has it.
 //
-// It owns the schema (versioned SQL migrations embedded in the binary), the
-// choice of storage mode, the one batch writer of all time-series rows with
-// its outage spool, and upkeep: partitions, retention and the detection
-// summary. It must not know about ingest, vision or HTTP.
+// It owns the schema (versioned SQL migrations embedded in the binary, and
+// the time-series tables as the writer fills them: Telemetry, Detections,
+// Events and their rows), the choice of storage mode, the transaction that
+// writes a batch (CopyBatch), and upkeep: partitions, retention and the
+// detection summary. It must not know about ingest, vision or HTTP.
+//
+// Its parts live in sub-packages: the write path (the batch writer, its
+// outage spool and the batch encoding) in store/batch, of which Writer is
+// the schema's front; the alerts' records in store/alerts; accounts,
+// tokens, logins and the audit log in store/accounts; and the reads of
+// tracks, events, detections, vehicles and recordings in store/history.
+// Store embeds the repositories of the last three on its pool, so that it
+// implements the small interfaces that the other packages declare.
 //
 // Two modes, chosen when a database is first migrated and recorded in it:
 //
@@ -15,10 +24,10 @@
 //     creates partitions ahead (and on demand for older rows), drops those
 //     past retention, and refreshes the detections_5m table itself.
 //
-// In both modes the writer keeps a per-second track summary, track_1s
-// (the first fix of each vehicle-second), in the same transaction as the
+// In both modes CopyBatch keeps a per-second track summary, track_1s (the
+// first fix of each vehicle-second), in the same transaction as the
 // telemetry it summarises, so that a track downsampled to a second or
-// coarser is one short range scan (tracks.go).
+// coarser is one short range scan (tracks.go, and history's Track).
 //
 // Queries are the same in both modes.
 package store
@@ -37,7 +46,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smarteye/smarteye/telemetry/store/accounts"
+	"github.com/smarteye/smarteye/telemetry/store/alerts"
 	"github.com/smarteye/smarteye/telemetry/store/batch"
+	"github.com/smarteye/smarteye/telemetry/store/history"
 )
 
 // Mode is how time-series tables are kept.
@@ -90,8 +102,13 @@ type State struct {
 	Error         string    `json:"error,omitempty"`
 }
 
-// Store is the database behind smarteye.
+// Store is the database behind smarteye. It embeds the repositories of
+// the sub-packages (repos.go), all on its pool.
 type Store struct {
+	*alertRepo
+	*accountRepo
+	*historyRepo
+
 	cfg  Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
@@ -158,11 +175,14 @@ func New(cfg Config, reg prometheus.Registerer) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Store{
-		cfg:        cfg,
-		log:        cfg.Log.With("component", "store"),
-		pool:       pool,
-		partitions: map[string]bool{},
-		state:      State{Since: time.Now().UTC()},
+		alertRepo:   alerts.New(pool),
+		accountRepo: accounts.New(pool),
+		historyRepo: history.New(pool),
+		cfg:         cfg,
+		log:         cfg.Log.With("component", "store"),
+		pool:        pool,
+		partitions:  map[string]bool{},
+		state:       State{Since: time.Now().UTC()},
 	}
 	s.m = newStoreMetrics(reg, s)
 	return s, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,51 +42,6 @@ func (s *Store) UpsertVehicles(ctx context.Context, vs []telemetry.Vehicle) erro
 	}
 	return nil
 }
-
-// VehicleRecord is a row of the vehicles table.
-type VehicleRecord struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Link       string     `json:"link"`
-	SystemID   int        `json:"system_id"`
-	Type       string     `json:"type,omitempty"`
-	Autopilot  string     `json:"autopilot,omitempty"`
-	Discovered bool       `json:"discovered"`
-	FirstSeen  *time.Time `json:"first_seen,omitempty"`
-	LastSeen   *time.Time `json:"last_seen,omitempty"`
-}
-
-// Vehicles lists the vehicles table by id.
-func (s *Store) Vehicles(ctx context.Context) ([]VehicleRecord, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, link, system_id, COALESCE(vehicle_type, ''), COALESCE(autopilot, ''), discovered, first_seen, last_seen FROM vehicles ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (VehicleRecord, error) {
-		var v VehicleRecord
-		err := r.Scan(&v.ID, &v.Name, &v.Link, &v.SystemID, &v.Type, &v.Autopilot, &v.Discovered, &v.FirstSeen, &v.LastSeen)
-		return v, err
-	})
-}
-
-// TrackPoint is one point of a vehicle's stored track.
-type TrackPoint struct {
-	Time        time.Time `json:"t"`
-	Lat         float64   `json:"lat"`
-	Lon         float64   `json:"lon"`
-	AltMSL      *float32  `json:"alt_msl,omitempty"`
-	AltRel      *float32  `json:"alt_rel,omitempty"`
-	Heading     *float32  `json:"heading,omitempty"`
-	GroundSpeed *float32  `json:"ground_speed,omitempty"`
-	// Where the camera looked (Track only): the vehicle's yaw and the
-	// gimbal's pitch and yaw relative to it, in degrees.
-	Yaw         *float32 `json:"yaw,omitempty"`
-	GimbalPitch *float32 `json:"gimbal_pitch,omitempty"`
-	GimbalYaw   *float32 `json:"gimbal_yaw,omitempty"`
-}
-
-// ErrRange is returned for a time range that is empty or reversed.
-var ErrRange = errors.New("store: 'to' must be after 'from'")
 
 // SyncVehicles keeps the vehicles table in step with the live state that
 // list returns, every interval and once more when ctx ends: a vehicle is

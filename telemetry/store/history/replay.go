@@ -1,4 +1,4 @@
-package store
+package history
 
 import (
 	"context"
@@ -180,7 +180,7 @@ func (s *Store) EachTrackPoint(ctx context.Context, vehicle string, from, to tim
 // export's progress).
 func (s *Store) CountRows(ctx context.Context, table string, from, to time.Time) (int64, error) {
 	switch table {
-	case Telemetry.Name, Events.Name, Detections.Name:
+	case "telemetry", "events", "detections":
 	default:
 		return 0, fmt.Errorf("store: count: no table %q", table)
 	}
