@@ -13,6 +13,9 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 )
 
+// newID is a random batch id or uuid value: a [16]byte, as the writer takes it.
+func newID() [16]byte { return telemetry.NewUUID() }
+
 func testLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
@@ -24,11 +27,11 @@ var allKinds = &Table{Name: "all", Columns: []Column{
 }}
 
 func sampleBatch(n int) *Batch {
-	b := &Batch{ID: telemetry.NewUUID(), Table: allKinds}
+	b := &Batch{ID: newID(), Table: allKinds}
 	for i := range n {
 		b.Rows = append(b.Rows, []any{
 			time.Unix(1700000000, int64(i)).UTC(), 22.5 + float64(i), float32(i) / 3, int64(-i) << 40, int32(i),
-			int16(-i), "name-" + string(rune('a'+i%26)), i%2 == 0, telemetry.NewUUID(), []byte(`{"i":1}`),
+			int16(-i), "name-" + string(rune('a'+i%26)), i%2 == 0, newID(), []byte(`{"i":1}`),
 		})
 	}
 	b.Rows = append(b.Rows, []any{time.Unix(0, 0).UTC(), nil, nil, nil, nil, nil, nil, nil, nil, nil})
