@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry"
@@ -171,17 +173,25 @@ func record(t *testing.T, url string, cfg Config, d time.Duration) (*Recorder, *
 	var wg, cams sync.WaitGroup
 	tr := &truth{}
 	cam := r.Camera(CameraConfig{ID: "cam"})
-	wg.Add(2)
+	streamDone := make(chan struct{})
+	wg.Add(1)
 	cams.Add(2)
 	go func() { defer wg.Done(); r.Run(rctx) }()
-	go func() { defer wg.Done(); stream.Run(sctx) }()
+	go func() { defer close(streamDone); stream.Run(sctx) }()
 	go func() { defer cams.Done(); cam.Run(cctx, q) }()
 	go func() { defer cams.Done(); tr.run(cctx, tq) }()
 	waitFor(t, 20*time.Second, "the first keyframe", func() bool { _, _, n := tr.get(); return n > 0 })
-	time.Sleep(d)
+	// d of pictures by their capture times (a slow machine records as much).
+	waitFor(t, d+20*time.Second, fmt.Sprint(d, " of pictures"), func() bool { first, last, _ := tr.get(); return last.Sub(first) >= d })
 	sstop()
+	select {
+	case <-streamDone: // nothing more enters the queues
+	case <-time.After(testkit.Scale(10 * time.Second)):
+		t.Fatal("the stream did not stop")
+	}
 	waitFor(t, 10*time.Second, "the queues to drain", func() bool { return q.Len() == 0 && tq.Len() == 0 })
-	time.Sleep(200 * time.Millisecond)
+	// Every unit is taken; each consumer handles what it took before it
+	// looks at its context again.
 	cstop()
 	cams.Wait() // the last segment has reached Run
 	rstop()
@@ -351,7 +361,7 @@ func get(t *testing.T, url string) string {
 // recordChild records SMARTEYE_RECORD_URL into SMARTEYE_RECORD_DIR until
 // it is killed (TestKilledWhileRecording's victim).
 func recordChild() int {
-	r, err := New(Config{Dir: os.Getenv("SMARTEYE_RECORD_DIR"), SegmentLength: 2 * time.Second, MinFree: 1})
+	r, err := New(Config{Dir: os.Getenv("SMARTEYE_RECORD_DIR"), SegmentLength: 3 * time.Second, MinFree: 1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -382,15 +392,23 @@ func TestKilledWhileRecording(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(dir, "cam", "*", "*"+suffix))
 		return m
 	}
-	// Kill it in the middle of a segment, a few segments in.
+	// Kill it in the middle of a segment (of 3 s, in fragments of 1 s), a
+	// few segments in: once the unfinished one holds a whole fragment.
 	waitFor(t, 40*time.Second, "three finished segments", func() bool { return len(files(".mp4")) >= 3 })
-	time.Sleep(1300 * time.Millisecond)
-	parts := files(".part")
-	if len(parts) != 1 {
-		t.Fatalf("unfinished segments %v, want one", parts)
-	}
+	var part string
+	waitFor(t, 20*time.Second, "a whole fragment in the unfinished segment", func() bool {
+		parts := files(".part")
+		if len(parts) != 1 {
+			return false
+		}
+		part = parts[0]
+		return wholeFragments(part) > 0
+	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
+	if _, err := os.Stat(part); err != nil {
+		t.Fatalf("the segment was no longer unfinished when the recorder was killed: %v", err)
+	}
 	finished := files(".mp4")
 	for _, f := range finished {
 		if err := decodes(t, f); err != nil {
@@ -434,6 +452,24 @@ func TestKilledWhileRecording(t *testing.T) {
 	if len(r.Segments()) != len(segs)+1 {
 		t.Errorf("%d segments, want %d", len(r.Segments()), len(segs)+1)
 	}
+}
+
+// wholeFragments is how many whole fragments a segment file holds now.
+func wholeFragments(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	sf, err := Scan(f, fi.Size())
+	if err != nil {
+		return 0
+	}
+	return len(sf.Fragments)
 }
 
 func TestRetentionAndDiskGuard(t *testing.T) {
@@ -500,13 +536,51 @@ func TestRetentionAndDiskGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := stream.Subscribe("record", 1024)
+	// The stream queues each unit for the camera, then for the witness: a
+	// unit the witness has is in the camera's queue already.
+	witness := stream.Subscribe("witness", 1024)
 	sctx, sstop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); stream.Run(sctx) }()
 	go func() { defer wg.Done(); cam.Run(sctx, q) }()
 	defer func() { sstop(); wg.Wait() }()
-	time.Sleep(3 * time.Second)
+	// The paused camera handles two keyframes and more. It handles a batch
+	// before it takes the next, so once it has taken a unit queued after
+	// everything up to the second keyframe had been taken, those units
+	// have been handled.
+	var seen []*rtsp.AccessUnit
+	keys, mark := 0, -1
+	take := func() {
+		n := len(seen)
+		seen, _ = witness.Take(seen)
+		for _, au := range seen[n:] {
+			if au.Key {
+				keys++
+			}
+		}
+	}
+	waitFor(t, 20*time.Second, "the paused camera to handle two keyframes", func() bool {
+		take()
+		if q.Len() != 0 {
+			return false // the camera has not taken all that the witness has
+		}
+		if mark < 0 {
+			if keys >= 2 {
+				// The witness's second unit from here on was queued for
+				// the camera after the check above.
+				take()
+				mark = len(seen)
+			}
+			return false
+		}
+		return len(seen) >= mark+2
+	})
+	// Nothing written (finished segments would be gone already: the age
+	// limit is a millisecond; the byte counter keeps count).
+	if n := testutil.ToFloat64(r.m.bytes.WithLabelValues("guarded")); n != 0 {
+		t.Errorf("%v bytes recorded while the disk guard stopped recording", n)
+	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "guarded", "*", "*")); len(m) != 0 {
 		t.Errorf("recorded while the disk guard stopped recording: %v", m)
 	}
