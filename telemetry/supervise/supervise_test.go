@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 	"github.com/smarteye/smarteye/telemetry/supervise"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -31,12 +33,19 @@ func newStore(t *testing.T) *store.Store {
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(30 * time.Second); !s.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("store not ready")
-		}
-	}
+	testkit.WaitFor(t, 30*time.Second, "the store ready", s.Ready)
 	return s
+}
+
+// readyLooks counts the scheduler's looks at whether the store is ready.
+type readyLooks struct {
+	*store.Store
+	n atomic.Int64
+}
+
+func (r *readyLooks) Ready() bool {
+	r.n.Add(1)
+	return r.Store.Ready()
 }
 
 // The scheduler waits for the store: while the migrations have not run
@@ -48,12 +57,15 @@ func TestSchedulerWaitsForTheStore(t *testing.T) {
 	}
 	defer s.Close()
 	var logged syncBuffer
-	m := supervise.New(supervise.Config{Store: s, Bus: telemetry.NewHub(nil), Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	looks := &readyLooks{Store: s}
+	m := supervise.New(supervise.Config{Store: looks, Bus: telemetry.NewHub(nil), Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(200 * time.Millisecond) // ten intervals with no store: nothing may happen
+	// Ten intervals with no store (the scheduler looked ten times, and went
+	// on after the tenth look): nothing may happen.
+	testkit.WaitFor(t, 10*time.Second, "eleven looks at the store", func() bool { return looks.n.Load() >= 11 })
 	if n := supervise.Failures(m); n != 0 || logged.String() != "" {
 		t.Fatalf("%v failures before the store was ready:\n%s", n, logged.String())
 	}
@@ -62,18 +74,14 @@ func TestSchedulerWaitsForTheStore(t *testing.T) {
 	sdone := make(chan struct{})
 	go func() { s.Run(sctx); close(sdone) }()
 	defer func() { scancel(); <-sdone }()
-	for deadline := time.Now().Add(30 * time.Second); !s.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("store not ready")
-		}
-	}
+	testkit.WaitFor(t, 30*time.Second, "the store ready", s.Ready)
 	now := time.Now()
 	sess, err := s.CreateSession(t.Context(), supervise.Session{ID: "due", Site: "site", Title: "Pour", Kind: "inspection", Cameras: []string{"a"},
 		Start: now.Add(-time.Second), End: now.Add(time.Hour), Invited: []string{"pat"}, State: supervise.Scheduled, CreatedBy: "sue"}, supervise.Change{Actor: "sue"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(testkit.Scale(10 * time.Second)); ; time.Sleep(20 * time.Millisecond) {
 		got, err := s.Sessions(t.Context(), supervise.Query{Open: true})
 		if err == nil && len(got) == 1 && got[0].ID == sess.ID && got[0].State == supervise.Live {
 			break
