@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	dalerts "github.com/smarteye/smarteye/dashboard/alerts"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -191,7 +192,7 @@ func TestAlertStepsRefuseHostileInput(t *testing.T) {
 		t.Fatalf("second ack: %d %s", code, body)
 	}
 	code, body = get(t, alerts+id)
-	var d AlertDetail
+	var d dalerts.Detail
 	if err := json.Unmarshal([]byte(body), &d); code != 200 || err != nil || len(d.Log) != 2 || d.Log[1].Comment != "on my way" || d.Log[1].Actor != "test" {
 		t.Fatalf("detail: %d %s", code, body)
 	}

@@ -21,14 +21,14 @@ func (c cameraList) Cameras() []Camera { return c }
 
 // serveRecordings runs a server with a real store as its recordings index
 // and one camera, "north", whose one indexed segment has no file.
-func serveRecordings(t *testing.T) (string, *store.Store, store.Recording) {
+func serveRecordings(t *testing.T) (string, *store.Store, telemetry.Recording) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	st := migratedStore(t, reg)
 	dir := t.TempDir()
 	start := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
-	seg := store.Recording{Camera: "north", Start: start, End: start.Add(time.Minute), Path: "north/gone.mp4", Bytes: 1000, Codec: "H264", Width: 640, Height: 480, InitSize: 500, Frames: 600}
-	if err := st.AddRecordings(t.Context(), []store.Recording{seg}); err != nil {
+	seg := telemetry.Recording{Camera: "north", Start: start, End: start.Add(time.Minute), Path: "north/gone.mp4", Bytes: 1000, Codec: "H264", Width: 640, Height: 480, InitSize: 500, Frames: 600}
+	if err := st.AddRecordings(t.Context(), []telemetry.Recording{seg}); err != nil {
 		t.Fatal(err)
 	}
 	segs, err := st.Recordings(t.Context(), "north", start, seg.End)

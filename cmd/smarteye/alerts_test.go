@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/alerts"
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 	"github.com/smarteye/smarteye/telemetry/testkit"
 )
@@ -27,11 +28,11 @@ const fieldPassword = "field-password-1"
 // "ann" in team plaza, and the given alerts section (YAML, indented).
 func alertConfig(t *testing.T, alerts string) string {
 	t.Helper()
-	admin, err := dashboard.HashPassword(testPassword)
+	admin, err := auth.HashPassword(testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ann, err := dashboard.HashPassword(fieldPassword)
+	ann, err := auth.HashPassword(fieldPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestFieldPageInBrowser(t *testing.T) {
 		t.Fatalf("the field page loaded %d bytes before its first alert: too heavy for a slow link", seen.PageBytes)
 	}
 	// Persisted: the state, the audit trail, the evidence.
-	var d dashboard.AlertDetail
+	var d alerts.Detail
 	if code := getJSON(t, p.url+"api/v1/alerts/"+seen.Alert, &d); code != 200 {
 		t.Fatalf("alert: %d", code)
 	}
@@ -180,7 +181,7 @@ func TestAlertDeliveredOnceAcrossKill(t *testing.T) {
 			if a["rule_id"] != "drone-breach" || a["vehicle_id"] != "drone-1" {
 				continue
 			}
-			var d dashboard.AlertDetail
+			var d alerts.Detail
 			getJSON(t, p.url+"api/v1/alerts/"+a["id"].(string), &d)
 			for _, x := range d.Deliveries {
 				if x.Channel == "ops" && x.Status == "pending" && x.Attempts >= 1 {
@@ -240,7 +241,7 @@ func TestAlertDeliveredOnceAcrossKill(t *testing.T) {
 			breach++
 		}
 	}
-	var d dashboard.AlertDetail
+	var d alerts.Detail
 	getJSON(t, p2.url+"api/v1/alerts/"+id, &d)
 	delivered := 0
 	for _, x := range d.Deliveries {

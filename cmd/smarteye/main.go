@@ -28,7 +28,7 @@ import (
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/importlog"
-	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/vision/cv"
 	"github.com/smarteye/smarteye/vision/models"
@@ -97,7 +97,7 @@ func hashPassword(in io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smarteye hash-password:", err)
 		return 1
 	}
-	h, err := dashboard.HashPassword(strings.TrimRight(line, "\r\n"))
+	h, err := auth.HashPassword(strings.TrimRight(line, "\r\n"))
 	if err != nil {
 		fmt.Fprintln(stderr, "smarteye hash-password:", err)
 		return 1
@@ -134,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "hash-password":
 		return hashPassword(os.Stdin, stdout, stderr)
 	case "new-token":
-		tok, sha := dashboard.NewToken()
+		tok, sha := auth.NewToken()
 		fmt.Fprintf(stdout, "token:  %s\nsha256: %s\n(give the token to the script; put the sha256 in auth.tokens)\n", tok, sha)
 		return 0
 	case "help", "-h", "--help":

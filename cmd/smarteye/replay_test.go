@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/dashboard/export"
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
@@ -155,7 +156,7 @@ func exportJSON(t *testing.T, base, body string, v any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var job dashboard.Export
+	var job export.Job
 	json.NewDecoder(resp.Body).Decode(&job)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted || job.Status != "queued" {
@@ -182,7 +183,7 @@ func exportJSON(t *testing.T, base, body string, v any) {
 // to the next event and shares the moment as a link. The recording also
 // plays as HLS with ffprobe, and exports as MP4 and GeoJSON with progress.
 func TestReplayInBrowser(t *testing.T) {
-	admin, err := dashboard.HashPassword(testPassword)
+	admin, err := auth.HashPassword(testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/tlsconf"
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/geo/place"
 	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/ingest/live"
@@ -253,22 +254,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 // authConfig is the configured users and tokens; with neither, an admin
 // whose password is SMARTEYE_ADMIN_PASSWORD or a random one, returned to
 // be printed.
-func authConfig(cfg config.Config) (a dashboard.AuthConfig, printed string, err error) {
-	a = dashboard.AuthConfig{SessionTTL: cfg.Auth.SessionTTL.D(), IdleTimeout: cfg.Auth.IdleTimeout.D(),
+func authConfig(cfg config.Config) (a auth.Config, printed string, err error) {
+	a = auth.Config{SessionTTL: cfg.Auth.SessionTTL.D(), IdleTimeout: cfg.Auth.IdleTimeout.D(),
 		PasswordMinLength: cfg.Auth.PasswordMinLength, SecureCookie: cfg.Auth.SecureCookie}
 	if l := cfg.Auth.LDAP; l.URL != "" {
-		a.LDAP = &dashboard.LDAPConfig{URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile, UserDN: l.UserDN, BaseDN: l.BaseDN,
+		a.LDAP = &auth.LDAPConfig{URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile, UserDN: l.UserDN, BaseDN: l.BaseDN,
 			UserFilter: l.UserFilter, BindDN: l.BindDN, BindPassword: l.BindPassword, GroupBaseDN: l.GroupBaseDN,
 			GroupFilter: l.GroupFilter, Timeout: l.Timeout.D()}
 		for _, g := range l.Groups {
-			a.LDAP.Groups = append(a.LDAP.Groups, dashboard.LDAPGroup{Group: g.Group, Role: g.Role, Team: g.Team})
+			a.LDAP.Groups = append(a.LDAP.Groups, auth.LDAPGroup{Group: g.Group, Role: g.Role, Team: g.Team})
 		}
 	}
 	for _, u := range cfg.Auth.Users {
-		a.Users = append(a.Users, dashboard.User{Name: u.Name, Role: u.Role, PasswordHash: u.PasswordHash, Team: u.Team})
+		a.Users = append(a.Users, auth.User{Name: u.Name, Role: u.Role, PasswordHash: u.PasswordHash, Team: u.Team})
 	}
 	for _, t := range cfg.Auth.Tokens {
-		a.Tokens = append(a.Tokens, dashboard.Token{Name: t.Name, Role: t.Role, SHA256: t.SHA256, Team: t.Team})
+		a.Tokens = append(a.Tokens, auth.Token{Name: t.Name, Role: t.Role, SHA256: t.SHA256, Team: t.Team})
 	}
 	if len(a.Users) > 0 || len(a.Tokens) > 0 {
 		return a, "", nil
@@ -278,11 +279,11 @@ func authConfig(cfg config.Config) (a dashboard.AuthConfig, printed string, err 
 		password = rand.Text()[:16]
 		printed = password
 	}
-	hash, err := dashboard.HashPassword(password)
+	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return a, "", fmt.Errorf("%s: %w", config.AdminPasswordEnv, err)
 	}
-	a.Users = []dashboard.User{{Name: "admin", Role: dashboard.RoleAdmin, PasswordHash: hash}}
+	a.Users = []auth.User{{Name: "admin", Role: auth.RoleAdmin, PasswordHash: hash}}
 	return a, printed, nil
 }
 

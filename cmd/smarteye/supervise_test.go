@@ -19,16 +19,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
 // supervisionConfig has three users: admin, sue (a supervisor) and pat (a
 // planner), all with testPassword.
 func supervisionConfig(t *testing.T) string {
 	t.Helper()
-	hash, err := dashboard.HashPassword(testPassword)
+	hash, err := auth.HashPassword(testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,21 +151,21 @@ func TestSupervisionSession(t *testing.T) {
 	if code, msg := pat.do("POST", "api/v1/sessions", body, nil); code != http.StatusForbidden {
 		t.Fatalf("a planner scheduled a session: %d %s", code, msg)
 	}
-	var s store.Session
-	if code, msg := sue.do("POST", "api/v1/sessions", body, &s); code != http.StatusCreated || s.State != store.SessionScheduled {
+	var s supervise.Session
+	if code, msg := sue.do("POST", "api/v1/sessions", body, &s); code != http.StatusCreated || s.State != supervise.Scheduled {
 		t.Fatalf("schedule: %d %s", code, msg)
 	}
 	// Live on time, and the invited are told.
 	waitFor(t, 15*time.Second, "the session live", func() bool {
 		sue.do("GET", "api/v1/sessions/"+s.ID, "", &s)
-		return s.State == store.SessionLive
+		return s.State == supervise.Live
 	})
 	var notices struct{ Notices []store.EventRecord }
 	waitFor(t, 10*time.Second, "session.live told", func() bool {
 		pat.do("GET", "api/v1/sessions/"+s.ID+"/notices", "", &notices)
 		return len(notices.Notices) > 0 && notices.Notices[0].Kind == "session.live"
 	})
-	var list struct{ Sessions []store.Session }
+	var list struct{ Sessions []supervise.Session }
 	if pat.do("GET", "api/v1/sessions", "", &list); len(list.Sessions) != 1 || list.Sessions[0].ID != s.ID {
 		t.Fatalf("pat's sessions: %+v", list.Sessions)
 	}
@@ -237,7 +239,7 @@ func TestSupervisionSession(t *testing.T) {
 	if code, msg := sue.do("POST", "api/v1/sessions/"+s.ID+"/remarks", `{"body":"South camera lost; carrying on with the north one"}`, nil); code != http.StatusCreated {
 		t.Errorf("a remark after the drop: %d %s", code, msg)
 	}
-	if sue.do("GET", "api/v1/sessions/"+s.ID, "", &s); s.State != store.SessionLive {
+	if sue.do("GET", "api/v1/sessions/"+s.ID, "", &s); s.State != supervise.Live {
 		t.Errorf("the session after the drop: %s", s.State)
 	}
 	waitFor(t, 10*time.Second, "the session.camera.down event stored", func() bool {
@@ -250,7 +252,7 @@ func TestSupervisionSession(t *testing.T) {
 	if code, _ := pat.do("PATCH", "api/v1/sessions/"+s.ID, `{"state":"ended"}`, nil); code != http.StatusForbidden {
 		t.Errorf("a planner ended the session: %d", code)
 	}
-	if code, msg := sue.do("PATCH", "api/v1/sessions/"+s.ID, `{"state":"ended"}`, &s); code != 200 || s.State != store.SessionEnded || s.EndedAt == nil {
+	if code, msg := sue.do("PATCH", "api/v1/sessions/"+s.ID, `{"state":"ended"}`, &s); code != 200 || s.State != supervise.Ended || s.EndedAt == nil {
 		t.Fatalf("end: %d %s", code, msg)
 	}
 	if code, _ := sue.do("PATCH", "api/v1/sessions/"+s.ID, `{"title":"rewritten"}`, nil); code != http.StatusConflict {
@@ -262,7 +264,7 @@ func TestSupervisionSession(t *testing.T) {
 	from, to := s.Span(time.Now())
 	// The writer's last batches may still land: the attendance is taken
 	// between two reads of the detections that agree.
-	var att dashboard.Attendance
+	var att supervise.Attendance
 	var dets struct{ Detections []store.DetectionRecord }
 	detsURL := fmt.Sprintf("%sapi/v1/detections?camera=plaza-north&limit=50000&from=%s&to=%s", p.url, url.QueryEscape(from.Format(time.RFC3339Nano)), url.QueryEscape(to.Format(time.RFC3339Nano)))
 	waitFor(t, 30*time.Second, "the detections of the session stored", func() bool {
@@ -301,7 +303,7 @@ func TestSupervisionSession(t *testing.T) {
 	// recording is off: from its start (and the pre-roll before it), not
 	// long before.
 	for _, c := range s.Cameras {
-		var recs struct{ Segments []store.Recording }
+		var recs struct{ Segments []telemetry.Recording }
 		waitFor(t, 30*time.Second, c+" recorded", func() bool {
 			getJSON(t, fmt.Sprintf("%sapi/v1/cameras/%s/recordings?from=%s&to=%s", p.url, c, url.QueryEscape(from.Add(-time.Minute).Format(time.RFC3339Nano)), url.QueryEscape(to.Format(time.RFC3339Nano))), &recs)
 			return len(recs.Segments) > 0 && recs.Segments[len(recs.Segments)-1].End.After(from.Add(5*time.Second))

@@ -67,10 +67,10 @@ type Engine interface {
 
 // Store reads stored alerts (store.Store).
 type Store interface {
-	Alerts(ctx context.Context, q store.AlertQuery) ([]telemetry.Alert, error)
+	Alerts(ctx context.Context, q telemetry.AlertQuery) ([]telemetry.Alert, error)
 	Alert(ctx context.Context, id telemetry.UUID) (telemetry.Alert, error)
-	AlertLog(ctx context.Context, id telemetry.UUID) ([]store.AlertStep, error)
-	AlertDeliveries(ctx context.Context, id telemetry.UUID) ([]store.Delivery, error)
+	AlertLog(ctx context.Context, id telemetry.UUID) ([]telemetry.AlertStep, error)
+	AlertDeliveries(ctx context.Context, id telemetry.UUID) ([]telemetry.Delivery, error)
 	AlertSnapshot(ctx context.Context, id telemetry.UUID, thumb bool) ([]byte, error)
 }
 
@@ -210,7 +210,7 @@ func (h *API) List(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var aq store.AlertQuery
+	var aq telemetry.AlertQuery
 	if v := q.Get("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			if !slices.Contains(alertStatuses, st) {
@@ -276,8 +276,8 @@ func alertID(w http.ResponseWriter, r *http.Request) (telemetry.UUID, bool) {
 // Detail is one alert with its audit trail and its deliveries.
 type Detail struct {
 	telemetry.Alert
-	Log        []store.AlertStep `json:"log"`
-	Deliveries []store.Delivery  `json:"deliveries"`
+	Log        []telemetry.AlertStep `json:"log"`
+	Deliveries []telemetry.Delivery  `json:"deliveries"`
 }
 
 // readAlert reads the alert named in the path, or answers the error.
@@ -324,7 +324,7 @@ func (h *API) Get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Deliveries == nil {
-		d.Deliveries = []store.Delivery{}
+		d.Deliveries = []telemetry.Delivery{}
 	}
 	api.WriteJSON(w, http.StatusOK, d)
 }

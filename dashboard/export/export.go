@@ -21,6 +21,7 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
@@ -73,7 +74,7 @@ type Job struct {
 // Source is what exports read: the recordings' index, tracks and events
 // (store.Store is one).
 type Source interface {
-	Recordings(ctx context.Context, camera string, from, to time.Time) ([]store.Recording, error)
+	Recordings(ctx context.Context, camera string, from, to time.Time) ([]telemetry.Recording, error)
 	TrackVehicles(ctx context.Context, from, to time.Time) ([]string, error)
 	EachTrackPoint(ctx context.Context, vehicle string, from, to time.Time, fn func(store.TrackPoint) error) error
 	EachEvent(ctx context.Context, from, to time.Time, camera, vehicle string, fn func(store.EventRecord) error) error
@@ -256,7 +257,7 @@ func (e *Manager) write(ctx context.Context, j Job, progress func(float64)) (not
 	rec := e.cfg.Source
 	switch j.Kind {
 	case Video:
-		var segs []store.Recording
+		var segs []telemetry.Recording
 		segs, err = rec.Recordings(ctx, j.Camera, j.From, j.To)
 		if err == nil {
 			note, err = record.WriteMP4(bw, e.cfg.RecordingsDir, segs, j.From, j.To, record.MP4Options{Progress: func(done, total int64) {

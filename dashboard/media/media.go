@@ -15,7 +15,6 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard/internal/ratelimit"
 	"github.com/smarteye/smarteye/telemetry"
-	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // Camera is what the media routes need of a camera.
@@ -25,7 +24,7 @@ type Camera struct {
 
 // Alerts reads stored alerts (store.Store).
 type Alerts interface {
-	Alerts(ctx context.Context, q store.AlertQuery) ([]telemetry.Alert, error)
+	Alerts(ctx context.Context, q telemetry.AlertQuery) ([]telemetry.Alert, error)
 }
 
 // Config is what the API serves from; a nil source serves none of what it

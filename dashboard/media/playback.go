@@ -10,14 +10,15 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/ingest/record"
+	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // Recordings is the recorded video's index and the queries replay reads
 // (store.Store is one).
 type Recordings interface {
-	Recordings(ctx context.Context, camera string, from, to time.Time) ([]store.Recording, error)
-	RecordingByID(ctx context.Context, id int64) (store.Recording, error)
+	Recordings(ctx context.Context, camera string, from, to time.Time) ([]telemetry.Recording, error)
+	RecordingByID(ctx context.Context, id int64) (telemetry.Recording, error)
 	TrackVehicles(ctx context.Context, from, to time.Time) ([]string, error)
 	Track(ctx context.Context, vehicle string, from, to time.Time, maxPoints int) ([]store.TrackPoint, error)
 	EachEvent(ctx context.Context, from, to time.Time, camera, vehicle string, fn func(store.EventRecord) error) error
@@ -64,7 +65,7 @@ func (h *API) cameraRange(w http.ResponseWriter, r *http.Request, def, max time.
 }
 
 // segments reads a camera's segments overlapping [from, to) (never nil).
-func (h *API) segments(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) ([]store.Recording, bool) {
+func (h *API) segments(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) ([]telemetry.Recording, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	segs, err := h.cfg.Recordings.Recordings(ctx, camera, from, to)
@@ -74,7 +75,7 @@ func (h *API) segments(w http.ResponseWriter, r *http.Request, camera string, fr
 		return nil, false
 	}
 	if segs == nil {
-		segs = []store.Recording{}
+		segs = []telemetry.Recording{}
 	}
 	return segs, true
 }
@@ -125,18 +126,18 @@ func (h *API) Playback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 	w.Header().Set("Cache-Control", "no-store")
 	// Relative to /api/v1/cameras/{id}/playback.
-	record.Playlist(w, segs, from, to, func(sg store.Recording, a, z time.Time) (string, string) {
+	record.Playlist(w, segs, from, to, func(sg telemetry.Recording, a, z time.Time) (string, string) {
 		return fmt.Sprintf("../../recordings/%d/init.mp4", sg.ID),
 			fmt.Sprintf("../../recordings/%d/media.m4s?from=%s&to=%s", sg.ID, a.UTC().Format(time.RFC3339Nano), z.UTC().Format(time.RFC3339Nano))
 	})
 }
 
 // recordingByID reads {id}.
-func (h *API) recordingByID(w http.ResponseWriter, r *http.Request) (store.Recording, bool) {
+func (h *API) recordingByID(w http.ResponseWriter, r *http.Request) (telemetry.Recording, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
 		api.WriteError(w, http.StatusNotFound, "no recording "+strconv.Quote(r.PathValue("id")))
-		return store.Recording{}, false
+		return telemetry.Recording{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
@@ -197,7 +198,7 @@ func (h *API) RecordingMedia(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *API) recordingGone(w http.ResponseWriter, rec store.Recording, err error) {
+func (h *API) recordingGone(w http.ResponseWriter, rec telemetry.Recording, err error) {
 	h.log.Warn("a recorded segment could not be read", "recording", rec.ID, "path", rec.Path, "err", err)
 	api.WriteError(w, http.StatusGone, "the segment's file is gone or unreadable (deleted by retention?)")
 }

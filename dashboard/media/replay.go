@@ -157,7 +157,7 @@ func (h *API) Replay(w http.ResponseWriter, r *http.Request) {
 	}
 	flush()
 	if h.cfg.Alerts != nil {
-		as, err := h.cfg.Alerts.Alerts(ctx, store.AlertQuery{From: from, To: to, Limit: 10000})
+		as, err := h.cfg.Alerts.Alerts(ctx, telemetry.AlertQuery{From: from, To: to, Limit: 10000})
 		if err == nil {
 			if as == nil {
 				as = []telemetry.Alert{}
@@ -213,8 +213,8 @@ type replayCamera struct {
 	Size      [2]int       `json:"size,omitempty"`
 }
 
-func (h *API) replayCameras(segs []store.Recording, from, to time.Time) []replayCamera {
-	byCam := map[string][]store.Recording{}
+func (h *API) replayCameras(segs []telemetry.Recording, from, to time.Time) []replayCamera {
+	byCam := map[string][]telemetry.Recording{}
 	for _, sg := range segs {
 		byCam[sg.Camera] = append(byCam[sg.Camera], sg)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
-	"github.com/smarteye/smarteye/telemetry/store"
 
 	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 )
@@ -81,7 +80,7 @@ func benchStorm(ctx context.Context, root string, b *strings.Builder) error {
 	cpu := measure.CPUTime() - cpu0
 	cancel()
 	<-done
-	as, err := st.Alerts(ctx, store.AlertQuery{Limit: 10000})
+	as, err := st.Alerts(ctx, telemetry.AlertQuery{Limit: 10000})
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/smarteye/smarteye/dashboard"
-	"github.com/smarteye/smarteye/telemetry"
-
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
+	"github.com/smarteye/smarteye/telemetry"
 )
 
 // The WebSocket fan-out benchmark: a dashboard server in a child process
@@ -40,8 +40,8 @@ const (
 func fanoutServer() error {
 	h := sha256.Sum256([]byte(fanoutToken))
 	hub := telemetry.NewHub(nil)
-	srv, err := dashboard.New(dashboard.Config{Address: "127.0.0.1:0", Auth: dashboard.AuthConfig{
-		Tokens: []dashboard.Token{{Name: "bench", Role: dashboard.RoleAdmin, SHA256: hex.EncodeToString(h[:])}},
+	srv, err := dashboard.New(dashboard.Config{Address: "127.0.0.1:0", Auth: auth.Config{
+		Tokens: []auth.Token{{Name: "bench", Role: auth.RoleAdmin, SHA256: hex.EncodeToString(h[:])}},
 	}}, dashboard.Deps{Bus: hub, Board: telemetry.NewBoard()})
 	if err != nil {
 		return err

@@ -22,11 +22,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
-
-	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 )
 
 var (
@@ -86,7 +86,7 @@ func benchReplayAPI(ctx context.Context, root string, b *strings.Builder) error 
 
 	const token = "bench-replay-token"
 	sum := sha256.Sum256([]byte(token))
-	srv, err := dashboard.New(dashboard.Config{Address: "127.0.0.1:0", Version: "bench", Auth: dashboard.AuthConfig{Tokens: []dashboard.Token{{Name: "bench", Role: dashboard.RoleAdmin, SHA256: hex.EncodeToString(sum[:])}}}},
+	srv, err := dashboard.New(dashboard.Config{Address: "127.0.0.1:0", Version: "bench", Auth: auth.Config{Tokens: []auth.Token{{Name: "bench", Role: auth.RoleAdmin, SHA256: hex.EncodeToString(sum[:])}}}},
 		dashboard.Deps{Store: st, Board: telemetry.NewBoard(), History: st, Recordings: st, AlertStore: st, RecordingsDir: filepath.Join(root, "rec"), ExportsDir: filepath.Join(root, "exports"), Log: log})
 	if err != nil {
 		return err

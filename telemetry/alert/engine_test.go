@@ -84,7 +84,7 @@ var worksRule = Rule{ID: "works", Name: "Person in the works area", Condition: C
 
 func openAlerts(t *testing.T, st *store.Store) []telemetry.Alert {
 	t.Helper()
-	as, err := st.Alerts(context.Background(), store.AlertQuery{})
+	as, err := st.Alerts(context.Background(), telemetry.AlertQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +550,7 @@ func TestEscalation(t *testing.T) {
 	if n.Action != "escalated" || n.Alert.EscalatedTeam != "supervisors" {
 		t.Fatalf("notice %+v", n)
 	}
-	as, _ := st.Alerts(context.Background(), store.AlertQuery{Team: "supervisors", Status: []string{"open"}})
+	as, _ := st.Alerts(context.Background(), telemetry.AlertQuery{Team: "supervisors", Status: []string{"open"}})
 	if len(as) != 1 {
 		t.Fatalf("the escalated team's alerts: %d", len(as))
 	}
@@ -650,7 +650,7 @@ func TestDatabaseAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 60*time.Second, "the alert stored with both matches", func() bool {
-		as, err := st.Alerts(context.Background(), store.AlertQuery{})
+		as, err := st.Alerts(context.Background(), telemetry.AlertQuery{})
 		return err == nil && len(as) == 1 && as[0].Occurrences == 2
 	})
 	waitFor(t, 5*time.Second, "the alert published", func() bool {

@@ -214,7 +214,7 @@ type Auth struct {
 	LDAP LDAP `yaml:"ldap"`
 }
 
-// LDAP configures directory logins (see dashboard.LDAPConfig).
+// LDAP configures directory logins (see auth.LDAPConfig).
 type LDAP struct {
 	// URL is ldap://host:389 or ldaps://host:636; empty is no directory.
 	URL string `yaml:"url"`
