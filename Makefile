@@ -44,6 +44,9 @@ test: deps vet
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./telemetry/store/batch/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlacedDecoder$$' -fuzztime $(FUZZTIME) ./telemetry/store/history/
+	$(GO) test -run '^$$' -fuzz '^FuzzColumnLine$$' -fuzztime $(FUZZTIME) ./dashboard/media/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFenceFeature$$' -fuzztime $(FUZZTIME) ./geo/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./telemetry/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./cmd/smarteye/internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/

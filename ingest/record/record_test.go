@@ -294,9 +294,9 @@ func TestRecordAndPlayBack(t *testing.T) {
 		t.Error(err)
 	}
 	// A range with a hole: the playlist marks it.
-	holed := []store.Recording{segs[0], segs[2]}
+	holed := []telemetry.Recording{segs[0], segs[2]}
 	var b strings.Builder
-	Playlist(&b, holed, segs[0].Start, segs[2].End, func(s store.Recording, a, z time.Time) (string, string) { return "i", "m" })
+	Playlist(&b, holed, segs[0].Start, segs[2].End, func(s telemetry.Recording, a, z time.Time) (string, string) { return "i", "m" })
 	if !strings.Contains(b.String(), "#EXT-X-DISCONTINUITY") || !strings.Contains(b.String(), "# gap "+segs[0].End.UTC().Format(time.RFC3339Nano)) {
 		t.Errorf("a hole is not marked:\n%s", b.String())
 	}
@@ -310,7 +310,7 @@ func playbackHandler(t *testing.T, st *store.Store, dir string) http.Handler {
 		z, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("to"))
 		return a, z
 	}
-	seg := func(r *http.Request) store.Recording {
+	seg := func(r *http.Request) telemetry.Recording {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		s, err := st.RecordingByID(r.Context(), id)
 		if err != nil {
@@ -325,7 +325,7 @@ func playbackHandler(t *testing.T, st *store.Store, dir string) http.Handler {
 			t.Error(err)
 		}
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		Playlist(w, segs, a, z, func(s store.Recording, a, z time.Time) (string, string) {
+		Playlist(w, segs, a, z, func(s telemetry.Recording, a, z time.Time) (string, string) {
 			return fmt.Sprintf("init/%d.mp4", s.ID), fmt.Sprintf("media/%d.m4s?from=%s&to=%s", s.ID, a.UTC().Format(time.RFC3339Nano), z.UTC().Format(time.RFC3339Nano))
 		})
 	})

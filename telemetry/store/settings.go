@@ -50,7 +50,7 @@ func DefaultSettings() Settings {
 		BatchSize: 5000, FlushInterval: telemetry.Duration(500 * time.Millisecond), QueueSize: 100000,
 		PartitionsAhead: 3, MaintenanceInterval: telemetry.Duration(time.Hour), SummaryInterval: telemetry.Duration(time.Minute),
 		CompressAfter: telemetry.Duration(7 * day),
-		Retention: Retention{Telemetry: telemetry.Duration(30 * day), Detections: telemetry.Duration(90 * day), Events: telemetry.Duration(365 * day)},
+		Retention:     Retention{Telemetry: telemetry.Duration(30 * day), Detections: telemetry.Duration(90 * day), Events: telemetry.Duration(365 * day)},
 	}
 }
 
