@@ -19,6 +19,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/smarteye/smarteye/telemetry/testkit"
 	"github.com/smarteye/smarteye/vision"
 	"github.com/smarteye/smarteye/vision/cv"
 )
@@ -232,17 +233,10 @@ func TestWorkerCrashRestarts(t *testing.T) {
 	if r.Crashes() != 1 {
 		t.Fatalf("crashes %d", r.Crashes())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, 10*time.Second, "the worker restarted and detecting", func() bool {
 		_, err := r.Detect(img, image.Rectangle{})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not restarted: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 func TestMotion(t *testing.T) {

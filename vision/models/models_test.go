@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // sourceDir is the package's files as `make deps` keeps them.
@@ -140,4 +142,8 @@ func TestInstallFromKeptSources(t *testing.T) {
 	if sum, _ := fileSHA256(Path(dir)); sum != NanoDetSHA256 {
 		t.Fatalf("model SHA-256 %s after reinstall", sum)
 	}
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
