@@ -7,27 +7,13 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/dashboard/internal/api"
+	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 )
 
-// Camera is a camera as the API shows it: configuration, the stream's
-// status and statistics, and its analysis (detector, rates, errors).
-type Camera struct {
-	ID        string `json:"id"`
-	Name      string `json:"name,omitempty"`
-	Kind      string `json:"kind"`
-	VehicleID string `json:"vehicle_id,omitempty"`
-	URL       string `json:"url"`                // password removed
-	Stream    any    `json:"stream"`             // status, codec, size, fps, bitrate, RTP loss, reconnects, last keyframe…
-	Analysis  any    `json:"analysis,omitempty"` // detector, analysis fps, tracks, decoder counters…
-	// Calibration is how the camera is placed on the ground: a homography's
-	// fit (reprojection error in metres), a drone's vehicle, or none.
-	Calibration map[string]any `json:"calibration,omitempty"`
-}
-
 // CameraSource lists the cameras; the video runtime implements it.
 type CameraSource interface {
-	Cameras() []Camera
+	Cameras() []telemetry.CameraInfo
 }
 
 // Query limits for events and detections.
@@ -38,7 +24,7 @@ const (
 )
 
 func (s *Server) listCameras(w http.ResponseWriter, r *http.Request) {
-	cams := []Camera{}
+	cams := []telemetry.CameraInfo{}
 	if s.deps.Cameras != nil {
 		cams = append(cams, s.deps.Cameras.Cameras()...)
 	}
@@ -55,7 +41,7 @@ func (s *Server) getCamera(w http.ResponseWriter, r *http.Request) {
 }
 
 // camera finds a camera by id.
-func (s *Server) camera(id string) (Camera, bool) {
+func (s *Server) camera(id string) (telemetry.CameraInfo, bool) {
 	if s.deps.Cameras != nil {
 		for _, c := range s.deps.Cameras.Cameras() {
 			if c.ID == id {
@@ -63,7 +49,7 @@ func (s *Server) camera(id string) (Camera, bool) {
 			}
 		}
 	}
-	return Camera{}, false
+	return telemetry.CameraInfo{}, false
 }
 
 // pageParams parses ?from=&to=&limit= (the range defaulting to the last

@@ -15,9 +15,9 @@ import (
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
-type cameraList []Camera
+type cameraList []telemetry.CameraInfo
 
-func (c cameraList) Cameras() []Camera { return c }
+func (c cameraList) Cameras() []telemetry.CameraInfo { return c }
 
 // serveRecordings runs a server with a real store as its recordings index
 // and one camera, "north", whose one indexed segment has no file.

@@ -104,3 +104,18 @@ type GroundZone struct {
 	Name string       `json:"name"`
 	Ring [][2]float64 `json:"ring"`
 }
+
+// CameraInfo is a camera as the API lists it: configuration, the stream's
+// status and statistics, and its analysis (detector, rates, errors).
+type CameraInfo struct {
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Kind      string `json:"kind"`
+	VehicleID string `json:"vehicle_id,omitempty"`
+	URL       string `json:"url"`                // password removed
+	Stream    any    `json:"stream"`             // status, codec, size, fps, bitrate, RTP loss, reconnects, last keyframe…
+	Analysis  any    `json:"analysis,omitempty"` // detector, analysis fps, tracks, decoder counters…
+	// Calibration is how the camera is placed on the ground: a homography's
+	// fit (reprojection error in metres), a drone's vehicle, or none.
+	Calibration map[string]any `json:"calibration,omitempty"`
+}

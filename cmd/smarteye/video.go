@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
-	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/ingest/rtsp"
@@ -119,18 +118,6 @@ func footage(cfg config.Config) (string, bool) {
 	}
 	exe, _ := os.Executable()
 	return sim.Footage(filepath.Dir(exe))
-}
-
-// cameraList shows the supervisor's cameras to the dashboard.
-type cameraList struct{ *camera.Supervisor }
-
-// Cameras implements dashboard.CameraSource.
-func (c cameraList) Cameras() []dashboard.Camera {
-	var out []dashboard.Camera
-	for _, in := range c.Supervisor.Cameras() {
-		out = append(out, dashboard.Camera(in))
-	}
-	return out
 }
 
 // trigger forwards a camera's event to the supervisor's recorders once

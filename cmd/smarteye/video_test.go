@@ -17,7 +17,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
@@ -26,7 +25,7 @@ import (
 )
 
 type cameraView struct {
-	dashboard.Camera
+	telemetry.CameraInfo
 	Stream struct {
 		Status     string
 		Codec      string

@@ -11,21 +11,6 @@ import (
 	"github.com/smarteye/smarteye/vision/analysis"
 )
 
-// Info is a camera as the API shows it: configuration, the stream's
-// status and statistics, and its analysis (detector, rates, errors).
-type Info struct {
-	ID        string `json:"id"`
-	Name      string `json:"name,omitempty"`
-	Kind      string `json:"kind"`
-	VehicleID string `json:"vehicle_id,omitempty"`
-	URL       string `json:"url"`                // password removed
-	Stream    any    `json:"stream"`             // status, codec, size, fps, bitrate, RTP loss, reconnects, last keyframe…
-	Analysis  any    `json:"analysis,omitempty"` // detector, analysis fps, tracks, decoder counters…
-	// Calibration is how the camera is placed on the ground: a homography's
-	// fit (reprojection error in metres), a drone's vehicle, or none.
-	Calibration map[string]any `json:"calibration,omitempty"`
-}
-
 // AnalysisInfo is a camera's analysis as the API shows it: its figures,
 // and how often it was started again after failing, and why it last did.
 type AnalysisInfo struct {
@@ -35,10 +20,10 @@ type AnalysisInfo struct {
 }
 
 // Cameras describes every camera, in configuration order.
-func (s *Supervisor) Cameras() []Info {
-	out := make([]Info, 0, len(s.cams))
+func (s *Supervisor) Cameras() []telemetry.CameraInfo {
+	out := make([]telemetry.CameraInfo, 0, len(s.cams))
 	for _, c := range s.cams {
-		in := Info{ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats(),
+		in := telemetry.CameraInfo{ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats(),
 			Calibration: s.deps.Place.Calibration(c.cfg.ID)}
 		if c.analyzer != nil {
 			c.mu.Lock()

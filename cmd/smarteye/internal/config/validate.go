@@ -4,10 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"net"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/smarteye/smarteye/ingest/camera"
@@ -34,7 +32,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
 	}
-	if err := checkAddr(c.HTTP.Address); err != nil {
+	if err := telemetry.CheckAddr(c.HTTP.Address); err != nil {
 		bad("http.address", "%v; write host:port, e.g. 127.0.0.1:8080 or :8080", err)
 	}
 	positive(bad, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
@@ -63,7 +61,7 @@ func (c *Config) Validate() error {
 		bad("database.embedded.run_as", "must name an account (Debian's PostgreSQL package creates \"postgres\")")
 	}
 	if l := c.Database.Embedded.Listen; l != "" {
-		if err := checkAddr(l); err != nil {
+		if err := telemetry.CheckAddr(l); err != nil {
 			bad("database.embedded.listen", "%v; write host:port, e.g. 127.0.0.1:5433, or leave empty for the Unix socket only", err)
 		}
 	}
@@ -192,7 +190,7 @@ func (c *Config) validateVideo(p *telemetry.Problems) {
 		s.Geo.Check(sp.In("geo"))
 	}
 	if a := c.Sim.RTSPAddress; a != "" {
-		if err := checkAddr(a); err != nil {
+		if err := telemetry.CheckAddr(a); err != nil {
 			p.Add("sim.rtsp_address", "%v", err)
 		}
 	}
@@ -303,17 +301,6 @@ func positive(bad func(string, string, ...any), key string, d Duration) {
 	if d <= 0 {
 		bad(key, "must be positive, e.g. 10s")
 	}
-}
-
-func checkAddr(a string) error {
-	_, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return err
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q is not a number in 0..65535", port)
-	}
-	return nil
 }
 
 var urlPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
