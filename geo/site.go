@@ -80,23 +80,22 @@ var (
 // siteID is what a site id may be: it appears in URLs and file names.
 var siteID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// Validate reports what is wrong with a site, one problem per error, each
-// prefixed by the key it concerns (relative to the site).
-func (s Site) Validate() []error {
-	var errs []error
+// Check reports what is wrong with a site through add, each problem under
+// the key it concerns relative to the site ("" for the site itself):
+// telemetry.Problems' Add has its shape.
+func (s Site) Check(add func(key, format string, args ...any)) {
 	if !siteID.MatchString(s.ID) {
-		errs = append(errs, fmt.Errorf("id: %q: use 1-64 letters, digits, '.', '_' or '-'", s.ID))
+		add("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", s.ID)
 	}
 	if !finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
-		errs = append(errs, fmt.Errorf(": lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon))
+		add("", "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
 	}
 	if s.PMTiles != "" && s.XYZ != "" {
-		errs = append(errs, errors.New(": give pmtiles or xyz, not both"))
+		add("", "give pmtiles or xyz, not both")
 	}
 	if s.XYZ != "" && !(strings.Contains(s.XYZ, "{z}") && strings.Contains(s.XYZ, "{x}") && strings.Contains(s.XYZ, "{y}")) {
-		errs = append(errs, errors.New("xyz: a tile URL template with {z}, {x} and {y}"))
+		add("xyz", "a tile URL template with {z}, {x} and {y}")
 	}
-	return errs
 }
 
 // maxModel bounds a site model file.

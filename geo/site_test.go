@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -27,5 +28,24 @@ func TestSyntheticBlock(t *testing.T) {
 		if Distance(22.54, 114.0555, c[1], c[0]) < 100 {
 			t.Fatalf("a tower on the plaza at %v", c)
 		}
+	}
+}
+
+func TestSiteCheck(t *testing.T) {
+	var got []string
+	add := func(key, format string, args ...any) { got = append(got, key+": "+fmt.Sprintf(format, args...)) }
+	Site{ID: "cbd", Lat: 22.54, Lon: 114.05, XYZ: "https://tiles/{z}/{x}/{y}.png"}.Check(add)
+	if len(got) != 0 {
+		t.Fatalf("a good site: %v", got)
+	}
+	Site{ID: "bad id", PMTiles: "a.pmtiles", XYZ: "https://tiles/"}.Check(add)
+	want := []string{
+		`id: "bad id": use 1-64 letters, digits, '.', '_' or '-'`,
+		": lat/lon 0, 0 is not the site's reference point",
+		": give pmtiles or xyz, not both",
+		"xyz: a tile URL template with {z}, {x} and {y}",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q", got)
 	}
 }

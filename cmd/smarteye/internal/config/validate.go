@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
-	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -35,8 +34,8 @@ func (c *Config) Validate() error {
 	if err := telemetry.CheckAddr(c.HTTP.Address); err != nil {
 		bad("http.address", "%v; write host:port, e.g. 127.0.0.1:8080 or :8080", err)
 	}
-	positive(bad, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
-	c.validateAuth(bad)
+	p.Positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	c.validateAuth(&p)
 	c.validateAlerts(bad)
 	if c.Database.URL != "" {
 		u, err := url.Parse(c.Database.URL)
@@ -55,8 +54,8 @@ func (c *Config) Validate() error {
 	if c.Database.MaxConns < 2 || c.Database.MaxConns > 1000 {
 		bad("database.max_conns", "%d is out of range 2..1000", c.Database.MaxConns)
 	}
-	positive(bad, "database.connect_timeout", c.Database.ConnectTimeout)
-	positive(bad, "database.embedded.start_timeout", c.Database.Embedded.StartTimeout)
+	p.Positive("database.connect_timeout", c.Database.ConnectTimeout)
+	p.Positive("database.embedded.start_timeout", c.Database.Embedded.StartTimeout)
 	if c.Database.Embedded.RunAs == "" {
 		bad("database.embedded.run_as", "must name an account (Debian's PostgreSQL package creates \"postgres\")")
 	}
@@ -68,7 +67,7 @@ func (c *Config) Validate() error {
 	c.Store.Check(p.In("store"))
 	c.MAVLink.Check(p.In("mavlink"))
 	c.Video.Check(p.In("video"))
-	c.validateSim(bad)
+	c.validateSim(&p)
 	c.validateVideo(&p)
 	c.validateGeo(&p)
 	return p.Err()
@@ -105,14 +104,15 @@ func (c *Config) validateAlerts(bad func(string, string, ...any)) {
 	}
 }
 
-func (c *Config) validateAuth(bad func(string, string, ...any)) {
-	positive(bad, "auth.session_ttl", c.Auth.SessionTTL)
-	positive(bad, "auth.idle_timeout", c.Auth.IdleTimeout)
+func (c *Config) validateAuth(p *telemetry.Problems) {
+	bad := p.Add
+	p.Positive("auth.session_ttl", c.Auth.SessionTTL)
+	p.Positive("auth.idle_timeout", c.Auth.IdleTimeout)
 	if c.Auth.PasswordMinLength < 8 || c.Auth.PasswordMinLength > 64 {
 		bad("auth.password_min_length", "%d is out of range 8..64", c.Auth.PasswordMinLength)
 	}
 	if l := c.Auth.LDAP; l.URL != "" {
-		positive(bad, "auth.ldap.timeout", l.Timeout)
+		p.Positive("auth.ldap.timeout", l.Timeout)
 		if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
 			bad("auth.ldap.url", "%q is not ldap://host:port or ldaps://host:port", l.URL)
 		}
@@ -134,7 +134,7 @@ func (c *Config) validateAuth(bad func(string, string, ...any)) {
 	names := map[string]bool{}
 	for i, u := range c.Auth.Users {
 		key := fmt.Sprintf("auth.users[%d]", i)
-		if !cameraID.MatchString(u.Name) {
+		if !camera.ID.MatchString(u.Name) {
 			bad(key+".name", "%q: letters, digits, '.', '_' and '-', up to 64", u.Name)
 		}
 		if names[strings.ToLower(u.Name)] {
@@ -195,35 +195,11 @@ func (c *Config) validateVideo(p *telemetry.Problems) {
 		}
 	}
 }
-func finite(xs ...float64) bool {
-	for _, x := range xs {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// cameraID is what a camera id may be: it names snapshot folders and RTSP paths.
-var cameraID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (c *Config) validateGeo(p *telemetry.Problems) {
 	bad := p.Add
 	sites := map[string]bool{}
-	checkSite := func(key string, s Site) {
-		if !cameraID.MatchString(s.ID) {
-			bad(key+".id", "%q: use 1-64 letters, digits, '.', '_' or '-'", s.ID)
-		}
-		if !finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
-			bad(key, "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
-		}
-		if s.PMTiles != "" && s.XYZ != "" {
-			bad(key, "give pmtiles or xyz, not both")
-		}
-		if s.XYZ != "" && !(strings.Contains(s.XYZ, "{z}") && strings.Contains(s.XYZ, "{x}") && strings.Contains(s.XYZ, "{y}")) {
-			bad(key+".xyz", "a tile URL template with {z}, {x} and {y}")
-		}
-	}
+	checkSite := func(key string, s Site) { s.Check(p.In(key).Add) }
 	for i, s := range c.Sites {
 		key := fmt.Sprintf("sites[%d]", i)
 		checkSite(key, s)
@@ -244,7 +220,7 @@ func (c *Config) validateGeo(p *telemetry.Problems) {
 		}
 	}
 	checkFence := func(key string, f Geofence, ids map[string]bool) {
-		if !cameraID.MatchString(f.ID) || ids[f.ID] {
+		if !camera.ID.MatchString(f.ID) || ids[f.ID] {
 			bad(key+".id", "%q: unique, 1-64 letters, digits, '.', '_' or '-'", f.ID)
 		}
 		ids[f.ID] = true
@@ -270,7 +246,8 @@ func (c *Config) validateGeo(p *telemetry.Problems) {
 	}
 }
 
-func (c *Config) validateSim(bad func(string, string, ...any)) {
+func (c *Config) validateSim(p *telemetry.Problems) {
+	bad := p.Add
 	for i, d := range c.Sim.Drones {
 		key := fmt.Sprintf("sim.drones[%d]", i)
 		if d.Name == "" {
@@ -285,7 +262,7 @@ func (c *Config) validateSim(bad func(string, string, ...any)) {
 		if d.Altitude <= 0 || d.Altitude > 5000 {
 			bad(key+".altitude", "%g is out of range (0, 5000] m", d.Altitude)
 		}
-		positive(bad, key+".battery", d.Battery)
+		p.Positive(key+".battery", d.Battery)
 		if len(d.Route) < 2 {
 			bad(key+".route", "needs at least 2 waypoints, each [lat, lon]")
 		}
@@ -294,12 +271,6 @@ func (c *Config) validateSim(bad func(string, string, ...any)) {
 				bad(fmt.Sprintf("%s.route[%d]", key, j), "[%g, %g] is not [lat, lon] in degrees", p[0], p[1])
 			}
 		}
-	}
-}
-
-func positive(bad func(string, string, ...any), key string, d Duration) {
-	if d <= 0 {
-		bad(key, "must be positive, e.g. 10s")
 	}
 }
 
