@@ -54,10 +54,10 @@ func (r *Recorder) Camera(cfg CameraConfig) *Camera {
 		cfg.Mode = ModeContinuous
 	}
 	if cfg.PreRoll == 0 {
-		cfg.PreRoll = 10 * time.Second
+		cfg.PreRoll = defaultPreRoll
 	}
 	if cfg.PostRoll == 0 {
-		cfg.PostRoll = 20 * time.Second
+		cfg.PostRoll = defaultPostRoll
 	}
 	c := &Camera{r: r, cfg: cfg, needKey: true}
 	r.mu.Lock()

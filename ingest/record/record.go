@@ -108,13 +108,13 @@ func New(cfg Config) (*Recorder, error) {
 		return nil, errors.New("record: no directory")
 	}
 	if cfg.SegmentLength <= 0 {
-		cfg.SegmentLength = time.Minute
+		cfg.SegmentLength = defaultSegment
 	}
 	if cfg.FragmentLength <= 0 {
 		cfg.FragmentLength = time.Second
 	}
 	if cfg.MinFree == 0 {
-		cfg.MinFree = 1 << 30
+		cfg.MinFree = defaultMinFree
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = 5 * time.Second

@@ -35,10 +35,19 @@ type Settings struct {
 	MinFree telemetry.Size `yaml:"min_free"`
 }
 
+// Defaults of Config and CameraConfig (and of the configuration file's
+// Settings).
+const (
+	defaultSegment  = time.Minute
+	defaultPreRoll  = 10 * time.Second
+	defaultPostRoll = 20 * time.Second
+	defaultMinFree  = 1 << 30
+)
+
 // DefaultSettings are the recorder's defaults.
 func DefaultSettings() Settings {
-	return Settings{Mode: ModeContinuous, Segment: telemetry.Duration(time.Minute), PreRoll: telemetry.Duration(10 * time.Second),
-		PostRoll: telemetry.Duration(20 * time.Second), MaxAge: telemetry.Duration(7 * 24 * time.Hour), MaxSize: 20 << 30, MinFree: 1 << 30}
+	return Settings{Mode: ModeContinuous, Segment: telemetry.Duration(defaultSegment), PreRoll: telemetry.Duration(defaultPreRoll),
+		PostRoll: telemetry.Duration(defaultPostRoll), MaxAge: telemetry.Duration(7 * 24 * time.Hour), MaxSize: 20 << 30, MinFree: defaultMinFree}
 }
 
 // Modes are the recording modes, in the order the configuration names them.
