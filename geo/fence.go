@@ -104,7 +104,7 @@ func checkRing(r orb.Ring) error {
 		return errors.New("not closed: the last position must repeat the first")
 	}
 	for i, p := range r {
-		if !finite(p[0], p[1]) || p[0] < -180 || p[0] > 180 || p[1] < -90 || p[1] > 90 {
+		if !Finite(p[0], p[1]) || p[0] < -180 || p[0] > 180 || p[1] < -90 || p[1] > 90 {
 			return fmt.Errorf("position %d %v is not [longitude, latitude]", i+1, p)
 		}
 	}

@@ -35,7 +35,7 @@ func CheckControlPoints(pts []ControlPoint) error {
 	px := make([][2]float64, len(pts))
 	gr := make([][2]float64, len(pts))
 	for i, p := range pts {
-		if !finite(p.U, p.V, p.Lat, p.Lon) || p.Lat < -90 || p.Lat > 90 || p.Lon < -180 || p.Lon > 180 {
+		if !Finite(p.U, p.V, p.Lat, p.Lon) || p.Lat < -90 || p.Lat > 90 || p.Lon < -180 || p.Lon > 180 {
 			return fmt.Errorf("calibration: control point %d is not a pixel and a WGS 84 position", i+1)
 		}
 		px[i] = [2]float64{p.U, p.V}
@@ -108,7 +108,8 @@ func collinear(p [][2]float64, strict bool) bool {
 	return true
 }
 
-func finite(xs ...float64) bool {
+// Finite reports whether every x is a number, neither NaN nor infinite.
+func Finite(xs ...float64) bool {
 	for _, x := range xs {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return false
@@ -194,7 +195,7 @@ func NewHomography(origin Local, m [9]float64, u, v float64) (*Homography, error
 func (h *Homography) set(m [9]float64, u, v float64) error {
 	h.side = math.Copysign(1, m[6]*u+m[7]*v+m[8])
 	det := m[0]*(m[4]*m[8]-m[5]*m[7]) - m[1]*(m[3]*m[8]-m[5]*m[6]) + m[2]*(m[3]*m[7]-m[4]*m[6])
-	if !finite(m[:]...) || math.Abs(det) < 1e-15 {
+	if !Finite(m[:]...) || math.Abs(det) < 1e-15 {
 		return errors.New("calibration: the homography is singular")
 	}
 	h.H = m

@@ -87,7 +87,7 @@ func (s Site) Check(add func(key, format string, args ...any)) {
 	if !siteID.MatchString(s.ID) {
 		add("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", s.ID)
 	}
-	if !finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
+	if !Finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
 		add("", "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
 	}
 	if s.PMTiles != "" && s.XYZ != "" {

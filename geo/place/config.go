@@ -1,7 +1,6 @@
 package place
 
 import (
-	"math"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -37,7 +36,7 @@ type CameraConfig struct {
 // the caller's to check).
 func (g CameraConfig) Check(p *telemetry.Problems) {
 	bad := p.Add
-	if !finite(g.HFOV, g.VFOV, g.Focal, g.Sensor[0], g.Sensor[1], g.K1, g.K2, g.MaxRange) {
+	if !geo.Finite(g.HFOV, g.VFOV, g.Focal, g.Sensor[0], g.Sensor[1], g.K1, g.K2, g.MaxRange) {
 		bad("", "every value must be a finite number")
 		return
 	}
@@ -54,7 +53,7 @@ func (g CameraConfig) Check(p *telemetry.Problems) {
 		bad("control_points", "%d given; a calibration takes 4 to 50 [u, v, lat, lon]", n)
 	}
 	for _, p := range g.ControlPoints {
-		if !finite(p[0], p[1], p[2], p[3]) {
+		if !geo.Finite(p[0], p[1], p[2], p[3]) {
 			bad("control_points", "every value must be a finite number")
 			break
 		}
@@ -95,7 +94,7 @@ func (f Geofence) Fence() geo.Fence {
 func (f Geofence) Check(p *telemetry.Problems) {
 	bad := p.Add
 	for _, p := range f.Polygon {
-		if !finite(p[0], p[1]) {
+		if !geo.Finite(p[0], p[1]) {
 			bad("polygon", "positions must be finite numbers")
 			break
 		}
@@ -111,13 +110,4 @@ func (f Geofence) Check(p *telemetry.Problems) {
 	if f.Dwell < 0 {
 		bad("dwell", "must not be negative")
 	}
-}
-
-func finite(xs ...float64) bool {
-	for _, x := range xs {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
-	}
-	return true
 }
