@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/ingest/live"
-	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/ingest/rtsp"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/vision/analysis"
@@ -100,9 +99,6 @@ func (s *Supervisor) Trigger(camera string, t time.Time) {
 		c.recorder.Trigger(t)
 	}
 }
-
-// Recorder is the video recorder (nil without cameras).
-func (s *Supervisor) Recorder() *record.Recorder { return s.rec }
 
 // Relay is a camera's live relay (dashboard.Relays).
 func (s *Supervisor) Relay(id string) (*live.Relay, bool) {

@@ -177,15 +177,6 @@ func New(cfg Config, cams []Camera, opt Options, deps Deps) (*Supervisor, error)
 	return s, nil
 }
 
-// IDs are the cameras' ids, in configuration order.
-func (s *Supervisor) IDs() []string {
-	out := make([]string, len(s.cams))
-	for i, c := range s.cams {
-		out[i] = c.cfg.ID
-	}
-	return out
-}
-
 // Run runs the recorder, the detector pool and every camera until ctx
 // ends, then stops the cameras, the pool and the recorder in that order
 // (no camera detects on a closed pool or records into a stopped

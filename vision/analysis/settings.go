@@ -86,8 +86,8 @@ func (s Settings) Check(p *telemetry.Problems) {
 	}
 }
 
-// VisionZones are the zones as the analysis checks them.
-func (s Settings) VisionZones() []vision.Zone {
+// visionZones are the zones as the analysis checks them.
+func (s Settings) visionZones() []vision.Zone {
 	var out []vision.Zone
 	for _, z := range s.Zones {
 		vz := vision.Zone{Name: z.Name, Classes: z.Classes, Dwell: z.Dwell.D(), MinCount: z.MinCount}
@@ -106,7 +106,7 @@ func (s Settings) VisionZones() []vision.Zone {
 func (s Settings) Config(camera string, drone bool, snapDir, modelsDir string, log *slog.Logger) (Config, error) {
 	ac := Config{
 		Camera: camera, Drone: drone, Detector: s.Detector, Rate: s.Rate, Gate: s.Gate,
-		MinConfidence: s.MinConfidence, SnapshotDir: snapDir, Log: log, Tiles: s.Tiles, Zones: s.VisionZones(),
+		MinConfidence: s.MinConfidence, SnapshotDir: snapDir, Log: log, Tiles: s.Tiles, Zones: s.visionZones(),
 	}
 	m := s.Model
 	if ac.Detector == "" {
