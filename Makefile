@@ -38,6 +38,7 @@ test: deps vet
 	@status=0; \
 	$(TESTENV) $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m ./cmd/smarteye/ || status=1; \
 	$(TESTENV) $(GO) test -race -tags $(TAGS) -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/cmd/smarteye$$') || status=1; \
+	(cd deploy/validate && $(GO) test -count=1 ./...) || status=1; \
 	exit $$status
 
 # Each fuzz target for FUZZTIME (default 30s); the seed corpora run in `make test`.
