@@ -5,18 +5,20 @@ import "time"
 // Camera is a camera's live state as the hub keeps it: its stream's status
 // and rates, and what the analysis makes of it.
 type Camera struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name,omitempty"`
-	Kind      string    `json:"kind"`                 // fixed or drone
-	VehicleID string    `json:"vehicle_id,omitempty"` // drone cameras
-	Status    string    `json:"status"`               // connecting, live, stalled, down
-	Since     time.Time `json:"since"`
-	Reason    string    `json:"reason,omitempty"`
-	Codec     string    `json:"codec,omitempty"`
-	Width     int       `json:"width,omitempty"`
-	Height    int       `json:"height,omitempty"`
-	FPS       float64   `json:"fps"`
-	Bitrate   float64   `json:"bitrate"` // bits/s
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Kind      string `json:"kind"`                 // fixed or drone
+	VehicleID string `json:"vehicle_id,omitempty"` // drone cameras
+	// Node is the cluster node that runs the camera ("" outside a cluster).
+	Node    string    `json:"node,omitempty"`
+	Status  string    `json:"status"` // connecting, live, stalled, down
+	Since   time.Time `json:"since"`
+	Reason  string    `json:"reason,omitempty"`
+	Codec   string    `json:"codec,omitempty"`
+	Width   int       `json:"width,omitempty"`
+	Height  int       `json:"height,omitempty"`
+	FPS     float64   `json:"fps"`
+	Bitrate float64   `json:"bitrate"` // bits/s
 	// Detector is what analyses the stream (hog, motion, cascade:…, yolo:…,
 	// none); DetectorError why it cannot, when it cannot.
 	Detector      string  `json:"detector"`
@@ -118,4 +120,7 @@ type CameraInfo struct {
 	// Calibration is how the camera is placed on the ground: a homography's
 	// fit (reprojection error in metres), a drone's vehicle, or none.
 	Calibration map[string]any `json:"calibration,omitempty"`
+	// Node is the cluster node that runs the camera ("" outside a
+	// cluster, or while none does).
+	Node string `json:"node,omitempty"`
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/importlog"
 	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/telemetry/cluster"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/vision/cv"
 	"github.com/smarteye/smarteye/vision/models"
@@ -58,11 +59,14 @@ func versionString() string {
 const usage = `smarteye: drone and video situational awareness
 
 Usage:
-  smarteye serve [-c FILE] [--http ADDR] [--mavlink ADDR] [--data-dir DIR]
-                                        run the platform
+  smarteye serve [-c FILE] [--http ADDR] [--mavlink ADDR] [--data-dir DIR] [--role all|worker,api,control]
+                                        run the platform (in a cluster: this node,
+                                        doing the roles listed)
   smarteye demo [-c FILE] [--http ADDR] [--mavlink ADDR] [--rtsp ADDR] [--data-dir DIR]
                                         run on the embedded defaults (or FILE's
                                         settings) with simulated drones and cameras
+  smarteye drain [-c FILE]              hand this cluster node's work to the others and wait
+                                        until it owns nothing (before stopping it)
   smarteye migrate [-c FILE] [--data-dir DIR]
                                         apply database migrations and exit
   smarteye import [-c FILE] [--data-dir DIR] --vehicle NAME [--system-id N] FILE.tlog
@@ -114,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("smarteye "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfgPath, httpAddr, dataDir, mavAddr, rtspAddr, vehicle, target, modelsDir string
+	var cfgPath, httpAddr, dataDir, mavAddr, rtspAddr, vehicle, target, modelsDir, role string
 	var systemID, drones int
 	if cmd == "models" {
 		if len(args) == 0 || args[0] != "install" {
@@ -125,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&modelsDir, "dir", "", "models directory (default from config: video.models, <data-dir>/models)")
 	}
 	switch cmd {
-	case "serve", "demo", "migrate", "import", "sim", "models":
+	case "serve", "demo", "migrate", "import", "sim", "models", "drain":
 		fs.StringVar(&cfgPath, "c", "", "configuration file (see deploy/smarteye.yml)")
 		fs.StringVar(&cfgPath, "config", "", "same as -c")
 	case "version":
@@ -148,6 +152,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve", "demo":
 		fs.StringVar(&httpAddr, "http", "", "HTTP address (default from config: 127.0.0.1:8080)")
 		fs.StringVar(&mavAddr, "mavlink", "", "address of the first udp-server MAVLink link (default from config: :14550)")
+		fs.StringVar(&role, "role", "", "in a cluster, what this node does: all, or a list of worker, api and control (default from config: all)")
 		if cmd == "demo" {
 			fs.StringVar(&rtspAddr, "rtsp", "", "address of the simulated cameras' RTSP server (default from config: 127.0.0.1:8554)")
 		}
@@ -158,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&target, "to", "udp:127.0.0.1:14550", "where to send: udp:HOST:PORT or tcp:HOST:PORT")
 		fs.IntVar(&drones, "drones", 0, "number of drones (default: those in sim.drones)")
 	}
-	if cmd != "sim" {
+	if cmd != "sim" && cmd != "drain" {
 		fs.StringVar(&dataDir, "data-dir", "", "data directory (default from config: ./var)")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -194,7 +199,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if rtspAddr != "" {
 			cfg.Sim.RTSPAddress = rtspAddr
 		}
-		if mavAddr != "" {
+		if role != "" {
+			cfg.Cluster.Roles, err = cluster.ParseRoles(role)
+		}
+		if mavAddr != "" && err == nil {
 			err = setMAVLinkAddr(&cfg, mavAddr)
 		}
 		if err == nil {
@@ -230,6 +238,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}, stderr, file, vehicle, uint8(systemID))
 	case "sim":
 		err = runSim(ctx, cfg, log, stdout, target, drones)
+	case "drain":
+		err = drain(ctx, cfg, stdout)
 	default:
 		err = serve(ctx, cfg, log, stdout, cmd == "demo")
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/smarteye/smarteye/ingest/live"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
+	"github.com/smarteye/smarteye/telemetry/cluster"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 	"github.com/smarteye/smarteye/telemetry/supervise"
@@ -114,15 +116,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	)
 	board := telemetry.NewBoard()
 
-	url, cluster, err := database(ctx, cfg, log, false)
+	url, pg, err := database(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
 	dbKind := "external"
-	if cluster != nil {
+	if pg != nil {
 		dbKind = "embedded"
 		// Stopped last, after everything that writes to it.
-		defer cluster.Stop(30 * time.Second)
+		defer pg.Stop(30 * time.Second)
 	}
 
 	st, err := store.New(storeConfig(cfg, url, log), reg)
@@ -135,15 +137,28 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	hub := telemetry.NewHub(reg)
-	ingest, err := ingestComponents(cfg, log, demo, hub, w, reg)
+	// Alone, the hub is the live bus; in a cluster the bus also carries
+	// every update to the other nodes' hubs, and the nodes share the work.
+	nd, err := joinCluster(cfg, log, reg, hub)
 	if err != nil {
 		return err
+	}
+	defer nd.close()
+	bus := nd.bus
+	if nd.on() {
+		st.SetStandby(true) // until this node owns the store's upkeep
+	}
+	var ingest []component
+	if nd.has(cluster.RoleWorker) {
+		if ingest, err = ingestComponents(cfg, log, demo, bus, w, reg); err != nil {
+			return err
+		}
 	}
 	// A frame's walk: camera (stream, decode, analysis) → placement on the
 	// ground and geofences → live bus and store.
 	sites, fences := sitesAndFences(cfg, demo)
 	rec := &trigger{}
-	pl, err := place.New(place.Config{Sites: sites, Fences: fences, Solve: cv.FindHomography, Store: st, Bus: hub, Writer: w,
+	pl, err := place.New(place.Config{Sites: sites, Fences: fences, Solve: cv.FindHomography, Store: st, Bus: bus, Writer: w,
 		Trigger: rec.fire, Log: log})
 	if err != nil {
 		return err
@@ -152,7 +167,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	sup, err := camera.New(cfg.Video, cams, cameraOptions(cfg), camera.Deps{Bus: hub, Place: pl, Index: st, Board: board, Ready: ready, Registerer: reg, Log: log})
+	if !nd.has(cluster.RoleWorker) {
+		cams = nil // this node runs no camera; the API still lists them
+	}
+	sup, err := camera.New(cfg.Video, cams, cameraOptions(cfg), camera.Deps{Bus: bus, Place: pl, Index: st, Board: board, Ready: ready,
+		Owner: nd.owner, Node: nd.settings.Node, Registerer: reg, Log: log})
 	if err != nil {
 		return err
 	}
@@ -165,7 +184,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 	}
 	ingest = append(ingest, component{"geo", pl.Run})
-	if simCams != nil {
+	if simCams != nil && nd.has(cluster.RoleWorker) {
 		ingest = append(ingest, *simCams)
 	}
 	ingest = append(ingest, component{"cameras", sup.Run})
@@ -177,20 +196,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demo {
 		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
 	}
-	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels}, st, hub, sup.Evidence, log, reg)
+	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on()}, st, bus, sup.Evidence, log, reg)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	// Supervision sessions: started and ended on time, their cameras
 	// recorded throughout, supervisors told when one goes live or loses
 	// a camera.
-	sessions := supervise.New(supervise.Config{Store: st, Bus: hub, Event: pl.Publish, Hold: sup.Hold,
+	sessions := supervise.New(supervise.Config{Store: st, Bus: bus, Event: pl.Publish, Hold: sup.Hold,
 		PostRoll: cfg.Video.Recording.PostRoll.D(), Log: log, Registerer: reg})
 	rtc := live.OpenWebRTC(cfg.Video.WebRTC, log, board)
 	if rtc != nil {
 		defer rtc.Close()
 	}
-	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: hub, History: st, Cameras: sup, Relays: sup, Geo: pl,
+	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: bus, History: st, Cameras: sup, Relays: sup, Geo: pl,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
@@ -219,10 +238,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	if err := srv.Listen(); err != nil {
-		return err
+	if nd.has(cluster.RoleAPI) {
+		if err := srv.Listen(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "smarteye %s: dashboard at %s (Ctrl-C stops)\n", versionString(), srv.URL())
+	} else {
+		fmt.Fprintf(stdout, "smarteye %s: node %s runs %s (no dashboard here; Ctrl-C stops)\n", versionString(), nd.settings.Node, strings.Join(nd.settings.Roles, ", "))
 	}
-	fmt.Fprintf(stdout, "smarteye %s: dashboard at %s (Ctrl-C stops)\n", versionString(), srv.URL())
 	if adminPassword != "" {
 		fmt.Fprintf(stdout, "log in as admin with password %s (no users are configured; set %s to choose it)\n", adminPassword, config.AdminPasswordEnv)
 	}
@@ -233,21 +256,38 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// writes after it), then the store's upkeep stops, then the embedded
 	// PostgreSQL stops (deferred above, after the pool closes).
 	comps := []component{}
-	if cluster != nil {
-		comps = append(comps, component{"database", cluster.Run})
+	if pg != nil {
+		comps = append(comps, component{"database", pg.Run})
 	}
+	clusterFirst, handover := nd.components(board, log)
 	comps = append(comps,
 		component{"store", st.Run},
 		component{"writer", w.Run},
-		component{"vehicle registry", func(ctx context.Context) error { return st.SyncVehicles(ctx, hub.Vehicles, 5*time.Second) }},
-		component{"status board", func(ctx context.Context) error { return store.ReportStatus(ctx, board, st, w, cluster) }},
+	)
+	comps = append(comps, clusterFirst...)
+	comps = append(comps,
+		component{"vehicle registry", nd.singleton("registry", log, func(ctx context.Context) error { return st.SyncVehicles(ctx, hub.Vehicles, 5*time.Second) })},
+		component{"status board", func(ctx context.Context) error { return store.ReportStatus(ctx, board, st, w, pg) }},
 		// Started before ingest and stopped after it: the last events are
 		// still judged, and their alerts stored, before the store closes.
-		component{"alerts", alerts.Run},
-		component{"supervision sessions", sessions.Run},
+		component{"alerts", nd.singleton("alerts", log, alerts.Run)},
+		component{"supervision sessions", nd.singleton("supervision", log, sessions.Run)},
 	)
+	if nd.on() {
+		comps = append(comps, component{"store upkeep", nd.singleton("upkeep", log, func(ctx context.Context) error {
+			st.SetStandby(false)
+			<-ctx.Done()
+			st.SetStandby(true)
+			return nil
+		})})
+	}
 	comps = append(comps, ingest...)
-	comps = append(comps, component{"http", srv.Run})
+	if nd.on() {
+		comps = append(comps, handover)
+	}
+	if nd.has(cluster.RoleAPI) {
+		comps = append(comps, component{"http", srv.Run})
+	}
 	return runAll(ctx, log, board, comps...)
 }
 

@@ -112,17 +112,16 @@ func TestAnalysisFailureRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := sup.cams[0]
 	var calls atomic.Int32
-	real := c.analyse
-	c.analyse = func(ctx context.Context, q *rtsp.Queue) error {
+	real := sup.analyse
+	sup.analyse = func(ctx context.Context, a *analysis.Analyzer, q *rtsp.Queue) error {
 		switch calls.Add(1) {
 		case 1:
 			panic("decoder crashed")
 		case 2:
 			return errors.New("model file vanished")
 		}
-		return real(ctx, q)
+		return real(ctx, a, q)
 	}
 	runDone := make(chan error, 1)
 	go func() { runDone <- sup.Run(ctx) }()

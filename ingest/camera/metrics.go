@@ -43,7 +43,11 @@ func (m collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, c := range m.s.cams {
 		id := c.cfg.ID
-		st := c.stream.Stats()
+		r := c.current()
+		if r == nil {
+			continue // it runs in another process
+		}
+		st := r.stream.Stats()
 		up := 0.0
 		if st.Status == rtsp.StatusLive {
 			up = 1
@@ -55,8 +59,8 @@ func (m collector) Collect(ch chan<- prometheus.Metric) {
 		counter(camRTPErrDesc, st.RTPErrors, id)
 		counter(camReconnDesc, st.Reconnects, id)
 		counter(camDropsDesc, st.QueueDrops, id)
-		if c.analyzer != nil {
-			as := c.analyzer.Stats()
+		if r.analyzer != nil {
+			as := r.analyzer.Stats()
 			counter(camDecErrDesc, as.DecodeErrors, id)
 			counter(camAnalysedDesc, as.Analysed, id)
 			counter(camGatedDesc, as.Gated, id)

@@ -18,35 +18,44 @@ type AnalysisInfo struct {
 	Stopped  string `json:"stopped,omitempty"`
 }
 
-// Cameras describes every camera, in configuration order.
+// Cameras describes every camera, in configuration order. A camera that
+// runs in another process has no stream or analysis figures here; Node
+// names where it runs.
 func (s *Supervisor) Cameras() []telemetry.CameraInfo {
 	out := make([]telemetry.CameraInfo, 0, len(s.cams))
 	for _, c := range s.cams {
-		in := telemetry.CameraInfo{ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL), Stream: c.stream.Stats(),
-			Calibration: s.deps.Place.Calibration(c.cfg.ID)}
-		if c.analyzer != nil {
-			c.mu.Lock()
-			in.Analysis = AnalysisInfo{Stats: c.analyzer.Stats(), Restarts: c.restarts, Stopped: c.analysisErr}
-			c.mu.Unlock()
+		in := telemetry.CameraInfo{ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, URL: rtsp.Redact(c.cfg.URL),
+			Calibration: s.deps.Place.Calibration(c.cfg.ID), Node: s.owner.OwnerOf("camera." + c.cfg.ID)}
+		if r := c.current(); r != nil {
+			in.Stream = r.stream.Stats()
+			if r.analyzer != nil {
+				c.mu.Lock()
+				in.Analysis = AnalysisInfo{Stats: r.analyzer.Stats(), Restarts: c.restarts, Stopped: c.analysisErr}
+				c.mu.Unlock()
+			}
 		}
 		out = append(out, in)
 	}
 	return out
 }
 
-// state is the camera as the live feed shows it.
+// state is the camera as the live feed shows it (it runs here).
 func (s *Supervisor) state(c *cam) telemetry.Camera {
-	st := c.stream.Stats()
 	tc := telemetry.Camera{
-		ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle,
-		Status: string(st.Status), Since: st.Since, Reason: st.Reason, Codec: st.Codec,
-		Width: st.Width, Height: st.Height, FPS: st.FPS, Bitrate: st.Bitrate,
+		ID: c.cfg.ID, Name: c.cfg.Name, Kind: c.kind(), VehicleID: c.cfg.Vehicle, Node: s.node,
 		Detector: analysis.DetectorNone, Updated: time.Now(),
 	}
-	if c.analyzer != nil {
-		as := c.analyzer.Stats()
+	r := c.current()
+	if r == nil {
+		return tc
+	}
+	st := r.stream.Stats()
+	tc.Status, tc.Since, tc.Reason, tc.Codec = string(st.Status), st.Since, st.Reason, st.Codec
+	tc.Width, tc.Height, tc.FPS, tc.Bitrate = st.Width, st.Height, st.FPS, st.Bitrate
+	if r.analyzer != nil {
+		as := r.analyzer.Stats()
 		tc.Detector, tc.DetectorError, tc.AnalysisFPS, tc.Tracks = as.Detector, as.DetectorError, as.AnalysisFPS, as.Tracks
-		tc.Counts = c.analyzer.Counts()
+		tc.Counts = r.analyzer.Counts()
 		c.mu.Lock()
 		if c.analysisErr != "" {
 			tc.DetectorError = "analysis stopped: " + c.analysisErr + "; starting it again"
@@ -100,10 +109,12 @@ func (s *Supervisor) Trigger(camera string, t time.Time) {
 	}
 }
 
-// Relay is a camera's live relay (dashboard.Relays).
+// Relay is a camera's live relay (dashboard.Relays), while it runs here.
 func (s *Supervisor) Relay(id string) (*live.Relay, bool) {
 	if c := s.find(id); c != nil {
-		return c.relay, true
+		if r := c.current(); r != nil {
+			return r.relay, true
+		}
 	}
 	return nil, false
 }
@@ -122,8 +133,10 @@ func (s *Supervisor) Snapshot(camera string, t time.Time) []byte {
 }
 
 func (s *Supervisor) evidenceWithin(camera string, t time.Time, track uint64, window time.Duration) (jpeg, thumb []byte) {
-	if c := s.find(camera); c != nil && c.analyzer != nil {
-		return c.analyzer.EvidenceWithin(t, track, window)
+	if c := s.find(camera); c != nil {
+		if r := c.current(); r != nil && r.analyzer != nil {
+			return r.analyzer.EvidenceWithin(t, track, window)
+		}
 	}
 	return nil, nil
 }

@@ -51,7 +51,12 @@ type Deps struct {
 	// Ready reports whether a camera's source publishes yet (the demo's
 	// simulated cameras): its stream waits for it (up to 15 s) rather than
 	// start with a 404 and a stream.down event. Nil starts at once.
-	Ready      func(id string) bool
+	Ready func(id string) bool
+	// Owner says which cameras run in this process (a cluster shares them
+	// among its nodes); nil runs them all here. Node is this process's
+	// name among the nodes.
+	Owner      telemetry.Owner
+	Node       string
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
 }
@@ -71,28 +76,48 @@ type Options struct {
 	StatusInterval time.Duration
 }
 
-// cam is one camera at run time.
+// cam is one camera: what is set up once, and what runs while this
+// process owns the camera (run).
 type cam struct {
-	cfg      Camera
-	stream   *rtsp.Stream
-	queue    *rtsp.Queue
-	analyzer *analysis.Analyzer
-	// analyse runs the analysis on the stream's queue (the analyzer's Run).
-	analyse func(ctx context.Context, q *rtsp.Queue) error
+	cfg Camera
+	// ac configures the analysis; nil when the camera is not analysed.
+	ac *analysis.Config
 	// zones are the analysis' zones, placed on the ground for the map.
 	zones []vision.Zone
-	// relay serves the stream to live viewers, fed by liveQueue.
-	relay     *live.Relay
-	liveQueue *rtsp.Queue
-	// recorder writes the stream to disk, fed by recQueue; nil when off.
+	// recorder writes the stream to disk while the camera runs here.
 	recorder *record.Camera
-	recQueue *rtsp.Queue
 
 	mu sync.Mutex
+	// run is the camera running here; nil while it runs elsewhere (or
+	// not yet).
+	run *camRun
 	// analysisErr is why the analysis last stopped, while it waits to be
 	// started again; restarts counts those starts.
 	analysisErr string
 	restarts    uint64
+}
+
+// camRun is a camera running in this process, made anew each time it
+// comes here: its stream, the analysis on it (track ids start from the
+// time it was made, so that they do not repeat when the camera moves),
+// the live relay that serves it to browsers and the recorder's queue.
+type camRun struct {
+	stream   *rtsp.Stream
+	queue    *rtsp.Queue
+	analyzer *analysis.Analyzer
+	// relay serves the stream to live viewers, fed by liveQueue.
+	relay     *live.Relay
+	liveQueue *rtsp.Queue
+	recQueue  *rtsp.Queue
+	// fence is the ownership's fencing token.
+	fence uint64
+}
+
+// current is the camera's run here, nil when it runs elsewhere.
+func (c *cam) current() *camRun {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.run
 }
 
 // kind is fixed or drone (the configuration may leave fixed unsaid).
@@ -107,6 +132,13 @@ type Supervisor struct {
 	cams []*cam
 	pool *analysis.Pool
 	rec  *record.Recorder
+	// owner says which cameras run here; node is this process's name
+	// among those that share them.
+	owner telemetry.Owner
+	node  string
+	// analyse runs an analysis on its queue (the analyzer's Run; tests
+	// make it fail).
+	analyse func(ctx context.Context, a *analysis.Analyzer, q *rtsp.Queue) error
 }
 
 // New sets up the cameras (nothing runs before Run). A camera's analysis
@@ -118,7 +150,11 @@ func New(cfg Config, cams []Camera, opt Options, deps Deps) (*Supervisor, error)
 	if opt.StatusInterval <= 0 {
 		opt.StatusInterval = 2 * time.Second
 	}
-	s := &Supervisor{cfg: cfg, opt: opt, deps: deps, log: deps.Log}
+	s := &Supervisor{cfg: cfg, opt: opt, deps: deps, log: deps.Log, owner: deps.Owner, node: deps.Node}
+	if s.owner == nil {
+		s.owner = telemetry.Solo{Name: deps.Node}
+	}
+	s.analyse = func(ctx context.Context, a *analysis.Analyzer, q *rtsp.Queue) error { return a.Run(ctx, q) }
 	if len(cams) == 0 {
 		return s, nil
 	}
@@ -141,35 +177,26 @@ func New(cfg Config, cams []Camera, opt Options, deps Deps) (*Supervisor, error)
 	}
 	for _, cc := range cams {
 		c := &cam{cfg: cc}
-		sc := cfg.Settings.Config(cc.ID, cc.URL, cc.Transport, cc.TLSFingerprint)
-		sc.OnStatus, sc.Log = func(ch rtsp.Change) { s.streamEvent(ch, c) }, s.log
-		stream, err := rtsp.New(sc)
-		if err != nil {
-			return fail(err)
+		if _, err := s.streamConfig(c); err != nil {
+			return fail(fmt.Errorf("camera %s: %w", cc.ID, err))
 		}
-		c.stream = stream
 		if cc.Detector != analysis.DetectorNone {
 			ac, err := cc.Settings.Config(cc.ID, cc.Kind == "drone", opt.SnapshotDir, opt.ModelsDir, s.log)
 			if err != nil {
 				return fail(fmt.Errorf("camera %s: %w", cc.ID, err))
 			}
-			a, err := analysis.New(ac, pool, deps.Place)
-			if err != nil {
-				return fail(err)
+			if err := ac.Validate(); err != nil {
+				return fail(fmt.Errorf("camera %s: %w", cc.ID, err))
 			}
-			c.analyzer, c.analyse, c.zones = a, a.Run, ac.Zones
-			c.queue = stream.Subscribe("vision", 256)
+			c.ac, c.zones = &ac, ac.Zones
 		}
-		c.relay, c.liveQueue = live.NewRelay(cc.ID), stream.Subscribe("live", 256)
 		c.recorder = s.rec.Camera(record.CameraConfig{ID: cc.ID, Mode: cmp.Or(cc.Record, rc.Mode), PreRoll: rc.PreRoll.D(), PostRoll: rc.PostRoll.D()})
-		c.recQueue = stream.Subscribe("record", 512)
 		s.cams = append(s.cams, c)
 		vehicle := ""
 		if cc.Kind == "drone" {
 			vehicle = cc.Vehicle
 		}
 		deps.Place.AddCamera(cc.ID, vehicle, cc.Geo)
-		deps.Bus.PublishCamera(s.state(c))
 	}
 	if deps.Registerer != nil {
 		deps.Registerer.MustRegister(collector{s})
@@ -191,13 +218,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	go func() { recDone <- s.rec.Run(recCtx) }()
 
 	var wg sync.WaitGroup
-	errs := make([]error, len(s.cams))
-	for i, c := range s.cams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.runCamera(ctx, c)
-		}()
+	for _, c := range s.cams {
+		wg.Go(func() {
+			telemetry.RunOwned(ctx, s.owner, "camera."+c.cfg.ID, func(l *telemetry.Lease) error {
+				return s.runCamera(l.Context, c, l.Fence)
+			}, func(err error) {
+				s.log.Error("camera stopped; starting it again", "camera", c.cfg.ID, "err", err)
+			})
+		})
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); s.publishStates(ctx) }()
@@ -208,17 +236,64 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	wg.Wait()
 	s.pool.Close()
 	stopRec()
-	errs = append(errs, <-recDone)
+	err := <-recDone
 	for _, c := range s.cams {
 		s.board(c.cfg.ID, telemetry.StateStopped, "")
 	}
-	return errors.Join(errs...)
+	return err
+}
+
+// streamConfig is the camera's stream as configured.
+func (s *Supervisor) streamConfig(c *cam) (rtsp.Config, error) {
+	cc := c.cfg
+	sc := s.cfg.Settings.Config(cc.ID, cc.URL, cc.Transport, cc.TLSFingerprint)
+	sc.OnStatus, sc.Log = func(ch rtsp.Change) { s.streamEvent(ch, c) }, s.log
+	return sc, sc.Validate()
+}
+
+// start makes the camera's run here.
+func (s *Supervisor) start(c *cam, fence uint64) (*camRun, error) {
+	sc, err := s.streamConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := rtsp.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	r := &camRun{stream: stream, fence: fence}
+	if c.ac != nil {
+		a, err := analysis.New(*c.ac, s.pool, s.deps.Place)
+		if err != nil {
+			return nil, err
+		}
+		r.analyzer, r.queue = a, stream.Subscribe("vision", 256)
+	}
+	r.relay, r.liveQueue = live.NewRelay(c.cfg.ID), stream.Subscribe("live", 256)
+	r.recQueue = stream.Subscribe("record", 512)
+	return r, nil
 }
 
 // runCamera runs one camera's stream, relay, recorder and analysis until
-// ctx ends.
-func (s *Supervisor) runCamera(ctx context.Context, c *cam) error {
+// ctx ends (this process stops, or the camera moves to another).
+func (s *Supervisor) runCamera(ctx context.Context, c *cam, fence uint64) error {
+	r, err := s.start(c, fence)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.run = r
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.run, c.analysisErr = nil, ""
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			s.standby(c)
+		}
+	}()
 	s.board(c.cfg.ID, telemetry.StateOK, "starting")
+	s.log.Info("camera runs here", "camera", c.cfg.ID, "fence", fence)
 	if s.deps.Ready != nil {
 		for deadline := time.Now().Add(15 * time.Second); !s.deps.Ready(c.cfg.ID) && time.Now().Before(deadline); {
 			select {
@@ -228,17 +303,25 @@ func (s *Supervisor) runCamera(ctx context.Context, c *cam) error {
 			}
 		}
 	}
+	s.deps.Bus.PublishCamera(s.state(c))
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); c.relay.Run(ctx, c.liveQueue) }()
-	go func() { defer wg.Done(); c.recorder.Run(ctx, c.recQueue) }()
-	if c.analyzer != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.runAnalysis(ctx, c) }()
+	wg.Go(func() { r.relay.Run(ctx, r.liveQueue) })
+	wg.Go(func() { c.recorder.Run(ctx, r.recQueue) })
+	if r.analyzer != nil {
+		wg.Go(func() { s.runAnalysis(ctx, c, r) })
 	}
-	err := c.stream.Run(ctx)
+	err = r.stream.Run(ctx)
 	wg.Wait()
 	return err
+}
+
+// standby shows a camera that runs in another process.
+func (s *Supervisor) standby(c *cam) {
+	if o := s.owner.OwnerOf("camera." + c.cfg.ID); o != "" && o != s.node {
+		s.board(c.cfg.ID, telemetry.StateOK, "runs on node "+o)
+		return
+	}
+	s.board(c.cfg.ID, telemetry.StateOK, "waiting for a node to run it")
 }
 
 // Analysis restarts: the first after a second, doubling to a minute; a
@@ -250,11 +333,11 @@ const (
 
 // runAnalysis runs a camera's analysis until ctx ends, starting it again
 // with backoff when it fails or panics.
-func (s *Supervisor) runAnalysis(ctx context.Context, c *cam) {
+func (s *Supervisor) runAnalysis(ctx context.Context, c *cam, r *camRun) {
 	backoff := analysisFirstBackoff
 	for {
 		started := time.Now()
-		err := runSafely(func() error { return c.analyse(ctx, c.queue) })
+		err := runSafely(func() error { return s.analyse(ctx, r.analyzer, r.queue) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -303,7 +386,9 @@ func (s *Supervisor) publishStates(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, c := range s.cams {
-				s.publish(c)
+				if c.current() != nil {
+					s.publish(c)
+				}
 			}
 		}
 	}
@@ -349,7 +434,7 @@ func (s *Supervisor) streamEvent(ch rtsp.Change, c *cam) {
 	}
 	s.deps.Place.Event(telemetry.Event{Time: ch.Time, ID: telemetry.NewUUID(), Kind: "stream." + string(ch.To), CameraID: ch.Camera, Message: msg,
 		Data: map[string]any{"from": string(ch.From), "reason": ch.Reason}})
-	if c.stream != nil {
+	if c.current() != nil {
 		s.deps.Bus.PublishCamera(s.state(c))
 	}
 }

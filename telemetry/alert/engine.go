@@ -49,6 +49,11 @@ type Config struct {
 	// Queue bounds the engine's share of the live feed. It defaults to
 	// 65536 updates.
 	Queue int
+	// OnDemand subscribes to the live feed when Run starts rather than in
+	// NewEngine: a cluster's engine runs on one node at a time, and one
+	// that takes over must not judge what it queued while another node
+	// was the engine.
+	OnDemand bool
 }
 
 // Errors of the rule and alert methods, for the API's status codes.
@@ -84,9 +89,11 @@ type Engine struct {
 	latest    map[string]telemetry.UUID               // dedup key → its newest alert
 	folds     map[telemetry.UUID]*telemetry.AlertFold // counted, not yet written
 	waiting   []*opening                              // alerts the database has not taken yet
-	sub       *telemetry.Subscription
-	now       func() time.Time
-	met       metrics
+	sub       *telemetry.Subscription                 // nil while not running (OnDemand)
+	// droppedBefore counts what earlier subscriptions dropped.
+	droppedBefore uint64
+	now           func() time.Time
+	met           metrics
 }
 
 // opening is a new alert on its way into the database.
@@ -146,7 +153,9 @@ func NewEngine(cfg Config, st Store, bus telemetry.Bus, evidence Evidence, log *
 		return nil, err
 	}
 	e.ev = NewEvaluator(e.ruleList())
-	e.sub = bus.Subscribe(cfg.Queue) // from now on nothing is missed
+	if !cfg.OnDemand {
+		e.sub = bus.Subscribe(cfg.Queue) // from now on nothing is missed
+	}
 	e.met = metrics{
 		inputs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_alert_inputs_total",
 			Help: "Events and vehicle states the rules looked at, by type."}, []string{"type"}),
@@ -160,7 +169,15 @@ func NewEngine(cfg Config, st Store, bus telemetry.Bus, evidence Evidence, log *
 			Help:    "From the triggering frame's or message's arrival to the alert persisted and on the live feed.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 		dropped: prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "smarteye_alert_feed_dropped_total",
-			Help: "Live-feed updates the alert engine lost to its full queue (it fell behind)."}, func() float64 { return float64(e.sub.Dropped()) }),
+			Help: "Live-feed updates the alert engine lost to its full queue (it fell behind)."}, func() float64 {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			n := e.droppedBefore
+			if e.sub != nil {
+				n += e.sub.Dropped()
+			}
+			return float64(n)
+		}),
 		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smarteye_alert_unpersisted",
 			Help: "New alerts waiting for the database (they are delivered once stored)."}, func() float64 {
 			e.mu.Lock()
@@ -291,8 +308,24 @@ func (e *Engine) Step(ctx context.Context, id telemetry.UUID, to, actor, comment
 }
 
 // Run evaluates the live feed until ctx ends, and delivers.
+//
+// Run may be called again after it returns (a cluster's engine that
+// comes back to this node): it reads its state from the database again.
 func (e *Engine) Run(ctx context.Context) error {
-	defer e.sub.Close()
+	e.mu.Lock()
+	if e.sub == nil {
+		e.sub = e.bus.Subscribe(e.cfg.Queue)
+	}
+	sub := e.sub
+	e.loaded = false
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.droppedBefore += sub.Dropped()
+		e.sub = nil
+		e.mu.Unlock()
+		sub.Close()
+	}()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -308,8 +341,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			e.flush(context.WithoutCancel(ctx))
 			return nil
-		case <-e.sub.Ready():
-			buf = e.sub.Take(buf[:0])
+		case <-sub.Ready():
+			buf = sub.Take(buf[:0])
 			for i := range buf {
 				u := &buf[i]
 				var ms []Match

@@ -80,9 +80,8 @@ type Settings struct {
 	ClientListen string `yaml:"client_listen"`
 	// URLs are the external NATS cluster's client URLs.
 	URLs []string `yaml:"urls"`
-	// Replicas of the cluster's buckets: 1, or 3 when there are three
-	// servers or more. It defaults to 3 with three routes or URLs or
-	// more, otherwise 1.
+	// Replicas of the cluster's buckets: 1, 3 or 5. It defaults to 0:
+	// 3 with three routes or URLs or more, otherwise 1.
 	Replicas int `yaml:"replicas"`
 	// Weight is this node's share of the work relative to the others'
 	// (a machine twice as big: 2). It defaults to 1.
@@ -104,7 +103,15 @@ type Settings struct {
 	MinHold telemetry.Duration `yaml:"min_hold"`
 }
 
-// Defaults fills what is unset.
+// DefaultSettings are the configuration file's defaults: no cluster.
+func DefaultSettings() Settings {
+	return Settings{Mode: ModeOff, Roles: []string{RoleAll}, Routes: []string{}, URLs: []string{}, Weight: 1,
+		Heartbeat: telemetry.Duration(250 * time.Millisecond), DeadAfter: telemetry.Duration(2 * time.Second),
+		Settle: telemetry.Duration(3 * time.Second), MinHold: telemetry.Duration(10 * time.Second)}
+}
+
+// Defaults fills what is unset, and what defaults from the machine or
+// the other settings: the node's name (the host name) and the replicas.
 func (s *Settings) Defaults() {
 	s.Mode = cmp.Or(s.Mode, ModeOff)
 	if s.Node == "" {

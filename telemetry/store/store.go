@@ -40,6 +40,7 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,6 +114,8 @@ type Store struct {
 	log  *slog.Logger
 	pool *pgxpool.Pool
 	m    storeMetrics
+	// standby leaves the upkeep to another process (SetStandby).
+	standby atomic.Bool
 
 	// partMu keeps retention from dropping a partition between a batch's
 	// EnsurePartitions and its COPY (postgres mode).
@@ -280,7 +283,9 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 	s.log.Info("store ready", "mode", s.Mode(), "schema_version", s.State().SchemaVersion)
 	s.setReady(true, nil)
-	if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
+	if s.standby.Load() {
+		// Another node keeps the store (a cluster's upkeep singleton).
+	} else if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("maintenance failed", "err", err)
 	}
 
@@ -314,11 +319,14 @@ func (s *Store) Run(ctx context.Context) error {
 			}
 			s.setReady(err == nil, err)
 		case <-maint.C:
+			if s.standby.Load() {
+				continue
+			}
 			if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("maintenance failed", "err", err)
 			}
 		case <-summary.C:
-			if s.Mode() == ModePostgres {
+			if s.Mode() == ModePostgres && !s.standby.Load() {
 				if _, err := s.RefreshSummary(ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("summary refresh failed", "err", err)
 				}
@@ -326,6 +334,11 @@ func (s *Store) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// SetStandby leaves the upkeep (retention, compression, the summary's
+// refresh) to another process while on: a cluster runs it on one node.
+// Migrations and the health check go on.
+func (s *Store) SetStandby(on bool) { s.standby.Store(on) }
 
 // CopyBatch writes b in one transaction with COPY, together with its batch
 // id; a batch whose id is already committed is skipped (duplicate).

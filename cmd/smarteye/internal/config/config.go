@@ -26,6 +26,7 @@ import (
 	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/ingest/record"
 	"github.com/smarteye/smarteye/telemetry/alert"
+	"github.com/smarteye/smarteye/telemetry/cluster"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/vision/analysis"
 )
@@ -47,8 +48,12 @@ type Config struct {
 	// Geofences defaults to none (the demo adds its own).
 	Geofences []Geofence `yaml:"geofences"`
 	Alerts    Alerts     `yaml:"alerts"`
+	Cluster   Cluster    `yaml:"cluster"`
 	Sim       Sim        `yaml:"sim"`
 }
+
+// Cluster runs several smarteye processes as one (telemetry/cluster).
+type Cluster = cluster.Settings
 
 // Alerts are the rules that turn events into alerts and the channels that
 // deliver them beyond the dashboard and the field page.
@@ -321,6 +326,7 @@ func Default() Config {
 		Sites:     []Site{},
 		Geofences: []Geofence{},
 		Alerts:    Alerts{Rules: []alert.Rule{}, Channels: []alert.Channel{}},
+		Cluster:   cluster.DefaultSettings(),
 		Sim:       defaultSim(),
 	}
 }
@@ -429,7 +435,8 @@ func sectionName(typ string) string {
 
 // EnvPrefix starts every environment override: SMARTEYE_DATABASE_URL sets
 // database.url, SMARTEYE_HTTP_ADDRESS sets http.address, and so on for every
-// scalar key (the YAML path upper-cased, dots as underscores).
+// scalar key (the YAML path upper-cased, dots as underscores), and every
+// list of words, comma-separated (SMARTEYE_CLUSTER_ROUTES).
 const EnvPrefix = "SMARTEYE_"
 
 // AdminPasswordEnv is the first-run admin's password (see Auth.Users); it
@@ -504,6 +511,18 @@ func setScalar(f reflect.Value, s string) error {
 			return fmt.Errorf("%q is not true or false", s)
 		}
 		f.SetBool(b)
+	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot be set from the environment")
+		}
+		// A list of words: comma-separated.
+		list := []string{}
+		for w := range strings.SplitSeq(s, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				list = append(list, w)
+			}
+		}
+		f.Set(reflect.ValueOf(list).Convert(f.Type()))
 	default:
 		return fmt.Errorf("cannot be set from the environment")
 	}

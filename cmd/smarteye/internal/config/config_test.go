@@ -153,6 +153,27 @@ func TestEnvOverrides(t *testing.T) {
 		c.Store.Retention.Events.D() != 14*24*time.Hour || c.Database.Embedded.RunAs != "pgsvc" || c.Video.ReadTimeout.D() != 20*time.Second {
 		t.Fatalf("got %+v", c)
 	}
+	// Lists of words are comma-separated.
+	err = ApplyEnv(&c, []string{"SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=node-2", "SMARTEYE_CLUSTER_LISTEN=0.0.0.0:6222",
+		"SMARTEYE_CLUSTER_ROUTES=nats://node-1:6222, nats://node-2:6222,,nats://node-3:6222", "SMARTEYE_CLUSTER_ROLES=worker,control"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Cluster.Routes; len(r) != 3 || r[1] != "nats://node-2:6222" || len(c.Cluster.Roles) != 2 || c.Cluster.Roles[1] != "control" {
+		t.Fatalf("cluster from the environment: %+v", c.Cluster)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a cluster from the environment: %v", err)
+	}
+	c.Cluster.Mode, c.Cluster.Routes, c.Cluster.Roles = "swarm", []string{"node-1:6222"}, []string{"everything"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `cluster.mode: "swarm" is not off`) || !strings.Contains(err.Error(), `cluster.roles: "everything"`) {
+		t.Fatalf("bad cluster settings: %v", err)
+	}
+	c.Cluster.Mode = "embedded"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `cluster.routes: "node-1:6222" is not nats://host:port`) {
+		t.Fatalf("bad route: %v", err)
+	}
+	c.Cluster = Default().Cluster
 	err = ApplyEnv(&c, []string{"SMARTEYE_DATABSE_URL=x", "SMARTEYE_STORE_BATCH_SIZE=lots"})
 	if err == nil || !strings.Contains(err.Error(), "SMARTEYE_DATABSE_URL is not a setting") || !strings.Contains(err.Error(), `"lots" is not an integer`) {
 		t.Fatalf("got %v", err)

@@ -67,6 +67,9 @@ func (c *Config) Validate() error {
 	c.Store.Check(p.In("store"))
 	c.MAVLink.Check(p.In("mavlink"))
 	c.Video.Check(p.In("video"))
+	cl := c.Cluster
+	cl.Defaults()
+	cl.Check(p.In("cluster"))
 	c.validateSim(&p)
 	c.validateVideo(&p)
 	c.validateGeo(&p)
