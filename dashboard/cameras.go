@@ -28,16 +28,37 @@ func (s *Server) listCameras(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Cameras != nil {
 		cams = append(cams, s.deps.Cameras.Cameras()...)
 	}
+	for i := range cams {
+		s.elsewhere(&cams[i])
+	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"cameras": cams})
 }
 
 func (s *Server) getCamera(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if c, ok := s.camera(id); ok {
+		s.elsewhere(&c)
 		api.WriteJSON(w, http.StatusOK, c)
 		return
 	}
 	api.WriteError(w, http.StatusNotFound, "no camera "+strconv.Quote(id))
+}
+
+// elsewhere fills in, for a camera another cluster node runs, its stream
+// as that node last published it on the live bus.
+func (s *Server) elsewhere(c *telemetry.CameraInfo) {
+	if c.Stream != nil {
+		return
+	}
+	lc, ok := s.deps.Bus.Camera(c.ID)
+	if !ok {
+		return
+	}
+	c.Stream = map[string]any{"status": lc.Status, "since": lc.Since, "reason": lc.Reason, "codec": lc.Codec,
+		"width": lc.Width, "height": lc.Height, "fps": lc.FPS, "node": lc.Node, "updated": lc.Updated}
+	if c.Node == "" {
+		c.Node = lc.Node
+	}
 }
 
 // camera finds a camera by id.

@@ -140,6 +140,8 @@ type Deps struct {
 	// the audit log; nil keeps only the configured users and tokens, and
 	// logins in memory.
 	Accounts auth.AccountStore
+	// Cluster describes the cluster for /api/v1/status; nil outside one.
+	Cluster  func() any
 	Gatherer prometheus.Gatherer
 	// Registerer receives the server's own metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -630,6 +632,9 @@ type Status struct {
 	Components []telemetry.ComponentStatus `json:"components"`
 	// TLS is the certificate served, when smarteye serves HTTPS itself.
 	TLS *TLSInfo `json:"tls,omitempty"`
+	// Cluster is the cluster as this node sees it: its nodes and which
+	// node owns each camera and singleton (absent outside a cluster).
+	Cluster any `json:"cluster,omitempty"`
 }
 
 // StoreStatus reports the store and its writer.
@@ -654,6 +659,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.deps.Board != nil {
 		st.Components = s.deps.Board.Snapshot()
+	}
+	if s.deps.Cluster != nil {
+		st.Cluster = s.deps.Cluster()
 	}
 	api.WriteJSON(w, http.StatusOK, st)
 }

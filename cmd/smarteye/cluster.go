@@ -96,6 +96,12 @@ func (n *node) close() {
 	}
 }
 
+// status is the cluster as this node sees it, for /api/v1/status.
+func (n *node) status() any {
+	return map[string]any{"node": n.settings.Node, "roles": n.settings.Roles, "nodes": n.cluster.Nodes(),
+		"owners": n.cluster.Owners(), "owned": n.cluster.Owned()}
+}
+
 // singleton runs a component on one node of the cluster at a time (on
 // this one while it owns "singleton.<name>"); alone, it runs it as is.
 func (n *node) singleton(name string, log *slog.Logger, run func(context.Context) error) func(context.Context) error {

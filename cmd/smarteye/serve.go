@@ -214,6 +214,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
 		Supervision:     dashboard.Supervision{Store: st, Rooms: sessions, Snapshot: sup.Snapshot}, Accounts: st}
+	if nd.on() {
+		deps.Cluster = nd.status
+	}
 	if rtc != nil { // a nil *live.WebRTC would not be a nil interface
 		deps.WebRTC = rtc
 	}

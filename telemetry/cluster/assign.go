@@ -17,31 +17,57 @@ type Candidate struct {
 	Max int
 }
 
-// Slack is how far above its share of the keys a node may be filled
-// (capped at ceil(share × (1+Slack))), which bounds the most loaded
-// node's load against the mean while moving few keys when nodes come and
-// go.
-const Slack = 0.10
-
 // Assign places every key on one of the candidates by weighted rendezvous
 // hashing (SHA-256 of key and node), filling no node beyond its cap: its
-// weighted share of the keys times 1+Slack, rounded up, and its own Max.
-// The result depends only on the keys and the candidates, so every node
-// that sees the same cluster computes the same placement; a key whose
-// candidates are all full is left out. Keys are placed in the order of
+// weighted share of the keys rounded up, and no more than its own Max.
+//
+// A key stays with its current owner (current; nil: none) while that
+// owner is a candidate within its cap: its keys beyond the cap go first
+// where it scores lowest. So a node that dies moves only its own keys, and a
+// node that joins takes only the others' excess, each key moving once.
+//
+// The result depends only on the arguments, so every node that sees the
+// same cluster computes the same placement; a key whose candidates are
+// all full is left out. Keys without a place are placed in the order of
 // their own hash, so that the keys pushed past a full node are spread
 // evenly rather than by name.
-func Assign(keys []string, nodes []Candidate) map[string]string {
+func Assign(keys []string, nodes []Candidate, current map[string]string) map[string]string {
 	out := make(map[string]string, len(keys))
 	if len(nodes) == 0 {
 		return out
 	}
 	caps := capacities(len(keys), nodes)
-	order := slices.Clone(keys)
+	load := make([]int, len(nodes))
+	index := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		index[n.Name] = i
+	}
+	// Kept: each candidate's current keys, its best-scoring first, up to
+	// its cap.
+	mine := make([][]string, len(nodes))
+	for _, k := range keys {
+		if i, ok := index[current[k]]; ok {
+			mine[i] = append(mine[i], k)
+		}
+	}
+	for i, ks := range mine {
+		slices.SortFunc(ks, func(a, b string) int {
+			return cmp.Or(cmp.Compare(Score(b, nodes[i]), Score(a, nodes[i])), cmp.Compare(a, b))
+		})
+		for _, k := range ks[:min(len(ks), caps[i])] {
+			out[k] = nodes[i].Name
+			load[i]++
+		}
+	}
+	var order []string
+	for _, k := range keys {
+		if _, kept := out[k]; !kept {
+			order = append(order, k)
+		}
+	}
 	slices.SortFunc(order, func(a, b string) int {
 		return cmp.Or(cmp.Compare(hash64(a, ""), hash64(b, "")), cmp.Compare(a, b))
 	})
-	load := make([]int, len(nodes))
 	ranked := make([]int, len(nodes))
 	scores := make([]float64, len(nodes))
 	for _, k := range order {
@@ -62,9 +88,9 @@ func Assign(keys []string, nodes []Candidate) map[string]string {
 	return out
 }
 
-// capacities is each node's cap: its weighted share of the keys times
-// 1+Slack, rounded up, and no more than its own Max; the share a node's
-// Max leaves over is spread over the others by weight.
+// capacities is each node's cap: its weighted share of the keys rounded
+// up, and no more than its own Max; the share a node's Max leaves over is
+// spread over the others by weight.
 func capacities(keys int, nodes []Candidate) []int {
 	caps := make([]int, len(nodes))
 	fixed := make([]bool, len(nodes))
@@ -81,7 +107,7 @@ func capacities(keys int, nodes []Candidate) []int {
 			if fixed[i] {
 				continue
 			}
-			caps[i] = int(math.Ceil(float64(left)*weight(n)/total*(1+Slack) - 1e-9))
+			caps[i] = int(math.Ceil(float64(left)*weight(n)/total - 1e-9))
 			if n.Max > 0 && n.Max < caps[i] {
 				caps[i], fixed[i], changed = n.Max, true, true
 				left = max(left-n.Max, 0)

@@ -479,7 +479,13 @@ func (n *Node) desired(now time.Time) map[string]string {
 			cands = append(cands, c)
 		}
 		slices.Sort(keys)
-		maps.Copy(out, Assign(keys, cands))
+		current := map[string]string{}
+		for _, k := range keys {
+			if c, ok := n.claims[k]; ok {
+				current[k] = c.node
+			}
+		}
+		maps.Copy(out, Assign(keys, cands, current))
 	}
 	return out
 }
