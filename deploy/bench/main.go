@@ -11,7 +11,8 @@
 // The other sections: H.264 decoding (internal/h264), MAVLink ingest
 // (internal/fleet), the video analysis (internal/detection, its cameras
 // served by internal/camera), ground projection and geofences
-// (internal/projection), the live feed's fan-out and the browser
+// (internal/projection), the cluster's coordination and live bus
+// (internal/scaleout), the live feed's fan-out and the browser
 // (fanout.go, browser.go), alerts (alerts.go) and recording and replay
 // (replay.go); internal/measure holds what they share.
 package main
@@ -37,6 +38,7 @@ import (
 	"github.com/smarteye/smarteye/deploy/bench/internal/h264"
 	"github.com/smarteye/smarteye/deploy/bench/internal/measure"
 	"github.com/smarteye/smarteye/deploy/bench/internal/projection"
+	"github.com/smarteye/smarteye/deploy/bench/internal/scaleout"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 	"github.com/smarteye/smarteye/vision/cv"
 )
@@ -66,10 +68,12 @@ func main() {
 	flag.IntVar(&replayRuns, "replay-runs", 21, "replay API requests timed")
 	flag.DurationVar(&stormTime, "storm-time", time.Minute, "length of the alert storm")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
+	flag.BoolVar(&scaleBench, "scaleout", true, "include the scale-out benchmark (three cluster nodes, 50, 200 and 500 synthetic cameras; the live bus)")
+	flag.IntVar(&scaleKills, "scaleout-kills", 3, "nodes killed and restarted per fleet size in the scale-out benchmark")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision benchmarks (the detectors' cost and accuracy; capacity: RTSP + decode + motion gate + NanoDet or HOG, and the Python OpenCV scripts)")
 	flag.DurationVar(&visionOpts.Window, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionOpts.MaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "scaleout", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -102,8 +106,12 @@ func main() {
 		if g, err = projection.Bench(*runs); err == nil {
 			fmt.Print(g)
 		}
+	case "scaleout":
+		err = printSection(func(ctx context.Context, root string) (string, error) {
+			return scaleout.Bench(ctx, root, scaleSizes, scaleKills)
+		})
 	default:
-		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, dashboard, alerts, replay and store", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, scaleout, dashboard, alerts, replay and store", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -204,6 +212,9 @@ var (
 	visionBench bool
 	visionOpts  detection.Options
 	geoBench    bool
+	scaleBench  bool
+	scaleSizes  = []int{50, 200, 500}
+	scaleKills  int
 )
 
 func run(out string, nrows, runs int) error {
@@ -230,6 +241,13 @@ func run(out string, nrows, runs int) error {
 	}
 	if geoBench {
 		g, err := projection.Bench(runs)
+		if err != nil {
+			return err
+		}
+		video += g
+	}
+	if scaleBench {
+		g, err := scaleout.Bench(ctx, root, scaleSizes, scaleKills)
 		if err != nil {
 			return err
 		}

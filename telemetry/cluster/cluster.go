@@ -308,3 +308,12 @@ func splitPort(a string) (string, int, error) {
 	}
 	return host, n, nil
 }
+
+// Messages counts the messages the server has taken in and sent out.
+func (s *Server) Messages() int64 {
+	v, err := s.ns.Varz(nil)
+	if err != nil {
+		return 0
+	}
+	return v.InMsgs + v.OutMsgs
+}
