@@ -25,6 +25,7 @@ type node struct {
 	owner    telemetry.Owner
 	bus      telemetry.Bus
 	cluster  *cluster.Node // nil when alone
+	changes  *cluster.Changes
 	server   *cluster.Server
 	conns    []*nats.Conn
 	closeBus func()
@@ -79,6 +80,7 @@ func joinCluster(cfg config.Config, log *slog.Logger, reg prometheus.Registerer,
 	}
 	n.cluster = cluster.NewNode(cluster.Config{Settings: s, Conn: nc, Log: log, Registerer: reg})
 	n.owner = n.cluster
+	n.changes = cluster.NewChanges(nc, s.Node, log)
 	log.Info("cluster node", "node", s.Node, "mode", s.Mode, "roles", strings.Join(s.Roles, ","), "replicas", s.Replicas)
 	return n, nil
 }
@@ -94,6 +96,26 @@ func (n *node) close() {
 	if n.server != nil {
 		n.server.Shutdown()
 	}
+}
+
+// changed tells the other nodes that kind changed (nil alone).
+func (n *node) changed() func(kind string) {
+	if !n.on() {
+		return nil
+	}
+	return n.changes.Notify
+}
+
+// onChange reloads what another node changed (nothing alone).
+func (n *node) onChange(kind string, reload func(context.Context) error) error {
+	if !n.on() {
+		return nil
+	}
+	return n.changes.OnChange(kind, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return reload(ctx)
+	})
 }
 
 // status is the cluster as this node sees it, for /api/v1/status.

@@ -82,7 +82,7 @@ func (c *testCluster) name(i int) string { return fmt.Sprintf("node-%d", i+1) }
 func (c *testCluster) start(i int) {
 	c.t.Helper()
 	env := []string{"SMARTEYE_DATABASE_URL=" + c.db, "SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i),
-		"SMARTEYE_CLUSTER_LISTEN=127.0.0.1:" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes}
+		"SMARTEYE_CLUSTER_LISTEN=127.0.0.1:" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes, "SMARTEYE_LOG_LEVEL=debug"}
 	p := startEnv(c.t, env, "serve", "--config", c.cfg, "--data-dir", c.dirs[i], "--http", "127.0.0.1:0")
 	c.procs[i] = p
 	name := c.name(i)
@@ -97,6 +97,9 @@ func (c *testCluster) start(i int) {
 func filterLog(s string) string {
 	var out []string
 	for l := range strings.Lines(s) {
+		if strings.Contains(l, "level=DEBUG") && !strings.Contains(l, "claiming") {
+			continue
+		}
 		if strings.Contains(l, "cluster") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") || strings.Contains(l, "runs here") || strings.Contains(l, "singleton") {
 			out = append(out, l)
 		}
@@ -224,8 +227,28 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		}
 	}
 
+	// What one node's API changes, every node uses: a geofence made on
+	// node-1 is in force on node-2, a rule made on node-3 is listed on
+	// node-1.
+	fence := strings.Replace(strings.Replace(plazaFence, `"site":"futian-cbd",`, "", 1), "barrier-1", "cluster-fence", 1)
+	if code, body := send(t, "POST", c.procs[0].url+"api/v1/geofences", fence); code != 201 {
+		t.Fatalf("geofence on node-1: %d %s", code, body)
+	}
+	testkit.WaitFor(t, 10*time.Second, "node-2 to have node-1's geofence", func() bool {
+		_, body := send(t, "GET", c.procs[1].url+"api/v1/geofences", "")
+		return strings.Contains(body, "cluster-fence")
+	})
+	rule := `{"id":"cluster-rule","name":"Stream down","condition":"stream_down","severity":"warning"}`
+	if code, body := logInAs(t, c.procs[2].url, "admin").do("POST", "api/v1/rules", rule, nil); code != 201 {
+		t.Fatalf("rule on node-3: %d %s", code, body)
+	}
+	testkit.WaitFor(t, 10*time.Second, "node-1 to list node-3's rule", func() bool {
+		_, body := send(t, "GET", c.procs[0].url+"api/v1/rules", "")
+		return strings.Contains(body, "cluster-rule")
+	})
+
 	var failovers []time.Duration
-	for round := range 3 {
+	for round := range 5 {
 		// SIGKILL the node that runs the alert engine.
 		owners = c.status(0).Cluster.Owners
 		victim := slices.Index(all, owners["singleton.alerts"])
@@ -285,6 +308,9 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 	sort.Slice(failovers, func(i, j int) bool { return failovers[i] < failovers[j] })
 	t.Logf("failover after SIGKILL: median %s, max %s", failovers[len(failovers)/2].Round(100*time.Millisecond),
 		failovers[len(failovers)-1].Round(100*time.Millisecond))
+	if m := failovers[len(failovers)/2]; m > testkit.Scale(6*time.Second) {
+		t.Errorf("median failover %s, want ≤ 6 s", m)
+	}
 
 	// SIGTERM hands the work over at once, without waiting to be found
 	// dead.

@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	sites, fences := sitesAndFences(cfg, demo)
 	rec := &trigger{}
 	pl, err := place.New(place.Config{Sites: sites, Fences: fences, Solve: cv.FindHomography, Store: st, Bus: bus, Writer: w,
-		Trigger: rec.fire, Log: log})
+		Trigger: rec.fire, Changed: nd.changed(), Log: log})
 	if err != nil {
 		return err
 	}
@@ -196,9 +196,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demo {
 		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
 	}
-	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on()}, st, bus, sup.Evidence, log, reg)
+	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on(), Changed: nd.changed()}, st, bus, sup.Evidence, log, reg)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
+	}
+	// In a cluster, what another node's API changed is read again here.
+	for kind, reload := range map[string]func(context.Context) error{"rules": alerts.ReloadRules, "geofences": pl.ReloadGeofences, "calibrations": pl.ReloadCalibrations} {
+		if err := nd.onChange(kind, reload); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
 	}
 	// Supervision sessions: started and ended on time, their cameras
 	// recorded throughout, supervisors told when one goes live or loses

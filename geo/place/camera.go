@@ -164,7 +164,37 @@ func (p *Placer) Calibrate(ctx context.Context, camera string, pts []geo.Control
 	cg.apiCalibrated = true
 	p.mu.Unlock()
 	p.log.Info("camera calibrated through the API", "camera", camera, "control_points", len(pts), "rms_m", math.Round(h.RMS*100)/100)
+	p.changed("calibrations")
 	return p.Calibration(camera), nil
+}
+
+// ReloadCalibrations applies every calibration stored now (another
+// cluster node calibrated a camera through the API).
+func (p *Placer) ReloadCalibrations(ctx context.Context) error {
+	if p.cfg.Store == nil {
+		return nil
+	}
+	cals, err := p.cfg.Store.CameraCalibrations(ctx)
+	if err != nil {
+		return err
+	}
+	for id, raw := range cals {
+		var c struct {
+			ControlPoints []geo.ControlPoint `json:"control_points"`
+		}
+		if json.Unmarshal(raw, &c) != nil || len(c.ControlPoints) == 0 {
+			continue
+		}
+		cg, h, err := p.fit(id, c.ControlPoints)
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		calibrate(cg, h, c.ControlPoints)
+		cg.apiCalibrated = true
+		p.mu.Unlock()
+	}
+	return nil
 }
 
 // fit checks that camera takes control points and fits them.

@@ -81,9 +81,53 @@ func (p *Placer) PutGeofence(ctx context.Context, f geo.Fence) error {
 		return err
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	list := slices.DeleteFunc(slices.Clone(p.fenceList), func(x geo.Fence) bool { return x.ID == f.ID })
-	return p.setFences(append(list, f), f.ID, "api")
+	err := p.setFences(append(list, f), f.ID, "api")
+	p.mu.Unlock()
+	if err == nil {
+		p.changed("geofences")
+	}
+	return err
+}
+
+func (p *Placer) changed(kind string) {
+	if p.cfg.Changed != nil {
+		p.cfg.Changed(kind)
+	}
+}
+
+// ReloadGeofences puts in force the geofences stored now, in place of
+// those made through the API before (another cluster node changed them):
+// the configured fences stay.
+func (p *Placer) ReloadGeofences(ctx context.Context) error {
+	if p.cfg.Store == nil {
+		return nil
+	}
+	stored, err := p.cfg.Store.Geofences(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := slices.DeleteFunc(slices.Clone(p.fenceList), func(f geo.Fence) bool { return p.sources[f.ID] != "config" })
+	sources := map[string]string{}
+	for id, src := range p.sources {
+		if src == "config" {
+			sources[id] = src
+		}
+	}
+	for _, f := range stored {
+		if err := f.Validate(); err != nil || f.ID == "" || sources[f.ID] != "" {
+			continue
+		}
+		list = append(list, f)
+		sources[f.ID] = "api"
+	}
+	if err := p.setFences(list, "", ""); err != nil {
+		return err
+	}
+	p.sources = sources
+	return nil
 }
 
 // DeleteGeofence removes a fence made through the API (geo.ErrNotFound,
@@ -104,9 +148,13 @@ func (p *Placer) DeleteGeofence(ctx context.Context, id string) error {
 		return err
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	delete(p.sources, id)
-	return p.setFences(slices.DeleteFunc(slices.Clone(p.fenceList), func(x geo.Fence) bool { return x.ID == id }), "", "")
+	err := p.setFences(slices.DeleteFunc(slices.Clone(p.fenceList), func(x geo.Fence) bool { return x.ID == id }), "", "")
+	p.mu.Unlock()
+	if err == nil {
+		p.changed("geofences")
+	}
+	return err
 }
 
 // setFences puts a new list in force (mu held), keeping who is inside the

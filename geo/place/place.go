@@ -61,7 +61,11 @@ type Config struct {
 	// CameraInterval is how often the drone cameras without video are
 	// published with their footprints; it defaults to a second.
 	CameraInterval time.Duration
-	Log            *slog.Logger
+	// Changed is told, after a geofence or a calibration made through the
+	// API is stored and in force, "geofences" or "calibrations" (a
+	// cluster's other nodes then reload them); nil tells no one.
+	Changed func(kind string)
+	Log     *slog.Logger
 }
 
 // Default ranges beyond which ground points are not placed: a drone's

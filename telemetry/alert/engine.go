@@ -49,6 +49,10 @@ type Config struct {
 	// Queue bounds the engine's share of the live feed. It defaults to
 	// 65536 updates.
 	Queue int
+	// Changed is told "rules" after a rule made through the API is stored
+	// or deleted (a cluster's other nodes then reload them); nil tells no
+	// one.
+	Changed func(kind string)
 	// OnDemand subscribes to the live feed when Run starts rather than in
 	// NewEngine: a cluster's engine runs on one node at a time, and one
 	// that takes over must not judge what it queued while another node
@@ -265,7 +269,44 @@ func (e *Engine) PutRule(ctx context.Context, r Rule, create bool) (Rule, error)
 	e.ev.SetRules(e.ruleList())
 	e.mu.Unlock()
 	e.log.Info("rule saved", "rule", r.ID, "condition", r.Condition, "created", create)
+	e.changed()
 	return r, nil
+}
+
+func (e *Engine) changed() {
+	if e.cfg.Changed != nil {
+		e.cfg.Changed("rules")
+	}
+}
+
+// ReloadRules reads the rules made through the API from the database again
+// (another cluster node changed them).
+func (e *Engine) ReloadRules(ctx context.Context) error {
+	e.mu.Lock()
+	gen := e.apiGen
+	e.mu.Unlock()
+	raw, err := e.store.AlertRules(ctx)
+	if err != nil {
+		return err
+	}
+	api := map[string]*Rule{}
+	for _, b := range raw {
+		var r Rule
+		if json.Unmarshal(b, &r) != nil || r.Validate(nil) != nil {
+			continue
+		}
+		r.Source = "api"
+		api[r.ID] = &r
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.apiGen != gen {
+		return nil // changed here meanwhile: that change is newer
+	}
+	e.api = api
+	e.apiGen++
+	e.ev.SetRules(e.ruleList())
+	return nil
 }
 
 // DeleteRule removes a rule made through the API; its alerts stay.
@@ -285,6 +326,7 @@ func (e *Engine) DeleteRule(ctx context.Context, id string) error {
 	e.ev.SetRules(e.ruleList())
 	e.mu.Unlock()
 	e.log.Info("rule deleted", "rule", id)
+	e.changed()
 	return nil
 }
 

@@ -111,6 +111,11 @@ type Node struct {
 	ready    bool // the bucket's initial values are in
 	closed   bool
 	kick     chan struct{}
+	// rewatch restarts the watch of the owners (a node died or came back:
+	// a watch served by the dead node's server can stall for many
+	// seconds); seen is who was alive at the last tick, by incarnation.
+	rewatch chan struct{}
+	seen    map[string]string
 }
 
 var _ telemetry.Owner = (*Node)(nil)
@@ -122,7 +127,7 @@ func NewNode(cfg Config) *Node {
 	}
 	n := &Node{s: cfg.Settings, nc: cfg.Conn, log: cfg.Log.With("component", "cluster", "node", cfg.Settings.Node),
 		inc: rand.Text()[:10], start: time.Now(), members: map[string]*member{}, claims: map[string]claim{},
-		items: map[string]*item{}, kick: make(chan struct{}, 1)}
+		items: map[string]*item{}, kick: make(chan struct{}, 1), rewatch: make(chan struct{}, 1), seen: map[string]string{}}
 	n.m = newMetrics(cfg.Registerer, n)
 	return n
 }
@@ -243,7 +248,7 @@ func (n *Node) follow(ctx context.Context, kv jetstream.KeyValue) {
 	}
 	defer w.Stop()
 	n.mu.Lock()
-	n.kv = kv
+	n.kv = kv // claims wait for the first watch's initial values (ready)
 	n.mu.Unlock()
 	// The initial values replace what an earlier watch left: a key
 	// deleted between the two is not reported as a deletion.
@@ -252,15 +257,21 @@ func (n *Node) follow(ctx context.Context, kv jetstream.KeyValue) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-n.rewatch:
+			n.log.Debug("reading the owners again: the cluster changed")
+			return
 		case e, ok := <-w.Updates():
 			if !ok {
 				return
 			}
 			if e == nil {
 				n.mu.Lock()
+				// A key the initial values lack was deleted meanwhile, or
+				// the watch started before the bucket had a leader: read
+				// it to know which.
 				for k := range n.claims {
-					if !initial[k] {
-						delete(n.claims, k)
+					if initial != nil && !initial[k] {
+						go n.refresh(ctx, kv, k)
 					}
 				}
 				initial = nil
@@ -363,6 +374,25 @@ func (n *Node) tick(ctx context.Context) {
 		}
 	}
 	quorum := n.nc.IsConnected() && 2*alive > n.expected(now)
+	// A node gone or back: the watch is read again (see rewatch).
+	changed := false
+	for name, inc := range n.seen {
+		if m := n.members[name]; !n.alive(m, now) || m.hb.Inc != inc {
+			changed = true
+		}
+	}
+	clear(n.seen)
+	for name, m := range n.members {
+		if n.alive(m, now) {
+			n.seen[name] = m.hb.Inc
+		}
+	}
+	if changed {
+		select {
+		case n.rewatch <- struct{}{}:
+		default:
+		}
+	}
 	if quorum != n.quorum {
 		if quorum {
 			n.log.Info("hears a majority of the cluster", "alive", alive, "of", n.expected(now))
@@ -422,6 +452,7 @@ func (n *Node) tick(ctx context.Context) {
 		// Its place, or anyone's once it has waited without an owner
 		// for long (its place may be a node that cannot take it).
 		if desired[it.key] == n.s.Node || now.Sub(it.orphan) > 2*n.s.DeadAfter.D() {
+			n.log.Debug("claiming", "key", it.key, "desired", desired[it.key], "orphan_for", now.Sub(it.orphan), "alive", alive)
 			ops = append(ops, op{it: it, create: !owned, rev: c.rev})
 		}
 	}
@@ -594,6 +625,9 @@ func (n *Node) claim(ctx context.Context, kv jetstream.KeyValue, it *item, creat
 			n.log.Debug("claim refused", "key", it.key, "err", err)
 		}
 		n.m.claimConflicts.Inc()
+		// Someone else's claim came first, or the view was stale: read
+		// the key, past the watch.
+		n.refresh(ctx, kv, it.key)
 		return
 	}
 	lctx, lcancel := context.WithCancel(context.Background())
