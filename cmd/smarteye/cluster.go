@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/cluster"
 )
@@ -116,6 +118,14 @@ func (n *node) onChange(kind string, reload func(context.Context) error) error {
 		defer cancel()
 		return reload(ctx)
 	})
+}
+
+// video relays live video between this node and the others.
+func (n *node) video(sup *camera.Supervisor, log *slog.Logger, reg prometheus.Registerer) (*cluster.Video, error) {
+	exists := func(id string) bool {
+		return slices.ContainsFunc(sup.Cameras(), func(c telemetry.CameraInfo) bool { return c.ID == id })
+	}
+	return cluster.NewVideo(n.conns[0], sup.Relay, exists, log, reg)
 }
 
 // status is the cluster as this node sees it, for /api/v1/status.

@@ -247,6 +247,21 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		return strings.Contains(body, "cluster-rule")
 	})
 
+	// A browser on node-1 plays a camera node-2 runs: its video is relayed
+	// from node-2 over NATS into node-1's relay.
+	var remote string
+	for _, id := range ids {
+		if c.status(0).Cluster.Owners["camera."+id] == "node-2" {
+			remote = id
+			break
+		}
+	}
+	if remote == "" {
+		t.Fatalf("node-2 runs no camera: %v", c.status(0).Cluster.Owners)
+	}
+	seen := browser(t, c.procs[0], nil, artifacts(t), "cluster", remote)
+	t.Logf("node-1's wall played %s from node-2: %v", remote, seen["tiles"])
+
 	var failovers []time.Duration
 	for round := range 5 {
 		// SIGKILL the node that runs the alert engine.

@@ -167,9 +167,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	if !nd.has(cluster.RoleWorker) {
-		cams = nil // this node runs no camera; the API still lists them
+	if !nd.on() && !nd.has(cluster.RoleWorker) {
+		cams = nil
 	}
+	// In a cluster a node without the worker role is never given a camera
+	// (telemetry/cluster); it still lists them all and relays their video.
 	sup, err := camera.New(cfg.Video, cams, cameraOptions(cfg), camera.Deps{Bus: bus, Place: pl, Index: st, Board: board, Ready: ready,
 		Owner: nd.owner, Node: nd.settings.Node, Registerer: reg, Log: log})
 	if err != nil {
@@ -222,6 +224,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Supervision:     dashboard.Supervision{Store: st, Rooms: sessions, Snapshot: sup.Snapshot}, Accounts: st}
 	if nd.on() {
 		deps.Cluster = nd.status
+		// A camera another node runs is watched through a relay here, fed
+		// from that node over NATS.
+		video, err := nd.video(sup, log, reg)
+		if err != nil {
+			return err
+		}
+		defer video.Close()
+		deps.Relays = video
 	}
 	if rtc != nil { // a nil *live.WebRTC would not be a nil interface
 		deps.WebRTC = rtc

@@ -139,6 +139,15 @@ func (r *Relay) Push(au *rtsp.AccessUnit) {
 	}
 }
 
+// Lost tells the relay that units were lost before it: every viewer waits
+// for the next keyframe (a relay fed from another node's, when a message
+// went missing).
+func (r *Relay) Lost() { r.gap() }
+
+// Close ends the relay and every viewer (for a relay fed by Push; Run
+// closes its own at the end).
+func (r *Relay) Close() { r.close() }
+
 // Join adds a viewer that receives the units since the last keyframe, then
 // every new one. Leave it when done.
 func (r *Relay) Join() (*Viewer, error) {

@@ -92,7 +92,7 @@ type Settings struct {
 	// Heartbeat is how often a node says it lives. It defaults to 250ms.
 	Heartbeat telemetry.Duration `yaml:"heartbeat"`
 	// DeadAfter is how long a silent node is taken for alive. It
-	// defaults to 2s.
+	// defaults to 1.5s.
 	DeadAfter telemetry.Duration `yaml:"dead_after"`
 	// Settle is how long a node runs before it is given work, and how
 	// long a node that joins waits before work moves to it. It defaults
@@ -106,7 +106,7 @@ type Settings struct {
 // DefaultSettings are the configuration file's defaults: no cluster.
 func DefaultSettings() Settings {
 	return Settings{Mode: ModeOff, Roles: []string{RoleAll}, Routes: []string{}, URLs: []string{}, Weight: 1,
-		Heartbeat: telemetry.Duration(250 * time.Millisecond), DeadAfter: telemetry.Duration(2 * time.Second),
+		Heartbeat: telemetry.Duration(250 * time.Millisecond), DeadAfter: telemetry.Duration(1500 * time.Millisecond),
 		Settle: telemetry.Duration(3 * time.Second), MinHold: telemetry.Duration(10 * time.Second)}
 }
 
@@ -130,7 +130,7 @@ func (s *Settings) Defaults() {
 		s.Weight = 1
 	}
 	s.Heartbeat = cmp.Or(s.Heartbeat, telemetry.Duration(250*time.Millisecond))
-	s.DeadAfter = cmp.Or(s.DeadAfter, telemetry.Duration(2*time.Second))
+	s.DeadAfter = cmp.Or(s.DeadAfter, telemetry.Duration(1500*time.Millisecond))
 	s.Settle = cmp.Or(s.Settle, telemetry.Duration(3*time.Second))
 	s.MinHold = cmp.Or(s.MinHold, telemetry.Duration(10*time.Second))
 }
@@ -233,6 +233,8 @@ func StartServer(s Settings, dir string, log *slog.Logger) (*Server, error) {
 		// seconds rather than minutes.
 		PingInterval: 2 * time.Second,
 		MaxPingsOut:  2,
+		// A 4K keyframe relayed to another node's viewers fits.
+		MaxPayload: 8 << 20,
 	}
 	if s.ClientListen != "" {
 		host, port, err := splitPort(s.ClientListen)

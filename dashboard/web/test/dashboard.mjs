@@ -1,7 +1,7 @@
 // Browser test of the command centre, run by cmd/smarteye's tests against
 // a running `smarteye demo`: Debian's chromium driven by playwright-core.
 //
-//   node dashboard.mjs URL PASSWORD SHOTS_DIR [webrtc]
+//   node dashboard.mjs URL PASSWORD SHOTS_DIR [webrtc|https|alignment|cluster CAMERA]
 //
 // Logs in as admin, checks the map (buildings, fences, moving drones,
 // footprints, detections, heat map, a drone's panel), the video wall over
@@ -14,7 +14,7 @@
 import { launch, WEBRTC_ARGS } from "./chromium.mjs";
 import { heldBoxes, EXACT_MS } from "../src/overlay.js";
 
-const [url, password, shots, mode] = process.argv.slice(2);
+const [url, password, shots, mode, camera] = process.argv.slice(2);
 const { browser, fail } = await launch(WEBRTC_ARGS);
 const wallStats = () => globalThis.smarteye.wall.stats();
 
@@ -41,6 +41,21 @@ try {
   seen.loginError = await page.locator("#login-error").textContent();
   await page.fill("#password", password);
   await Promise.all([page.waitForNavigation(), page.click("#login-form button")]);
+
+  if (mode === "cluster") {
+    // A cluster node's wall playing a camera another node runs (relayed
+    // between the nodes over NATS), over MSE.
+    await page.waitForFunction((c) => globalThis.smarteye?.connected && globalThis.smarteye.cameras.has(c), camera, { timeout: 120000 });
+    await page.evaluate((c) => localStorage.setItem("smarteye.wall", JSON.stringify({ layout: 1, cameras: [c] })), camera);
+    await page.goto(url + "?video=mse#wall");
+    await page.waitForFunction((c) => globalThis.smarteye?.wall && globalThis.smarteye.wall.stats().some((s) => s.camera === c && s.path === "mse" && s.frames > 10), camera, { timeout: 180000 });
+    seen.tiles = await page.evaluate(wallStats);
+    if (shots) await page.screenshot({ path: `${shots}/cluster-wall.png` });
+    if (errors.length) await fail("page errors: " + errors.join("; "));
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
+  }
 
   if (mode === "https") {
     // Over HTTPS: the map's live feed and a wall tile's video, both

@@ -111,10 +111,13 @@ func (f *fleet) start(i int) error {
 	return nil
 }
 
-// kill stops node i as SIGKILL would: nothing handed over.
-func (f *fleet) kill(i int) {
+// kill stops node i as SIGKILL would: nothing handed over. Its server's
+// shutdown (which waits for its storage) goes on in the background;
+// wait for it before starting the node again.
+func (f *fleet) kill(i int) (shutdown chan struct{}) {
 	nd := f.nodes[i]
-	nd.srv.Shutdown()
+	shutdown = make(chan struct{})
+	go func() { nd.srv.Shutdown(); close(shutdown) }()
 	nd.cancel()
 	nd.wg.Wait()
 	nd.nc.Close()
@@ -126,6 +129,7 @@ func (f *fleet) kill(i int) {
 	}
 	f.mu.Unlock()
 	f.nodes[i] = nil
+	return shutdown
 }
 
 func (f *fleet) stop() {
@@ -239,11 +243,12 @@ func run(ctx context.Context, root string, cameras, kills int) (result, error) {
 		before := f.owners()
 		had := perNode(before)["node-"+strconv.Itoa(victim+1)]
 		killed := time.Now()
-		f.kill(victim)
+		shutdown := f.kill(victim)
 		if _, err := f.wait(time.Minute, func(o map[string]string) bool { return len(o) == cameras }); err != nil {
 			return r, fmt.Errorf("%d cameras: failover: %w", cameras, err)
 		}
 		r.failovers = append(r.failovers, time.Since(killed).Seconds())
+		<-shutdown
 		r.failoverCameras = had
 		// It comes back: count the cameras that move, and any that moves
 		// twice.
@@ -306,7 +311,7 @@ func balanceOf(o map[string]string, nodes int) float64 {
 func Bench(ctx context.Context, root string, sizes []int, kills int) (string, error) {
 	var b strings.Builder
 	b.WriteString("## Scale-out: coordination of a three-node cluster (synthetic cameras)\n\n")
-	b.WriteString("Three smarteye nodes in one process (`go run ./deploy/bench -only scaleout`), each with its own embedded NATS server routed to the others' on loopback, JetStream buckets with 3 replicas, the default timings (heartbeat 250 ms, dead after 2 s, settle 3 s, hold 10 s). The cameras are synthetic — their work only holds the lease — so only the coordination is measured. A node is killed as SIGKILL would (its server and node stop at once, nothing handed over), then started again under its name; this is done " + strconv.Itoa(kills) + " times per size, each time a different node.\n\n")
+	b.WriteString("Three smarteye nodes in one process (`go run ./deploy/bench -only scaleout`), each with its own embedded NATS server routed to the others' on loopback, JetStream buckets with 3 replicas, the default timings (heartbeat 250 ms, dead after 1.5 s, settle 3 s, hold 10 s). The cameras are synthetic — their work only holds the lease — so only the coordination is measured. A node is killed as SIGKILL would (its server and node stop at once, nothing handed over), then started again under its name; this is done " + strconv.Itoa(kills) + " times per size, each time a different node.\n\n")
 	b.WriteString("| Cameras | Time to place all (from start) | Cameras per node, max ÷ mean (goal ≤ 1.15) | Failover after a kill, median (max) | Cameras moved when the node came back (ideal 1/3 = 0.33) | Moved twice | NATS messages/s, steady | Coordination CPU, steady: all three nodes, and per 100 cameras (goal ≤ 2 % of a core) | Two owners at once |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
 		measure.Progress("scale-out: %d synthetic cameras on three nodes", n)
@@ -317,7 +322,7 @@ func Bench(ctx context.Context, root string, sizes []int, kills int) (string, er
 		fmt.Fprintf(&b, "| %d | %.1f s | %.3f | %.1f s (%.1f s) | %.2f | %d | %.0f | %.1f %%; %.2f %% per 100 | %d |\n", n, r.assign.Seconds(), r.balance,
 			measure.Median(r.failovers), slices.Max(r.failovers), r.moved, r.rejoinMovedTwice, r.msgsPerSec, r.cpu, r.cpuPer100, r.doubles)
 	}
-	b.WriteString("\nThe failover time is from the kill until every camera is owned again; it is the 2 s the nodes wait before taking a silent node for dead, plus a claim (a replicated compare-and-set, ≈ 1 ms), plus — when the dead node led the owners' bucket — the election of a new leader (NATS' Raft timeouts, 4–9 s, are constants of the server). The steady CPU is the whole process: three NATS servers and three nodes, heartbeats four times a second each; most of it does not grow with the cameras, so the figure per 100 cameras falls as they grow.\n\n")
+	b.WriteString("\nThe failover time is from the kill until every camera is owned again; it is the 1.5 s the nodes wait before taking a silent node for dead, plus a claim (a replicated compare-and-set, ≈ 1 ms), plus — when the dead node led the owners' bucket — the election of a new leader (NATS' Raft timeouts, 4–9 s, are constants of the server). The steady CPU is the whole process: three NATS servers and three nodes, heartbeats four times a second each; most of it does not grow with the cameras, so the figure per 100 cameras falls as they grow.\n\n")
 	bus, err := benchBus(ctx)
 	if err != nil {
 		return "", err
