@@ -120,6 +120,21 @@ func (n *node) onChange(kind string, reload func(context.Context) error) error {
 	})
 }
 
+// cameras are the cameras as what runs on one node for the whole cluster
+// (alerts, supervision) needs them: alone, the supervisor; in a cluster,
+// holds reach every node and pictures come from the node that runs the
+// camera.
+func (n *node) cameras(sup *camera.Supervisor, log *slog.Logger) (cluster.Cameras, func(), error) {
+	if !n.on() {
+		return sup, func() {}, nil
+	}
+	r, err := cluster.NewRemote(n.conns[1], sup, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: %w", err)
+	}
+	return r, r.Close, nil
+}
+
 // video relays live video between this node and the others.
 func (n *node) video(sup *camera.Supervisor, log *slog.Logger, reg prometheus.Registerer) (*cluster.Video, error) {
 	exists := func(id string) bool {

@@ -178,6 +178,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	rec.sup = sup
+	shared, closeShared, err := nd.cameras(sup, log)
+	if err != nil {
+		return err
+	}
+	defer closeShared()
 	// Drone cameras without a video stream still have a footprint on the
 	// map, from their vehicle's telemetry.
 	for _, v := range mavlinkConfig(cfg, log, demo).Vehicles {
@@ -198,7 +203,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demo {
 		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
 	}
-	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on(), Changed: nd.changed()}, st, bus, sup.Evidence, log, reg)
+	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on(), Changed: nd.changed()}, st, bus, shared.Evidence, log, reg)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
@@ -211,7 +216,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// Supervision sessions: started and ended on time, their cameras
 	// recorded throughout, supervisors told when one goes live or loses
 	// a camera.
-	sessions := supervise.New(supervise.Config{Store: st, Bus: bus, Event: pl.Publish, Hold: sup.Hold,
+	sessions := supervise.New(supervise.Config{Store: st, Bus: bus, Event: pl.Publish, Hold: shared.Hold,
 		PostRoll: cfg.Video.Recording.PostRoll.D(), Log: log, Registerer: reg})
 	rtc := live.OpenWebRTC(cfg.Video.WebRTC, log, board)
 	if rtc != nil {
@@ -221,7 +226,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),
-		Supervision:     dashboard.Supervision{Store: st, Rooms: sessions, Snapshot: sup.Snapshot}, Accounts: st}
+		Supervision:     dashboard.Supervision{Store: st, Rooms: sessions, Snapshot: shared.Snapshot}, Accounts: st}
 	if nd.on() {
 		deps.Cluster = nd.status
 		// A camera another node runs is watched through a relay here, fed
