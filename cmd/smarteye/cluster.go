@@ -58,7 +58,7 @@ func joinCluster(cfg config.Config, log *slog.Logger, reg prometheus.Registerer,
 		n.server, connect = srv, srv.Connect
 	case cluster.ModeExternal:
 		connect = func(name string, opts ...nats.Option) (*nats.Conn, error) {
-			opts = append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}, opts...)
+			opts = append(append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}, cluster.ConnOptions(log)...), opts...)
 			return nats.Connect(strings.Join(s.URLs, ","), opts...)
 		}
 	}

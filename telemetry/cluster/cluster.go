@@ -216,7 +216,8 @@ func ParseRoles(s string) ([]string, error) {
 
 // Server is the embedded NATS server of a node.
 type Server struct {
-	ns *server.Server
+	ns  *server.Server
+	log *slog.Logger
 }
 
 // StartServer starts the embedded NATS server with JetStream, storing in
@@ -276,14 +277,35 @@ func StartServer(s Settings, dir string, log *slog.Logger) (*Server, error) {
 		return nil, errors.New("nats server: not ready after 30s")
 	}
 	log.Info("cluster: NATS server started", "node", s.Node, "routes", len(s.Routes), "listen", s.Listen, "client_listen", s.ClientListen)
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, log: log}, nil
 }
 
 // Connect is a client connection to this server, in-process when it takes
 // no clients over the network.
 func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.Name(name), nats.InProcessServer(s.ns)}, opts...)
+	opts = append(append([]nats.Option{nats.Name(name), nats.InProcessServer(s.ns)}, ConnOptions(s.log)...), opts...)
 	return nats.Connect("", opts...)
+}
+
+// ConnOptions log a connection's troubles (a slow consumer, a lost or
+// regained server) as smarteye's log lines rather than on standard error.
+func ConnOptions(log *slog.Logger) []nats.Option {
+	log = log.With("component", "cluster.nats")
+	return []nats.Option{
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("NATS", "subject", sub.Subject, "err", err)
+				return
+			}
+			log.Warn("NATS", "err", err)
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected from NATS", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "server", nc.ConnectedUrlRedacted()) }),
+	}
 }
 
 // Shutdown stops the server.
