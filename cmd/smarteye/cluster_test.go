@@ -53,7 +53,9 @@ type testCluster struct {
 	db     string
 	dirs   []string
 	ports  []int
-	procs  []*proc
+	// clients are the nodes' NATS client ports (smarteye drain).
+	clients []int
+	procs   []*proc
 	routes string
 	// why is what the last settled call found unsettled.
 	why string
@@ -83,6 +85,7 @@ func (c *testCluster) start(i int) {
 	c.t.Helper()
 	env := []string{"SMARTEYE_DATABASE_URL=" + c.db, "SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i),
 		"SMARTEYE_CLUSTER_LISTEN=127.0.0.1:" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes, "SMARTEYE_LOG_LEVEL=debug"}
+	env = append(env, c.drainEnv(i)...)
 	p := startEnv(c.t, env, "serve", "--config", c.cfg, "--data-dir", c.dirs[i], "--http", "127.0.0.1:0")
 	c.procs[i] = p
 	name := c.name(i)
@@ -105,6 +108,11 @@ func filterLog(s string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// drainEnv is what node i and `smarteye drain` for it share.
+func (c *testCluster) drainEnv(i int) []string {
+	return []string{"SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i), "SMARTEYE_CLUSTER_CLIENT_LISTEN=127.0.0.1:" + strconv.Itoa(c.clients[i])}
 }
 
 // status is node i's view of the cluster.
@@ -205,7 +213,7 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := &testCluster{t: t, cfg: cfg, db: storetest.URL(t), ports: freeLoopbackPorts(t, 3), procs: make([]*proc, 3)}
+	c := &testCluster{t: t, cfg: cfg, db: storetest.URL(t), ports: freeLoopbackPorts(t, 3), clients: freeLoopbackPorts(t, 3), procs: make([]*proc, 3)}
 	var routes []string
 	for i := range 3 {
 		c.dirs = append(c.dirs, filepath.Join(storetest.TempDir(t), c.name(i)))
@@ -327,18 +335,35 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		t.Errorf("median failover %s, want ≤ 6 s", m)
 	}
 
-	// SIGTERM hands the work over at once, without waiting to be found
-	// dead.
+	// `smarteye drain` (Kubernetes' preStop) hands node-3's work over at
+	// once, without waiting for it to be found dead; it stays up, owning
+	// nothing, until SIGTERM.
 	st := c.status(0)
 	leaving := 2
 	survivors := []string{"node-1", "node-2"}
-	stopped := time.Now()
-	c.procs[leaving].cmd.Process.Signal(syscall.SIGTERM)
-	testkit.WaitFor(t, 20*time.Second, "node-3's work on the others after SIGTERM", func() bool {
+	drained := time.Now()
+	cmd := exec.Command(binary, "drain")
+	cmd.Env = append(os.Environ(), c.drainEnv(leaving)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "node node-3 owns nothing now") {
+		t.Fatalf("smarteye drain: %v\n%s", err, out)
+	}
+	t.Logf("smarteye drain: %s (node-3 had %d keys): %s", time.Since(drained).Round(100*time.Millisecond), countOwned(st.Cluster.Owners, "node-3"), strings.TrimSpace(string(out)))
+	testkit.WaitFor(t, 20*time.Second, "node-3's work on the others after the drain", func() bool {
 		return c.settled(0, keys, survivors, 6)
 	})
-	t.Logf("handover on SIGTERM: %s (node-3 had %d keys)", time.Since(stopped).Round(100*time.Millisecond), countOwned(st.Cluster.Owners, "node-3"))
-	c.procs[leaving].cmd.Wait()
+	if own := c.status(leaving).Cluster.Owned; len(own) != 0 {
+		t.Fatalf("node-3 still owns %v after the drain", own)
+	}
+	// SIGTERM on a node that owns work hands it over before it stops.
+	st = c.status(0)
+	stopped := time.Now()
+	c.procs[1].cmd.Process.Signal(syscall.SIGTERM)
+	testkit.WaitFor(t, 20*time.Second, "node-2's work on node-1 after SIGTERM", func() bool {
+		return c.settled(0, keys, []string{"node-1"}, 6)
+	})
+	t.Logf("handover on SIGTERM: %s (node-2 had %d keys)", time.Since(stopped).Round(100*time.Millisecond), countOwned(st.Cluster.Owners, "node-2"))
+	c.procs[1].cmd.Wait()
 
 	// No detection row twice: the motion cameras moved between nodes.
 	conn, err := pgx.Connect(ctx, c.db)
