@@ -84,7 +84,9 @@ func (c *testCluster) name(i int) string { return fmt.Sprintf("node-%d", i+1) }
 func (c *testCluster) start(i int) {
 	c.t.Helper()
 	env := []string{"SMARTEYE_DATABASE_URL=" + c.db, "SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i),
-		"SMARTEYE_CLUSTER_LISTEN=127.0.0.1:" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes, "SMARTEYE_LOG_LEVEL=debug"}
+		"SMARTEYE_CLUSTER_LISTEN=127.0.0.1:" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes, "SMARTEYE_LOG_LEVEL=debug",
+		// The test polls every node's API fast: no per-address limit.
+		"SMARTEYE_HTTP_RATE_LIMIT_API_RATE=0"}
 	env = append(env, c.drainEnv(i)...)
 	p := startEnv(c.t, env, "serve", "--config", c.cfg, "--data-dir", c.dirs[i], "--http", "127.0.0.1:0")
 	c.procs[i] = p
@@ -117,15 +119,21 @@ func (c *testCluster) drainEnv(i int) []string {
 
 // status is node i's view of the cluster.
 func (c *testCluster) status(i int) clusterStatus {
+	c.t.Helper()
 	var st clusterStatus
-	getJSON(c.t, c.procs[i].url+"api/v1/status", &st)
+	if code := getJSON(c.t, c.procs[i].url+"api/v1/status", &st); code != 200 {
+		c.t.Fatalf("%s: status %d", c.name(i), code)
+	}
 	return st
 }
 
 // cameras are node i's view of the cameras.
 func (c *testCluster) cameras(i int) map[string]clusterCamera {
+	c.t.Helper()
 	var body struct{ Cameras []clusterCamera }
-	getJSON(c.t, c.procs[i].url+"api/v1/cameras", &body)
+	if code := getJSON(c.t, c.procs[i].url+"api/v1/cameras", &body); code != 200 {
+		c.t.Fatalf("%s: cameras %d", c.name(i), code)
+	}
 	out := map[string]clusterCamera{}
 	for _, cam := range body.Cameras {
 		out[cam.ID] = cam
@@ -206,7 +214,9 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 			<-pubDone
 		}
 	}()
-	keys = append(keys, "singleton.alerts", "singleton.supervision", "singleton.registry", "singleton.upkeep")
+	// Each node is configured with the default MAVLink link "udp": it is
+	// open on one node at a time.
+	keys = append(keys, "singleton.alerts", "singleton.supervision", "singleton.registry", "singleton.upkeep", "link.udp")
 	cfg := filepath.Join(t.TempDir(), "cluster.yml")
 	shared := t.TempDir()
 	if err := os.WriteFile(cfg, []byte("video:\n  recording:\n    mode: off\n    dir: "+shared+"\n  cameras:\n"+cams.String()), 0o644); err != nil {

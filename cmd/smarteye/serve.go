@@ -150,7 +150,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var ingest []component
 	if nd.has(cluster.RoleWorker) {
-		if ingest, err = ingestComponents(cfg, log, demo, bus, w, reg); err != nil {
+		var owner telemetry.Owner
+		if nd.on() {
+			owner = nd.owner
+		}
+		if ingest, err = ingestComponents(cfg, log, demo, bus, w, reg, owner); err != nil {
 			return err
 		}
 	}

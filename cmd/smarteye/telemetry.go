@@ -65,15 +65,26 @@ func localTarget(a net.Addr) string {
 
 // ingestComponents builds the MAVLink ingest (and, in the demo, the
 // simulated drones flying into it) and binds its links.
-func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.Writer, reg prometheus.Registerer) ([]component, error) {
+//
+// In a cluster (owner not nil) each link is open on one node at a time,
+// and the demo's simulated drones, which fly into a link bound at start,
+// stay on the ground.
+func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.Writer, reg prometheus.Registerer, owner telemetry.Owner) ([]component, error) {
 	in, err := mavlink.New(mavlinkConfig(cfg, log, demo), mavlink.LiveSink{Bus: bus, Writer: w}, reg)
 	if err != nil {
 		return nil, err
+	}
+	if owner != nil {
+		in.SetOwner(owner)
 	}
 	if err := in.Start(); err != nil {
 		return nil, err
 	}
 	comps := []component{{"mavlink", in.Run}}
+	if demo && len(cfg.Sim.Drones) > 0 && owner != nil {
+		log.Warn("demo: the simulated drones do not fly in a cluster (each link opens on whichever node owns it)")
+		return comps, nil
+	}
 	if demo && len(cfg.Sim.Drones) > 0 {
 		link := demoLink(cfg)
 		if link == "" {

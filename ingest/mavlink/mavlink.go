@@ -207,7 +207,14 @@ type Ingest struct {
 	sink  Sink
 	log   *slog.Logger
 	links []*link
+	// owner, when set, opens each link only while this process owns it
+	// (a cluster runs each link on one node); nil opens them all.
+	owner telemetry.Owner
 }
+
+// SetOwner makes Run open each link only while owner grants this process
+// "link.<name>" (before Run; Start then opens nothing).
+func (in *Ingest) SetOwner(o telemetry.Owner) { in.owner = o }
 
 type link struct {
 	cfg    LinkConfig
@@ -247,38 +254,66 @@ func New(cfg Config, sink Sink, reg prometheus.Registerer) (*Ingest, error) {
 }
 
 // Start opens every link's endpoint: a port in use fails here, at start-up.
+// With an owner (SetOwner) it opens none: Run opens each while owned.
 func (in *Ingest) Start() error {
+	if in.owner != nil {
+		return nil
+	}
 	for _, l := range in.links {
-		ep, err := l.endpoint()
-		if err != nil {
+		if err := in.open(l); err != nil {
 			in.close()
-			return fmt.Errorf("mavlink: link %s: %w", l.cfg.Name, err)
+			return err
 		}
-		l.node = &gomavlib.Node{
-			Endpoints:        []gomavlib.EndpointConf{ep},
-			Dialect:          nil, // frames stay raw: signatures are checked on the bytes as sent
-			OutVersion:       gomavlib.V2,
-			OutSystemID:      in.cfg.SystemID,
-			HeartbeatDisable: true, // sent by heartbeat(), as raw frames
-			ReadTimeout:      max(in.cfg.LinkTimeout*4, 30*time.Second),
-			IdleTimeout:      max(in.cfg.LinkTimeout*12, 60*time.Second),
-		}
-		if err := l.node.Initialize(); err != nil {
-			l.node = nil
-			in.close()
-			return fmt.Errorf("mavlink: link %s (%s %s): %w", l.cfg.Name, l.cfg.Type, l.cfg.Address, err)
-		}
-		in.log.Info("link open", "link", l.cfg.Name, "type", l.cfg.Type, "address", l.Addr())
 	}
 	return nil
 }
 
+// open opens one link's endpoint.
+func (in *Ingest) open(l *link) error {
+	ep, err := l.endpoint()
+	if err != nil {
+		return fmt.Errorf("mavlink: link %s: %w", l.cfg.Name, err)
+	}
+	node := &gomavlib.Node{
+		Endpoints:        []gomavlib.EndpointConf{ep},
+		Dialect:          nil, // frames stay raw: signatures are checked on the bytes as sent
+		OutVersion:       gomavlib.V2,
+		OutSystemID:      in.cfg.SystemID,
+		HeartbeatDisable: true, // sent by heartbeat(), as raw frames
+		ReadTimeout:      max(in.cfg.LinkTimeout*4, 30*time.Second),
+		IdleTimeout:      max(in.cfg.LinkTimeout*12, 60*time.Second),
+	}
+	if err := node.Initialize(); err != nil {
+		return fmt.Errorf("mavlink: link %s (%s %s): %w", l.cfg.Name, l.cfg.Type, l.cfg.Address, err)
+	}
+	l.mu.Lock()
+	l.node = node
+	l.mu.Unlock()
+	in.log.Info("link open", "link", l.cfg.Name, "type", l.cfg.Type, "address", l.Addr())
+	return nil
+}
+
+// current is the link's open node, nil while closed.
+func (l *link) current() *gomavlib.Node {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.node
+}
+
 func (in *Ingest) close() {
 	for _, l := range in.links {
-		if l.node != nil {
-			l.node.Close()
-			l.node = nil
-		}
+		l.shut()
+	}
+}
+
+// shut closes the link's node (its drain then ends).
+func (l *link) shut() {
+	l.mu.Lock()
+	node := l.node
+	l.node, l.addr = nil, nil
+	l.mu.Unlock()
+	if node != nil {
+		node.Close()
 	}
 }
 
@@ -344,18 +379,33 @@ func (l *link) endpoint() (gomavlib.EndpointConf, error) {
 // Run drains every link until ctx ends, then closes them. Start must have
 // succeeded (Run calls it otherwise).
 func (in *Ingest) Run(ctx context.Context) error {
-	if len(in.links) > 0 && in.links[0].node == nil {
+	if in.owner == nil && len(in.links) > 0 && in.links[0].current() == nil {
 		if err := in.Start(); err != nil {
 			return err
 		}
 	}
 	var drains, beats sync.WaitGroup
 	for _, l := range in.links {
-		events := l.node.Events()
 		drains.Add(1)
 		go func() {
 			defer drains.Done()
-			in.drain(l, events)
+			if in.owner == nil {
+				in.drain(l, l.current().Events())
+				return
+			}
+			// In a cluster: open while owned, drain, close when the link
+			// moves to another node.
+			telemetry.RunOwned(ctx, in.owner, "link."+keyToken(l.cfg.Name), func(lease *telemetry.Lease) error {
+				if err := in.open(l); err != nil {
+					return err
+				}
+				done := make(chan struct{})
+				go func() { defer close(done); in.drain(l, l.current().Events()) }()
+				<-lease.Context.Done()
+				l.shut()
+				<-done
+				return nil
+			}, func(err error) { in.log.Error("link cannot open here; trying again", "link", l.cfg.Name, "err", err) })
 		}()
 	}
 	if in.cfg.HeartbeatInterval > 0 {
@@ -370,6 +420,20 @@ func (in *Ingest) Run(ctx context.Context) error {
 	in.close() // ends the drains: each node closes its event channel last
 	drains.Wait()
 	return nil
+}
+
+// keyToken is a link's name as a part of a cluster key: letters, digits,
+// '-' and '_' as they are, anything else hex-escaped.
+func keyToken(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "=%x", string(r))
+		}
+	}
+	return b.String()
 }
 
 // drain is the link's one consumer of node events: nothing else touches
@@ -427,8 +491,8 @@ func (in *Ingest) heartbeat(ctx context.Context) {
 		for _, l := range in.links {
 			fr := &frame.V2Frame{SequenceNumber: seq, SystemID: in.cfg.SystemID, ComponentID: 190, Message: raw}
 			fr.Checksum = fr.GenerateChecksum(rw.CRCExtra())
-			if l.node != nil {
-				_ = l.node.WriteFrameAll(fr)
+			if node := l.current(); node != nil {
+				_ = node.WriteFrameAll(fr) // a node closed meanwhile returns at once
 			}
 		}
 		seq++
