@@ -57,7 +57,15 @@ type AlertFold struct {
 	ID   UUID
 	N    int64
 	Last time.Time
+	// Events are the folded events' ids, where they have one: an event
+	// counted before (delivered again) is not counted again. N counts
+	// every match, these and those without an event id.
+	Events []UUID
 }
+
+// ErrHandled is an event already turned into an alert by the same rule
+// (delivered again): nothing was stored.
+var ErrHandled = errors.New("event already handled")
 
 // Outbox makes an alert step's deliveries from the alert as it is after
 // the step (inside the step's transaction).

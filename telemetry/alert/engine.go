@@ -53,11 +53,31 @@ type Config struct {
 	// or deleted (a cluster's other nodes then reload them); nil tells no
 	// one.
 	Changed func(kind string)
+	// Events, when set, delivers the events to judge with acknowledgements
+	// (a cluster's stream): each is acknowledged once the alerts it opened
+	// or counted are stored, and one delivered again is neither opened nor
+	// counted twice. Events on the live feed are then ignored (vehicles
+	// still come from it).
+	Events EventSource
 	// OnDemand subscribes to the live feed when Run starts rather than in
 	// NewEngine: a cluster's engine runs on one node at a time, and one
 	// that takes over must not judge what it queued while another node
 	// was the engine.
 	OnDemand bool
+}
+
+// EventSource delivers events to judge, each to be acknowledged.
+type EventSource interface {
+	// Events delivers inputs until ctx ends; the channel is closed then.
+	Events(ctx context.Context) (<-chan Input, error)
+}
+
+// Input is one event to judge from an EventSource.
+type Input struct {
+	Event telemetry.Event
+	// Ack says the event's alerts are stored; Progress asks for more time
+	// (the database is away).
+	Ack, Progress func()
 }
 
 // Errors of the rule and alert methods, for the API's status codes.
@@ -102,6 +122,8 @@ type Engine struct {
 
 // opening is a new alert on its way into the database.
 type opening struct {
+	// folded are the ids of the events folded into it while it waited.
+	folded []telemetry.UUID
 	alert       telemetry.Alert
 	event       telemetry.Event
 	jpeg, thumb []byte
@@ -375,6 +397,32 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	defer func() { <-done }()
 	e.load(ctx)
+	var inputs <-chan Input
+	if e.cfg.Events != nil {
+		ch, err := e.cfg.Events.Events(ctx)
+		if err != nil {
+			return fmt.Errorf("alerts: events: %w", err)
+		}
+		inputs = ch
+	}
+	// Inputs judged, waiting for what they caused to be stored before
+	// they are acknowledged, by event id (one delivered again meanwhile
+	// only replaces the acknowledgement).
+	pending := map[telemetry.UUID]Input{}
+	settle := func() {
+		e.flush(ctx)
+		e.mu.Lock()
+		stored := len(e.waiting) == 0 && len(e.folds) == 0
+		e.mu.Unlock()
+		for id, in := range pending {
+			if stored {
+				in.Ack()
+				delete(pending, id)
+			} else if in.Progress != nil {
+				in.Progress()
+			}
+		}
+	}
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
 	var buf []telemetry.Update
@@ -383,18 +431,50 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			e.flush(context.WithoutCancel(ctx))
 			return nil
+		case in, ok := <-inputs:
+			if !ok {
+				inputs = nil
+				continue
+			}
+		batch:
+			for {
+				if _, again := pending[in.Event.ID]; again {
+					pending[in.Event.ID] = in
+				} else {
+					e.met.inputs.WithLabelValues("event").Inc()
+					e.mu.Lock()
+					ms := e.ev.Event(in.Event)
+					e.mu.Unlock()
+					e.handle(ctx, ms)
+					pending[in.Event.ID] = in
+				}
+				if len(pending) >= 512 {
+					break
+				}
+				select {
+				case next, ok := <-inputs:
+					if !ok {
+						inputs = nil
+						break batch
+					}
+					in = next
+				default:
+					break batch
+				}
+			}
+			settle()
 		case <-sub.Ready():
 			buf = sub.Take(buf[:0])
 			for i := range buf {
 				u := &buf[i]
 				var ms []Match
-				switch u.Type {
-				case "event":
+				switch {
+				case u.Type == "event" && e.cfg.Events == nil:
 					e.met.inputs.WithLabelValues("event").Inc()
 					e.mu.Lock()
 					ms = e.ev.Event(*u.Event)
 					e.mu.Unlock()
-				case "vehicle":
+				case u.Type == "vehicle":
 					e.met.inputs.WithLabelValues("vehicle").Inc()
 					e.mu.Lock()
 					ms = e.ev.Vehicle(*u.Vehicle)
@@ -414,7 +494,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.mu.Unlock()
 			e.handle(ctx, ms)
 			e.retry(ctx)
-			e.flush(ctx)
+			settle()
 			e.escalate(ctx, now)
 		}
 	}
@@ -502,6 +582,9 @@ func (e *Engine) handle(ctx context.Context, ms []Match) {
 				e.folds[id] = f
 			}
 			f.N++
+			if m.Event.ID != (telemetry.UUID{}) {
+				f.Events = append(f.Events, m.Event.ID)
+			}
 			if m.Event.Time.After(f.Last) {
 				f.Last = m.Event.Time
 			}
@@ -512,6 +595,9 @@ func (e *Engine) handle(ctx context.Context, ms []Match) {
 		if m.Fold {
 			if o := e.waitingFor(m.Key); o != nil {
 				o.alert.Occurrences++
+				if m.Event.ID != (telemetry.UUID{}) {
+					o.folded = append(o.folded, m.Event.ID)
+				}
 				if m.Event.Time.After(o.alert.LastSeen) {
 					o.alert.LastSeen = m.Event.Time
 				}
@@ -566,7 +652,13 @@ func (e *Engine) persist(ctx context.Context, o *opening) bool {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	a := o.alert
-	if err := e.store.InsertAlert(pctx, &a, &o.event, "rule:"+a.RuleID, o.jpeg, o.thumb, e.outbox(o.channels)); err != nil {
+	err := e.store.InsertAlert(pctx, &a, &o.event, "rule:"+a.RuleID, o.jpeg, o.thumb, e.outbox(o.channels))
+	if errors.Is(err, telemetry.ErrHandled) {
+		// Delivered again: its alert was opened by this rule before.
+		e.log.Debug("event already judged; not opened again", "event", a.EventID.String(), "rule", a.RuleID)
+		return true
+	}
+	if err != nil {
 		e.met.errors.WithLabelValues("open").Inc()
 		if o.tries == 0 {
 			e.log.Warn("alert not stored yet; retrying", "rule", a.RuleID, "err", err)
@@ -577,7 +669,7 @@ func (e *Engine) persist(ctx context.Context, o *opening) bool {
 	e.mu.Lock()
 	// Matches folded in while it waited for the database are counted now.
 	if n := o.alert.Occurrences; n > 1 {
-		e.folds[a.ID] = &telemetry.AlertFold{ID: a.ID, N: n - 1, Last: o.alert.LastSeen}
+		e.folds[a.ID] = &telemetry.AlertFold{ID: a.ID, N: n - 1, Last: o.alert.LastSeen, Events: o.folded}
 		a.Occurrences = n
 	}
 	e.latest[a.DedupKey] = a.ID
@@ -630,6 +722,7 @@ func (e *Engine) flush(ctx context.Context) {
 		for _, f := range folds {
 			if g := e.folds[f.ID]; g != nil {
 				g.N += f.N
+				g.Events = append(g.Events, f.Events...)
 				if f.Last.After(g.Last) {
 					g.Last = f.Last
 				}

@@ -93,6 +93,11 @@ func (s *Store) Maintain(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, "DELETE FROM store_batches WHERE written_at < now() - INTERVAL '30 days'"); err != nil {
 		errs = append(errs, err)
 	}
+	// An event is redelivered to the alert engine within seconds: a week
+	// of handled events is plenty.
+	if _, err := s.pool.Exec(ctx, "DELETE FROM alert_inputs WHERE at < now() - INTERVAL '7 days'"); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

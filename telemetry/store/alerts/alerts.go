@@ -73,6 +73,15 @@ func (s *Store) InsertAlert(ctx context.Context, a *telemetry.Alert, event *tele
 		return fmt.Errorf("store: insert alert: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if a.EventID != (telemetry.UUID{}) {
+		tag, err := tx.Exec(ctx, `INSERT INTO alert_inputs (event_id, rule_id, alert_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [16]byte(a.EventID), a.RuleID, [16]byte(a.ID))
+		if err != nil {
+			return fmt.Errorf("store: insert alert: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return telemetry.ErrHandled
+		}
+	}
 	ev, _ := json.Marshal(event)
 	var track any
 	if a.TrackID != 0 {
@@ -125,13 +134,34 @@ func (s *Store) FoldAlerts(ctx context.Context, folds []telemetry.AlertFold) err
 	if len(folds) == 0 {
 		return nil
 	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: fold alerts: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	ids, ns, lasts := make([][16]byte, len(folds)), make([]int64, len(folds)), make([]time.Time, len(folds))
 	for i, f := range folds {
 		ids[i], ns[i], lasts[i] = f.ID, f.N, f.Last
+		if len(f.Events) == 0 {
+			continue
+		}
+		// Events counted before (delivered again) are not counted again.
+		evs := make([][16]byte, len(f.Events))
+		for j, e := range f.Events {
+			evs[j] = e
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO alert_inputs (event_id, rule_id, alert_id)
+			SELECT e, a.rule_id, a.id FROM unnest($1::uuid[]) AS e, alerts a WHERE a.id = $2 ON CONFLICT DO NOTHING`, evs, [16]byte(f.ID))
+		if err != nil {
+			return fmt.Errorf("store: fold alerts: %w", err)
+		}
+		ns[i] -= int64(len(f.Events)) - tag.RowsAffected()
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE alerts a SET occurrences = a.occurrences + f.n, last_seen = greatest(a.last_seen, f.last)
-		FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS f(id, n, last) WHERE a.id = f.id`, ids, ns, lasts)
-	if err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE alerts a SET occurrences = a.occurrences + f.n, last_seen = greatest(a.last_seen, f.last)
+		FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS f(id, n, last) WHERE a.id = f.id AND f.n > 0`, ids, ns, lasts); err != nil {
+		return fmt.Errorf("store: fold alerts: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: fold alerts: %w", err)
 	}
 	return nil
