@@ -123,7 +123,7 @@ type Engine struct {
 // opening is a new alert on its way into the database.
 type opening struct {
 	// folded are the ids of the events folded into it while it waited.
-	folded []telemetry.UUID
+	folded      []telemetry.UUID
 	alert       telemetry.Alert
 	event       telemetry.Event
 	jpeg, thumb []byte
