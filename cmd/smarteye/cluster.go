@@ -16,6 +16,7 @@ import (
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
 	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/cluster"
 )
 
@@ -28,6 +29,7 @@ type node struct {
 	bus      telemetry.Bus
 	cluster  *cluster.Node // nil when alone
 	changes  *cluster.Changes
+	events   *cluster.Events
 	server   *cluster.Server
 	conns    []*nats.Conn
 	closeBus func()
@@ -73,6 +75,10 @@ func joinCluster(cfg config.Config, log *slog.Logger, reg prometheus.Registerer,
 			var b *cluster.Bus
 			if b, err = cluster.NewBus(bc, hub, log, reg); err == nil {
 				n.bus, n.closeBus = b, b.Close
+				// Events also go on the stream the alert engine reads.
+				if n.events, err = cluster.NewEvents(nc, s.Replicas, log, reg); err == nil {
+					b.SetEvents(n.events)
+				}
 			}
 		}
 	}
@@ -98,6 +104,15 @@ func (n *node) close() {
 	if n.server != nil {
 		n.server.Shutdown()
 	}
+}
+
+// eventSource is where the alert engine reads events: the cluster's stream,
+// or (alone: nil) the live bus.
+func (n *node) eventSource() alert.EventSource {
+	if !n.on() {
+		return nil
+	}
+	return n.events
 }
 
 // changed tells the other nodes that kind changed (nil alone).
@@ -199,7 +214,7 @@ func (n *node) components(board *telemetry.Board, log *slog.Logger) (first []com
 			}
 		}
 	}
-	first = []component{{"cluster node", n.cluster.Run}, {"cluster", status}}
+	first = []component{{"cluster node", n.cluster.Run}, {"events stream", n.events.Run}, {"cluster", status}}
 	// On SIGTERM the node hands its work to the others before it stops it.
 	handover = component{"handover", func(ctx context.Context) error {
 		<-ctx.Done()

@@ -207,7 +207,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demo {
 		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
 	}
-	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on(), Changed: nd.changed()}, st, bus, shared.Evidence, log, reg)
+	alerts, err := alert.NewEngine(alert.Config{Rules: rules, Channels: cfg.Alerts.Channels, OnDemand: nd.on(), Changed: nd.changed(),
+		Events: nd.eventSource()}, st, bus, shared.Evidence, log, reg)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}

@@ -30,7 +30,14 @@ type Bus struct {
 
 	sent, received, bad prometheus.Counter
 	lastBad             atomic.Int64
+	// events, when set, also takes every event this node publishes, for
+	// the alert engine wherever it runs.
+	events *Events
 }
+
+// SetEvents puts every event this node publishes on the events' stream
+// too (before the bus is used).
+func (b *Bus) SetEvents(ev *Events) { b.events = ev }
 
 var _ telemetry.Bus = (*Bus)(nil)
 
@@ -126,6 +133,9 @@ func (b *Bus) PublishCamera(c telemetry.Camera) {
 func (b *Bus) PublishEvent(e telemetry.Event) {
 	b.Hub.PublishEvent(e)
 	b.send(telemetry.Update{Type: "event", Event: &e})
+	if b.events != nil {
+		b.events.Publish(e)
+	}
 }
 
 // PublishDetections publishes d here and to the other nodes.
