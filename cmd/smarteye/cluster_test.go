@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,15 +49,15 @@ type clusterCamera struct {
 // testCluster is three smarteye serve processes on one database, forming
 // an embedded NATS cluster on loopback.
 type testCluster struct {
-	t      *testing.T
-	cfg    string
-	db     string
-	dirs   []string
-	ports  []int
+	t     *testing.T
+	cfg   string
+	db    string
+	dirs  []string
+	ports []int
 	// clients are the nodes' NATS client ports (smarteye drain).
 	clients []int
 	procs   []*proc
-	routes string
+	routes  string
 	// why is what the last settled call found unsettled.
 	why string
 }
@@ -202,11 +203,13 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		keys = append(keys, "camera."+id)
 		p := &sim.Publisher{Source: clip, Copy: true, URL: rtsp.URL(id), Log: slog.New(slog.DiscardHandler)}
 		go func() { p.Run(ctx); pubDone <- struct{}{} }()
-		detector := "none"
+		detector, zones := "none", ""
 		if i < 2 {
-			detector = "motion"
+			// Motion on the test pattern enters the whole-frame zone all
+			// the time: a steady supply of events to alert on.
+			detector, zones = "motion", ", zones: [{name: all, polygon: [[0, 0], [320, 0], [320, 240], [0, 240]]}]"
 		}
-		fmt.Fprintf(&cams, "    - {id: %s, url: %q, transport: tcp, detector: %s, rate: 2}\n", id, "rtsp://"+rtsp.Addr()+"/"+id, detector)
+		fmt.Fprintf(&cams, "    - {id: %s, url: %q, transport: tcp, detector: %s, rate: 2%s}\n", id, "rtsp://"+rtsp.Addr()+"/"+id, detector, zones)
 	}
 	defer func() {
 		cancel()
@@ -219,7 +222,15 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 	keys = append(keys, "singleton.alerts", "singleton.supervision", "singleton.registry", "singleton.upkeep", "link.udp")
 	cfg := filepath.Join(t.TempDir(), "cluster.yml")
 	shared := t.TempDir()
-	if err := os.WriteFile(cfg, []byte("video:\n  recording:\n    mode: off\n    dir: "+shared+"\n  cameras:\n"+cams.String()), 0o644); err != nil {
+	// One rule on those events, its alerts sent to a webhook; a cooldown
+	// longer than the test: one alert per camera, however often the
+	// engine moves.
+	h := &hook{open: true, taken: map[string]int{}}
+	whs := httptest.NewServer(h)
+	defer whs.Close()
+	alerts := fmt.Sprintf("alerts:\n  channels:\n    - {name: ops, type: webhook, url: %q}\n"+
+		"  rules:\n    - {id: motion, name: Motion in view, condition: intrusion, zones: [all], severity: warning, cooldown: 1h}\n", whs.URL+"/hook")
+	if err := os.WriteFile(cfg, []byte(alerts+"video:\n  recording:\n    mode: off\n    dir: "+shared+"\n  cameras:\n"+cams.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -381,6 +392,57 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+
+	// Alerting through five moves of its engine: one alert per camera (the
+	// incident goes on), every event judged once — an alert's count is
+	// the number of its events judged, none twice —, and every delivery
+	// received.
+	var alertRows, judged, counted, events int
+	testkit.WaitFor(t, 30*time.Second, "the engine to catch up with the events", func() bool {
+		if err := conn.QueryRow(ctx, `SELECT count(*), coalesce(sum(occurrences), 0) FROM alerts WHERE rule_id = 'motion'`).Scan(&alertRows, &counted); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM alert_inputs WHERE rule_id = 'motion'`).Scan(&judged); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM events WHERE kind = 'zone.enter'`).Scan(&events); err != nil {
+			t.Fatal(err)
+		}
+		return judged == counted && judged >= events*95/100
+	})
+	t.Logf("alerts %d; events judged %d, counted %d; zone.enter events stored %d", alertRows, judged, counted, events)
+	if alertRows != 2 {
+		t.Errorf("%d alerts for the two cameras' incidents, want 2", alertRows)
+	}
+	var deliveries []string
+	drows, err := conn.Query(ctx, `SELECT delivery_id::text FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id WHERE a.rule_id = 'motion'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for drows.Next() {
+		var id string
+		drows.Scan(&id)
+		deliveries = append(deliveries, id)
+	}
+	drows.Close()
+	testkit.WaitFor(t, 30*time.Second, "every delivery at the webhook", func() bool {
+		_, taken, _ := h.state()
+		for _, id := range deliveries {
+			if taken[id] == 0 {
+				return false
+			}
+		}
+		return len(deliveries) > 0
+	})
+	_, taken, _ := h.state()
+	repeats := 0
+	for _, n := range taken {
+		repeats += n - 1
+	}
+	t.Logf("webhook: %d deliveries, %d received again", len(deliveries), repeats)
+	if repeats > 5 {
+		t.Errorf("%d deliveries received again over five kills", repeats)
+	}
 	var rows, dups int
 	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) - count(DISTINCT (time, camera_id, track_id, class, box_x, box_y)) FROM detections`).Scan(&rows, &dups); err != nil {
 		t.Fatal(err)
