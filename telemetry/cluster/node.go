@@ -246,7 +246,9 @@ func (n *Node) follow(ctx context.Context, kv jetstream.KeyValue) {
 		time.Sleep(time.Second)
 		return
 	}
-	defer w.Stop()
+	// Stopping asks the server to remove the watch: it must not hold up a
+	// node whose server is gone (the request waits for its timeout).
+	defer func() { go w.Stop() }()
 	n.mu.Lock()
 	n.kv = kv // claims wait for the first watch's initial values (ready)
 	n.mu.Unlock()
