@@ -68,6 +68,9 @@ type Detections struct {
 	Width    int       `json:"width"`
 	Height   int       `json:"height"`
 	Objects  []Object  `json:"objects"`
+	// Fence is the fencing token of the process that analysed the frame
+	// (its camera's ownership in a cluster; 0 alone).
+	Fence uint64 `json:"fence,omitempty"`
 }
 
 // PublishCamera records c as the latest state of camera c.ID and sends it

@@ -208,6 +208,9 @@ type Event struct {
 	Lon       *float64       `json:"lon,omitempty"`
 	Message   string         `json:"message,omitempty"`
 	Data      map[string]any `json:"data,omitempty"`
+	// Fence is the fencing token of the process that made the event: its
+	// camera's ownership in a cluster (0 alone, or not a camera's).
+	Fence uint64 `json:"fence,omitempty"`
 	// Received is when the frame or message behind the event reached
 	// smarteye, where known: in-process only (alert latency), not stored.
 	Received time.Time `json:"-"`

@@ -77,4 +77,7 @@ type Frame struct {
 	// only: a detection that has not yet been seen often enough to be a
 	// track is left out, so flicker never reaches the map).
 	Detections []Detection `json:"detections"`
+	// Fence is the analysing process's fencing token for the camera
+	// (analysis.Config.Fence).
+	Fence uint64 `json:"fence,omitempty"`
 }

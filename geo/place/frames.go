@@ -12,7 +12,8 @@ import (
 // checks it against the geofences, stores it and publishes the frame and
 // the fence events it raised (vision/analysis' Sink).
 func (p *Placer) Frame(f vision.Frame) {
-	d := telemetry.Detections{Camera: f.Camera, Time: f.Time, Received: f.Received, Width: f.Width, Height: f.Height, Objects: make([]telemetry.Object, 0, len(f.Detections))}
+	d := telemetry.Detections{Camera: f.Camera, Time: f.Time, Received: f.Received, Width: f.Width, Height: f.Height, Objects: make([]telemetry.Object, 0, len(f.Detections)),
+		Fence: f.Fence}
 	var fenceEvents []telemetry.Event
 	for _, o := range f.Detections {
 		box := [4]float64{o.Box.X, o.Box.Y, o.Box.W, o.Box.H}
@@ -22,7 +23,7 @@ func (p *Placer) Frame(f vision.Frame) {
 		if pl.status == geo.StatusOK {
 			obj.Lat, obj.Lon, obj.Error = &pl.lat, &pl.lon, pl.sigma
 			for _, e := range p.track(f.Camera, o.TrackID, o.Class, pl, f.Time) {
-				e.Received = f.Received
+				e.Received, e.Fence = f.Received, f.Fence
 				e.Data["class"], e.Data["confidence"] = o.Class, o.Confidence
 				fenceEvents = append(fenceEvents, e)
 			}
@@ -52,6 +53,7 @@ func (p *Placer) Event(e telemetry.Event) {
 	if e.Kind == "track.end" {
 		class, _ := e.Data["class"].(string)
 		for _, x := range p.trackEnded(e.CameraID, e.TrackID, class, e.Time) {
+			x.Fence = e.Fence
 			p.Publish(x)
 		}
 	}

@@ -263,7 +263,9 @@ func (s *Supervisor) start(c *cam, fence uint64) (*camRun, error) {
 	}
 	r := &camRun{stream: stream, fence: fence}
 	if c.ac != nil {
-		a, err := analysis.New(*c.ac, s.pool, s.deps.Place)
+		ac := *c.ac
+		ac.Fence = fence
+		a, err := analysis.New(ac, s.pool, s.deps.Place)
 		if err != nil {
 			return nil, err
 		}
@@ -432,8 +434,12 @@ func (s *Supervisor) streamEvent(ch rtsp.Change, c *cam) {
 	if ch.Reason != "" {
 		msg += ": " + ch.Reason
 	}
+	var fence uint64
+	if r := c.current(); r != nil {
+		fence = r.fence
+	}
 	s.deps.Place.Event(telemetry.Event{Time: ch.Time, ID: telemetry.NewUUID(), Kind: "stream." + string(ch.To), CameraID: ch.Camera, Message: msg,
-		Data: map[string]any{"from": string(ch.From), "reason": ch.Reason}})
+		Data: map[string]any{"from": string(ch.From), "reason": ch.Reason}, Fence: fence})
 	if c.current() != nil {
 		s.deps.Bus.PublishCamera(s.state(c))
 	}

@@ -23,7 +23,7 @@ func TestAttendance(t *testing.T) {
 	from := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
 	// det: a box whose bottom centre is (fx, fy).
 	det := func(at time.Duration, camera string, track any, class string, fx, fy float32) {
-		w.Add(Detections, []any{from.Add(at), camera, track, class, float32(0.9), fx - 10, fy - 40, float32(20), float32(40), nil, nil, nil, "uncalibrated"}...)
+		w.Add(Detections, []any{from.Add(at), camera, track, class, float32(0.9), fx - 10, fy - 40, float32(20), float32(40), nil, nil, nil, "uncalibrated", nil}...)
 	}
 	zone := [][2]float64{{100, 100}, {300, 100}, {300, 300}, {100, 300}}
 	// Bucket 0 (0–10 s): tracks 1 and 2 inside, track 1 seen twice.

@@ -51,6 +51,7 @@ var (
 		col("lon", batch.KindFloat64),
 		col("position_error", batch.KindFloat32),
 		col("geo_status", batch.KindText),
+		col("fence", batch.KindInt64),
 	}}
 	Events = &batch.Table{Name: "events", Columns: []batch.Column{
 		col("time", batch.KindTime),
@@ -64,6 +65,7 @@ var (
 		col("lon", batch.KindFloat64),
 		col("message", batch.KindText),
 		col("data", batch.KindJSON),
+		col("fence", batch.KindInt64),
 	}}
 )
 
@@ -108,7 +110,7 @@ func TelemetryRow(v *telemetry.Vehicle, t time.Time) []any {
 
 // EventRow is e as a row of Events.
 func EventRow(e *telemetry.Event) []any {
-	row := []any{e.Time, [16]byte(e.ID), nilIfEmpty(e.Site), e.Kind, nilIfEmpty(e.CameraID), nilIfEmpty(e.VehicleID), nil, nil, nil, nilIfEmpty(e.Message), nil}
+	row := []any{e.Time, [16]byte(e.ID), nilIfEmpty(e.Site), e.Kind, nilIfEmpty(e.CameraID), nilIfEmpty(e.VehicleID), nil, nil, nil, nilIfEmpty(e.Message), nil, fenceOrNil(e.Fence)}
 	if e.TrackID != 0 {
 		row[6] = int64(e.TrackID)
 	}
@@ -123,6 +125,14 @@ func EventRow(e *telemetry.Event) []any {
 	return row
 }
 
+// fenceOrNil is a row's fencing token: NULL outside a cluster.
+func fenceOrNil(f uint64) any {
+	if f == 0 {
+		return nil
+	}
+	return int64(f)
+}
+
 func nilIfEmpty(s string) any {
 	if s == "" {
 		return nil
@@ -133,7 +143,7 @@ func nilIfEmpty(s string) any {
 // DetectionRow is one object of a frame as a detections row.
 func DetectionRow(d *telemetry.Detections, o *telemetry.Object) []any {
 	row := []any{d.Time, d.Camera, int64(o.TrackID), o.Class, float32(o.Confidence),
-		float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3]), nil, nil, nil, o.GeoStatus}
+		float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3]), nil, nil, nil, o.GeoStatus, fenceOrNil(d.Fence)}
 	if o.Lat != nil && o.Lon != nil {
 		row[9], row[10], row[11] = *o.Lat, *o.Lon, float32(o.Error)
 	}

@@ -219,7 +219,7 @@ func (a *Analyzer) publish(f *frame, dets []vision.Detection, tracker *vision.Tr
 	a.stats.Tracks = tracker.Active()
 	a.counts = zones.Counts()
 	a.mu.Unlock()
-	a.sink.Frame(vision.Frame{Camera: a.cfg.Camera, Time: f.time, Received: f.received, Width: f.mat.Cols(), Height: f.mat.Rows(), Detections: dets})
+	a.sink.Frame(vision.Frame{Camera: a.cfg.Camera, Time: f.time, Received: f.received, Width: f.mat.Cols(), Height: f.mat.Rows(), Detections: dets, Fence: a.cfg.Fence})
 }
 
 // leaveZones takes ended tracks out of their zones: the zone exits.
@@ -259,7 +259,7 @@ func (a *Analyzer) event(kind string, t time.Time, track uint64, class, msg stri
 		data = map[string]any{}
 	}
 	data["class"] = class
-	return telemetry.Event{Time: t, ID: telemetry.NewUUID(), Kind: kind, CameraID: a.cfg.Camera, TrackID: track, Message: msg, Data: data}
+	return telemetry.Event{Time: t, ID: telemetry.NewUUID(), Kind: kind, CameraID: a.cfg.Camera, TrackID: track, Message: msg, Data: data, Fence: a.cfg.Fence}
 }
 
 func (a *Analyzer) zoneEvent(ze vision.ZoneEvent) telemetry.Event {

@@ -23,6 +23,10 @@ const (
 // Config configures one camera's analysis.
 type Config struct {
 	Camera string
+	// Fence is this process's fencing token for the camera (its
+	// ownership's revision in a cluster; 0 alone), stamped on every frame
+	// and event it analyses.
+	Fence uint64
 	// Drone cameras move: no motion gate.
 	Drone bool
 	// Detector is nanodet, hog, motion, cascade, yolo or none. It

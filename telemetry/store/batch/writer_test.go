@@ -81,13 +81,13 @@ func queryInt(t *testing.T, s *store.Store, sql string, args ...any) int64 {
 }
 
 func detectionRow(ts time.Time, camera, class string, conf float32) []any {
-	return []any{ts, camera, int64(1), class, conf, float32(10), float32(20), float32(30), float32(60), nil, nil, nil, "uncalibrated"}
+	return []any{ts, camera, int64(1), class, conf, float32(10), float32(20), float32(30), float32(60), nil, nil, nil, "uncalibrated", nil}
 }
 
 func eventRow(seq int) []any {
 	var id [16]byte
 	binary.BigEndian.PutUint64(id[8:], uint64(seq))
-	return []any{time.Now().UTC(), id, "cbd", "test.seq", nil, nil, nil, nil, nil, fmt.Sprint(seq), []byte(`{"seq":` + fmt.Sprint(seq) + `}`)}
+	return []any{time.Now().UTC(), id, "cbd", "test.seq", nil, nil, nil, nil, nil, fmt.Sprint(seq), []byte(`{"seq":` + fmt.Sprint(seq) + `}`), nil}
 }
 
 // TestWriterExactlyOnceAcrossImmediateStop kills the database (pg_ctl stop
