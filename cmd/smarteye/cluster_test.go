@@ -58,6 +58,10 @@ type testCluster struct {
 	clients []int
 	procs   []*proc
 	routes  string
+	// hosts are the nodes' addresses; programs what runs each (nil or
+	// "": the binary).
+	hosts    []string
+	programs []string
 	// why is what the last settled call found unsettled.
 	why string
 }
@@ -85,11 +89,15 @@ func (c *testCluster) name(i int) string { return fmt.Sprintf("node-%d", i+1) }
 func (c *testCluster) start(i int) {
 	c.t.Helper()
 	env := []string{"SMARTEYE_DATABASE_URL=" + c.db, "SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i),
-		"SMARTEYE_CLUSTER_LISTEN=127.0.0.1:" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes, "SMARTEYE_LOG_LEVEL=debug",
+		"SMARTEYE_CLUSTER_LISTEN=" + c.hosts[i] + ":" + strconv.Itoa(c.ports[i]), "SMARTEYE_CLUSTER_ROUTES=" + c.routes, "SMARTEYE_LOG_LEVEL=debug",
 		// The test polls every node's API fast: no per-address limit.
 		"SMARTEYE_HTTP_RATE_LIMIT_API_RATE=0"}
 	env = append(env, c.drainEnv(i)...)
-	p := startEnv(c.t, env, "serve", "--config", c.cfg, "--data-dir", c.dirs[i], "--http", "127.0.0.1:0")
+	program := binary
+	if i < len(c.programs) && c.programs[i] != "" {
+		program = c.programs[i]
+	}
+	p := startProgram(c.t, program, env, "serve", "--config", c.cfg, "--data-dir", c.dirs[i], "--http", c.hosts[i]+":0")
 	c.procs[i] = p
 	name := c.name(i)
 	c.t.Cleanup(func() {
@@ -115,7 +123,7 @@ func filterLog(s string) string {
 
 // drainEnv is what node i and `smarteye drain` for it share.
 func (c *testCluster) drainEnv(i int) []string {
-	return []string{"SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i), "SMARTEYE_CLUSTER_CLIENT_LISTEN=127.0.0.1:" + strconv.Itoa(c.clients[i])}
+	return []string{"SMARTEYE_CLUSTER_MODE=embedded", "SMARTEYE_CLUSTER_NODE=" + c.name(i), "SMARTEYE_CLUSTER_CLIENT_LISTEN=" + c.hosts[i] + ":" + strconv.Itoa(c.clients[i])}
 }
 
 // status is node i's view of the cluster.
@@ -173,6 +181,63 @@ func (c *testCluster) settled(i int, keys []string, alive []string, max int) boo
 	return true
 }
 
+// clusterCameras publishes six small cameras (one encoded clip, sent as
+// it is) on an RTSP server at host, the first motion of them analysed for
+// motion in a whole-frame zone "all" (a steady supply of events), and
+// returns their ids and their video section.
+func clusterCameras(t *testing.T, host string, motion int) ([]string, string) {
+	clip := filepath.Join(t.TempDir(), "clip.mp4")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-t", "10",
+		"-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	rtsp := &sim.RTSPServer{Address: host + ":0", Log: slog.New(slog.DiscardHandler)}
+	if err := rtsp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var ids []string
+	var cams strings.Builder
+	pubDone := make(chan struct{}, 6)
+	for i := range 6 {
+		id := fmt.Sprintf("cam-%d", i+1)
+		ids = append(ids, id)
+		p := &sim.Publisher{Source: clip, Copy: true, URL: rtsp.URL(id), Log: slog.New(slog.DiscardHandler)}
+		go func() { p.Run(ctx); pubDone <- struct{}{} }()
+		detector, zones := "none", ""
+		if i < motion {
+			detector, zones = "motion", ", zones: [{name: all, polygon: [[0, 0], [320, 0], [320, 240], [0, 240]]}]"
+		}
+		fmt.Fprintf(&cams, "    - {id: %s, url: %q, transport: tcp, detector: %s, rate: 2%s}\n", id, "rtsp://"+rtsp.Addr()+"/"+id, detector, zones)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range 6 {
+			<-pubDone
+		}
+		rtsp.Close()
+	})
+	return ids, "video:\n  recording:\n    mode: off\n    dir: " + t.TempDir() + "\n  cameras:\n" + cams.String()
+}
+
+// newTestCluster writes the configuration and prepares three nodes, node
+// i listening on hosts[i] and run by programs[i] (nil: the binary itself).
+func newTestCluster(t *testing.T, config string, hosts, programs []string) *testCluster {
+	cfg := filepath.Join(t.TempDir(), "cluster.yml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &testCluster{t: t, cfg: cfg, db: storetest.URL(t), ports: freeLoopbackPorts(t, 3), clients: freeLoopbackPorts(t, 3), procs: make([]*proc, 3),
+		hosts: hosts, programs: programs}
+	var routes []string
+	for i := range 3 {
+		c.dirs = append(c.dirs, filepath.Join(storetest.TempDir(t), c.name(i)))
+		routes = append(routes, "nats://"+hosts[i]+":"+strconv.Itoa(c.ports[i]))
+	}
+	c.routes = strings.Join(routes, ",")
+	return c
+}
+
 // TestClusterOwnsEachCameraOnceAndFailsOver runs three nodes on six
 // cameras: each camera and singleton has exactly one owner, every node's
 // API shows every camera live; a node killed with SIGKILL has its cameras
@@ -181,47 +246,14 @@ func (c *testCluster) settled(i int, keys []string, alive []string, max int) boo
 // with SIGTERM hands its work over at once. No detection row is written
 // twice.
 func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
-	// Six small cameras, published as they are from one encoded clip.
-	clip := filepath.Join(t.TempDir(), "clip.mp4")
-	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-t", "10",
-		"-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	rtsp := &sim.RTSPServer{Log: slog.New(slog.DiscardHandler)}
-	if err := rtsp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer rtsp.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var ids, keys []string
-	var cams strings.Builder
-	pubDone := make(chan struct{}, 6)
-	for i := range 6 {
-		id := fmt.Sprintf("cam-%d", i+1)
-		ids = append(ids, id)
+	ids, cams := clusterCameras(t, "127.0.0.1", 2)
+	var keys []string
+	for _, id := range ids {
 		keys = append(keys, "camera."+id)
-		p := &sim.Publisher{Source: clip, Copy: true, URL: rtsp.URL(id), Log: slog.New(slog.DiscardHandler)}
-		go func() { p.Run(ctx); pubDone <- struct{}{} }()
-		detector, zones := "none", ""
-		if i < 2 {
-			// Motion on the test pattern enters the whole-frame zone all
-			// the time: a steady supply of events to alert on.
-			detector, zones = "motion", ", zones: [{name: all, polygon: [[0, 0], [320, 0], [320, 240], [0, 240]]}]"
-		}
-		fmt.Fprintf(&cams, "    - {id: %s, url: %q, transport: tcp, detector: %s, rate: 2%s}\n", id, "rtsp://"+rtsp.Addr()+"/"+id, detector, zones)
 	}
-	defer func() {
-		cancel()
-		for range 6 {
-			<-pubDone
-		}
-	}()
 	// Each node is configured with the default MAVLink link "udp": it is
 	// open on one node at a time.
 	keys = append(keys, "singleton.alerts", "singleton.supervision", "singleton.registry", "singleton.upkeep", "link.udp")
-	cfg := filepath.Join(t.TempDir(), "cluster.yml")
-	shared := t.TempDir()
 	// One rule on those events, its alerts sent to a webhook; a cooldown
 	// longer than the test: one alert per camera, however often the
 	// engine moves.
@@ -230,17 +262,8 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 	defer whs.Close()
 	alerts := fmt.Sprintf("alerts:\n  channels:\n    - {name: ops, type: webhook, url: %q}\n"+
 		"  rules:\n    - {id: motion, name: Motion in view, condition: intrusion, zones: [all], severity: warning, cooldown: 1h}\n", whs.URL+"/hook")
-	if err := os.WriteFile(cfg, []byte(alerts+"video:\n  recording:\n    mode: off\n    dir: "+shared+"\n  cameras:\n"+cams.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	c := &testCluster{t: t, cfg: cfg, db: storetest.URL(t), ports: freeLoopbackPorts(t, 3), clients: freeLoopbackPorts(t, 3), procs: make([]*proc, 3)}
-	var routes []string
-	for i := range 3 {
-		c.dirs = append(c.dirs, filepath.Join(storetest.TempDir(t), c.name(i)))
-		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(c.ports[i]))
-	}
-	c.routes = strings.Join(routes, ",")
+	c := newTestCluster(t, alerts+cams, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}, nil)
+	ctx := context.Background()
 	for i := range 3 {
 		c.start(i)
 	}
@@ -473,4 +496,119 @@ func countOwned(owners map[string]string, node string) int {
 		}
 	}
 	return n
+}
+
+// TestClusterNodeCutOff cuts a node off silently — it runs in its own
+// network namespace, whose link goes down: no reset reaches either side —
+// while it still reaches the database (over its Unix socket). The others
+// take its cameras over within 15 s; it stops them by itself (it hears no
+// majority), so for each camera that moved it writes nothing stamped
+// with its fencing token later than a second after the new owner's first
+// row; when its link comes back it rejoins without taking anything twice.
+func TestClusterNodeCutOff(t *testing.T) {
+	ns, err := sim.NewNetNS("c", "10.231.8.1", "10.231.8.2")
+	if err != nil {
+		t.Skipf("network namespaces are not permitted here, so a node cannot be cut off: %v", err)
+	}
+	t.Cleanup(ns.Close)
+	wrapper, err := ns.Wrapper(t.TempDir(), binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every camera analysed, so that every camera writes rows.
+	ids, cams := clusterCameras(t, ns.HostIP, 6)
+	var keys []string
+	for _, id := range ids {
+		keys = append(keys, "camera."+id)
+	}
+	keys = append(keys, "singleton.alerts", "singleton.upkeep", "link.udp")
+	c := newTestCluster(t, cams, []string{ns.HostIP, ns.HostIP, ns.PeerIP}, []string{"", "", wrapper})
+	for i := range 3 {
+		c.start(i)
+	}
+	all := []string{"node-1", "node-2", "node-3"}
+	testkit.WaitFor(t, 90*time.Second, "every camera owned once and live", func() bool { return c.settled(0, keys, all, 2) && c.settled(2, keys, all, 2) })
+	var moved []string
+	for _, id := range ids {
+		if c.status(0).Cluster.Owners["camera."+id] == "node-3" {
+			moved = append(moved, id)
+		}
+	}
+	if len(moved) == 0 {
+		t.Fatalf("node-3 runs no camera: %v", c.status(0).Cluster.Owners)
+	}
+	conn, err := pgx.Connect(t.Context(), c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	fenceOf := map[string]int64{}
+	testkit.WaitFor(t, 30*time.Second, "node-3's cameras' rows", func() bool {
+		for _, id := range moved {
+			var f *int64
+			conn.QueryRow(t.Context(), `SELECT max(fence) FROM detections WHERE camera_id = $1`, id).Scan(&f)
+			if f == nil {
+				return false
+			}
+			fenceOf[id] = *f
+		}
+		return true
+	})
+
+	cut := time.Now()
+	if err := ns.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	survivors := []string{"node-1", "node-2"}
+	testkit.WaitFor(t, 15*time.Second, "node-3's cameras live on the others", func() bool {
+		return c.settled(0, keys, survivors, 3) && c.settled(1, keys, survivors, 3)
+	})
+	t.Logf("node-3 cut off: its %d camera(s) live on the others %s later", len(moved), time.Since(cut).Round(100*time.Millisecond))
+	// For each camera that moved: the new owner's first row.
+	firsts := map[string]time.Time{}
+	for _, id := range moved {
+		var first *time.Time
+		testkit.WaitFor(t, 30*time.Second, "the new owner's rows of "+id, func() bool {
+			conn.QueryRow(t.Context(), `SELECT min(time) FROM detections WHERE camera_id = $1 AND fence > $2`, id, fenceOf[id]).Scan(&first)
+			return first != nil
+		})
+		firsts[id] = *first
+	}
+
+	// The link comes back: node-3 rejoins and takes a share again, each
+	// camera owned once.
+	if err := ns.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 60*time.Second, "node-3 back with cameras of its own", func() bool {
+		st := c.status(0)
+		n := 0
+		for _, id := range ids {
+			if st.Cluster.Owners["camera."+id] == "node-3" {
+				n++
+			}
+		}
+		return n >= 1 && c.settled(0, keys, all, 2) && c.settled(2, keys, all, 2)
+	})
+	// Everything node-3 held is written by now (it answers again): its
+	// last row of each moved camera, by its fencing token.
+	for _, id := range moved {
+		var last *time.Time
+		conn.QueryRow(t.Context(), `SELECT max(time) FROM detections WHERE camera_id = $1 AND fence = $2`, id, fenceOf[id]).Scan(&last)
+		if last == nil {
+			t.Fatalf("%s: no row with node-3's fence %d", id, fenceOf[id])
+		}
+		first := firsts[id]
+		t.Logf("%s: node-3's last row %s, the new owner's first %s (%s later)", id, last.Format("15:04:05.000"), first.Format("15:04:05.000"), first.Sub(*last).Round(time.Millisecond))
+		if last.After(first.Add(time.Second)) {
+			t.Errorf("%s: node-3 wrote at %s, more than a second after the new owner's first row at %s", id, last, first)
+		}
+	}
+	var dups int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) - count(DISTINCT (time, camera_id, track_id, class, box_x, box_y)) FROM detections`).Scan(&dups); err != nil {
+		t.Fatal(err)
+	}
+	if dups != 0 {
+		t.Errorf("%d detection rows written twice", dups)
+	}
 }

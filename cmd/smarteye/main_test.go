@@ -61,6 +61,13 @@ func start(t *testing.T, args ...string) *proc {
 // startEnv is start with extra environment variables (later ones win).
 func startEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startProgram(t, binary, env, args...)
+}
+
+// startProgram is startEnv running program (smarteye, or a wrapper that
+// runs it, e.g. inside a network namespace).
+func startProgram(t *testing.T, program string, env []string, args ...string) *proc {
+	t.Helper()
 	if args[0] == "serve" || args[0] == "demo" {
 		// Tests run side by side: MAVLink on a port the OS picks, not :14550.
 		args = append(args, "--mavlink", "127.0.0.1:0")
@@ -68,7 +75,7 @@ func startEnv(t *testing.T, env []string, args ...string) *proc {
 	if args[0] == "demo" {
 		args = append(args, "--rtsp", "127.0.0.1:0")
 	}
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(program, args...)
 	// The trained detector `make deps` installed, as `make demo` uses it.
 	cmd.Env = append(os.Environ(), config.AdminPasswordEnv+"="+testPassword, "SMARTEYE_VIDEO_WEBRTC_ADDRESS=127.0.0.1:0",
 		"SMARTEYE_VIDEO_MODELS="+models.DevDir())

@@ -55,6 +55,16 @@ func (n *NetNS) Wrapper(dir, program string) (string, error) {
 	return path, os.WriteFile(path, []byte("#!/bin/sh\nexec ip netns exec "+n.Name+" "+program+" \"$@\"\n"), 0o755)
 }
 
+// SetLink brings the host's end of the pair up or down: down cuts the
+// namespace off silently (no reset reaches either side).
+func (n *NetNS) SetLink(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	return ip("link", "set", n.host, state)
+}
+
 // Close removes the namespace and the pair.
 func (n *NetNS) Close() {
 	ip("netns", "del", n.Name)
