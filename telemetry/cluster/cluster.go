@@ -64,7 +64,7 @@ type Settings struct {
 	// cluster the user runs). It defaults to off.
 	Mode string `yaml:"mode"`
 	// Node names this node, unique in the cluster; it defaults to the
-	// host name.
+	// host's short name.
 	Node string `yaml:"node"`
 	// Roles are what this node does: all, or any of worker, api and
 	// control. It defaults to all (serve --role overrides it).
@@ -115,7 +115,9 @@ func DefaultSettings() Settings {
 func (s *Settings) Defaults() {
 	s.Mode = cmp.Or(s.Mode, ModeOff)
 	if s.Node == "" {
-		s.Node, _ = os.Hostname()
+		// The host's short name (a pod's name in a StatefulSet).
+		h, _ := os.Hostname()
+		s.Node, _, _ = strings.Cut(h, ".")
 	}
 	if len(s.Roles) == 0 {
 		s.Roles = []string{RoleAll}
