@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -64,23 +63,6 @@ type testCluster struct {
 	programs []string
 	// why is what the last settled call found unsettled.
 	why string
-}
-
-func freeLoopbackPorts(t *testing.T, n int) []int {
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }
 
 func (c *testCluster) name(i int) string { return fmt.Sprintf("node-%d", i+1) }
@@ -227,7 +209,7 @@ func newTestCluster(t *testing.T, config string, hosts, programs []string) *test
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{t: t, cfg: cfg, db: storetest.URL(t), ports: freeLoopbackPorts(t, 3), clients: freeLoopbackPorts(t, 3), procs: make([]*proc, 3),
+	c := &testCluster{t: t, cfg: cfg, db: storetest.URL(t), ports: testkit.FreePorts(t, 3), clients: testkit.FreePorts(t, 3), procs: make([]*proc, 3),
 		hosts: hosts, programs: programs}
 	var routes []string
 	for i := range 3 {

@@ -51,17 +51,7 @@ func LoadSettings(path string) (*Settings, error) {
 
 // Lookup returns the documented value of a dotted key path (cluster.node).
 func (s *Settings) Lookup(key string) (any, bool) {
-	var v any = s.root
-	for _, part := range strings.Split(key, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[part]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
+	return lookupDoc(s.root, key)
 }
 
 // Env returns the key path that the environment variable name sets

@@ -178,6 +178,14 @@ func (p *Placer) ReloadCalibrations(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.applyCalibrations(cals, true)
+	return nil
+}
+
+// applyCalibrations puts stored calibrations in force and counts them;
+// unless over, a camera calibrated through the API since this process
+// started keeps its own (newer) one.
+func (p *Placer) applyCalibrations(cals map[string]json.RawMessage, over bool) (applied int) {
 	for id, raw := range cals {
 		var c struct {
 			ControlPoints []geo.ControlPoint `json:"control_points"`
@@ -187,14 +195,20 @@ func (p *Placer) ReloadCalibrations(ctx context.Context) error {
 		}
 		cg, h, err := p.fit(id, c.ControlPoints)
 		if err != nil {
+			if !errors.Is(err, geo.ErrNotFound) {
+				p.log.Warn("stored calibration unusable", "camera", id, "err", err)
+			}
 			continue
 		}
 		p.mu.Lock()
-		calibrate(cg, h, c.ControlPoints)
-		cg.apiCalibrated = true
+		if over || !cg.apiCalibrated {
+			calibrate(cg, h, c.ControlPoints)
+			cg.apiCalibrated = cg.apiCalibrated || over
+			applied++
+		}
 		p.mu.Unlock()
 	}
-	return nil
+	return applied
 }
 
 // fit checks that camera takes control points and fits them.
@@ -235,28 +249,7 @@ func (p *Placer) loadCalibrations(ctx context.Context) {
 	for {
 		cals, err := p.cfg.Store.CameraCalibrations(ctx)
 		if err == nil {
-			applied := 0
-			for id, raw := range cals {
-				var c struct {
-					ControlPoints []geo.ControlPoint `json:"control_points"`
-				}
-				if json.Unmarshal(raw, &c) != nil || len(c.ControlPoints) == 0 {
-					continue
-				}
-				cg, h, err := p.fit(id, c.ControlPoints)
-				if err != nil {
-					if !errors.Is(err, geo.ErrNotFound) {
-						p.log.Warn("stored calibration unusable", "camera", id, "err", err)
-					}
-					continue
-				}
-				p.mu.Lock()
-				if !cg.apiCalibrated {
-					calibrate(cg, h, c.ControlPoints)
-					applied++
-				}
-				p.mu.Unlock()
-			}
+			applied := p.applyCalibrations(cals, false)
 			if applied > 0 {
 				p.log.Info("stored calibrations applied", "cameras", applied)
 			}

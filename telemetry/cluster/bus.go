@@ -29,7 +29,7 @@ type Bus struct {
 	log *slog.Logger
 
 	sent, received, bad prometheus.Counter
-	lastBad             atomic.Int64
+	rare                rareLog
 	// events, when set, also takes every event this node publishes, for
 	// the alert engine wherever it runs.
 	events *Events
@@ -43,7 +43,7 @@ var _ telemetry.Bus = (*Bus)(nil)
 
 // NewBus joins the cluster's live feed on nc, feeding hub.
 func NewBus(nc *nats.Conn, hub *telemetry.Hub, log *slog.Logger, reg prometheus.Registerer) (*Bus, error) {
-	b := &Bus{Hub: hub, nc: nc, log: log.With("component", "cluster.bus"),
+	b := &Bus{Hub: hub, nc: nc, log: log.With("component", "cluster.bus"), rare: rareLog{log: log.With("component", "cluster.bus")},
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_cluster_bus_sent_total",
 			Help: "Live updates this node sent to the other nodes."}),
 		received: prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_cluster_bus_received_total",
@@ -109,11 +109,21 @@ func (b *Bus) receive(m *nats.Msg) {
 	}
 }
 
-// warn logs at most one line a minute.
 func (b *Bus) warn(msg string, err error) {
+	b.rare.warn(msg+" (counted in smarteye_cluster_bus_bad_total)", err)
+}
+
+// rareLog logs a warning at most once a minute: a flood of one failure is
+// counted in a metric, not logged line by line.
+type rareLog struct {
+	log  *slog.Logger
+	last atomic.Int64
+}
+
+func (r *rareLog) warn(msg string, err error) {
 	now := time.Now().Unix()
-	if last := b.lastBad.Load(); now-last >= 60 && b.lastBad.CompareAndSwap(last, now) {
-		b.log.Warn(msg+" (logged once a minute; counted in smarteye_cluster_bus_bad_total)", "err", err)
+	if last := r.last.Load(); now-last >= 60 && r.last.CompareAndSwap(last, now) {
+		r.log.Warn(msg+" (logged once a minute)", "err", err)
 	}
 }
 

@@ -43,7 +43,7 @@ type Events struct {
 	ready    atomic.Bool
 
 	published, failed, bad prometheus.Counter
-	lastWarn               atomic.Int64
+	rare                   rareLog
 	// again holds events the stream refused (no leader during an
 	// election): they are sent again, with the same id, for up to
 	// retryFor.
@@ -64,6 +64,7 @@ var _ alert.EventSource = (*Events)(nil)
 // stream.
 func NewEvents(nc *nats.Conn, replicas int, log *slog.Logger, reg prometheus.Registerer) (*Events, error) {
 	ev := &Events{replicas: replicas, log: log.With("component", "cluster.events"), again: make(chan *nats.Msg, 16384),
+		rare: rareLog{log: log.With("component", "cluster.events")},
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_cluster_events_published_total",
 			Help: "Events this node put on the cluster's stream for the alert engine."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_cluster_events_failed_total",
@@ -121,12 +122,7 @@ func (ev *Events) resend(ctx context.Context) {
 	}
 }
 
-func (ev *Events) warn(msg string, err error) {
-	now := time.Now().Unix()
-	if last := ev.lastWarn.Load(); now-last >= 60 && ev.lastWarn.CompareAndSwap(last, now) {
-		ev.log.Warn(msg+" (logged once a minute)", "err", err)
-	}
-}
+func (ev *Events) warn(msg string, err error) { ev.rare.warn(msg, err) }
 
 // Run makes (or finds) the stream, retrying while JetStream is not ready,
 // and sends again what the stream refused, until ctx ends.

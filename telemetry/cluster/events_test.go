@@ -17,19 +17,8 @@ func TestEventsStreamRedeliversUnacknowledged(t *testing.T) {
 	old := eventsAckWait
 	eventsAckWait = time.Second
 	defer func() { eventsAckWait = old }()
-	ports := freePorts(t, 1)
-	s := testSettings("node-1", ports[0], nil)
-	s.Listen = ""
-	srv, err := StartServer(s, t.TempDir(), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	ports := testkit.FreePorts(t, 1)
+	nc := testConn(t, 0, ports[:1])
 	ev, err := NewEvents(nc, 1, quiet(), nil)
 	if err != nil {
 		t.Fatal(err)

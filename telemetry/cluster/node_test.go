@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -18,24 +17,6 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/testkit"
 )
-
-// freePorts returns n loopback ports free now.
-func freePorts(t testing.TB, n int) []int {
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
 
 // testNode is one node of a test cluster: its server, connection and
 // Node, and the work it runs.
@@ -115,6 +96,27 @@ func testSettings(name string, routePort int, ports []int) Settings {
 	return s
 }
 
+// testConn starts node i's server, of a cluster routed over ports (one
+// port: a node alone), and a connection to it; the test's end closes both.
+func testConn(t *testing.T, i int, ports []int, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	s := testSettings(fmt.Sprintf("node-%d", i+1), ports[i], ports)
+	if len(ports) == 1 {
+		s.Listen, s.Routes = "", nil
+	}
+	srv, err := StartServer(s, t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect(s.Node, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 func quiet() *slog.Logger {
 	if os.Getenv("CLUSTER_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -180,7 +182,7 @@ func allOwned(l *ledger, keys []string) func() bool {
 }
 
 func TestThreeNodesOwnEveryKeyOnceAndFailOver(t *testing.T) {
-	ports := freePorts(t, 3)
+	ports := testkit.FreePorts(t, 3)
 	keys := workKeys(12)
 	l := newLedger(t)
 	var ns []*testNode
@@ -283,21 +285,11 @@ func TestThreeNodesOwnEveryKeyOnceAndFailOver(t *testing.T) {
 }
 
 func TestBusCarriesUpdatesToEveryNodeOnce(t *testing.T) {
-	ports := freePorts(t, 2)
+	ports := testkit.FreePorts(t, 2)
 	var hubs []*telemetry.Hub
 	var buses []*Bus
 	for i := range 2 {
-		s := testSettings(fmt.Sprintf("node-%d", i+1), ports[i], ports)
-		srv, err := StartServer(s, t.TempDir(), quiet())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Shutdown()
-		nc, err := srv.Connect(s.Node, nats.NoEcho())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		nc := testConn(t, i, ports, nats.NoEcho())
 		hub := telemetry.NewHub(nil)
 		b, err := NewBus(nc, hub, quiet(), nil)
 		if err != nil {

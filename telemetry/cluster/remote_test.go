@@ -48,21 +48,11 @@ func (f *fakeCameras) Snapshot(c string, t time.Time) []byte {
 // The alert engine on node 1 gets its evidence from node 2, which runs
 // the camera; a supervision hold made on node 1 reaches every node.
 func TestRemoteCameras(t *testing.T) {
-	ports := freePorts(t, 2)
+	ports := testkit.FreePorts(t, 2)
 	var remotes []*Remote
 	var fakes []*fakeCameras
 	for i := range 2 {
-		s := testSettings(fmt.Sprintf("node-%d", i+1), ports[i], ports)
-		srv, err := StartServer(s, t.TempDir(), quiet())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Shutdown()
-		nc, err := srv.Connect(s.Node, nats.NoEcho())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		nc := testConn(t, i, ports, nats.NoEcho())
 		f := &fakeCameras{runs: map[string]bool{}, holds: map[string]time.Time{}}
 		if i == 1 {
 			f.runs["gate"] = true

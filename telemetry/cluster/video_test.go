@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bytes"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -72,7 +71,7 @@ func FuzzDecodeUnit(f *testing.F) {
 // keyframe; when the camera moves to node C, A's viewers go on from C's
 // next keyframe.
 func TestVideoAcrossNodes(t *testing.T) {
-	ports := freePorts(t, 3)
+	ports := testkit.FreePorts(t, 3)
 	var videos []*Video
 	var mu sync.Mutex
 	locals := make([]map[string]*live.Relay, 3)
@@ -86,17 +85,7 @@ func TestVideoAcrossNodes(t *testing.T) {
 		}
 	}
 	for i := range 3 {
-		s := testSettings(fmt.Sprintf("node-%d", i+1), ports[i], ports)
-		srv, err := StartServer(s, t.TempDir(), quiet())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Shutdown()
-		nc, err := srv.Connect(s.Node, nats.NoEcho())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		nc := testConn(t, i, ports, nats.NoEcho())
 		locals[i] = map[string]*live.Relay{}
 		own := locals[i]
 		v, err := NewVideo(nc, func(c string) (*live.Relay, bool) { mu.Lock(); defer mu.Unlock(); r, ok := own[c]; return r, ok },

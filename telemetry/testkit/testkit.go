@@ -4,6 +4,7 @@
 package testkit
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -42,4 +43,20 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// FreePorts returns n TCP ports free on the loopback address now (held
+// together while picked, so they differ).
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
