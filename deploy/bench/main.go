@@ -70,6 +70,7 @@ func main() {
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
 	flag.BoolVar(&scaleBench, "scaleout", true, "include the scale-out benchmark (three cluster nodes, 50, 200 and 500 synthetic cameras; the live bus)")
 	flag.IntVar(&scaleKills, "scaleout-kills", 3, "nodes killed and restarted per fleet size in the scale-out benchmark")
+	flag.IntVar(&scaleReal, "scaleout-real", 12, "real RTSP cameras on three smarteye processes in the scale-out benchmark (0: none)")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision benchmarks (the detectors' cost and accuracy; capacity: RTSP + decode + motion gate + NanoDet or HOG, and the Python OpenCV scripts)")
 	flag.DurationVar(&visionOpts.Window, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionOpts.MaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
@@ -108,7 +109,7 @@ func main() {
 		}
 	case "scaleout":
 		err = printSection(func(ctx context.Context, root string) (string, error) {
-			return scaleout.Bench(ctx, root, scaleSizes, scaleKills)
+			return scaleout.Bench(ctx, root, scaleSizes, scaleKills, scaleReal)
 		})
 	default:
 		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, scaleout, dashboard, alerts, replay and store", *only)
@@ -215,6 +216,7 @@ var (
 	scaleBench  bool
 	scaleSizes  = []int{50, 200, 500}
 	scaleKills  int
+	scaleReal   int
 )
 
 func run(out string, nrows, runs int) error {
@@ -247,7 +249,7 @@ func run(out string, nrows, runs int) error {
 		video += g
 	}
 	if scaleBench {
-		g, err := scaleout.Bench(ctx, root, scaleSizes, scaleKills)
+		g, err := scaleout.Bench(ctx, root, scaleSizes, scaleKills, scaleReal)
 		if err != nil {
 			return err
 		}

@@ -307,8 +307,9 @@ func balanceOf(o map[string]string, nodes int) float64 {
 	return float64(most) / (float64(len(o)) / float64(nodes))
 }
 
-// Bench runs the fleet benchmark for each size, and the live bus's.
-func Bench(ctx context.Context, root string, sizes []int, kills int) (string, error) {
+// Bench runs the fleet benchmark for each size, the live bus's, and (with
+// real > 0) real cameras on three smarteye processes.
+func Bench(ctx context.Context, root string, sizes []int, kills, real int) (string, error) {
 	var b strings.Builder
 	b.WriteString("## Scale-out: coordination of a three-node cluster (synthetic cameras)\n\n")
 	b.WriteString("Three smarteye nodes in one process (`go run ./deploy/bench -only scaleout`), each with its own embedded NATS server routed to the others' on loopback, JetStream buckets with 3 replicas, the default timings (heartbeat 250 ms, dead after 1.5 s, settle 3 s, hold 10 s). The cameras are synthetic — their work only holds the lease — so only the coordination is measured. A node is killed as SIGKILL would (its server and node stop at once, nothing handed over), then started again under its name; this is done " + strconv.Itoa(kills) + " times per size, each time a different node.\n\n")
@@ -328,5 +329,17 @@ func Bench(ctx context.Context, root string, sizes []int, kills int) (string, er
 		return "", err
 	}
 	b.WriteString(bus)
+	if real > 0 {
+		bin, db, stop, err := realSetup(ctx, root)
+		if err != nil {
+			return "", err
+		}
+		defer stop()
+		r, err := Real(ctx, root, bin, db, real, kills)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(r)
+	}
 	return b.String(), nil
 }
