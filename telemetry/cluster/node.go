@@ -428,7 +428,7 @@ func (n *Node) tick(ctx context.Context) {
 				n.lose(it, "released in the bucket")
 			case n.draining:
 				ops = append(ops, op{it: it, release: n.release(it, "draining")})
-			case desired[it.key] != "" && desired[it.key] != n.s.Node && now.Sub(h.since) >= n.s.MinHold.D():
+			case desired[it.key] != "" && desired[it.key] != n.s.Node && now.Sub(h.since) >= n.s.MinHold.D() && n.settled(n.members[desired[it.key]]):
 				ops = append(ops, op{it: it, release: n.release(it, "moves to "+desired[it.key])})
 			}
 			continue
@@ -486,8 +486,8 @@ func (n *Node) tick(ctx context.Context) {
 // claimParallel bounds the claims in flight at once.
 const claimParallel = 32
 
-// desired is where every key this node knows should be, among the settled,
-// living, not draining nodes with the key's role.
+// desired is where every key this node knows should be, among the living,
+// not draining nodes with the key's role.
 func (n *Node) desired(now time.Time) map[string]string {
 	byRole := map[string][]string{}
 	for k, it := range n.items {
@@ -502,7 +502,9 @@ func (n *Node) desired(now time.Time) map[string]string {
 		var cands []Candidate
 		for _, name := range slices.Sorted(maps.Keys(n.members)) {
 			m := n.members[name]
-			if !n.alive(m, now) || !n.settled(m) || m.hb.Draining || !Has(m.hb.Roles, role) {
+			// A node that has not settled yet has its place (it takes it
+			// once settled; no one hands it a key before then).
+			if !n.alive(m, now) || m.hb.Draining || !Has(m.hb.Roles, role) {
 				continue
 			}
 			c := Candidate{Name: name, Weight: m.hb.Weight}
