@@ -490,8 +490,7 @@ const claimParallel = 32
 // not draining nodes with the key's role.
 func (n *Node) desired(now time.Time) map[string]string {
 	byRole := map[string][]string{}
-	for k, it := range n.items {
-		_ = it
+	for k := range n.items {
 		r := roleOf(k)
 		kind, _, _ := strings.Cut(k, ".")
 		byRole[r+"/"+kind] = append(byRole[r+"/"+kind], k)
