@@ -14,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/cluster"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
 // node is this process's place among smarteye's processes: alone (the
@@ -31,6 +33,7 @@ type node struct {
 	changes  *cluster.Changes
 	events   *cluster.Events
 	server   *cluster.Server
+	rooms    *cluster.Rooms
 	conns    []*nats.Conn
 	closeBus func()
 }
@@ -148,6 +151,35 @@ func (n *node) cameras(sup *camera.Supervisor, log *slog.Logger) (cluster.Camera
 		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	return r, r.Close, nil
+}
+
+// roomPeers carries the supervision rooms to the other nodes (nil alone);
+// startRooms gives it this node's rooms once they are made.
+func (n *node) roomPeers(log *slog.Logger) supervise.Peers {
+	if !n.on() {
+		return nil
+	}
+	n.rooms = cluster.NewRooms(n.conns[1], n.settings.Node, log)
+	return n.rooms
+}
+
+func (n *node) startRooms(m *supervise.Manager) (func(), error) {
+	if n.rooms == nil {
+		return func() {}, nil
+	}
+	if err := n.rooms.Start(m); err != nil {
+		return nil, fmt.Errorf("cluster: rooms: %w", err)
+	}
+	return n.rooms.Close, nil
+}
+
+// tally is where failed logins are counted: shared by every node (nil
+// alone: the process's memory).
+func (n *node) tally() auth.Tally {
+	if !n.on() {
+		return nil
+	}
+	return cluster.NewTally(n.conns[0], n.settings.Replicas, auth.FailureWindow)
 }
 
 // video relays live video between this node and the others.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -280,6 +281,29 @@ func TestClusterOwnsEachCameraOnceAndFailsOver(t *testing.T) {
 		_, body := send(t, "GET", c.procs[0].url+"api/v1/rules", "")
 		return strings.Contains(body, "cluster-rule")
 	})
+
+	// Failed logins are counted by the whole cluster: five wrong
+	// passwords for one name, spread over the three nodes, lock that name
+	// out on every node.
+	guess := func(i int) int {
+		t.Helper()
+		resp, err := http.Post(c.procs[i].url+"api/v1/auth/login", "application/json", strings.NewReader(`{"username":"mallory","password":"guess-`+strconv.Itoa(i)+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 5 {
+		if code := guess(i % 3); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d on node-%d: %d, want 401", i+1, i%3+1, code)
+		}
+	}
+	for i := range 3 {
+		if code := guess(i); code != http.StatusTooManyRequests {
+			t.Errorf("node-%d after five wrong passwords through three nodes: %d, want 429", i+1, code)
+		}
+	}
 
 	// A browser on node-1 plays a camera node-2 runs: its video is relayed
 	// from node-2 over NATS into node-1's relay.

@@ -203,6 +203,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	auth.Tally = nd.tally()
 	rules := cfg.Alerts.Rules
 	if demo {
 		rules = append(slices.Clone(rules), cfg.Sim.Rules...)
@@ -222,7 +223,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	// recorded throughout, supervisors told when one goes live or loses
 	// a camera.
 	sessions := supervise.New(supervise.Config{Store: st, Bus: bus, Event: pl.Publish, Hold: shared.Hold,
-		PostRoll: cfg.Video.Recording.PostRoll.D(), Log: log, Registerer: reg})
+		PostRoll: cfg.Video.Recording.PostRoll.D(), Peers: nd.roomPeers(log), Log: log, Registerer: reg})
+	closeRooms, err := nd.startRooms(sessions)
+	if err != nil {
+		return err
+	}
+	defer closeRooms()
 	rtc := live.OpenWebRTC(cfg.Video.WebRTC, log, board)
 	if rtc != nil {
 		defer rtc.Close()

@@ -116,6 +116,9 @@ type Config struct {
 	// LDAP, when set, checks the names that are neither configured nor
 	// made in the product against a directory.
 	LDAP *LDAPConfig
+	// Tally keeps the failed-login counts; nil keeps them in this
+	// process's memory (a cluster shares one between its nodes).
+	Tally Tally `json:"-"`
 }
 
 // AccountStore keeps the accounts, tokens and logins made in the

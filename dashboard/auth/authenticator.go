@@ -31,12 +31,6 @@ func (s *session) principal(key [32]byte) *Principal {
 		Permissions: rolePermissions[s.role], Expires: &exp, Session: s.id, key: key}
 }
 
-type failures struct {
-	n     int
-	first time.Time
-	until time.Time
-}
-
 type Authenticator struct {
 	cfg    Config
 	users  map[string]User
@@ -48,14 +42,17 @@ type Authenticator struct {
 	ldap  *directory   // nil: no directory
 	log   *slog.Logger
 
-	mu         sync.Mutex
-	sessions   map[[32]byte]*session // by the cookie's SHA-256
-	failed     map[string]*failures  // by lower-case name and address
-	failedAddr map[string]*failures  // by address
-	seen       map[[32]byte]time.Time
-	dbTokens   map[[32]byte]store.APIToken
-	tokenUsed  map[string]time.Time
-	now        func() time.Time
+	mu       sync.Mutex
+	sessions map[[32]byte]*session // by the cookie's SHA-256
+	// shared counts failed logins with the other nodes (nil: alone);
+	// local counts them while it does not answer, or always when alone.
+	shared      Tally
+	local       *memTally
+	tallyWarned time.Time
+	seen        map[[32]byte]time.Time
+	dbTokens    map[[32]byte]store.APIToken
+	tokenUsed   map[string]time.Time
+	now         func() time.Time
 }
 
 // NewAuthenticator checks the configured users and tokens and the
@@ -73,7 +70,7 @@ func NewAuthenticator(cfg Config, st AccountStore, log *slog.Logger) (*Authentic
 		cfg.PasswordMinLength = defaultPasswordMinLength
 	}
 	a := &Authenticator{cfg: cfg, users: map[string]User{}, tokens: map[[32]byte]Token{}, store: st, log: log,
-		sessions: map[[32]byte]*session{}, failed: map[string]*failures{}, failedAddr: map[string]*failures{},
+		sessions: map[[32]byte]*session{}, shared: cfg.Tally, local: newMemTally(2 * maxSessions),
 		seen: map[[32]byte]time.Time{}, dbTokens: map[[32]byte]store.APIToken{}, tokenUsed: map[string]time.Time{}, now: time.Now}
 	var errs []error
 	for _, u := range cfg.Users {
@@ -276,44 +273,21 @@ func (a *Authenticator) verify(ctx context.Context, name, password string) (id i
 // opens a session. reason says why it failed, for the audit log.
 func (a *Authenticator) Login(ctx context.Context, name, password, addr, agent string) (cookie string, p *Principal, reason string, err error) {
 	lname := strings.ToLower(name)
-	key := lname + "\x00" + addr
 	now := a.now()
-	a.mu.Lock()
-	if f := a.failedAddr[addr]; f != nil && now.Before(f.until) {
-		a.mu.Unlock()
-		return "", nil, "address slowed down", errLocked{f.until.Sub(now), "this address"}
+	// The counts are waited for storeWait at most each time (then this
+	// node counts alone: tallyGet).
+	tally := func(f func(context.Context)) {
+		tctx, cancel := context.WithTimeout(ctx, storeWait)
+		defer cancel()
+		f(tctx)
 	}
-	if f := a.failed[key]; f != nil && now.Before(f.until) {
-		a.mu.Unlock()
-		return "", nil, "name locked out from this address", errLocked{f.until.Sub(now), "this name from this address"}
+	tally(func(ctx context.Context) { reason, err = a.lockedOut(ctx, lname, addr, now) })
+	if err != nil {
+		return "", nil, reason, err
 	}
-	a.mu.Unlock()
 	id, reason, err := a.verify(ctx, name, password)
 	if errors.Is(err, errBadLogin) {
-		a.mu.Lock()
-		f := a.failed[key]
-		if f == nil || now.Sub(f.first) > failureWindow {
-			if len(a.failed) > maxSessions {
-				clear(a.failed) // a flood of made-up names must not grow this forever
-			}
-			f = &failures{first: now}
-			a.failed[key] = f
-		}
-		if f.n++; f.n >= MaxFailures {
-			f.until, f.n, f.first = now.Add(lockout), 0, now
-		}
-		fa := a.failedAddr[addr]
-		if fa == nil || now.Sub(fa.first) > failureWindow {
-			if len(a.failedAddr) > maxSessions {
-				clear(a.failedAddr)
-			}
-			fa = &failures{first: now}
-			a.failedAddr[addr] = fa
-		}
-		if fa.n++; fa.n >= maxAddrFailures {
-			fa.until = now.Add(min(2*time.Second<<min(fa.n-maxAddrFailures, 16), maxAddrDelay))
-		}
-		a.mu.Unlock()
+		tally(func(ctx context.Context) { a.countFailure(ctx, lname, addr, now) })
 	}
 	if err != nil {
 		return "", nil, reason, err
@@ -336,8 +310,8 @@ func (a *Authenticator) Login(ctx context.Context, name, password, addr, agent s
 		}
 		cancel()
 	}
+	tally(func(ctx context.Context) { a.tallyDelete(ctx, nameKey(lname, addr)) })
 	a.mu.Lock()
-	delete(a.failed, key)
 	a.putLocked(ck, s, now)
 	a.mu.Unlock()
 	return cookie, s.principal(ck), "", nil

@@ -82,6 +82,95 @@ func TestLockoutPerNameAndAddress(t *testing.T) {
 	}
 }
 
+// flakyTally is a shared Tally that can stop answering.
+type flakyTally struct {
+	*memTally
+	down bool
+}
+
+var errTallyDown = errors.New("no responders")
+
+func (f *flakyTally) Get(ctx context.Context, key string) ([]byte, error) {
+	if f.down {
+		return nil, errTallyDown
+	}
+	return f.memTally.Get(ctx, key)
+}
+
+func (f *flakyTally) Update(ctx context.Context, key string, fn func([]byte) []byte) error {
+	if f.down {
+		return errTallyDown
+	}
+	return f.memTally.Update(ctx, key, fn)
+}
+
+func (f *flakyTally) Delete(ctx context.Context, key string) error {
+	if f.down {
+		return errTallyDown
+	}
+	return f.memTally.Delete(ctx, key)
+}
+
+// Nodes sharing a Tally count one name's wrong passwords together: three
+// through one node and two through another lock it out on both. While
+// the shared tally does not answer, each node still locks out what it
+// sees itself; a right password clears the count everywhere.
+func TestLockoutSharedAcrossNodes(t *testing.T) {
+	shared := &flakyTally{memTally: newMemTally(100)}
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	var nodes []*Authenticator
+	for range 2 {
+		cfg := testAuth(t)
+		cfg.Tally = shared
+		a, err := NewAuthenticator(cfg, nil, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.now = func() time.Time { return now }
+		nodes = append(nodes, a)
+	}
+	ctx := context.Background()
+	login := func(node int, password string) error {
+		_, _, _, err := nodes[node].Login(ctx, "planner-user", password, "203.0.113.9", "")
+		return err
+	}
+	for i := range MaxFailures {
+		if err := login(i%2, "guess"); err != errBadLogin {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	var locked errLocked
+	for node := range 2 {
+		if err := login(node, "plannerplanner"); !errors.As(err, &locked) {
+			t.Fatalf("node %d after guesses through both: %v", node+1, err)
+		}
+	}
+	now = now.Add(lockout)
+	// Cleared by a right password, on every node.
+	if err := login(0, "guess"); err != errBadLogin {
+		t.Fatal(err)
+	}
+	if err := login(1, "plannerplanner"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := shared.Get(ctx, nameKey("planner-user", "203.0.113.9")); b != nil {
+		t.Fatalf("the count after a right password: %s", b)
+	}
+	// The shared tally goes away: node 1 counts alone, and still locks out.
+	shared.down = true
+	for i := range MaxFailures {
+		if err := login(0, "guess"); err != errBadLogin {
+			t.Fatalf("guess %d with the tally down: %v", i, err)
+		}
+	}
+	if err := login(0, "plannerplanner"); !errors.As(err, &locked) {
+		t.Fatalf("node 1 counting alone: %v", err)
+	}
+	if err := login(1, "plannerplanner"); err != nil {
+		t.Fatalf("node 2 saw none of it: %v", err)
+	}
+}
+
 // A login ends after its TTL however much it is used, and earlier when
 // it is not used for the idle timeout.
 func TestSessionsExpire(t *testing.T) {

@@ -4,3 +4,4 @@ import "github.com/prometheus/client_golang/prometheus/testutil"
 
 // Failures is how many checks failed, for the tests outside the package.
 func Failures(m *Manager) float64 { return testutil.ToFloat64(m.failures) }
+const PeerPresenceTTL = peerPresenceTTL

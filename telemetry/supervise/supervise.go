@@ -51,10 +51,32 @@ type Config struct {
 	// PostRoll is recorded after a session's end; default 30 s.
 	PostRoll time.Duration
 	// Interval is how often sessions are checked; default 1 s.
-	Interval   time.Duration
+	Interval time.Duration
+	// Peers, in a cluster, carries what each room hears to the same room
+	// on the other nodes, and who is in it here (telemetry/cluster.Rooms);
+	// nil: the rooms are this process's.
+	Peers      Peers
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
 }
+
+// Peers are the other nodes of a cluster, as far as rooms go: a remark
+// made through one node, or a notice from the node that runs the
+// scheduler, reaches everyone in the room whichever node they are
+// connected to, and who is present counts every node's browsers.
+type Peers interface {
+	// Send carries msg to the session's room on the other nodes (which
+	// Deliver it).
+	Send(session string, msg Message)
+	// Present tells the other nodes who is in the session's room on this
+	// one (they call PeerPresent).
+	Present(session string, p Presence)
+}
+
+// peerPresenceTTL is how long another node's presence counts without
+// being told again (Peers tell it again every few seconds): a node that
+// dies leaves its rooms by then.
+const peerPresenceTTL = 15 * time.Second
 
 // Message is what a session's room hears.
 type Message struct {
@@ -76,6 +98,8 @@ type Manager struct {
 
 	mu   sync.Mutex
 	subs map[string]map[chan Message]string // session → subscriber → who
+	// peers[session][node]: who is in the room on another node.
+	peers map[string]map[string]peerPresence
 	// cams[session][camera]: what was told of a live session's camera.
 	cams map[string]map[string]*camWatch
 
@@ -103,7 +127,7 @@ func New(cfg Config) *Manager {
 		cfg.Event = func(telemetry.Event) {}
 	}
 	m := &Manager{cfg: cfg, log: cfg.Log.With("component", "supervise"),
-		subs: map[string]map[chan Message]string{}, cams: map[string]map[string]*camWatch{},
+		subs: map[string]map[chan Message]string{}, peers: map[string]map[string]peerPresence{}, cams: map[string]map[string]*camWatch{},
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_sessions_transitions_total", Help: "Supervision sessions that went live or ended, by state and by whom (scheduler, api)."}, []string{"state", "by"}),
 		notices:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smarteye_sessions_notices_total", Help: "Notifications about supervision sessions, by kind."}, []string{"kind"}),
 		dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "smarteye_sessions_room_dropped_total", Help: "Room messages not delivered to a subscriber that was not reading."}),
@@ -126,7 +150,7 @@ func (m *Manager) Subscribe(session, who string) (msgs <-chan Message, leave fun
 	}
 	m.subs[session][ch] = who
 	m.mu.Unlock()
-	m.Publish(session, Message{Type: "presence", Data: m.Present(session)})
+	m.presenceChanged(session)
 	return ch, func() {
 		m.mu.Lock()
 		delete(m.subs[session], ch)
@@ -134,13 +158,82 @@ func (m *Manager) Subscribe(session, who string) (msgs <-chan Message, leave fun
 			delete(m.subs, session)
 		}
 		m.mu.Unlock()
-		m.Publish(session, Message{Type: "presence", Data: m.Present(session)})
+		m.presenceChanged(session)
 	}
 }
 
-// Publish sends a message to everyone in a session's room; a subscriber
-// that is not reading misses it (counted).
+// presenceChanged tells the room here, and the other nodes, that someone
+// joined or left here.
+func (m *Manager) presenceChanged(session string) {
+	if m.cfg.Peers != nil {
+		m.cfg.Peers.Present(session, m.LocalPresence()[session])
+	}
+	m.deliver(session, Message{Type: "presence", Data: m.Present(session)})
+}
+
+// LocalPresence is who is in each room on this node (rooms nobody is in
+// are left out).
+func (m *Manager) LocalPresence() map[string]Presence {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]Presence, len(m.subs))
+	for session, subs := range m.subs {
+		p := Presence{Browsers: len(subs), People: []string{}}
+		for _, who := range subs {
+			p.People = append(p.People, who)
+		}
+		slices.Sort(p.People)
+		out[session] = Presence{Browsers: p.Browsers, People: slices.Compact(p.People)}
+	}
+	return out
+}
+
+// peerPresence is who another node said is in a room, and when.
+type peerPresence struct {
+	p  Presence
+	at time.Time
+}
+
+// PeerPresent is what another node says of who is in a session's room
+// there (an empty Presence: nobody any more); the room here hears the
+// whole room's presence when it changed.
+func (m *Manager) PeerPresent(node, session string, p Presence, now time.Time) {
+	m.mu.Lock()
+	old, had := m.peers[session][node]
+	if p.Browsers == 0 {
+		delete(m.peers[session], node)
+		if len(m.peers[session]) == 0 {
+			delete(m.peers, session)
+		}
+	} else {
+		if m.peers[session] == nil {
+			m.peers[session] = map[string]peerPresence{}
+		}
+		m.peers[session][node] = peerPresence{p: p, at: now}
+	}
+	same := (!had && p.Browsers == 0) ||
+		(had && old.p.Browsers == p.Browsers && slices.Equal(old.p.People, p.People))
+	listened := len(m.subs[session]) > 0
+	m.mu.Unlock()
+	if !same && listened {
+		m.deliver(session, Message{Type: "presence", Data: m.Present(session)})
+	}
+}
+
+// Deliver is a message another node's room heard: it goes to everyone in
+// the room here only.
+func (m *Manager) Deliver(session string, msg Message) { m.deliver(session, msg) }
+
+// Publish sends a message to everyone in a session's room, on every node;
+// a subscriber that is not reading misses it (counted).
 func (m *Manager) Publish(session string, msg Message) {
+	if m.cfg.Peers != nil {
+		m.cfg.Peers.Send(session, msg)
+	}
+	m.deliver(session, msg)
+}
+
+func (m *Manager) deliver(session string, msg Message) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for ch := range m.subs[session] {
@@ -158,13 +251,22 @@ type Presence struct {
 	People   []string `json:"people"` // sorted, each once
 }
 
-// Present is who is in a session's room now.
+// Present is who is in a session's room now, on every node.
 func (m *Manager) Present(session string) Presence {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := Presence{Browsers: len(m.subs[session]), People: []string{}}
 	for _, who := range m.subs[session] {
 		p.People = append(p.People, who)
+	}
+	now := time.Now()
+	for node, pp := range m.peers[session] {
+		if now.Sub(pp.at) > peerPresenceTTL {
+			delete(m.peers[session], node) // that node went away
+			continue
+		}
+		p.Browsers += pp.p.Browsers
+		p.People = append(p.People, pp.p.People...)
 	}
 	slices.Sort(p.People)
 	p.People = slices.Compact(p.People)

@@ -291,3 +291,34 @@ func TestTransition(t *testing.T) {
 		}
 	}
 }
+
+// Another node's presence counts while it keeps telling it, and is
+// forgotten when it stops (a node that died); a room hears the whole
+// room's presence when another node's changes.
+func TestPeerPresence(t *testing.T) {
+	m := supervise.New(supervise.Config{})
+	msgs, leave := m.Subscribe("s1", "sue")
+	defer leave()
+	<-msgs // sue's own join
+	now := time.Now()
+	m.PeerPresent("node-2", "s1", supervise.Presence{Browsers: 2, People: []string{"pat"}}, now)
+	if got := (<-msgs).Data.(supervise.Presence); got.Browsers != 3 || !slices.Equal(got.People, []string{"pat", "sue"}) {
+		t.Fatalf("with node-2's: %+v", got)
+	}
+	// Told again, unchanged: the room hears nothing new.
+	m.PeerPresent("node-2", "s1", supervise.Presence{Browsers: 2, People: []string{"pat"}}, now)
+	select {
+	case msg := <-msgs:
+		t.Fatalf("an unchanged presence was sent again: %+v", msg)
+	default:
+	}
+	m.PeerPresent("node-3", "s1", supervise.Presence{Browsers: 1, People: []string{"ann"}}, now.Add(-supervise.PeerPresenceTTL-time.Second))
+	<-msgs
+	if got := m.Present("s1"); got.Browsers != 3 || slices.Contains(got.People, "ann") {
+		t.Fatalf("a node silent past the TTL still counts: %+v", got)
+	}
+	m.PeerPresent("node-2", "s1", supervise.Presence{}, now)
+	if got := (<-msgs).Data.(supervise.Presence); got.Browsers != 1 {
+		t.Fatalf("after node-2's browsers left: %+v", got)
+	}
+}
