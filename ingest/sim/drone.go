@@ -2,10 +2,15 @@
 // without a drone at hand. Each drone is a gomavlib node that talks MAVLink
 // 2 to a target (smarteye's own link, or any ground station such as
 // QGroundControl or Mission Planner) like an ArduPilot autopilot: it flies
-// its patrol route in a loop at its speed and altitude, drains its battery,
-// points its gimbal down, and sends HEARTBEAT (1 Hz), GLOBAL_POSITION_INT
+// its patrol route in a loop at its speed and altitude (or waits on the
+// ground, disarmed, for a ground station's commands), drains its battery,
+// points its gimbal, and sends HEARTBEAT (1 Hz), GLOBAL_POSITION_INT
 // (10 Hz), ATTITUDE (20 Hz), GPS_RAW_INT, SYS_STATUS, BATTERY_STATUS,
-// VFR_HUD, MOUNT_ORIENTATION and HOME_POSITION at the rates configured.
+// VFR_HUD, MOUNT_ORIENTATION, GIMBAL_DEVICE_ATTITUDE_STATUS,
+// EXTENDED_SYS_STATE, MISSION_CURRENT and HOME_POSITION at the rates
+// configured. It answers commands, missions and fences as a real
+// ArduCopter does (autopilot.go says which measured behaviour each part
+// reproduces).
 package sim
 
 import (
@@ -37,8 +42,19 @@ type Drone struct {
 	Altitude float64
 	// Battery is the flight time on a full battery.
 	Battery time.Duration
-	// Route is the patrol's waypoints as [lat, lon], flown in a loop.
+	// Route is the patrol's waypoints as [lat, lon], flown in a loop; its
+	// first is home.
 	Route [][2]float64
+	// OnGround starts the drone on the ground at home, disarmed in
+	// STABILIZE, waiting for a ground station to fly it; otherwise it
+	// starts in the air on its patrol (AUTO).
+	OnGround bool
+	// PreArm is how long after start an OnGround drone refuses to arm
+	// (its EKF and GPS settling: a real ArduCopter took 38 s); it has no
+	// position for the first half.
+	PreArm time.Duration
+	// NoMount: no gimbal is configured, so gimbal commands fail.
+	NoMount bool
 }
 
 // Config configures a simulation.
@@ -92,8 +108,8 @@ func New(cfg Config) (*Sim, error) {
 		if len(d.Route) < 2 {
 			errs = append(errs, fmt.Errorf("sim: drone %s: route needs at least 2 waypoints", d.Name))
 		}
-		if d.Speed <= 0 || d.Altitude <= 0 || d.Battery <= 0 || d.SystemID == 0 {
-			errs = append(errs, fmt.Errorf("sim: drone %s: speed, altitude, battery and system id must be positive", d.Name))
+		if d.Speed <= 0 || d.Altitude <= 0 || d.Battery <= 0 || d.SystemID == 0 || d.PreArm < 0 {
+			errs = append(errs, fmt.Errorf("sim: drone %s: speed, altitude, battery and system id must be positive (and pre-arm not negative)", d.Name))
 		}
 		if _, ok := mavType(d.Type); !ok {
 			errs = append(errs, fmt.Errorf("sim: drone %s: unknown type %q", d.Name, d.Type))
@@ -151,25 +167,35 @@ func (s *Sim) Run(ctx context.Context) error {
 func (s *Sim) fly(ctx context.Context, d Drone) error {
 	ep, _ := endpoint(s.cfg.Target)
 	node := &gomavlib.Node{
-		Endpoints:        []gomavlib.EndpointConf{ep},
-		Dialect:          ardupilotmega.Dialect,
-		OutVersion:       gomavlib.V2,
-		OutSystemID:      d.SystemID,
-		OutComponentID:   1,
-		OutKey:           s.cfg.SigningKey,
+		Endpoints:      []gomavlib.EndpointConf{ep},
+		Dialect:        ardupilotmega.Dialect,
+		OutVersion:     gomavlib.V2,
+		OutSystemID:    d.SystemID,
+		OutComponentID: 1,
+		OutKey:         s.cfg.SigningKey,
+		// A vehicle with a key takes only signed frames.
+		InKey:            s.cfg.SigningKey,
 		HeartbeatDisable: true,
 	}
 	if err := node.Initialize(); err != nil {
 		return fmt.Errorf("sim: drone %s: %w", d.Name, err)
 	}
 	defer node.Close()
-	go func() { // drain: nobody reads what the ground station says
-		for range node.Events() {
+	// What ground stations say, for the flight loop to answer.
+	heard := make(chan *gomavlib.EventFrame, 256)
+	go func() {
+		for ev := range node.Events() {
+			if fr, ok := ev.(*gomavlib.EventFrame); ok {
+				select {
+				case heard <- fr:
+				default: // a flood: dropped, as a real link would
+				}
+			}
 		}
 	}()
 
 	typ, _ := mavType(d.Type)
-	st := newFlight(d, s.cfg.GroundElevation)
+	st := newFlight(d, typ, s.cfg.GroundElevation)
 	start := time.Now()
 	send := func(m message.Message) {
 		if err := node.WriteMessageAll(m); err != nil {
@@ -185,15 +211,52 @@ func (s *Sim) fly(ctx context.Context, d Drone) error {
 	}
 	hz := func(r float64) time.Duration { return time.Duration(float64(time.Second) / r) }
 	jobs := []*sched{
-		{every: time.Second, fn: func(time.Time) { send(st.heartbeat(typ)) }},
+		{every: time.Second, fn: func(time.Time) { send(st.heartbeat()) }},
 		{every: hz(s.cfg.PositionRate), fn: func(time.Time) { send(st.globalPosition()) }},
 		{every: hz(s.cfg.AttitudeRate), fn: func(time.Time) { send(st.attitude()) }},
 		{every: hz(2), fn: func(time.Time) { send(st.gpsRaw()) }},
 		{every: hz(2), fn: func(time.Time) { send(st.sysStatus()) }},
 		{every: time.Second, fn: func(time.Time) { send(st.batteryStatus()) }},
 		{every: hz(4), fn: func(time.Time) { send(st.vfrHud()) }},
-		{every: hz(5), fn: func(time.Time) { send(st.mount()) }},
-		{every: 5 * time.Second, fn: func(time.Time) { send(st.home()) }},
+		{every: hz(5), fn: func(time.Time) {
+			if !d.NoMount {
+				send(st.mount())
+				send(st.gimbal())
+			}
+		}},
+		{every: time.Second, fn: func(time.Time) { send(st.extendedState()) }},
+		{every: time.Second, fn: func(time.Time) {
+			if m := st.missionCurrent(); m != nil {
+				send(m)
+			}
+		}},
+		{every: 5 * time.Second, fn: func(time.Time) {
+			if st.positioned() {
+				send(st.home())
+			}
+		}},
+	}
+	// flush sends what the flight queued: texts, then replies, then the
+	// waypoints reached.
+	flush := func() {
+		for _, t := range st.texts {
+			send(&ardupilotmega.MessageStatustext{Severity: ardupilotmega.MAV_SEVERITY_NOTICE, Text: t})
+		}
+		st.texts = st.texts[:0]
+		for _, r := range st.out {
+			for _, t := range r.texts {
+				send(&ardupilotmega.MessageStatustext{Severity: ardupilotmega.MAV_SEVERITY_CRITICAL, Text: t})
+			}
+			send(r.msg)
+		}
+		st.out = st.out[:0]
+		for _, seq := range st.reached {
+			send(&ardupilotmega.MessageMissionItemReached{Seq: seq})
+			if m := st.missionCurrent(); m != nil {
+				send(m)
+			}
+		}
+		st.reached = st.reached[:0]
 	}
 	// Stagger the drones so that 100 of them do not send in lockstep.
 	offset := time.Duration(d.SystemID) * time.Millisecond * 7 % (50 * time.Millisecond)
@@ -207,10 +270,13 @@ func (s *Sim) fly(ctx context.Context, d Drone) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case fr := <-heard:
+			st.advance(time.Since(start))
+			st.handle(fr.Message(), fr.SystemID(), fr.ComponentID())
+			flush()
 		case now := <-tick.C:
-			if text := st.advance(now.Sub(start)); text != "" {
-				send(&ardupilotmega.MessageStatustext{Severity: ardupilotmega.MAV_SEVERITY_NOTICE, Text: text})
-			}
+			st.advance(now.Sub(start))
+			flush()
 			for _, j := range jobs {
 				if !now.Before(j.next) {
 					j.fn(now)
@@ -224,37 +290,65 @@ func (s *Sim) fly(ctx context.Context, d Drone) error {
 	}
 }
 
-// flight is a drone's simulated physical state.
+// flight is a drone's simulated autopilot and physical state; one
+// goroutine (fly) owns it.
 type flight struct {
-	d        Drone
-	ground   float64
-	legs     []float64 // cumulative route length at each waypoint, metres
-	loop     float64   // route length, metres
-	lat, lon float64
-	heading  float64
-	vn, ve   float64
-	t        time.Duration
-	battery  float64 // percent
-	lastSwap time.Duration
+	d       Drone
+	typ     ardupilotmega.MAV_TYPE
+	ground  float64
+	legs    []float64 // cumulative route length at each waypoint, metres
+	loop    float64   // route length, metres
+	t       time.Duration
+	battery float64 // percent
+	armedFor,
+	groundFor time.Duration // flown on this battery; armed on the ground
+	armedAt time.Duration
+
+	lat, lon, alt   float64 // alt: metres above home
+	heading         float64
+	vn, ve, vz      float64
+	armed           bool
+	mode            string
+	speed           float64 // cruise speed now (DO_CHANGE_SPEED)
+	patrolling      bool    // AUTO on the configured route
+	patrolS         float64 // distance along the route loop
+	takeoff         float64 // climbing to this altitude; 0: not
+	target          *[3]float64
+	paused          bool
+	mission, fence  []ardupilotmega.MessageMissionItemInt
+	fenceOn         bool
+	cur             int // mission item flown
+	up              *upload
+	gimbalPitch     float64
+	gimbalYaw       float64
+	out             []reply
+	texts           []string
+	reached         []uint16
+	lastMissionSent int
 }
 
-func newFlight(d Drone, ground float64) *flight {
-	f := &flight{d: d, ground: ground, battery: 100}
+func newFlight(d Drone, typ ardupilotmega.MAV_TYPE, ground float64) *flight {
+	f := &flight{d: d, typ: typ, ground: ground, battery: 100, speed: d.Speed, gimbalPitch: -45, lastMissionSent: -1}
 	f.legs = make([]float64, len(d.Route)+1)
 	for i := range d.Route {
 		a, b := d.Route[i], d.Route[(i+1)%len(d.Route)]
 		f.legs[i+1] = f.legs[i] + distance(a, b)
 	}
 	f.loop = f.legs[len(d.Route)]
-	f.advance(0)
+	f.lat, f.lon = d.Route[0][0], d.Route[0][1]
+	if d.OnGround {
+		f.mode = modeStabilize
+	} else {
+		f.mode, f.armed, f.patrolling, f.alt = modeAuto, true, true, d.Altitude
+		f.patrolAt(0)
+	}
 	return f
 }
 
-// advance moves the drone to time t since start; it returns a STATUSTEXT
-// to send when something noteworthy happened.
-func (f *flight) advance(t time.Duration) string {
-	f.t = t
-	s := math.Mod(f.d.Speed*t.Seconds(), f.loop)
+// patrolAt puts the drone at distance s along its route loop, flying it.
+func (f *flight) patrolAt(s float64) {
+	f.patrolS = s
+	s = math.Mod(s, f.loop)
 	i := 0
 	for i < len(f.d.Route)-1 && f.legs[i+1] <= s {
 		i++
@@ -269,31 +363,119 @@ func (f *flight) advance(t time.Duration) string {
 	f.lon = a[1] + (b[1]-a[1])*frac
 	f.heading = bearing(a, b)
 	r := f.heading * math.Pi / 180
-	f.vn, f.ve = f.d.Speed*math.Cos(r), f.d.Speed*math.Sin(r)
-	f.battery = 100 - 100*float64(t-f.lastSwap)/float64(f.d.Battery)
-	if f.battery < 15 {
-		f.lastSwap = t
-		f.battery = 100
-		return "Battery swapped: 100%"
+	f.vn, f.ve, f.vz = f.speed*math.Cos(r), f.speed*math.Sin(r), 0
+}
+
+// advance moves the drone on to time t since start.
+func (f *flight) advance(t time.Duration) {
+	dt := (t - f.t).Seconds()
+	f.t = t
+	if dt <= 0 {
+		return
 	}
-	return ""
+	if f.up != nil && t-f.up.last > uploadWait {
+		f.up = nil // the ground station went quiet mid-upload
+	}
+	if f.mode == modeAuto && f.patrolling && f.armed {
+		// Back on the route where it left it, then round the loop.
+		want := f.patrolS
+		p := f.routeAt(want)
+		if distance([2]float64{f.lat, f.lon}, p) > reachRadius || math.Abs(f.alt-f.d.Altitude) > 0.05 {
+			f.move(p[0], p[1], f.d.Altitude, dt, f.speed, climbRate*2)
+		} else {
+			f.alt = f.d.Altitude
+			f.patrolAt(f.patrolS + f.speed*dt)
+		}
+	} else {
+		f.fly(dt)
+	}
+	if f.armed {
+		f.armedFor += time.Duration(dt * float64(time.Second))
+	}
+	f.battery = math.Max(0, 100-100*float64(f.armedFor)/float64(f.d.Battery))
+	if f.battery < 15 && f.patrolling {
+		f.armedFor = 0
+		f.battery = 100
+		f.texts = append(f.texts, "Battery swapped: 100%")
+	}
+}
+
+// routeAt is the point at distance s along the route loop.
+func (f *flight) routeAt(s float64) [2]float64 {
+	saved := *f
+	f.patrolAt(s)
+	p := [2]float64{f.lat, f.lon}
+	f.lat, f.lon, f.heading, f.vn, f.ve, f.vz, f.patrolS = saved.lat, saved.lon, saved.heading, saved.vn, saved.ve, saved.vz, saved.patrolS
+	return p
+}
+
+func (f *flight) groundSpeed() float64 {
+	if f.patrolling && f.armed && f.mode == modeAuto {
+		return f.speed
+	}
+	return math.Hypot(f.vn, f.ve)
 }
 
 func (f *flight) bootMs() uint32 { return uint32(f.t.Milliseconds()) }
 
-func (f *flight) heartbeat(typ ardupilotmega.MAV_TYPE) *ardupilotmega.MessageHeartbeat {
-	mode := uint32(3) // copter AUTO
-	if typ == ardupilotmega.MAV_TYPE_FIXED_WING {
-		mode = 10 // plane AUTO
+func (f *flight) heartbeat() *ardupilotmega.MessageHeartbeat {
+	base := ardupilotmega.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | ardupilotmega.MAV_MODE_FLAG_STABILIZE_ENABLED
+	switch f.mode {
+	case modeAuto:
+		base |= ardupilotmega.MAV_MODE_FLAG_GUIDED_ENABLED | ardupilotmega.MAV_MODE_FLAG_AUTO_ENABLED
+	case modeGuided:
+		base |= ardupilotmega.MAV_MODE_FLAG_GUIDED_ENABLED
+	}
+	status := ardupilotmega.MAV_STATE_STANDBY
+	if f.armed {
+		base |= ardupilotmega.MAV_MODE_FLAG_SAFETY_ARMED
+		status = ardupilotmega.MAV_STATE_ACTIVE
 	}
 	return &ardupilotmega.MessageHeartbeat{
-		Type:           typ,
+		Type:           f.typ,
 		Autopilot:      ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA,
-		BaseMode:       ardupilotmega.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | ardupilotmega.MAV_MODE_FLAG_SAFETY_ARMED | ardupilotmega.MAV_MODE_FLAG_STABILIZE_ENABLED | ardupilotmega.MAV_MODE_FLAG_GUIDED_ENABLED | ardupilotmega.MAV_MODE_FLAG_AUTO_ENABLED,
-		CustomMode:     mode,
-		SystemStatus:   ardupilotmega.MAV_STATE_ACTIVE,
+		BaseMode:       base,
+		CustomMode:     f.modeNumber(f.mode),
+		SystemStatus:   status,
 		MavlinkVersion: 3,
 	}
+}
+
+// extendedState is the landed state.
+func (f *flight) extendedState() *ardupilotmega.MessageExtendedSysState {
+	s := ardupilotmega.MAV_LANDED_STATE_ON_GROUND
+	switch {
+	case f.flying() && f.vz > 0.1 && f.takeoff > 0:
+		s = ardupilotmega.MAV_LANDED_STATE_TAKEOFF
+	case f.flying() && f.vz < -0.1 && (f.mode == modeLand || f.mode == modeRTL):
+		s = ardupilotmega.MAV_LANDED_STATE_LANDING
+	case f.flying():
+		s = ardupilotmega.MAV_LANDED_STATE_IN_AIR
+	}
+	vtol := ardupilotmega.MAV_VTOL_STATE_UNDEFINED
+	if f.plane() {
+		vtol = ardupilotmega.MAV_VTOL_STATE_FW
+	}
+	return &ardupilotmega.MessageExtendedSysState{VtolState: vtol, LandedState: s}
+}
+
+// missionCurrent is the mission item flown, once a mission is loaded.
+func (f *flight) missionCurrent() *ardupilotmega.MessageMissionCurrent {
+	if len(f.mission) < 2 {
+		return nil
+	}
+	state := ardupilotmega.MISSION_STATE_NOT_STARTED
+	switch {
+	case f.cur >= len(f.mission):
+		state = ardupilotmega.MISSION_STATE_COMPLETE
+	case f.mode == modeAuto && f.paused:
+		state = ardupilotmega.MISSION_STATE_PAUSED
+	case f.mode == modeAuto:
+		state = ardupilotmega.MISSION_STATE_ACTIVE
+	case f.cur > 1:
+		state = ardupilotmega.MISSION_STATE_PAUSED
+	}
+	return &ardupilotmega.MessageMissionCurrent{Seq: uint16(min(max(f.cur, 0), len(f.mission)-1)), Total: uint16(len(f.mission) - 1), MissionState: state}
 }
 
 func (f *flight) globalPosition() *ardupilotmega.MessageGlobalPositionInt {
@@ -301,10 +483,11 @@ func (f *flight) globalPosition() *ardupilotmega.MessageGlobalPositionInt {
 		TimeBootMs:  f.bootMs(),
 		Lat:         int32(math.Round(f.lat * 1e7)),
 		Lon:         int32(math.Round(f.lon * 1e7)),
-		Alt:         int32(math.Round((f.ground + f.d.Altitude) * 1000)),
-		RelativeAlt: int32(math.Round(f.d.Altitude * 1000)),
+		Alt:         int32(math.Round((f.ground + f.alt) * 1000)),
+		RelativeAlt: int32(math.Round(f.alt * 1000)),
 		Vx:          int16(math.Round(f.vn * 100)),
 		Vy:          int16(math.Round(f.ve * 100)),
+		Vz:          int16(math.Round(-f.vz * 100)),
 		Hdg:         uint16(math.Round(f.heading*100)) % 36000,
 	}
 }
@@ -324,15 +507,19 @@ func (f *flight) attitude() *ardupilotmega.MessageAttitude {
 }
 
 func (f *flight) gpsRaw() *ardupilotmega.MessageGpsRawInt {
+	if !f.positioned() { // still acquiring satellites
+		return &ardupilotmega.MessageGpsRawInt{TimeUsec: uint64(f.t.Microseconds()), FixType: ardupilotmega.GPS_FIX_TYPE_NO_FIX,
+			Eph: math.MaxUint16, Epv: math.MaxUint16, SatellitesVisible: 3}
+	}
 	return &ardupilotmega.MessageGpsRawInt{
 		TimeUsec:          uint64(f.t.Microseconds()),
 		FixType:           ardupilotmega.GPS_FIX_TYPE_3D_FIX,
 		Lat:               int32(math.Round(f.lat * 1e7)),
 		Lon:               int32(math.Round(f.lon * 1e7)),
-		Alt:               int32(math.Round((f.ground + f.d.Altitude) * 1000)),
+		Alt:               int32(math.Round((f.ground + f.alt) * 1000)),
 		Eph:               80, // 0.8 m
 		Epv:               120,
-		Vel:               uint16(f.d.Speed * 100),
+		Vel:               uint16(math.Round(f.groundSpeed() * 100)),
 		Cog:               uint16(math.Round(f.heading*100)) % 36000,
 		SatellitesVisible: 14,
 	}
@@ -369,17 +556,37 @@ func (f *flight) batteryStatus() *ardupilotmega.MessageBatteryStatus {
 
 func (f *flight) vfrHud() *ardupilotmega.MessageVfrHud {
 	return &ardupilotmega.MessageVfrHud{
-		Airspeed:    float32(f.d.Speed),
-		Groundspeed: float32(f.d.Speed),
+		Airspeed:    float32(f.groundSpeed()),
+		Groundspeed: float32(f.groundSpeed()),
 		Heading:     int16(math.Round(f.heading)) % 360,
-		Throttle:    45,
-		Alt:         float32(f.ground + f.d.Altitude),
+		Throttle:    uint16(b2i(f.armed) * 45),
+		Alt:         float32(f.ground + f.alt),
+		Climb:       float32(f.vz),
 	}
 }
 
-// mount points the camera 45° down, looking ahead.
+// mount is where the camera points: 45° down, looking ahead, until a
+// gimbal command moves it.
 func (f *flight) mount() *ardupilotmega.MessageMountOrientation {
-	return &ardupilotmega.MessageMountOrientation{TimeBootMs: f.bootMs(), Pitch: -45, Yaw: 0, YawAbsolute: float32(f.heading)}
+	return &ardupilotmega.MessageMountOrientation{TimeBootMs: f.bootMs(), Pitch: float32(f.gimbalPitch), Yaw: float32(f.gimbalYaw),
+		YawAbsolute: float32(math.Mod(f.heading+f.gimbalYaw+360, 360))}
+}
+
+// gimbal is the mount's attitude as a gimbal device reports it (yaw
+// relative to the vehicle).
+func (f *flight) gimbal() *ardupilotmega.MessageGimbalDeviceAttitudeStatus {
+	p, y := f.gimbalPitch*math.Pi/360, f.gimbalYaw*math.Pi/360 // half angles
+	// Roll 0: q = yaw ⊗ pitch.
+	q := [4]float32{float32(math.Cos(y) * math.Cos(p)), float32(-math.Sin(y) * math.Sin(p)), float32(math.Cos(y) * math.Sin(p)), float32(math.Sin(y) * math.Cos(p))}
+	return &ardupilotmega.MessageGimbalDeviceAttitudeStatus{TimeBootMs: f.bootMs(), Q: q, Flags: ardupilotmega.GIMBAL_DEVICE_FLAGS_YAW_IN_VEHICLE_FRAME,
+		DeltaYaw: float32(math.NaN()), DeltaYawVelocity: float32(math.NaN()), GimbalDeviceId: 1}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (f *flight) home() *ardupilotmega.MessageHomePosition {
