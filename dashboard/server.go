@@ -32,12 +32,14 @@ import (
 
 	"github.com/smarteye/smarteye/dashboard/alerts"
 	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/dashboard/control"
 	"github.com/smarteye/smarteye/dashboard/export"
 	"github.com/smarteye/smarteye/dashboard/feed"
 	"github.com/smarteye/smarteye/dashboard/internal/api"
 	"github.com/smarteye/smarteye/dashboard/internal/ratelimit"
 	"github.com/smarteye/smarteye/dashboard/media"
 	"github.com/smarteye/smarteye/dashboard/supervision"
+	"github.com/smarteye/smarteye/geo"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/supervise"
@@ -136,6 +138,8 @@ type Deps struct {
 	ExportsMaxBytes int64
 	// Supervision runs the supervision sessions.
 	Supervision Supervision
+	// Control commands the vehicles; without a Commander nothing can be.
+	Control Control
 	// Accounts keeps the users, tokens and logins made in the product and
 	// the audit log; nil keeps only the configured users and tokens, and
 	// logins in memory.
@@ -157,6 +161,16 @@ type Supervision struct {
 	Store    supervision.Store
 	Rooms    supervision.Rooms
 	Snapshot func(camera string, t time.Time) []byte
+}
+
+// Control is what drone command and control is served from: the
+// commander (ingest/mavlink), the site's interlocks, and where a refused
+// command is told (the live feed and the vehicle's timeline).
+type Control struct {
+	Commander  control.Commander
+	Limits     control.Limits
+	Event      func(telemetry.Event)
+	ControlTTL time.Duration
 }
 
 // Server is the HTTP server: it routes each request, after its checks,
@@ -184,6 +198,7 @@ type Server struct {
 	media    *media.API
 	exports  *export.Manager
 	sessions *supervision.API
+	control  *control.API
 	// closing is closed when shutdown begins: streams that are not
 	// hijacked (the session rooms' server-sent events) end then, rather
 	// than hold the graceful shutdown to its timeout.
@@ -365,6 +380,14 @@ func (s *Server) build(authn *auth.Authenticator) {
 			return ids
 		}
 	}
+	cc := control.Config{Commander: deps.Control.Commander, Limits: deps.Control.Limits, Event: deps.Control.Event, ControlTTL: deps.Control.ControlTTL, Log: s.log}
+	if deps.Accounts != nil {
+		cc.Audit = deps.Accounts
+	}
+	if deps.Geo != nil {
+		cc.Fences = func() []geo.Fence { fs, _ := deps.Geo.Geofences(); return fs }
+	}
+	s.control = control.New(cc)
 	sv := deps.Supervision
 	s.sessions = supervision.New(supervision.Config{Store: sv.Store, Rooms: sv.Rooms, Snapshot: sv.Snapshot, Events: deps.History,
 		Names: names, SiteName: func(id string) string { x, _ := s.site(id); return x.Name }, Closing: s.closing, Log: s.log})
@@ -397,6 +420,11 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/vehicles", auth.PermView, s.listVehicles},
 		{"GET /api/v1/vehicles/{id}", auth.PermView, s.getVehicle},
 		{"GET /api/v1/vehicles/{id}/track", auth.PermHistory, s.vehicleTrack},
+		{"GET /api/v1/vehicles/{id}/control", auth.PermView, s.control.GetControl},
+		{"POST /api/v1/vehicles/{id}/control", auth.PermCommand, s.control.PostControl},
+		{"GET /api/v1/vehicles/{id}/commands", auth.PermView, s.control.ListCommands},
+		{"POST /api/v1/vehicles/{id}/commands", auth.PermCommand, s.control.PostCommand},
+		{"GET /api/v1/vehicles/{id}/commands/{cid}", auth.PermView, s.control.GetCommand},
 		{"GET /api/v1/cameras", auth.PermView, s.listCameras},
 		{"GET /api/v1/cameras/{id}", auth.PermView, s.getCamera},
 		{"PUT /api/v1/cameras/{id}/calibration", auth.PermCalibrate, s.putCalibration},

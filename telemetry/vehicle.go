@@ -47,10 +47,28 @@ type Vehicle struct {
 	Gimbal   Gimbal   `json:"gimbal,omitzero"`
 	Health   Health   `json:"link_health"`
 
+	// Landed is the landed state the autopilot reports
+	// (EXTENDED_SYS_STATE): "on_ground", "in_air", "takeoff", "landing";
+	// "" when it reports none.
+	Landed string `json:"landed,omitempty"`
+	// Mission is the mission item the vehicle flies (MISSION_CURRENT and
+	// MISSION_ITEM_REACHED), nil when it reports none.
+	Mission *MissionProgress `json:"mission,omitempty"`
+
 	// LastText is the most recent STATUSTEXT.
 	LastText string `json:"last_text,omitempty"`
 	// Updated is the wall-clock time of the last state change.
 	Updated time.Time `json:"updated"`
+}
+
+// MissionProgress is where the vehicle is in its mission.
+type MissionProgress struct {
+	Current int `json:"current"` // the item flown (seq)
+	Total   int `json:"total"`   // items after the home placeholder
+	// Reached is the last item reached; -1 none yet.
+	Reached int `json:"reached"`
+	// State: "not_started", "active", "paused", "complete" ("" unknown).
+	State string `json:"state,omitempty"`
 }
 
 // Position is a WGS 84 position.

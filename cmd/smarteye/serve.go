@@ -21,9 +21,11 @@ import (
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/tlsconf"
 	"github.com/smarteye/smarteye/dashboard"
 	"github.com/smarteye/smarteye/dashboard/auth"
+	"github.com/smarteye/smarteye/dashboard/control"
 	"github.com/smarteye/smarteye/geo/place"
 	"github.com/smarteye/smarteye/ingest/camera"
 	"github.com/smarteye/smarteye/ingest/live"
+	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/cluster"
@@ -149,14 +151,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		st.SetStandby(true) // until this node owns the store's upkeep
 	}
 	var ingest []component
+	var mav *mavlink.Ingest
 	if nd.has(cluster.RoleWorker) {
 		var owner telemetry.Owner
 		if nd.on() {
 			owner = nd.owner
 		}
-		if ingest, err = ingestComponents(cfg, log, demo, bus, w, reg, owner); err != nil {
+		if ingest, mav, err = ingestComponents(cfg, log, demo, bus, w, reg, owner); err != nil {
 			return err
 		}
+		commandEvents(mav.Commander(), bus, w, st.Audit, log)
 	}
 	// A frame's walk: camera (stream, decode, analysis) → placement on the
 	// ground and geofences → live bus and store.
@@ -248,6 +252,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		defer video.Close()
 		deps.Relays = video
+	}
+	if mav != nil {
+		cs := cfg.MAVLink.Commands
+		deps.Control = dashboard.Control{Commander: mav.Commander(), Event: func(e telemetry.Event) { bus.PublishEvent(e); _ = w.WriteEvent(&e) },
+			Limits: control.Limits{Ceiling: cs.Ceiling, Floor: cs.Floor, MinTakeoffBattery: cs.MinTakeoffBattery}, ControlTTL: cs.ControlTTL.D()}
 	}
 	if rtc != nil { // a nil *live.WebRTC would not be a nil interface
 		deps.WebRTC = rtc

@@ -6,14 +6,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarteye/smarteye/cmd/smarteye/internal/config"
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry"
+	"github.com/smarteye/smarteye/telemetry/store"
 )
 
 // mavlinkConfig maps the configuration onto the ingest's. In the demo, the
@@ -49,7 +52,8 @@ func demoLink(cfg config.Config) string {
 func simDrones(cfg config.Config) []sim.Drone {
 	var ds []sim.Drone
 	for _, d := range cfg.Sim.Drones {
-		ds = append(ds, sim.Drone{Name: d.Name, SystemID: uint8(d.SystemID), Type: d.Type, Speed: d.Speed, Altitude: d.Altitude, Battery: d.Battery.D(), Route: d.Route})
+		ds = append(ds, sim.Drone{Name: d.Name, SystemID: uint8(d.SystemID), Type: d.Type, Speed: d.Speed, Altitude: d.Altitude, Battery: d.Battery.D(), Route: d.Route,
+			OnGround: d.OnGround, PreArm: d.PreArm.D(), NoMount: d.NoMount})
 	}
 	return ds
 }
@@ -69,35 +73,66 @@ func localTarget(a net.Addr) string {
 // In a cluster (owner not nil) each link is open on one node at a time,
 // and the demo's simulated drones, which fly into a link bound at start,
 // stay on the ground.
-func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.Writer, reg prometheus.Registerer, owner telemetry.Owner) ([]component, error) {
+func ingestComponents(cfg config.Config, log *slog.Logger, demo bool, bus telemetry.Bus, w mavlink.Writer, reg prometheus.Registerer, owner telemetry.Owner) ([]component, *mavlink.Ingest, error) {
 	in, err := mavlink.New(mavlinkConfig(cfg, log, demo), mavlink.LiveSink{Bus: bus, Writer: w}, reg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if owner != nil {
 		in.SetOwner(owner)
 	}
 	if err := in.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	comps := []component{{"mavlink", in.Run}}
 	if demo && len(cfg.Sim.Drones) > 0 && owner != nil {
 		log.Warn("demo: the simulated drones do not fly in a cluster (each link opens on whichever node owns it)")
-		return comps, nil
+		return comps, in, nil
 	}
 	if demo && len(cfg.Sim.Drones) > 0 {
 		link := demoLink(cfg)
 		if link == "" {
-			return nil, fmt.Errorf("demo: the simulated drones need a udp-server MAVLink link")
+			return nil, nil, fmt.Errorf("demo: the simulated drones need a udp-server MAVLink link")
 		}
 		s, err := sim.New(sim.Config{Drones: simDrones(cfg), Target: "udp:" + localTarget(in.Addr(link)), Log: log})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		log.Info("simulated drones flying", "drones", len(cfg.Sim.Drones), "link", link)
 		comps = append(comps, component{"simulated drones", s.Run})
 	}
-	return comps, nil
+	return comps, in, nil
+}
+
+// commandEvents tells every change of a command on the live feed, and
+// stores (as the vehicle's timeline) its taking and its outcome, with the
+// outcome on the audit log.
+func commandEvents(c *mavlink.Commander, bus telemetry.Bus, w mavlink.Writer, audit func(context.Context, store.AuditEntry) error, log *slog.Logger) {
+	c.OnChange(func(cmd mavlink.Command) {
+		msg := fmt.Sprintf("%s: %s %s", cmd.Vehicle, cmd.Command, strings.ReplaceAll(cmd.State, "_", " "))
+		if cmd.Text != "" {
+			msg += ": " + cmd.Text
+		}
+		data := map[string]any{"id": cmd.ID, "command": cmd.Command, "state": cmd.State, "result": cmd.Result, "text": cmd.Text,
+			"operator": cmd.Operator, "progress": cmd.Progress, "attempts": cmd.Attempts}
+		e := telemetry.Event{Time: cmd.Updated, ID: telemetry.NewUUID(), Kind: "vehicle.command", VehicleID: cmd.Vehicle, Message: msg, Data: data}
+		bus.PublishEvent(e)
+		final := mavlink.Final(cmd.State)
+		if w != nil && (final || cmd.State == mavlink.Queued) {
+			_ = w.WriteEvent(&e)
+		}
+		if final && audit != nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				err := audit(ctx, store.AuditEntry{Actor: cmd.Operator, Action: "vehicle.command.result", ObjectType: "vehicle", ObjectID: cmd.Vehicle,
+					Detail: auth.AuditDetail(data)})
+				if err != nil {
+					log.Warn("a command's outcome could not be written to the audit log", "vehicle", cmd.Vehicle, "command", cmd.ID, "err", err)
+				}
+			}()
+		}
+	})
 }
 
 // runSim flies the configured drones towards a ground station.

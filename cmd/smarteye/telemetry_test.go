@@ -42,7 +42,7 @@ func TestDemoDronesLiveAndStored(t *testing.T) {
 				n++
 			}
 		}
-		if len(list.Vehicles) == 3 && n == 3 {
+		if len(list.Vehicles) == 4 && n == 4 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -51,7 +51,11 @@ func TestDemoDronesLiveAndStored(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, v := range list.Vehicles {
-		if !strings.HasPrefix(v.ID, "drone-") || v.Discovered || v.Camera != v.ID+"-cam" || v.Health.State != "ok" || v.Mode != "AUTO" {
+		mode := "AUTO" // patrolling; drone-4 waits on the ground
+		if v.ID == "drone-4" {
+			mode = "STABILIZE"
+		}
+		if !strings.HasPrefix(v.ID, "drone-") || v.Discovered || v.Camera != v.ID+"-cam" || v.Health.State != "ok" || v.Mode != mode {
 			t.Errorf("vehicle %+v", v)
 		}
 	}

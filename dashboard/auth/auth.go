@@ -53,11 +53,14 @@ const (
 	// PermAccounts: manage users, API tokens and everybody's logins, and
 	// read the audit log.
 	PermAccounts Permission = "accounts"
+	// PermCommand: take control of a vehicle and command it (arm, take
+	// off, go to, patrol, return, land…).
+	PermCommand Permission = "command"
 )
 
 var rolePermissions = map[string][]Permission{
-	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules, PermPlayback, PermSessions, PermAccounts},
-	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences, PermRespond, PermRules, PermPlayback},
+	RoleAdmin:      {PermView, PermVideo, PermHistory, PermGeofences, PermCalibrate, PermRespond, PermRules, PermPlayback, PermSessions, PermAccounts, PermCommand},
+	RoleCommander:  {PermView, PermVideo, PermHistory, PermGeofences, PermRespond, PermRules, PermPlayback, PermCommand},
 	RolePlanner:    {PermView, PermVideo, PermHistory, PermPlayback},
 	RoleSupervisor: {PermView, PermVideo, PermHistory, PermRespond, PermPlayback, PermSessions},
 	RoleField:      {PermView, PermRespond},

@@ -231,6 +231,45 @@ func (t *tracker) apply(msg message.Message, comp uint8, now time.Time) (changed
 		t.event(now, "vehicle.statustext", v.Name+": "+text, map[string]any{"severity": enumWord(m.Severity.String(), "MAV_SEVERITY_")})
 		return true
 
+	case *ardupilotmega.MessageExtendedSysState:
+		landed := enumWord(m.LandedState.String(), "MAV_LANDED_STATE_")
+		if m.LandedState == ardupilotmega.MAV_LANDED_STATE_UNDEFINED {
+			landed = ""
+		}
+		if landed == v.Landed {
+			return false
+		}
+		v.Landed = landed
+		return true
+
+	case *ardupilotmega.MessageMissionCurrent:
+		mp := telemetry.MissionProgress{Current: int(m.Seq), Total: int(m.Total), Reached: -1}
+		if m.MissionState != 0 {
+			mp.State = enumWord(m.MissionState.String(), "MISSION_STATE_")
+		}
+		if v.Mission != nil {
+			mp.Reached = v.Mission.Reached
+			if m.Total == 0 && v.Mission.Total > 0 { // MAVLink 1 senders leave it out
+				mp.Total = v.Mission.Total
+			}
+		}
+		if v.Mission != nil && *v.Mission == mp {
+			return false
+		}
+		v.Mission = &mp
+		return true
+
+	case *ardupilotmega.MessageMissionItemReached:
+		if v.Mission == nil {
+			v.Mission = &telemetry.MissionProgress{Current: int(m.Seq), Reached: int(m.Seq)}
+		} else {
+			mp := *v.Mission
+			mp.Reached = int(m.Seq)
+			v.Mission = &mp
+		}
+		t.event(now, "vehicle.waypoint_reached", fmt.Sprintf("%s reached mission item %d", v.Name, m.Seq), map[string]any{"seq": m.Seq})
+		return true
+
 	case *ardupilotmega.MessageCommandAck:
 		t.event(now, "vehicle.command_ack", fmt.Sprintf("%s %s: %s", v.Name, enumWord(m.Command.String(), "MAV_CMD_"), enumWord(m.Result.String(), "MAV_RESULT_")),
 			map[string]any{"command": uint64(m.Command), "result": enumWord(m.Result.String(), "MAV_RESULT_"), "progress": m.Progress})

@@ -101,7 +101,7 @@ func TestSimulatorToIngest(t *testing.T) {
 				if p.Lat < 22.5387 || p.Lat > 22.5413 || p.Lon < 114.0537 || p.Lon > 114.0573 {
 					t.Errorf("%s off its route: %+v", v.ID, p)
 				}
-				if v.GPS.Fix != 3 || v.Gimbal.Pitch != -45 || v.Battery.Remaining <= 90 || v.Home.Lat != 22.5412 {
+				if v.GPS.Fix != 3 || math.Abs(v.Gimbal.Pitch+45) > 0.01 || v.Battery.Remaining <= 90 || v.Home.Lat != 22.5412 {
 					t.Errorf("%s: gps %+v gimbal %+v battery %+v home %+v", v.ID, v.GPS, v.Gimbal, v.Battery, v.Home)
 				}
 			}

@@ -25,11 +25,13 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/pion/transport/v2/udp"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -111,6 +113,8 @@ type Config struct {
 	LinkTimeout time.Duration
 	// MaxDiscovered caps unconfigured vehicles per link. It defaults to 64.
 	MaxDiscovered int
+	// Commands tunes command and control.
+	Commands CommandConfig
 	// Site is the site the vehicles belong to.
 	Site string
 	Log  *slog.Logger
@@ -210,7 +214,11 @@ type Ingest struct {
 	// owner, when set, opens each link only while this process owns it
 	// (a cluster runs each link on one node); nil opens them all.
 	owner telemetry.Owner
+	cmd   *Commander
 }
+
+// Commander sends commands to the vehicles and follows them.
+func (in *Ingest) Commander() *Commander { return in.cmd }
 
 // SetOwner makes Run open each link only while owner grants this process
 // "link.<name>" (before Run; Start then opens nothing).
@@ -224,6 +232,9 @@ type link struct {
 	addr   net.Addr
 	chans  int
 	events chan telemetry.Event
+	// peers: the channel each system was last heard on, to answer it there.
+	peers map[uint8]*gomavlib.Channel
+	seq   atomic.Uint32 // sequence number of what smarteye sends
 }
 
 // New prepares the links; Start binds them.
@@ -233,6 +244,7 @@ func New(cfg Config, sink Sink, reg prometheus.Registerer) (*Ingest, error) {
 		return nil, fmt.Errorf("mavlink: %w", err)
 	}
 	in := &Ingest{cfg: cfg, sink: sink, log: cfg.Log.With("component", "mavlink")}
+	in.cmd = newCommander(in, cfg.Commands, cfg.Log)
 	for _, lc := range cfg.Links {
 		var vehicles []VehicleConfig
 		for _, v := range cfg.Vehicles {
@@ -240,11 +252,12 @@ func New(cfg Config, sink Sink, reg prometheus.Registerer) (*Ingest, error) {
 				vehicles = append(vehicles, v)
 			}
 		}
-		l := &link{cfg: lc}
+		l := &link{cfg: lc, peers: map[uint8]*gomavlib.Channel{}}
 		l.proc = NewProcessor(ProcessorConfig{
 			Link: lc.Name, Vehicles: vehicles, StoredRate: cfg.StoredRate,
 			LinkTimeout: cfg.LinkTimeout, MaxDiscovered: cfg.MaxDiscovered, Site: cfg.Site,
-		}, sink)
+			Observe: func(v *telemetry.Vehicle, comp uint8, msg message.Message) { in.cmd.observe(l, v, comp, msg) },
+		}, commandSink{Sink: sink, c: in.cmd, l: l})
 		in.links = append(in.links, l)
 	}
 	if reg != nil {
@@ -417,7 +430,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	beats.Wait()
-	in.close() // ends the drains: each node closes its event channel last
+	in.cmd.close() // pending commands fail: nothing is sent after this
+	in.close()     // ends the drains: each node closes its event channel last
 	drains.Wait()
 	return nil
 }
@@ -449,6 +463,7 @@ func (in *Ingest) drain(l *link, events chan gomavlib.Event) {
 			}
 			switch e := ev.(type) {
 			case *gomavlib.EventFrame:
+				l.heardOn(e.Frame.GetSystemID(), e.Channel)
 				l.proc.FrameFrom(e.Frame, sourceHost(e.Channel.String()), time.Now())
 			case *gomavlib.EventParseError:
 				l.proc.drop(DropParse)
@@ -461,6 +476,11 @@ func (in *Ingest) drain(l *link, events chan gomavlib.Event) {
 			case *gomavlib.EventChannelClose:
 				l.mu.Lock()
 				l.chans--
+				for sys, ch := range l.peers {
+					if ch == e.Channel {
+						delete(l.peers, sys)
+					}
+				}
 				l.mu.Unlock()
 				in.log.Info("peer disconnected", "link", l.cfg.Name, "channel", e.Channel, "err", e.Error)
 			}
@@ -475,7 +495,6 @@ func (in *Ingest) heartbeat(ctx context.Context) {
 	rw := dialectRW.GetMessage(0)
 	t := time.NewTicker(in.cfg.HeartbeatInterval)
 	defer t.Stop()
-	var seq uint8
 	for {
 		select {
 		case <-ctx.Done():
@@ -489,14 +508,75 @@ func (in *Ingest) heartbeat(ctx context.Context) {
 			MavlinkVersion: 3,
 		}, true)
 		for _, l := range in.links {
-			fr := &frame.V2Frame{SequenceNumber: seq, SystemID: in.cfg.SystemID, ComponentID: 190, Message: raw}
+			fr := &frame.V2Frame{SequenceNumber: uint8(l.seq.Add(1)), SystemID: in.cfg.SystemID, ComponentID: gcsComponent, Message: raw}
 			fr.Checksum = fr.GenerateChecksum(rw.CRCExtra())
 			if node := l.current(); node != nil {
 				_ = node.WriteFrameAll(fr) // a node closed meanwhile returns at once
 			}
 		}
-		seq++
 	}
+}
+
+// gcsComponent is smarteye's component id (MAV_COMP_ID_MISSIONPLANNER, as
+// ground stations use).
+const gcsComponent = 190
+
+// heardOn remembers the channel a system was heard on.
+func (l *link) heardOn(sys uint8, ch *gomavlib.Channel) {
+	l.mu.Lock()
+	if l.peers[sys] != ch {
+		if len(l.peers) >= 256 {
+			clear(l.peers)
+		}
+		l.peers[sys] = ch
+	}
+	l.mu.Unlock()
+}
+
+// signatureEpoch is MAVLink 2 signing's time origin.
+var signatureEpoch = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// sendTo writes msg from smarteye (system from) to system sys: on the
+// channel it was last heard on (to every channel before that), signed
+// with key when the vehicle has one.
+func (l *link) sendTo(sys uint8, key *frame.V2Key, from uint8, msg message.Message) error {
+	mp := dialectRW.GetMessage(msg.GetID())
+	if mp == nil {
+		return fmt.Errorf("message %d is not in the dialect", msg.GetID())
+	}
+	fr := &frame.V2Frame{SequenceNumber: uint8(l.seq.Add(1)), SystemID: from, ComponentID: gcsComponent, Message: mp.Write(msg, true)}
+	if key != nil {
+		fr.IncompatibilityFlag |= frame.V2FlagSigned
+		fr.SignatureLinkID = 1
+		fr.SignatureTimestamp = uint64(time.Since(signatureEpoch) / (10 * time.Microsecond))
+	}
+	fr.Checksum = fr.GenerateChecksum(mp.CRCExtra())
+	if key != nil {
+		fr.Signature = fr.GenerateSignature(key)
+	}
+	l.mu.Lock()
+	node, ch := l.node, l.peers[sys]
+	l.mu.Unlock()
+	if node == nil {
+		return errors.New("the link is closed")
+	}
+	if ch != nil {
+		return node.WriteFrameTo(ch, fr)
+	}
+	return node.WriteFrameAll(fr)
+}
+
+// commandSink tells the commander every change of a vehicle's state (the
+// link lost on a tick too) before passing it on.
+type commandSink struct {
+	Sink
+	c *Commander
+	l *link
+}
+
+func (s commandSink) State(v *telemetry.Vehicle) {
+	s.c.observeState(s.l, v)
+	s.Sink.State(v)
 }
 
 var (

@@ -85,6 +85,10 @@ type ProcessorConfig struct {
 	MaxDiscovered int
 	// Site is the site vehicles belong to.
 	Site string
+	// Observe, when set, sees every decoded message from a vehicle after
+	// it is applied to the vehicle's state (the commander: acks, texts,
+	// the mission protocol).
+	Observe func(v *telemetry.Vehicle, comp uint8, msg message.Message)
 }
 
 // Processor turns one link's frames into vehicle state, samples and events.
@@ -252,7 +256,11 @@ func (p *Processor) FrameFrom(f frame.Frame, source string, now time.Time) {
 	// soon after a stored sample (a tick's, a heartbeat's) is kept, not
 	// overwritten by the next one.
 	p.maybeStore(t, now)
-	if t.apply(msg, comp, now) || t.identityChanged {
+	changed := t.apply(msg, comp, now)
+	if p.cfg.Observe != nil {
+		p.cfg.Observe(&t.state, comp, msg)
+	}
+	if changed || t.identityChanged {
 		t.dirty = true
 		t.state.Updated = now
 		if t.identityChanged {

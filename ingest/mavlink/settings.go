@@ -27,6 +27,29 @@ type Settings struct {
 	Links []LinkSettings `yaml:"links"`
 	// Vehicles defaults to none (every vehicle is discovered).
 	Vehicles []VehicleSettings `yaml:"vehicles"`
+	// Commands tune command and control and set its interlocks.
+	Commands CommandSettings `yaml:"commands"`
+}
+
+// CommandSettings tune command and control.
+type CommandSettings struct {
+	// AckTimeout is the wait for a vehicle's answer before a retry. It
+	// defaults to 1.5 s.
+	AckTimeout telemetry.Duration `yaml:"ack_timeout"`
+	// Retries is how often a command that only sets a state is sent again
+	// without an answer (one that moves the vehicle never is). It
+	// defaults to 3.
+	Retries int `yaml:"retries"`
+	// Ceiling and Floor bound the altitudes above home a vehicle is sent
+	// to. They default to 120 m and 10 m.
+	Ceiling float64 `yaml:"ceiling"`
+	Floor   float64 `yaml:"floor"`
+	// MinTakeoffBattery is the least battery, percent, to take off. It
+	// defaults to 30.
+	MinTakeoffBattery float64 `yaml:"min_takeoff_battery"`
+	// ControlTTL is how long an operator's control of a vehicle lasts
+	// without a command or the page renewing it. It defaults to 2 minutes.
+	ControlTTL telemetry.Duration `yaml:"control_ttl"`
 }
 
 // LinkSettings are one MAVLink endpoint.
@@ -50,7 +73,9 @@ type VehicleSettings struct {
 // DefaultSettings are the ingest's defaults.
 func DefaultSettings() Settings {
 	return Settings{SystemID: 254, HeartbeatInterval: telemetry.Duration(time.Second), StoredRate: 10, LinkTimeout: telemetry.Duration(5 * time.Second),
-		MaxDiscovered: 64, Links: []LinkSettings{{Name: "udp", Type: UDPServer, Address: ":14550", ReadBuffer: 8 << 20}}, Vehicles: []VehicleSettings{}}
+		MaxDiscovered: 64, Links: []LinkSettings{{Name: "udp", Type: UDPServer, Address: ":14550", ReadBuffer: 8 << 20}}, Vehicles: []VehicleSettings{},
+		Commands: CommandSettings{AckTimeout: telemetry.Duration(1500 * time.Millisecond), Retries: 3, Ceiling: 120, Floor: 10, MinTakeoffBattery: 30,
+			ControlTTL: telemetry.Duration(2 * time.Minute)}}
 }
 
 // Check records what is wrong with the settings.
@@ -94,6 +119,18 @@ func (m Settings) Check(p *telemetry.Problems) {
 			lp.Add("read_buffer", "must be 0 (default) or a size in bytes")
 		}
 	}
+	cp := p.In("commands")
+	cp.Positive("ack_timeout", m.Commands.AckTimeout)
+	cp.Positive("control_ttl", m.Commands.ControlTTL)
+	if m.Commands.Retries < 0 || m.Commands.Retries > 10 {
+		cp.Add("retries", "%d is out of range 0..10", m.Commands.Retries)
+	}
+	if m.Commands.Floor < 0 || m.Commands.Ceiling <= m.Commands.Floor || m.Commands.Ceiling > 10000 {
+		cp.Add("ceiling", "%g m over a floor of %g m: want 0 ≤ floor < ceiling ≤ 10000", m.Commands.Ceiling, m.Commands.Floor)
+	}
+	if m.Commands.MinTakeoffBattery < 0 || m.Commands.MinTakeoffBattery > 100 {
+		cp.Add("min_takeoff_battery", "%g is not a percentage", m.Commands.MinTakeoffBattery)
+	}
 	ids := map[string]bool{}
 	names := map[string]bool{}
 	for i, v := range m.Vehicles {
@@ -127,7 +164,11 @@ func (m Settings) Config(log *slog.Logger) Config {
 		StoredRate:        m.StoredRate,
 		LinkTimeout:       m.LinkTimeout.D(),
 		MaxDiscovered:     m.MaxDiscovered,
+		Commands:          CommandConfig{AckTimeout: m.Commands.AckTimeout.D(), Retries: m.Commands.Retries},
 		Log:               log,
+	}
+	if m.Commands.Retries == 0 {
+		c.Commands.Retries = -1 // none
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = -1 // none

@@ -122,8 +122,9 @@ func (f *flight) flying() bool { return f.alt > 0.5 }
 // ready reports the pre-arm period over: home set, position estimate good.
 func (f *flight) ready() bool { return f.t >= f.d.PreArm }
 
-// positioned reports a position estimate (half-way through pre-arm).
-func (f *flight) positioned() bool { return f.t >= f.d.PreArm/2 }
+// positioned reports a GPS fix and home set: a quarter into pre-arm, 5 s
+// at most.
+func (f *flight) positioned() bool { return f.t >= min(f.d.PreArm/4, 5*time.Second) }
 
 // handle answers one message from a ground station (sys, comp); what to
 // send back is queued on f.out.
@@ -528,7 +529,10 @@ func (f *flight) fly(dt float64) {
 	default: // LOITER, BRAKE, STABILIZE without sticks
 		f.hover()
 	}
-	if !f.flying() && f.armed && f.takeoff == 0 && f.mode != modeLand && f.mode != modeRTL {
+	if f.mode == modeLand || f.mode == modeRTL {
+		return // land() counts its own time on the ground
+	}
+	if !f.flying() && f.armed && f.takeoff == 0 {
 		// Armed on the ground and not taking off.
 		f.groundFor += time.Duration(dt * float64(time.Second))
 		if f.groundFor >= disarmDelay {

@@ -51,7 +51,7 @@ type Drone struct {
 	OnGround bool
 	// PreArm is how long after start an OnGround drone refuses to arm
 	// (its EKF and GPS settling: a real ArduCopter took 38 s); it has no
-	// position for the first half.
+	// GPS fix for the first quarter of it (5 s at most).
 	PreArm time.Duration
 	// NoMount: no gimbal is configured, so gimbal commands fail.
 	NoMount bool

@@ -173,13 +173,13 @@ try {
     process.exit(0);
   }
 
-  // 2. The map: buildings, fences, three drones, footprints.
+  // 2. The map: buildings, fences, four drones (one on the ground), footprints.
   await page.waitForFunction(() => {
     const s = globalThis.smarteye;
     if (!s || s.ready !== true) return false;
     const placed = [...s.vehicles.values()].filter((e) => e.v?.position).length;
     const footprints = [...s.cameras.values()].filter((c) => c.footprint?.length >= 4).length;
-    return placed >= 3 && footprints >= 2;
+    return placed >= 4 && footprints >= 2;
   }, null, { timeout: 60000 });
   seen.firstRenderMs = Math.round(await page.evaluate(() => globalThis.smarteye.timing.firstRender));
   // The drones move: positions differ between two reads.

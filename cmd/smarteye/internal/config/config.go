@@ -146,6 +146,13 @@ type SimDrone struct {
 	Altitude float64      `yaml:"altitude"`
 	Battery  Duration     `yaml:"battery"`
 	Route    [][2]float64 `yaml:"route"`
+	// OnGround starts it disarmed on the ground at its route's first
+	// point, waiting to be flown from the dashboard; PreArm is how long it
+	// refuses to arm after start (a real autopilot's checks settling).
+	OnGround bool     `yaml:"on_ground"`
+	PreArm   Duration `yaml:"pre_arm"`
+	// NoMount: it has no gimbal (gimbal commands fail).
+	NoMount bool `yaml:"no_mount"`
 }
 
 // Log configures logging.
@@ -561,6 +568,9 @@ func defaultSim() Sim {
 			{Name: "drone-1", SystemID: 1, Type: "quadrotor", Speed: 8, Altitude: 60, Battery: Duration(25 * time.Minute), Route: demoRoutes[0]},
 			{Name: "drone-2", SystemID: 2, Type: "hexarotor", Speed: 6, Altitude: 45, Battery: Duration(30 * time.Minute), Route: demoRoutes[1]},
 			{Name: "drone-3", SystemID: 3, Type: "fixed_wing", Speed: 16, Altitude: 120, Battery: Duration(40 * time.Minute), Route: demoRoutes[2]},
+			// On the ground by the plaza, for the command centre to fly.
+			{Name: "drone-4", SystemID: 4, Type: "quadrotor", Speed: 8, Altitude: 40, Battery: Duration(30 * time.Minute),
+				Route: [][2]float64{{22.5398, 114.0542}, {22.5402, 114.0548}}, OnGround: true, PreArm: Duration(20 * time.Second)},
 		}}
 }
 
