@@ -37,6 +37,7 @@ func commandServer(t *testing.T) (string, *store.Store, *mavlink.Commander) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	st := migratedStore(t, reg)
+	t.Cleanup(func() { st.Close() }) // after the server stops
 	log := slog.New(slog.DiscardHandler)
 	in, err := mavlink.New(mavlink.Config{Links: []mavlink.LinkConfig{{Name: "l", Type: mavlink.UDPServer, Address: "127.0.0.1:0"}},
 		Vehicles: []mavlink.VehicleConfig{{Name: "hawk", Link: "l", SystemID: 7}}, Log: log}, mavlink.LiveSink{Bus: telemetry.NewHub(nil)}, nil)
