@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./cmd/smarteye/internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLog$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./ingest/mavlink/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeH264$$' -fuzztime $(FUZZTIME) ./ingest/decode/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeYOLO$$' -fuzztime $(FUZZTIME) ./vision/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeNanoDet$$' -fuzztime $(FUZZTIME) ./vision/

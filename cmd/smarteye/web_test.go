@@ -16,6 +16,7 @@ import (
 
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry/store/storetest"
+	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
 // artifacts is where the browser tests leave their screenshots: the
@@ -186,4 +187,74 @@ func loadAverage() (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(f[0], 64)
 	return v, err == nil
+}
+
+// A commander flies the demo's grounded drone from the map in chromium:
+// takes control, GUIDED, arms (refused with the autopilot's reason until
+// its pre-arm checks are over), takes off, goes to a point clicked on the
+// map, holds, patrols a route drawn on the map, returns to launch. Each
+// step ends done; each is on the audit log and the vehicle's timeline.
+func TestFlyFromDashboard(t *testing.T) {
+	data := filepath.Join(storetest.TempDir(t), "var")
+	p := start(t, "demo", "--data-dir", data, "--http", "127.0.0.1:0")
+	waitReady(t, p)
+	seen := browser(t, p, nil, artifacts(t), "fly", "drone-4")
+	t.Logf("the page showed %v", seen)
+	steps, _ := seen["steps"].(map[string]any)
+	for _, s := range []string{"guided", "arm", "takeoff", "goto", "hold", "mission", "mission_start", "rtl"} {
+		if steps[s] != "done" {
+			t.Errorf("%s: %v", s, steps[s])
+		}
+	}
+	if d, _ := seen["gotoError"].(float64); d > 5 {
+		t.Errorf("the go-to stopped %.1f m from the point clicked", d)
+	}
+	if n, _ := seen["plan"].(float64); n != 3 {
+		t.Errorf("the patrol drawn on the map: %v waypoints", seen["plan"])
+	}
+	if seen["mode"] != "RTL" || !strings.Contains(fmt.Sprint(seen["armRefused"]), "Arm:") {
+		t.Errorf("mode %v after RTL; the refused arm said %q", seen["mode"], seen["armRefused"])
+	}
+	// The timeline and the audit log.
+	var evs struct {
+		Events []struct {
+			Kind string         `json:"kind"`
+			Data map[string]any `json:"data"`
+		} `json:"events"`
+	}
+	// Stored through the writer's batches: wait for the last one.
+	testkit.WaitFor(t, 20*time.Second, "the RTL's outcome stored", func() bool {
+		getJSON(t, p.url+"api/v1/events?vehicle=drone-4&kind=vehicle.command&limit=1000", &evs)
+		for _, e := range evs.Events {
+			if e.Data["command"] == "rtl" && e.Data["state"] == "done" {
+				return true
+			}
+		}
+		return false
+	})
+	done := map[string]bool{}
+	for _, e := range evs.Events {
+		if e.Data["state"] == "done" {
+			done[fmt.Sprint(e.Data["command"])] = true
+		}
+	}
+	for _, c := range []string{"mode", "arm", "takeoff", "goto", "hold", "mission", "mission_start", "rtl"} {
+		if !done[c] {
+			t.Errorf("no stored event of %s done on drone-4's timeline (%d events)", c, len(evs.Events))
+		}
+	}
+	var audit []struct {
+		Action   string `json:"action"`
+		ObjectID string `json:"object_id"`
+	}
+	getJSON(t, p.url+"api/v1/audit?limit=500", &audit)
+	count := map[string]int{}
+	for _, a := range audit {
+		if a.ObjectID == "drone-4" {
+			count[a.Action]++
+		}
+	}
+	if count["vehicle.control.take"] != 1 || count["vehicle.command"] < 8 || count["vehicle.command.result"] < 8 {
+		t.Errorf("audit %v", count)
+	}
 }

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/deploy/bench/internal/camera"
+	"github.com/smarteye/smarteye/deploy/bench/internal/command"
 	"github.com/smarteye/smarteye/deploy/bench/internal/detection"
 	"github.com/smarteye/smarteye/deploy/bench/internal/fleet"
 	"github.com/smarteye/smarteye/deploy/bench/internal/h264"
@@ -68,13 +69,14 @@ func main() {
 	flag.IntVar(&replayRuns, "replay-runs", 21, "replay API requests timed")
 	flag.DurationVar(&stormTime, "storm-time", time.Minute, "length of the alert storm")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
+	flag.BoolVar(&commandBench, "command", true, "include the command-and-control benchmark (simulated ArduCopters: round trips, mission uploads, 100 drones at once)")
 	flag.BoolVar(&scaleBench, "scaleout", true, "include the scale-out benchmark (three cluster nodes, 50, 200 and 500 synthetic cameras; the live bus)")
 	flag.IntVar(&scaleKills, "scaleout-kills", 3, "nodes killed and restarted per fleet size in the scale-out benchmark")
 	flag.IntVar(&scaleReal, "scaleout-real", 12, "real RTSP cameras on three smarteye processes in the scale-out benchmark (0: none)")
 	flag.BoolVar(&visionBench, "vision", true, "include the vision benchmarks (the detectors' cost and accuracy; capacity: RTSP + decode + motion gate + NanoDet or HOG, and the Python OpenCV scripts)")
 	flag.DurationVar(&visionOpts.Window, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionOpts.MaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "scaleout", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "scaleout", "command", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -107,12 +109,14 @@ func main() {
 		if g, err = projection.Bench(*runs); err == nil {
 			fmt.Print(g)
 		}
+	case "command":
+		err = printSection(func(ctx context.Context, root string) (string, error) { return command.Bench(ctx, *runs) })
 	case "scaleout":
 		err = printSection(func(ctx context.Context, root string) (string, error) {
 			return scaleout.Bench(ctx, root, scaleSizes, scaleKills, scaleReal)
 		})
 	default:
-		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, scaleout, dashboard, alerts, replay and store", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, scaleout, command, dashboard, alerts, replay and store", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -207,16 +211,17 @@ func runVideoOnly(out string, runs int, video, vision bool) error {
 }
 
 var (
-	fleetDrones int
-	fleetTime   time.Duration
-	videoBench  bool
-	visionBench bool
-	visionOpts  detection.Options
-	geoBench    bool
-	scaleBench  bool
-	scaleSizes  = []int{50, 200, 500}
-	scaleKills  int
-	scaleReal   int
+	fleetDrones  int
+	fleetTime    time.Duration
+	videoBench   bool
+	visionBench  bool
+	visionOpts   detection.Options
+	geoBench     bool
+	scaleBench   bool
+	commandBench bool
+	scaleSizes   = []int{50, 200, 500}
+	scaleKills   int
+	scaleReal    int
 )
 
 func run(out string, nrows, runs int) error {
@@ -254,6 +259,13 @@ func run(out string, nrows, runs int) error {
 			return err
 		}
 		video += g
+	}
+	if commandBench {
+		c, err := command.Bench(ctx, runs)
+		if err != nil {
+			return err
+		}
+		video += c
 	}
 	if dashboardBench {
 		d, err := benchDashboard(ctx, root)

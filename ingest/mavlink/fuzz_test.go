@@ -3,10 +3,12 @@ package mavlink
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
+	"github.com/smarteye/smarteye/telemetry"
 )
 
 // FuzzFrames feeds arbitrary bytes, as a hostile peer sends them, through
@@ -71,6 +73,40 @@ func FuzzReadLog(f *testing.F) {
 		res, _ := ReadLog(context.Background(), bytes.NewReader(b), ProcessorConfig{Link: "import", StoredRate: 10, MaxDiscovered: 1}, rec)
 		if res.Frames > 0 && res.Last.Before(res.First) {
 			t.Fatalf("log ends before it starts: %+v", res)
+		}
+	})
+}
+
+// A command request from the API, whatever its bytes: decoding and
+// validating never panic, and a request that validates builds its
+// mission or fence items within the protocol's bounds.
+func FuzzRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"command":"goto","lat":22.54,"lon":114.05,"alt":30}`,
+		`{"command":"mission","waypoints":[{"lat":1,"lon":2,"alt":30},{"lat":1.001,"lon":2,"alt":40}],"end":"hold"}`,
+		`{"command":"fence","zones":[{"keep":"in","polygon":[[1,1],[1,2],[2,2]]},{"keep":"out","circle":{"lat":1,"lon":1,"radius":50}}]}`,
+		`{"command":"gimbal","pitch":-90,"yaw":400}`, `{"command":"takeoff","alt":-1}`, `{"command":"mode","mode":""}`, `{}`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Request
+		if json.Unmarshal(b, &r) != nil {
+			return
+		}
+		if r.Validate() != nil {
+			return
+		}
+		switch r.Command {
+		case CmdMission:
+			items, wps := missionItems(telemetry.Vehicle{}, r)
+			if len(wps) != len(r.Waypoints) || len(items) > MaxWaypoints+2 || items[0].Seq != 0 {
+				t.Fatalf("%d items for %d waypoints", len(items), len(r.Waypoints))
+			}
+		case CmdFence:
+			if items := fenceItems(r.Zones); len(items) == 0 || len(items) > MaxFenceZones*MaxVertices {
+				t.Fatalf("%d fence items for %d zones", len(items), len(r.Zones))
+			}
 		}
 	})
 }

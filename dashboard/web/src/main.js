@@ -13,6 +13,7 @@ import { api } from "./api.js";
 import { loginFlow } from "./auth.js";
 import { CLASS_COLOURS, Player } from "./player.js";
 import { Wall } from "./wall.js";
+import { Control } from "./control.js";
 
 setWorkerUrl(workerUrl);
 
@@ -158,8 +159,14 @@ async function start() {
   map.on("rotate", () => {
     for (const e of state.vehicles.values()) e.el.querySelector("svg").style.transform = `rotate(${(e.heading ?? 0) - map.getBearing()}deg)`;
   });
-  // A camera's footprint opens its panel, with its live video.
+  // Flying the drones: the vehicle panel's commands, go-to and patrol
+  // picked on the map, the mission drawn.
+  state.control = new Control(state, map);
+
+  // A camera's footprint opens its panel, with its live video (not while
+  // a go-to or a patrol is being picked on the map).
   map.on("click", "footprints", (e) => {
+    if (state.control.pick) return;
     const id = e.features[0]?.properties?.camera;
     if (id) showCamera(id);
   });
@@ -219,6 +226,7 @@ async function start() {
 }
 
 function closePanel() {
+  state.control?.hide();
   state.panelPlayer?.close();
   state.panelPlayer = null;
   $("panel").hidden = true;
@@ -226,6 +234,7 @@ function closePanel() {
 
 // showPanel fills the side panel: a title, rows, and a camera's live video.
 function showPanel(title, rows, camera) {
+  state.control?.hide();
   state.panelPlayer?.close();
   state.panelPlayer = null;
   const body = $("panel-body");
@@ -349,6 +358,7 @@ function handle(map, u) {
       upsertAlert(map, u.alert);
       break;
     case "event":
+      state.control?.event(u.event);
       state.events.unshift(u.event);
       state.events.length = Math.min(state.events.length, 200);
       break;
@@ -422,6 +432,7 @@ function vehicle(map, v) {
     e.marker.addTo(map);
     e.added = true;
   }
+  if (state.control?.vehicle === v.id) state.control.changed(v);
   const now = Date.now();
   e.trail.push([now, p.lon, p.lat]);
   while (e.trail.length && now - e.trail[0][0] > TRAIL_MS) e.trail.shift();
@@ -439,6 +450,12 @@ function showVehicle(id) {
     ["warning", v.link_health?.warning], ["refused frames", v.link_health?.rejected],
   ];
   showPanel(v.name || v.id, rows, cam?.id);
+  if (state.control?.can()) {
+    const box = document.createElement("div");
+    box.className = "control";
+    $("panel-body").querySelector("table").after(box);
+    state.control.show(v.id, box);
+  }
 }
 
 function redraw(map) {

@@ -1,7 +1,7 @@
 // Browser test of the command centre, run by cmd/smarteye's tests against
 // a running `smarteye demo`: Debian's chromium driven by playwright-core.
 //
-//   node dashboard.mjs URL PASSWORD SHOTS_DIR [webrtc|https|alignment|cluster CAMERA]
+//   node dashboard.mjs URL PASSWORD SHOTS_DIR [webrtc|https|alignment|cluster CAMERA|fly VEHICLE]
 //
 // Logs in as admin, checks the map (buildings, fences, moving drones,
 // footprints, detections, heat map, a drone's panel), the video wall over
@@ -22,8 +22,9 @@ try {
   const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  // 401s are expected (the login check); any other failed request is not.
-  page.on("response", (r) => r.status() >= 400 && r.status() !== 401 && errors.push(`${r.status()} ${r.url()}`));
+  // 401s are expected (the login check), and 428s (a command asking to be
+  // confirmed); any other failed request is not.
+  page.on("response", (r) => r.status() >= 400 && r.status() !== 401 && r.status() !== 428 && errors.push(`${r.status()} ${r.url()}`));
   const remote = [];
   page.on("request", (r) => {
     const u = new URL(r.url());
@@ -51,6 +52,89 @@ try {
     await page.waitForFunction((c) => globalThis.smarteye?.wall && globalThis.smarteye.wall.stats().some((s) => s.camera === c && s.path === "mse" && s.frames > 10), camera, { timeout: 180000 });
     seen.tiles = await page.evaluate(wallStats);
     if (shots) await page.screenshot({ path: `${shots}/cluster-wall.png` });
+    if (errors.length) await fail("page errors: " + errors.join("; "));
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
+  }
+
+  if (mode === "fly") {
+    // Flying a drone from its panel: take control, GUIDED, arm (confirmed,
+    // tried again while its pre-arm checks run), take off, go to a point
+    // clicked on the map, hold, a patrol drawn on the map and started, and
+    // return to launch; each step's state as the panel shows it.
+    const id = camera;
+    await page.waitForFunction((v) => globalThis.smarteye?.ready === true && globalThis.smarteye.vehicles.get(v)?.v?.position, id, { timeout: 120000 });
+    const home = await page.evaluate((v) => globalThis.smarteye.vehicles.get(v).v.position, id);
+    await page.evaluate(([lon, lat]) => globalThis.smarteye.map.jumpTo({ center: [lon, lat], zoom: 18, pitch: 0, bearing: 0 }), [home.lon, home.lat]);
+    await page.locator(".vehicle", { hasText: id }).first().click();
+    await page.waitForSelector(".control .c-take", { timeout: 30000 });
+    await page.click(".control .c-take");
+    await page.waitForFunction(() => document.querySelector(".c-holder")?.textContent === "You control it", null, { timeout: 10000 });
+    seen.steps = {};
+    // step clicks, confirms when asked, and waits for the command to end.
+    const step = async (name, command, act, timeout = 60000) => {
+      const before = await page.evaluate(() => [...document.querySelectorAll(".c-list li")].map((li) => li.dataset.id));
+      await act();
+      // Either it asks to be confirmed, or it is listed at once.
+      await page.waitForFunction((old) => !document.querySelector(".c-confirm")?.hidden ||
+        [...document.querySelectorAll(".c-list li")].some((x) => !old.includes(x.dataset.id)), before, { timeout: 10000 });
+      if (await page.evaluate(() => !document.querySelector(".c-confirm")?.hidden)) await page.click(".c-confirm .yes");
+      const h = await page.waitForFunction(([cmd, old]) => {
+        const li = [...document.querySelectorAll(".c-list li")].find((x) => x.dataset.command === cmd && !old.includes(x.dataset.id));
+        return li && ["done", "denied", "failed", "timed_out", "cancelled"].includes(li.dataset.state) && { state: li.dataset.state, text: li.textContent };
+      }, [command, before], { timeout }).catch(async (err) => {
+        if (shots) await page.screenshot({ path: `${shots}/fly-${name}-failed.png` });
+        const panel = await page.evaluate(() => document.querySelector(".control")?.innerText);
+        await fail(`${name}: ${err.message}; the panel: ${panel}; errors: ${errors.join("; ")}`);
+      });
+      const r = await h.jsonValue();
+      seen.steps[name] = r.state;
+      return r;
+    };
+    await step("guided", "mode", () => page.selectOption(".c-mode", "GUIDED"));
+    // Arming is refused while the autopilot's pre-arm checks run: its
+    // reason shows, and it is tried again.
+    for (let i = 0; ; i++) {
+      const r = await step("arm", "arm", () => page.click(".c-arm"));
+      if (r.state === "done") break;
+      seen.armRefused = r.text;
+      if (i > 30) await fail("arming never went through: " + r.text);
+      await page.waitForTimeout(2000);
+    }
+    await page.fill(".c-alt", "20");
+    await step("takeoff", "takeoff", () => page.click(".c-takeoff"));
+    const at = async (lat, lon) => {
+      const box = await page.locator("#map").boundingBox();
+      const p = await page.evaluate(([x, y]) => globalThis.smarteye.map.project([x, y]), [lon, lat]);
+      await page.mouse.click(box.x + p.x, box.y + p.y);
+    };
+    const target = [home.lat + 0.0003, home.lon + 0.0002];
+    await step("goto", "goto", async () => {
+      await page.click(".c-goto");
+      await at(...target);
+      await page.click(".c-pick .c-send");
+    });
+    seen.gotoError = await page.evaluate(([v, lat, lon]) => {
+      const p = globalThis.smarteye.vehicles.get(v).v.position;
+      return Math.hypot((p.lat - lat) * 111195, (p.lon - lon) * 111195 * Math.cos((lat * Math.PI) / 180));
+    }, [id, ...target]);
+    await step("hold", "hold", () => page.click(".c-hold"));
+    await step("mission", "mission", async () => {
+      await page.click(".c-patrol");
+      await at(home.lat + 0.0003, home.lon - 0.0002);
+      await at(home.lat + 0.0001, home.lon - 0.0003);
+      await at(home.lat - 0.0001, home.lon);
+      await page.click(".c-pick .c-send");
+    });
+    await page.waitForFunction(() => [...document.querySelectorAll(".c-list li")].some((li) => li.dataset.command === "mission_start" && li.dataset.state === "done"), null, { timeout: 30000 });
+    seen.steps.mission_start = "done";
+    await page.waitForFunction((v) => (globalThis.smarteye.vehicles.get(v).v.mission?.reached ?? -1) >= 1, id, { timeout: 60000 });
+    seen.plan = await page.evaluate(() => globalThis.smarteye.control.info?.plan?.mission?.length ?? 0);
+    seen.reached = await page.evaluate((v) => globalThis.smarteye.vehicles.get(v).v.mission.reached, id);
+    if (shots) await page.screenshot({ path: `${shots}/fly.png` });
+    await step("rtl", "rtl", () => page.click(".c-rtl"));
+    seen.mode = await page.evaluate((v) => globalThis.smarteye.vehicles.get(v).v.mode, id);
     if (errors.length) await fail("page errors: " + errors.join("; "));
     console.log(JSON.stringify(seen));
     await browser.close();
