@@ -241,12 +241,8 @@ function showPanel(title, rows, camera) {
   // Values come from vehicles and cameras: text, never markup.
   body.innerHTML = "<h3></h3><table></table>";
   body.querySelector("h3").textContent = title;
-  const table = body.querySelector("table");
-  for (const [k, v] of rows.filter((r) => r[1] !== undefined && r[1] !== null && r[1] !== "")) {
-    const tr = table.insertRow();
-    tr.insertCell().textContent = k;
-    tr.insertCell().textContent = String(v);
-  }
+  fillRows(body.querySelector("table"), rows);
+  state.panelVehicle = null;
   if (camera) {
     const box = document.createElement("div");
     box.className = "tile-box panel-video";
@@ -433,23 +429,46 @@ function vehicle(map, v) {
     e.added = true;
   }
   if (state.control?.vehicle === v.id) state.control.changed(v);
+  // The open panel follows its drone, once a second at most.
+  if (state.panelVehicle === v.id && !$("panel").hidden && performance.now() - (e.shown || 0) > 1000) {
+    e.shown = performance.now();
+    const table = $("panel-body").querySelector("table");
+    if (table) fillRows(table, vehicleRows(v));
+  }
   const now = Date.now();
   e.trail.push([now, p.lon, p.lat]);
   while (e.trail.length && now - e.trail[0][0] > TRAIL_MS) e.trail.shift();
+}
+
+// vehicleRows are what a drone's panel says of it.
+function vehicleRows(v) {
+  return [
+    ["mode", v.mode], ["armed", v.armed], ["landed", v.landed?.replace("_", " ")], ["link", v.link_health?.state],
+    ["altitude", v.position && `${v.position.alt_rel?.toFixed(1)} m`],
+    ["speed", v.motion && `${v.motion.ground_speed?.toFixed(1)} m/s`], ["heading", v.motion && `${Math.round(v.motion.heading)}°`],
+    ["battery", v.battery && [v.battery.remaining !== undefined && `${Math.round(v.battery.remaining)} %`, v.battery.voltage !== undefined && `${v.battery.voltage.toFixed(1)} V`].filter(Boolean).join(" · ")],
+    ["GPS", v.gps && `${v.gps.fix_name} · ${v.gps.satellites} sats`], ["camera", v.camera],
+    ["mission", v.mission && `item ${v.mission.current} of ${v.mission.total}${v.mission.state ? " · " + v.mission.state.replace("_", " ") : ""}`],
+    ["warning", v.link_health?.warning], ["refused frames", v.link_health?.rejected],
+  ];
+}
+
+// fillRows puts rows into the panel's table (values as text, never markup).
+function fillRows(table, rows) {
+  table.replaceChildren();
+  for (const [k, v] of rows.filter((r) => r[1] !== undefined && r[1] !== null && r[1] !== "")) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = String(v);
+  }
 }
 
 function showVehicle(id) {
   const v = state.vehicles.get(id)?.v;
   if (!v) return;
   const cam = [...state.cameras.values()].find((c) => c.vehicle_id === v.id && c.codec);
-  const rows = [
-    ["mode", v.mode], ["armed", v.armed], ["link", v.link_health?.state], ["altitude", v.position && `${v.position.alt_rel?.toFixed(1)} m`],
-    ["speed", v.motion && `${v.motion.ground_speed?.toFixed(1)} m/s`], ["heading", v.motion && `${Math.round(v.motion.heading)}°`],
-    ["battery", v.battery && [v.battery.remaining !== undefined && `${Math.round(v.battery.remaining)} %`, v.battery.voltage !== undefined && `${v.battery.voltage.toFixed(1)} V`].filter(Boolean).join(" · ")],
-    ["GPS", v.gps && `${v.gps.fix_name} · ${v.gps.satellites} sats`], ["camera", v.camera],
-    ["warning", v.link_health?.warning], ["refused frames", v.link_health?.rejected],
-  ];
-  showPanel(v.name || v.id, rows, cam?.id);
+  showPanel(v.name || v.id, vehicleRows(v), cam?.id);
+  state.panelVehicle = id;
   if (state.control?.can()) {
     const box = document.createElement("div");
     box.className = "control";
