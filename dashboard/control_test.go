@@ -142,6 +142,22 @@ func TestCommandAPI(t *testing.T) {
 	if code := call(t, commander, "POST", base+"api/v1/vehicles/nobody/commands", `{"command":"rtl"}`, nil); code != http.StatusNotFound {
 		t.Errorf("an unknown vehicle: %d", code)
 	}
+	for _, body := range []string{``, `{"action":"steal"}`, `{"action":1}`, `{"action":"take","also":"x"}`} {
+		if code := call(t, commander, "POST", u+"control", body, nil); code != http.StatusBadRequest {
+			t.Errorf("control %q: %d, want 400", body, code)
+		}
+	}
+	for path, want := range map[string]int{
+		u + "commands/cmd-nope":                        http.StatusNotFound,
+		u + "commands/%00":                             http.StatusBadRequest,
+		base + "api/v1/vehicles/nobody/commands":       http.StatusNotFound,
+		base + "api/v1/vehicles/nobody/control":        http.StatusNotFound,
+		base + "api/v1/vehicles/%E2%80%AE%01/commands": http.StatusBadRequest,
+	} {
+		if code := call(t, commander, "GET", path, "", nil); code != want {
+			t.Errorf("GET %s: %d, want %d", path, code, want)
+		}
+	}
 	// Interlocks: into the keep-out fence, above the ceiling.
 	for body, want := range map[string]string{
 		`{"command":"goto","lat":22.5410,"lon":114.0550,"alt":30}`:                                                            "keep-out fence \"Crane\"",

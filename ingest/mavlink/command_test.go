@@ -48,11 +48,21 @@ func (e *eventLog) kinds(kind string) []telemetry.Event {
 
 // flyer runs one simulated drone on the ground at home into an ingest.
 func flyer(t *testing.T, preArm time.Duration) (*Ingest, *eventLog) {
+	return signedFlyer(t, preArm, "", "")
+}
+
+// signedFlyer is flyer with the drone's signing key (it takes only frames
+// signed with it) and the key smarteye is configured with for it.
+func signedFlyer(t *testing.T, preArm time.Duration, droneKey, ourKey string) (*Ingest, *eventLog) {
 	t.Helper()
 	log := &eventLog{LiveSink: LiveSink{Bus: telemetry.NewHub(nil)}}
-	in := startIngest(t, "udp-server", log, VehicleConfig{Name: "hawk", SystemID: 7})
+	in := startIngest(t, "udp-server", log, VehicleConfig{Name: "hawk", SystemID: 7, SigningKey: ourKey})
 	home := [][2]float64{{22.5400, 114.0550}, {22.5410, 114.0550}}
-	s, err := sim.New(sim.Config{Target: "udp:" + in.Addr("l").String(), Log: quiet(),
+	key, err := ParseKey(droneKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sim.New(sim.Config{Target: "udp:" + in.Addr("l").String(), Log: quiet(), SigningKey: key,
 		Drones: []sim.Drone{{Name: "hawk", SystemID: 7, Type: "quadrotor", Speed: 12, Altitude: 50, Battery: time.Hour, Route: home,
 			OnGround: true, PreArm: preArm}}})
 	if err != nil {
@@ -349,5 +359,25 @@ func TestCommandTimesOutAgainstASilentVehicle(t *testing.T) {
 	}
 	if len(confirmations) != 4 || confirmations[0] != 0 || confirmations[3] != 3 || arms != 1 {
 		t.Fatalf("the vehicle heard mode changes with confirmations %v and %d arm commands", confirmations, arms)
+	}
+}
+
+// A vehicle that signs takes only signed frames: smarteye signs its
+// commands with the vehicle's key; without the key they never arrive.
+func TestCommandsToASignedVehicle(t *testing.T) {
+	in, _ := signedFlyer(t, time.Second, "hawk signing passphrase", "hawk signing passphrase")
+	c := in.Commander()
+	testkit.WaitFor(t, 10*time.Second, "the drone heard", func() bool { v, ok := c.State("hawk"); return ok && v.Position.Valid })
+	if m := do(t, c, Request{Command: CmdMode, Mode: "GUIDED"}, 15*time.Second); m.State != Done {
+		t.Fatalf("signed: %+v", m)
+	}
+	// smarteye configured without the key still hears the vehicle (it
+	// checks signatures only with a key), but the vehicle refuses every
+	// unsigned command.
+	in2, _ := signedFlyer(t, time.Second, "hawk signing passphrase", "")
+	c2 := in2.Commander()
+	testkit.WaitFor(t, 10*time.Second, "the drone heard", func() bool { v, ok := c2.State("hawk"); return ok && v.Position.Valid })
+	if m := do(t, c2, Request{Command: CmdMode, Mode: "GUIDED"}, 20*time.Second); m.State != TimedOut || m.Attempts != 4 {
+		t.Fatalf("unsigned commands to a signing vehicle: %+v", m)
 	}
 }
