@@ -28,6 +28,10 @@ const (
 	EventFenceExit   = "geofence.exit"
 	EventFenceDwell  = "geofence.dwell"
 	EventFenceBreach = "geofence.breach"
+	// EventFenceBreachPredicted: a vehicle that holds its course and
+	// speed breaches a fence within the prediction horizon (told once per
+	// approach, before the breach).
+	EventFenceBreachPredicted = "geofence.breach_predicted"
 )
 
 // Fence is a polygon on the ground.
@@ -169,6 +173,11 @@ type FenceEvent struct {
 	Object Object
 	// Dwell is how long the object has been inside (dwell, exit).
 	Dwell time.Duration
+	// In, At and Radius are a predicted breach's: how soon, where on the
+	// course, and the error cone's radius there in metres.
+	In     time.Duration
+	At     orb.Point
+	Radius float64
 }
 
 // Fences checks objects against a set of fences, through a grid index
@@ -180,6 +189,9 @@ type Fences struct {
 	cell  float64                      // degrees
 	state map[string]map[string]*visit // object → fence id → visit
 	known map[string]bool              // objects seen (for keep-in breaches at first sight)
+	// predicted: object → fence id of the breaches already told as
+	// predicted, until they are no longer predicted.
+	predicted map[string]map[string]bool
 }
 
 type visit struct {
@@ -189,7 +201,7 @@ type visit struct {
 
 // NewFences validates the fences and indexes them.
 func NewFences(fs []Fence) (*Fences, error) {
-	s := &Fences{grid: map[[2]int][]int{}, state: map[string]map[string]*visit{}, known: map[string]bool{}}
+	s := &Fences{grid: map[[2]int][]int{}, state: map[string]map[string]*visit{}, known: map[string]bool{}, predicted: map[string]map[string]bool{}}
 	ids := map[string]bool{}
 	var span float64
 	for i := range fs {
@@ -296,6 +308,78 @@ func (s *Fences) Update(o Object) []FenceEvent {
 	return out
 }
 
+// Cone of a projected course: the error radius at t seconds ahead is
+// coneBase + coneSpread·speed·t (heading within about ±8°, speed within
+// 15 %, and GPS).
+const (
+	coneBase   = 3.0
+	coneSpread = 0.15
+	// predictStep is how finely a course is sampled.
+	predictStep = time.Second
+)
+
+// Predict projects a vehicle (after Update) along its velocity (vn, ve in
+// m/s) for horizon and returns the breaches it would make, each fence
+// once per approach: entering a keep-out fence it is outside of, or
+// leaving a keep-in fence it is inside. The first point of the course
+// inside (or outside) is the prediction; a breach no longer predicted is
+// told again when it is again.
+func (s *Fences) Predict(o Object, vn, ve float64, horizon time.Duration) []FenceEvent {
+	speed := math.Hypot(vn, ve)
+	inside := map[string]bool{}
+	for id := range s.state[o.ID] {
+		inside[id] = true
+	}
+	found := map[string]FenceEvent{}
+	if speed >= 0.5 {
+		local := NewLocal(o.Point[1], o.Point[0])
+		for t := predictStep; t <= horizon; t += predictStep {
+			sec := t.Seconds()
+			p := local.Point(ve*sec, vn*sec)
+			for _, i := range s.grid[[2]int{s.key(p[0]), s.key(p[1])}] {
+				f := s.list[i]
+				if f.Kind != KeepOut || inside[f.ID] {
+					continue
+				}
+				if _, ok := found[f.ID]; !ok && f.Polygon.Bound().Contains(p) && f.Contains(p) {
+					found[f.ID] = FenceEvent{Kind: EventFenceBreachPredicted, Fence: f, Object: o, In: t, At: p, Radius: coneBase + coneSpread*speed*sec}
+				}
+			}
+			for _, f := range s.list {
+				if f.Kind != KeepIn || !inside[f.ID] {
+					continue
+				}
+				if _, ok := found[f.ID]; !ok && !(f.Polygon.Bound().Contains(p) && f.Contains(p)) {
+					found[f.ID] = FenceEvent{Kind: EventFenceBreachPredicted, Fence: f, Object: o, In: t, At: p, Radius: coneBase + coneSpread*speed*sec}
+				}
+			}
+		}
+	}
+	told := s.predicted[o.ID]
+	var out []FenceEvent
+	for id, e := range found {
+		if told[id] {
+			continue
+		}
+		if told == nil {
+			told = map[string]bool{}
+			s.predicted[o.ID] = told
+		}
+		told[id] = true
+		out = append(out, e)
+	}
+	for id := range told {
+		if _, ok := found[id]; !ok {
+			delete(told, id) // the course changed, or the breach came
+		}
+	}
+	if len(told) == 0 {
+		delete(s.predicted, o.ID)
+	}
+	sortEvents(out)
+	return out
+}
+
 func (s *Fences) byID(id string) *Fence {
 	for _, f := range s.list {
 		if f.ID == id {
@@ -326,6 +410,17 @@ func (s *Fences) Carry(old *Fences) {
 	}
 	for obj := range old.known {
 		s.known[obj] = true
+	}
+	for obj, told := range old.predicted {
+		for id := range told {
+			if s.byID(id) == nil {
+				continue
+			}
+			if s.predicted[obj] == nil {
+				s.predicted[obj] = map[string]bool{}
+			}
+			s.predicted[obj][id] = true
+		}
 	}
 }
 

@@ -248,3 +248,59 @@ func TestKeepInAtFirstSightAndCarry(t *testing.T) {
 		t.Fatalf("leaving: %v", got)
 	}
 }
+
+// A vehicle flying at a keep-out fence has the breach predicted before it
+// happens, once per approach and with a lead time that matches its speed;
+// turning away withdraws it, coming back tells it again; heading out of
+// a keep-in area is predicted too.
+func TestBreachPredicted(t *testing.T) {
+	fs, err := geo.NewFences([]geo.Fence{
+		{ID: "tower", Name: "Tower crane", Kind: geo.KeepOut, Polygon: square(114.055, 22.54, 0.0002)},
+		{ID: "site", Name: "Flight area", Kind: geo.KeepIn, Polygon: square(114.055, 22.54, 0.002)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 200 m east of the tower's centre (its edge is about 20 m from it),
+	// flying west at 10 m/s: the breach is about 18 s away.
+	at := func(eastM float64, s int) geo.Object {
+		p := geo.NewLocal(22.54, 114.055).Point(eastM, 0)
+		o := geo.Object{ID: "uav", Vehicle: true, Point: p, Time: t0.Add(time.Duration(s) * time.Second)}
+		fs.Update(o)
+		return o
+	}
+	// Held for a minute, the course also leaves the flight area (about
+	// 205 m west of the centre) after about 40 s: both are told.
+	es := fs.Predict(at(200, 0), 0, -10, time.Minute)
+	if len(es) != 2 || es[0].Kind != geo.EventFenceBreachPredicted || es[0].Fence.ID != "site" || es[1].Fence.ID != "tower" ||
+		es[1].In < 17*time.Second || es[1].In > 19*time.Second || es[0].In < 39*time.Second || es[0].In > 42*time.Second {
+		t.Fatalf("heading at the tower: %+v", es)
+	}
+	es = es[1:]
+	if es[0].Radius < 3 || es[0].Radius > 3+0.15*10*19 {
+		t.Fatalf("cone radius %.1f m", es[0].Radius)
+	}
+	if es := fs.Predict(at(150, 5), 0, -10, time.Minute); len(es) != 0 {
+		t.Fatalf("told twice: %+v", es)
+	}
+	// Turning away withdraws it; coming back tells it again.
+	if es := fs.Predict(at(140, 6), 0, 10, time.Minute); len(es) != 0 {
+		t.Fatalf("flying away: %+v", es)
+	}
+	// (Flying east, it heads out of the flight area just the same: that
+	// prediction stands and is not told again.)
+	if es := fs.Predict(at(130, 7), 0, -10, time.Minute); len(es) != 1 || es[0].Fence.ID != "tower" {
+		t.Fatalf("back on course: %+v", es)
+	}
+	// Beyond the horizon it is not yet predicted; hovering predicts nothing.
+	if es := fs.Predict(geo.Object{ID: "far", Vehicle: true, Point: geo.NewLocal(22.54, 114.055).Point(190, 0), Time: t0}, 0, -2, 30*time.Second); len(es) != 0 {
+		t.Fatalf("beyond the horizon: %+v", es)
+	}
+	// Inside the keep-in area, heading out of it north at 15 m/s.
+	o := geo.Object{ID: "out", Vehicle: true, Point: geo.NewLocal(22.54, 114.055).Point(0, 150), Time: t0}
+	fs.Update(o)
+	es = fs.Predict(o, 15, 0, time.Minute)
+	if len(es) != 1 || es[0].Fence.ID != "site" || es[0].In < 4*time.Second || es[0].In > 6*time.Second {
+		t.Fatalf("heading out of the keep-in area: %+v", es)
+	}
+}

@@ -203,6 +203,26 @@ func TestDemoCamerasAnalysed(t *testing.T) {
 	// The first drone's patrol crosses the crane's keep-out area.
 	kinds := waitEvents(t, p, began, "vehicle=drone-1&kind=geofence.", func(k map[string]int) bool { return k["geofence.breach"] >= 1 })
 	t.Logf("drone-1 geofence events: %v", kinds)
+	// Its course predicted the breach before it happened.
+	var fevs struct{ Events []store.EventRecord }
+	getJSON(t, p.url+"api/v1/events?limit=5000&vehicle=drone-1&kind=geofence.&from="+began.Format(time.RFC3339Nano), &fevs)
+	var predicted, breached time.Time
+	for i := len(fevs.Events) - 1; i >= 0; i-- { // oldest first
+		e := fevs.Events[i]
+		var d struct{ Fence string }
+		json.Unmarshal(e.Data, &d)
+		switch {
+		case e.Kind == "geofence.breach_predicted" && predicted.IsZero():
+			predicted = e.Time
+		case e.Kind == "geofence.breach" && breached.IsZero() && !predicted.IsZero():
+			breached = e.Time
+		}
+	}
+	if predicted.IsZero() || breached.IsZero() || breached.Sub(predicted) < time.Second {
+		t.Errorf("predicted breach at %v, breach at %v: the prediction did not come first", predicted, breached)
+	} else {
+		t.Logf("drone-1's breach of the crane zone was predicted %.1f s ahead", breached.Sub(predicted).Seconds())
+	}
 	kinds = waitEvents(t, p, began, "camera=plaza-north", func(k map[string]int) bool {
 		return k["stream.live"] >= 1 && k["track.start"] >= 1 && k["zone.enter"] >= 1 && k["track.end"] >= 1
 	})

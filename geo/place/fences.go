@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -277,6 +278,15 @@ func (p *Placer) events(es []geo.FenceEvent, camera string, track uint64, vehicl
 			ev.Message = fmt.Sprintf("%s left %s after %s", who, e.Fence.Name, e.Dwell.Round(time.Second))
 		case geo.EventFenceDwell:
 			ev.Message = fmt.Sprintf("%s has been in %s for %s", who, e.Fence.Name, e.Dwell.Round(time.Second))
+		case geo.EventFenceBreachPredicted:
+			dir := "into"
+			if e.Fence.Kind == geo.KeepIn {
+				dir = "out of"
+			}
+			ev.Message = fmt.Sprintf("%s is heading %s %s (%s): at its course and speed, in about %s (±%.0f m)", who, dir, e.Fence.Name, e.Fence.Kind, e.In.Round(time.Second), e.Radius)
+			ev.Data["in_s"] = e.In.Seconds()
+			ev.Data["at_lat"], ev.Data["at_lon"] = e.At[1], e.At[0]
+			ev.Data["radius_m"] = math.Round(e.Radius*10) / 10
 		case geo.EventFenceBreach:
 			if e.Fence.Kind == geo.KeepIn {
 				ev.Message = fmt.Sprintf("%s breached %s: it left a keep-in area", who, e.Fence.Name)

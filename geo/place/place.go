@@ -164,6 +164,10 @@ func (p *Placer) Run(ctx context.Context) error {
 	}
 }
 
+// PredictHorizon is how far ahead a vehicle's course is projected for
+// predicted breaches.
+const PredictHorizon = 60 * time.Second
+
 func (p *Placer) vehicle(v *telemetry.Vehicle) {
 	t := v.Updated
 	if t.IsZero() {
@@ -181,7 +185,13 @@ func (p *Placer) vehicle(v *telemetry.Vehicle) {
 		cut++
 	}
 	p.poses[v.ID] = hist[cut:]
-	es := p.fences.Update(geo.Object{ID: v.ID, Vehicle: true, Point: orb.Point{v.Position.Lon, v.Position.Lat}, Time: t})
+	obj := geo.Object{ID: v.ID, Vehicle: true, Point: orb.Point{v.Position.Lon, v.Position.Lat}, Time: t}
+	es := p.fences.Update(obj)
+	if v.Motion.Valid {
+		// Where its course leads: a breach it is heading for is told
+		// before it happens.
+		es = append(es, p.fences.Predict(obj, v.Motion.VNorth, v.Motion.VEast, PredictHorizon)...)
+	}
 	p.mu.Unlock()
 	for _, e := range p.events(es, "", 0, v.ID) {
 		p.Publish(e)

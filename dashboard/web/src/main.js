@@ -109,6 +109,12 @@ async function start() {
   map.addLayer({ id: "zones", type: "fill", source: "zones", paint: { "fill-color": "#ce93d8", "fill-opacity": 0.2 } });
   map.addLayer({ id: "zones-line", type: "line", source: "zones", paint: { "line-color": "#ce93d8", "line-width": 1.5 } });
 
+  // Where each moving drone will be in the next minute at its course and
+  // speed, with the error cone growing along it (as the server predicts
+  // breaches: 3 m + 15 % of the distance).
+  map.addSource("projections", { type: "geojson", data: empty() });
+  map.addLayer({ id: "projections-cone", type: "fill", source: "projections", filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": "#ffd54f", "fill-opacity": 0.08 } });
+  map.addLayer({ id: "projections-line", type: "line", source: "projections", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": "#ffd54f", "line-width": 1.5, "line-dasharray": [1, 2], "line-opacity": 0.7 } });
   map.addSource("trails", { type: "geojson", data: empty() });
   map.addLayer({ id: "trails", type: "line", source: "trails", paint: { "line-color": "#00e5ff", "line-width": 2, "line-opacity": 0.6 } });
 
@@ -477,6 +483,34 @@ function showVehicle(id) {
   }
 }
 
+// projection is a vehicle's course for the next minute and its cone, as
+// GeoJSON features; none when it hovers or has no velocity.
+const PROJECT_S = 60;
+function projection(v) {
+  const m = v?.motion;
+  const p = v?.position;
+  if (!m || !p || v.link_health?.state === "lost") return [];
+  const vn = m.v_north ?? 0;
+  const ve = m.v_east ?? 0;
+  const speed = Math.hypot(vn, ve);
+  if (speed < 0.5) return [];
+  const mPerDegLat = 111195;
+  const mPerDegLon = 111195 * Math.cos((p.lat * Math.PI) / 180);
+  const at = (t, side) => {
+    const r = side ? (3 + 0.15 * speed * t) * side : 0;
+    const n = vn * t + (-ve / speed) * r;
+    const e = ve * t + (vn / speed) * r;
+    return [p.lon + e / mPerDegLon, p.lat + n / mPerDegLat];
+  };
+  const ts = [0, 10, 20, 30, 40, 50, PROJECT_S];
+  const left = ts.map((t) => at(t, 1));
+  const right = ts.map((t) => at(t, -1)).reverse();
+  return [
+    { type: "Feature", geometry: { type: "LineString", coordinates: [at(0, 0), at(PROJECT_S, 0)] }, properties: { vehicle: v.id } },
+    { type: "Feature", geometry: { type: "Polygon", coordinates: [[...left, ...right, left[0]]] }, properties: { vehicle: v.id } },
+  ];
+}
+
 function redraw(map) {
   const now = Date.now();
   state.detections = state.detections.filter((d) => now - d.at < DETECTION_MS);
@@ -506,6 +540,7 @@ function redraw(map) {
       properties: { camera: c.id, name: z.name },
     }))),
   });
+  map.getSource("projections")?.setData({ type: "FeatureCollection", features: [...state.vehicles.values()].flatMap((e) => projection(e.v)) });
   map.getSource("trails")?.setData({
     type: "FeatureCollection",
     features: [...state.vehicles.values()].filter((e) => e.trail.length > 1).map((e) => ({
