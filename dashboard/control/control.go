@@ -152,6 +152,14 @@ func (h *API) vehicle(w http.ResponseWriter, r *http.Request) (telemetry.Vehicle
 	return v, true
 }
 
+// holderJSON is {"holder": x}, null when free.
+func holderJSON(x *Holder) map[string]any {
+	if x == nil {
+		return map[string]any{"holder": nil}
+	}
+	return map[string]any{"holder": *x}
+}
+
 // GetControl is GET /api/v1/vehicles/{id}/control: who controls it.
 func (h *API) GetControl(w http.ResponseWriter, r *http.Request) {
 	if !h.ready(w) {
@@ -162,11 +170,7 @@ func (h *API) GetControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mu.Lock()
-	x := h.holderLocked(v.ID, h.now())
-	var out any = map[string]any{"holder": nil}
-	if x != nil {
-		out = map[string]any{"holder": *x}
-	}
+	out := holderJSON(h.holderLocked(v.ID, h.now()))
 	h.mu.Unlock()
 	api.WriteJSON(w, http.StatusOK, out)
 }
@@ -230,10 +234,7 @@ func (h *API) PostControl(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, `action is "take", "release" or "takeover"`)
 		return
 	}
-	var out any = map[string]any{"holder": nil}
-	if x != nil {
-		out = map[string]any{"holder": *x}
-	}
+	out := holderJSON(x)
 	h.mu.Unlock()
 	if action != "" {
 		h.audit(r, action, v.ID, map[string]any{"from": prev})

@@ -274,16 +274,7 @@ func modeNumber(autopilot, typ, name string) (main, sub uint32, canon string, ok
 	if autopilot != "ardupilot" && autopilot != "" {
 		return 0, 0, "", false
 	}
-	table := arduCopterModes
-	switch classOf(typ) {
-	case "plane":
-		table = arduPlaneModes
-	case "rover":
-		table = arduRoverModes
-	case "sub":
-		table = arduSubModes
-	}
-	for n, m := range table {
+	for n, m := range arduModes(classOf(typ)) {
 		if strings.EqualFold(m, name) {
 			return n, 0, m, true
 		}
@@ -614,16 +605,7 @@ func ModeNames(autopilot, typ string) []string {
 			out = append(out, m)
 		}
 	case autopilot == "ardupilot" || autopilot == "":
-		table := arduCopterModes
-		switch classOf(typ) {
-		case "plane":
-			table = arduPlaneModes
-		case "rover":
-			table = arduRoverModes
-		case "sub":
-			table = arduSubModes
-		}
-		for _, m := range table {
+		for _, m := range arduModes(classOf(typ)) {
 			out = append(out, m)
 		}
 	}

@@ -63,16 +63,7 @@ func modeName(ap ardupilotmega.MAV_AUTOPILOT, typ ardupilotmega.MAV_TYPE, base a
 	var table map[uint32]string
 	switch ap {
 	case ardupilotmega.MAV_AUTOPILOT_ARDUPILOTMEGA:
-		switch vehicleClass(typ) {
-		case "plane":
-			table = arduPlaneModes
-		case "rover":
-			table = arduRoverModes
-		case "sub":
-			table = arduSubModes
-		default:
-			table = arduCopterModes
-		}
+		table = arduModes(vehicleClass(typ))
 	case ardupilotmega.MAV_AUTOPILOT_PX4:
 		main, sub := custom>>16&0xff, custom>>24&0xff
 		if main == 4 {
@@ -92,6 +83,20 @@ func modeName(ap ardupilotmega.MAV_AUTOPILOT, typ ardupilotmega.MAV_TYPE, base a
 		return n
 	}
 	return "mode " + strconv.FormatUint(uint64(custom), 10)
+}
+
+// arduModes is the mode table of ArduPilot's firmware for a vehicle class
+// (vehicleClass): Copter's for copters and anything unknown.
+func arduModes(class string) map[uint32]string {
+	switch class {
+	case "plane":
+		return arduPlaneModes
+	case "rover":
+		return arduRoverModes
+	case "sub":
+		return arduSubModes
+	}
+	return arduCopterModes
 }
 
 // vehicleClass sorts MAV_TYPEs as ArduPilot's firmwares do: copter, plane
