@@ -462,7 +462,8 @@ func TestAuditAction(t *testing.T) {
 	}
 	self := []string{"POST /api/v1/sessions", "PATCH /api/v1/sessions/{id}", "POST /api/v1/sessions/{id}/remarks",
 		"POST /api/v1/users", "PATCH /api/v1/users/{name}", "DELETE /api/v1/users/{name}", "POST /api/v1/tokens", "DELETE /api/v1/tokens/{id}",
-		"POST /api/v1/auth/password", "DELETE /api/v1/auth/sessions/{id}", "POST /api/v1/cameras/{id}/whep", "DELETE /api/v1/cameras/{id}/whep/{session}"}
+		"POST /api/v1/auth/password", "DELETE /api/v1/auth/sessions/{id}", "POST /api/v1/cameras/{id}/whep", "DELETE /api/v1/cameras/{id}/whep/{session}",
+		"POST /api/v1/vehicles/{id}/control", "POST /api/v1/vehicles/{id}/commands"}
 	srv := &Server{}
 	for _, rt := range srv.routes() {
 		if !changes(&http.Request{Method: strings.Fields(rt.pattern)[0]}) {
