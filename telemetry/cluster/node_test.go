@@ -86,9 +86,12 @@ func (l *ledger) owners() map[string]string {
 }
 
 func testSettings(name string, routePort int, ports []int) Settings {
+	// Fast for the tests, and slower on a busy machine: a node starved of
+	// CPU for longer than dead_after (a race-detector build beside other
+	// packages' tests) would be declared dead and its keys moved twice.
 	s := Settings{Mode: ModeEmbedded, Node: name, Listen: "127.0.0.1:" + strconv.Itoa(routePort),
-		Heartbeat: telemetry.Duration(100 * time.Millisecond), DeadAfter: telemetry.Duration(800 * time.Millisecond),
-		Settle: telemetry.Duration(time.Second), MinHold: telemetry.Duration(2 * time.Second)}
+		Heartbeat: telemetry.Duration(100 * time.Millisecond), DeadAfter: telemetry.Duration(testkit.Scale(800 * time.Millisecond)),
+		Settle: telemetry.Duration(testkit.Scale(time.Second)), MinHold: telemetry.Duration(2 * time.Second)}
 	for _, p := range ports {
 		s.Routes = append(s.Routes, "nats://127.0.0.1:"+strconv.Itoa(p))
 	}
