@@ -381,3 +381,44 @@ func TestCommandsToASignedVehicle(t *testing.T) {
 		t.Fatalf("unsigned commands to a signing vehicle: %+v", m)
 	}
 }
+
+// A command still waiting when the vehicle's link is lost fails then,
+// rather than being sent on or running late; a new one is refused.
+func TestCommandFailsOnLinkLoss(t *testing.T) {
+	dir := nodePeer(t)
+	in, err := New(Config{Links: []LinkConfig{{Name: "l", Type: UDPServer, Address: "127.0.0.1:0"}}, Vehicles: []VehicleConfig{{Name: "mute", Link: "l", SystemID: 42}},
+		LinkTimeout: time.Second, Commands: CommandConfig{AckTimeout: 2 * time.Second, Retries: 5}, Log: quiet()}, LiveSink{Bus: telemetry.NewHub(nil)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	_, port, _ := net.SplitHostPort(in.Addr("l").String())
+	peer := exec.Command("node", "mute.mjs", "127.0.0.1", port, "42")
+	peer.Dir = dir
+	stdin, _ := peer.StdinPipe()
+	if err := peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); peer.Process.Kill(); peer.Wait() }()
+	c := in.Commander()
+	testkit.WaitFor(t, 15*time.Second, "the silent vehicle heard", func() bool { v, ok := c.State("mute"); return ok && v.Mode == "LOITER" })
+	cmd, err := c.Submit("mute", Request{Command: CmdMode, Mode: "RTL"}, "op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.Process.Kill() // the vehicle goes silent mid-command
+	var got Command
+	testkit.WaitFor(t, 20*time.Second, "the command to end", func() bool { got, _ = c.Get("mute", cmd.ID); return Final(got.State) })
+	if got.State != Failed || !strings.Contains(got.Text, "link was lost") || got.Attempts >= 6 {
+		t.Fatalf("a command pending when the link was lost: %+v", got)
+	}
+	if _, err := c.Submit("mute", Request{Command: CmdRTL}, "op"); !errors.Is(err, ErrLinkLost) {
+		t.Fatalf("a command to a vehicle whose link is lost: %v", err)
+	}
+}
