@@ -7,13 +7,19 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/smarteye/smarteye/dashboard"
+	"github.com/smarteye/smarteye/dashboard/auth"
 	"github.com/smarteye/smarteye/ingest/mavlink"
 	"github.com/smarteye/smarteye/ingest/sim"
 	"github.com/smarteye/smarteye/telemetry"
@@ -102,6 +108,71 @@ func (r *rig) run(vehicle string, req mavlink.Request, wait time.Duration) (mavl
 	}
 }
 
+// overHTTP times mode changes through the dashboard's API, as a client
+// sees them: from the POST to the first GET that shows the command
+// accepted, and done.
+func overHTTP(ctx context.Context, r *rig, runs int) (ack, done []float64, err error) {
+	const token = "bench-command-token"
+	h := sha256.Sum256([]byte(token))
+	srv, err := dashboard.New(dashboard.Config{Address: "127.0.0.1:0", Auth: auth.Config{
+		Tokens: []auth.Token{{Name: "bench", Role: auth.RoleAdmin, SHA256: hex.EncodeToString(h[:])}}}},
+		dashboard.Deps{Board: telemetry.NewBoard(), Log: slog.New(slog.DiscardHandler), Control: dashboard.Control{Commander: r.c}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { srv.Run(sctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	do := func(method, path, body string, out any) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, method, srv.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			err = json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode, err
+	}
+	if code, err := do("POST", "api/v1/vehicles/d1/control", `{"action":"take"}`, nil); err != nil || code != 200 {
+		return nil, nil, fmt.Errorf("command bench: take control: %d %v", code, err)
+	}
+	for i := range runs {
+		mode := []string{"GUIDED", "LOITER"}[i%2]
+		t0 := time.Now()
+		var c mavlink.Command
+		if code, err := do("POST", "api/v1/vehicles/d1/commands", `{"command":"mode","mode":"`+mode+`"}`, &c); err != nil || code != 202 {
+			return nil, nil, fmt.Errorf("command bench: POST: %d %v", code, err)
+		}
+		var acked time.Duration
+		for {
+			var got mavlink.Command
+			if _, err := do("GET", "api/v1/vehicles/d1/commands/"+c.ID, "", &got); err != nil {
+				return nil, nil, err
+			}
+			if acked == 0 && (got.State == mavlink.Accepted || got.State == mavlink.Done) {
+				acked = time.Since(t0)
+			}
+			if mavlink.Final(got.State) {
+				if got.State != mavlink.Done {
+					return nil, nil, fmt.Errorf("command bench: %s over HTTP: %s %s", mode, got.State, got.Text)
+				}
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		ack, done = append(ack, float64(acked.Microseconds())/1000), append(done, float64(time.Since(t0).Microseconds())/1000)
+	}
+	return ack, done, nil
+}
+
 func ms(m *mavlink.Millis) float64 {
 	if m == nil {
 		return math.NaN()
@@ -156,6 +227,13 @@ func Bench(ctx context.Context, runs int) (string, error) {
 	b.WriteString("| command | runs | ack p50 | ack p95 | done p50 | done p95 |\n|---|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| mode (DO_SET_MODE; done = the next heartbeat in that mode) | %d | %.2f ms | %.2f ms | %.0f ms | %.0f ms |\n", runs, quantile(ack, 0.5), quantile(ack, 0.95), quantile(done, 0.5), quantile(done, 0.95))
 	fmt.Fprintf(&b, "| speed (DO_CHANGE_SPEED; done = the ack) | %d | %.2f ms | %.2f ms | — | — |\n", runs, quantile(speedAck, 0.5), quantile(speedAck, 0.95))
+	httpAck, httpDone, err := overHTTP(ctx, one, runs)
+	if err != nil {
+		one.stop()
+		return "", err
+	}
+	fmt.Fprintf(&b, "| mode through the HTTP API (POST …/commands, then GET …/commands/{id} every millisecond: accepted, done) | %d | %.2f ms | %.2f ms | %.0f ms | %.0f ms |\n",
+		runs, quantile(httpAck, 0.5), quantile(httpAck, 0.95), quantile(httpDone, 0.5), quantile(httpDone, 0.95))
 
 	// Missions: upload (count, each item asked for and sent, ack), then
 	// read back whole and compared.
