@@ -92,7 +92,7 @@ func Predict(s Series, h int, o Options) (Forecast, error) {
 	// Choose on the last day held back: fit on the rest, forecast it.
 	train, held := vals[:len(vals)-day], vals[len(vals)-day:]
 	fits := map[string]func([]float64) model{
-		"holt-winters":        func(v []float64) model { return fitHW(v, day, week) },
+		"holt-winters":         func(v []float64) model { return fitHW(v, day, week) },
 		"seasonal-naive-drift": func(v []float64) model { return fitSND(v, week) },
 	}
 	back := map[string]float64{}
