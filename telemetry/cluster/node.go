@@ -45,7 +45,16 @@ type heartbeat struct {
 	UpMS     int64 `json:"up_ms"`
 	Draining bool  `json:"draining,omitempty"`
 	Owns     int   `json:"owns"`
+	// SentMS is when it was sent (Unix ms, the sender's clock).
+	SentMS int64 `json:"sent_ms,omitempty"`
 }
+
+// maxSkew is how far the nodes' clocks may disagree (NTP keeps them
+// within milliseconds). A heartbeat that arrives later than that after it
+// was sent — it waited in a starved process or a buffered route — counts
+// as heard when it was sent, plus maxSkew: a node cut off must not take a
+// backlog of old heartbeats for a living cluster.
+const maxSkew = 500 * time.Millisecond
 
 type member struct {
 	hb        heartbeat
@@ -175,6 +184,7 @@ func (n *Node) Run(ctx context.Context) error {
 		defer t.Stop()
 		for {
 			n.beat()
+			n.guard()
 			select {
 			case <-wctx.Done():
 				return
@@ -318,7 +328,7 @@ func (n *Node) beat() {
 		}
 	}
 	hb := heartbeat{Node: n.s.Node, Inc: n.inc, Roles: n.s.Roles, Weight: n.s.Weight, MaxCameras: n.s.MaxCameras,
-		UpMS: time.Since(n.start).Milliseconds(), Draining: n.draining, Owns: owns}
+		UpMS: time.Since(n.start).Milliseconds(), Draining: n.draining, Owns: owns, SentMS: time.Now().UnixMilli()}
 	n.mu.Unlock()
 	b, _ := json.Marshal(hb)
 	if err := n.nc.Publish(heartbeatSubject, b); err == nil {
@@ -340,7 +350,62 @@ func (n *Node) heard(hb heartbeat) {
 		m = &member{firstSeen: now}
 		n.members[hb.Node] = m
 	}
-	m.hb, m.seen = hb, now
+	seen := now
+	if hb.SentMS > 0 {
+		if late := time.UnixMilli(hb.SentMS).Add(maxSkew); late.Before(now) {
+			seen = late
+		}
+	}
+	m.hb = hb
+	if seen.After(m.seen) {
+		m.seen = seen
+	}
+}
+
+// quorumLocked reports whether this node hears a majority of the cluster,
+// and how many it hears (n.mu held).
+func (n *Node) quorumLocked(now time.Time) (bool, int) {
+	alive := 0
+	for _, m := range n.members {
+		if n.alive(m, now) {
+			alive++
+		}
+	}
+	return n.nc.IsConnected() && 2*alive > n.expected(now), alive
+}
+
+// noteQuorum logs a change of quorum (n.mu held).
+func (n *Node) noteQuorum(quorum bool, alive int, now time.Time) {
+	if quorum != n.quorum {
+		if quorum {
+			n.log.Info("hears a majority of the cluster", "alive", alive, "of", n.expected(now))
+		} else {
+			n.log.Error("cut off from the cluster: stopping its work", "alive", alive, "of", n.expected(now), "connected", n.nc.IsConnected())
+		}
+		n.quorum = quorum
+	}
+	n.m.quorum.Set(b2f(quorum))
+	n.m.alive.Set(float64(alive))
+}
+
+// guard stops every piece of work at once when this node no longer hears
+// a majority, on the heartbeat's own beat: a tick waiting on claims that
+// cannot reach the bucket (exactly when cut off) must not keep work
+// running meanwhile.
+func (n *Node) guard() {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	quorum, alive := n.quorumLocked(now)
+	if quorum {
+		return
+	}
+	n.noteQuorum(quorum, alive, now)
+	for _, it := range n.items {
+		if h := it.held; h != nil && !h.releasing && !h.lost {
+			n.lose(it, "cut off")
+		}
+	}
 }
 
 // alive reports whether the member's current incarnation is heard.
@@ -369,13 +434,7 @@ func (n *Node) expected(now time.Time) int {
 func (n *Node) tick(ctx context.Context) {
 	now := time.Now()
 	n.mu.Lock()
-	alive := 0
-	for _, m := range n.members {
-		if n.alive(m, now) {
-			alive++
-		}
-	}
-	quorum := n.nc.IsConnected() && 2*alive > n.expected(now)
+	quorum, alive := n.quorumLocked(now)
 	// A node gone or back: the watch is read again (see rewatch).
 	changed := false
 	for name, inc := range n.seen {
@@ -395,16 +454,7 @@ func (n *Node) tick(ctx context.Context) {
 		default:
 		}
 	}
-	if quorum != n.quorum {
-		if quorum {
-			n.log.Info("hears a majority of the cluster", "alive", alive, "of", n.expected(now))
-		} else {
-			n.log.Error("cut off from the cluster: stopping its work", "alive", alive, "of", n.expected(now), "connected", n.nc.IsConnected())
-		}
-		n.quorum = quorum
-	}
-	n.m.quorum.Set(b2f(quorum))
-	n.m.alive.Set(float64(alive))
+	n.noteQuorum(quorum, alive, now)
 	desired := n.desired(now)
 	type op struct {
 		it      *item
