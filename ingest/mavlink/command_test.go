@@ -386,18 +386,8 @@ func TestCommandsToASignedVehicle(t *testing.T) {
 // rather than being sent on or running late; a new one is refused.
 func TestCommandFailsOnLinkLoss(t *testing.T) {
 	dir := nodePeer(t)
-	in, err := New(Config{Links: []LinkConfig{{Name: "l", Type: UDPServer, Address: "127.0.0.1:0"}}, Vehicles: []VehicleConfig{{Name: "mute", Link: "l", SystemID: 42}},
-		LinkTimeout: time.Second, Commands: CommandConfig{AckTimeout: 2 * time.Second, Retries: 5}, Log: quiet()}, LiveSink{Bus: telemetry.NewHub(nil)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { in.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	in := runIngest(t, Config{Links: []LinkConfig{{Name: "l", Type: UDPServer, Address: "127.0.0.1:0"}}, Vehicles: []VehicleConfig{{Name: "mute", Link: "l", SystemID: 42}},
+		LinkTimeout: time.Second, Commands: CommandConfig{AckTimeout: 2 * time.Second, Retries: 5}, Log: quiet()}, LiveSink{Bus: telemetry.NewHub(nil)})
 	_, port, _ := net.SplitHostPort(in.Addr("l").String())
 	peer := exec.Command("node", "mute.mjs", "127.0.0.1", port, "42")
 	peer.Dir = dir

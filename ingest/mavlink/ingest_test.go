@@ -40,12 +40,18 @@ func startIngest(t *testing.T, typ string, sink Sink, vehicles ...VehicleConfig)
 	for i := range vehicles {
 		vehicles[i].Link = "l"
 	}
-	in, err := New(Config{
+	return runIngest(t, Config{
 		Links:             []LinkConfig{{Name: "l", Type: typ, Address: "127.0.0.1:0"}},
 		Vehicles:          vehicles,
 		HeartbeatInterval: 200 * time.Millisecond,
 		Log:               quiet(),
-	}, sink, prometheus.NewRegistry())
+	}, sink)
+}
+
+// runIngest starts an ingest of cfg and runs it until the test ends.
+func runIngest(t *testing.T, cfg Config, sink Sink) *Ingest {
+	t.Helper()
+	in, err := New(cfg, sink, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
