@@ -31,9 +31,15 @@ type Tally struct {
 	replicas int
 	ttl      time.Duration
 
-	mu sync.Mutex
-	kv jetstream.KeyValue // nil until first opened
+	mu     sync.Mutex
+	kv     jetstream.KeyValue // nil until first opened
+	failed time.Time          // the last failed attempt to open it
 }
+
+// tallyRetry is how long after a failed attempt to open the bucket (a
+// cluster still forming) the tally answers unavailable at once, rather
+// than make each login wait for JetStream again.
+const tallyRetry = 5 * time.Second
 
 // NewTally keeps records on nc's JetStream with replicas copies for ttl.
 // The bucket is made on first use, so a cluster still forming does not
@@ -48,6 +54,9 @@ func (t *Tally) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if t.kv != nil {
 		return t.kv, nil
 	}
+	if since := time.Since(t.failed); since < tallyRetry {
+		return nil, fmt.Errorf("the failed-login bucket is not ready yet (tried %s ago)", since.Round(time.Millisecond))
+	}
 	js, err := jetstream.New(t.nc)
 	if err != nil {
 		return nil, err
@@ -60,6 +69,7 @@ func (t *Tally) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 		Replicas: t.replicas, Storage: jetstream.FileStorage, MaxValueSize: 1024,
 		Description: "smarteye: failed-login counts, shared by every node"})
 	if err != nil {
+		t.failed = time.Now()
 		return nil, fmt.Errorf("the failed-login bucket: %w", err)
 	}
 	t.kv = kv
