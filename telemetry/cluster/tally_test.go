@@ -23,12 +23,13 @@ func TestTallySharedCounts(t *testing.T) {
 	key := "name\x00Mallory\x00::1"
 	// The bucket is made by whichever node writes first; wait for the
 	// cluster's JetStream.
-	testkit.WaitFor(t, 30*time.Second, "the bucket", func() bool {
-		b, err := tallies[1].Get(ctx, "nothing")
-		if err != nil {
-			t.Log(err)
+	testkit.WaitFor(t, 30*time.Second, "the bucket on both nodes", func() bool {
+		for _, tl := range tallies {
+			if b, err := tl.Get(ctx, "nothing"); err != nil || b != nil {
+				return false
+			}
 		}
-		return err == nil && b == nil
+		return true
 	})
 	const each = 20
 	var wg sync.WaitGroup
