@@ -510,7 +510,7 @@ func where(what string, lat, lon float64, fences []geo.Fence) string {
 // crossing says why a straight leg may not be flown: it passes through a
 // keep-out fence (checked every 2 m along it).
 func crossing(what string, a, b [2]float64, fences []geo.Fence) string {
-	d := metres(a, b)
+	d := geo.Distance(a[0], a[1], b[0], b[1])
 	n := int(math.Min(math.Ceil(d/2), 5000))
 	for _, f := range fences {
 		if f.Kind != geo.KeepOut {
@@ -531,13 +531,6 @@ func name(f geo.Fence) string {
 		return f.Name
 	}
 	return f.ID
-}
-
-// metres between two [lat, lon] points (flat: fine over a site).
-func metres(a, b [2]float64) float64 {
-	n := (b[0] - a[0]) * 111195
-	e := (b[1] - a[1]) * 111195 * math.Cos((a[0]+b[0])/2*math.Pi/180)
-	return math.Hypot(n, e)
 }
 
 // fenceZones turns geofences into a fence for the vehicle: the named

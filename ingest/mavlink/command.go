@@ -361,7 +361,7 @@ type commanded struct {
 	key  *frame.V2Key
 
 	state   telemetry.Vehicle
-	changed chan struct{} // closed on every state change
+	changed chan struct{} // closed on a state change while commands are under way
 	texts   []heardText
 	// unsupported: commands it answered UNSUPPORTED.
 	unsupported map[common.MAV_CMD]bool
@@ -434,8 +434,10 @@ func (c *Commander) observeState(l *link, v *telemetry.Vehicle) {
 	defer c.mu.Unlock()
 	cv := c.vehicleLocked(l, v)
 	cv.state = *v
-	close(cv.changed)
-	cv.changed = make(chan struct{})
+	if len(cv.runs) > 0 { // only commands under way wait for a change
+		close(cv.changed)
+		cv.changed = make(chan struct{})
+	}
 }
 
 // observe is a message from a vehicle's component comp.

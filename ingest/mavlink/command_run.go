@@ -116,7 +116,7 @@ func (c *Commander) plan(cv *commanded, req Request) ([]step, error) {
 	case CmdGoto:
 		lat, lon, alt := *req.Lat, *req.Lon, *req.Alt
 		from := [2]float64{v.Position.Lat, v.Position.Lon}
-		total := groundDistance(from, [2]float64{lat, lon})
+		total := haversine(from[0], from[1], lat, lon)
 		guided := guidedMode(v)
 		seen := false
 		return []step{{cmd: &cmdSpec{id: common.MAV_CMD_DO_REPOSITION, useInt: true, frame: common.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
@@ -130,7 +130,7 @@ func (c *Commander) plan(cv *commanded, req Request) ([]step, error) {
 				} else if seen {
 					return false, 0, "the vehicle left " + guided + " for " + v.Mode
 				}
-				d := groundDistance([2]float64{v.Position.Lat, v.Position.Lon}, [2]float64{lat, lon})
+				d := haversine(v.Position.Lat, v.Position.Lon, lat, lon)
 				return d <= 5 && math.Abs(v.Position.AltRel-alt) <= 3, progress(total-d, total), ""
 			}, wait: time.Duration(total/2)*time.Second + 60*time.Second}}, nil
 	case CmdSpeed:
@@ -337,15 +337,6 @@ func fenceItems(zones []FenceZone) []common.MessageMissionItemInt {
 }
 
 func toE7(d float64) int32 { return int32(math.Round(d * 1e7)) }
-
-// groundDistance is metres between two [lat, lon] points (haversine).
-func groundDistance(a, b [2]float64) float64 {
-	const r = 6371008.8
-	la1, la2 := a[0]*math.Pi/180, b[0]*math.Pi/180
-	dla, dlo := la2-la1, (b[1]-a[1])*math.Pi/180
-	h := math.Sin(dla/2)*math.Sin(dla/2) + math.Cos(la1)*math.Cos(la2)*math.Sin(dlo/2)*math.Sin(dlo/2)
-	return 2 * r * math.Asin(math.Sqrt(math.Min(1, h)))
-}
 
 // execute runs a command's steps in order; the first that does not go
 // through ends it.

@@ -150,7 +150,7 @@ func TestCommandsFlyASortie(t *testing.T) {
 
 	gotoCmd := do(t, c, Request{Command: CmdGoto, Lat: ptr(north(100)), Lon: ptr(lon0), Alt: ptr(20)}, 60*time.Second)
 	v, _ := c.State("hawk")
-	if d := groundDistance([2]float64{v.Position.Lat, v.Position.Lon}, [2]float64{north(100), lon0}); gotoCmd.State != Done || d > 5 {
+	if d := haversine(v.Position.Lat, v.Position.Lon, north(100), lon0); gotoCmd.State != Done || d > 5 {
 		t.Fatalf("go-to: %+v, %.1f m from the target", gotoCmd, d)
 	}
 	// 400 m away is outside the 200 m circle: the vehicle refuses at once
@@ -161,7 +161,7 @@ func TestCommandsFlyASortie(t *testing.T) {
 		t.Fatalf("go-to outside the fence: %+v", out)
 	}
 	after, _ := c.State("hawk")
-	if d := groundDistance([2]float64{before.Position.Lat, before.Position.Lon}, [2]float64{after.Position.Lat, after.Position.Lon}); d > 1 {
+	if d := haversine(before.Position.Lat, before.Position.Lon, after.Position.Lat, after.Position.Lon); d > 1 {
 		t.Fatalf("moved %.1f m after a refused go-to", d)
 	}
 
@@ -214,7 +214,7 @@ func TestCommandsFlyASortie(t *testing.T) {
 	}()
 	testkit.WaitFor(t, 120*time.Second, "home, landed and disarmed", func() bool {
 		v, _ := c.State("hawk")
-		return !v.Armed && v.Landed == "on_ground" && groundDistance([2]float64{v.Position.Lat, v.Position.Lon}, [2]float64{lat0, lon0}) < 3
+		return !v.Armed && v.Landed == "on_ground" && haversine(v.Position.Lat, v.Position.Lon, lat0, lon0) < 3
 	})
 	// Each state change was told, in order, for every command.
 	list, _ := c.List("hawk")
