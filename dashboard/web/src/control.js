@@ -11,6 +11,7 @@ import { Marker } from "maplibre-gl";
 import { api, ApiError } from "./api.js";
 
 const RENEW_MS = 30000;
+const POLL_MS = 2000; // commands under way are read again: a busy live feed may drop an update
 const FINAL = new Set(["done", "denied", "failed", "timed_out", "cancelled"]);
 
 export class Control {
@@ -32,6 +33,7 @@ export class Control {
         "circle-stroke-color": "#000", "circle-stroke-width": 1 } });
     map.on("click", (e) => this.clicked(e));
     setInterval(() => this.renew(), RENEW_MS);
+    setInterval(() => this.poll(), POLL_MS);
     addEventListener("pagehide", () => {
       if (this.vehicle && this.mine()) fetch(this.url("control"), { method: "POST", keepalive: true, headers: { "Content-Type": "application/json" }, body: '{"action":"release"}' });
     });
@@ -115,6 +117,22 @@ export class Control {
       this.note(err.message, true);
     }
     this.render();
+  }
+
+  // poll reads again the shown vehicle's commands that are still under
+  // way: the live feed drops the oldest updates for a browser that falls
+  // behind, and a command's outcome must not be one of them.
+  async poll() {
+    if (!this.vehicle) return;
+    const pending = [...this.commands.values()].filter((c) => !FINAL.has(c.state));
+    for (const c of pending) {
+      try {
+        this.merge(await api(this.url(`commands/${encodeURIComponent(c.id)}`)));
+      } catch {
+        // gone or unreachable: the next poll tries again
+      }
+    }
+    if (pending.length) this.render();
   }
 
   async renew() {

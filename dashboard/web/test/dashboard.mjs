@@ -102,8 +102,18 @@ try {
       if (i > 30) await fail("arming never went through: " + r.text);
       await page.waitForTimeout(2000);
     }
+    // An armed copter that does not take off within 10 s disarms itself
+    // (ArduPilot's DISARM_DELAY, as the simulator does): on a slow machine
+    // the take-off may come too late; it is then refused, and the drone
+    // armed again.
     await page.fill(".c-alt", "20");
-    await step("takeoff", "takeoff", () => page.click(".c-takeoff"));
+    for (let i = 0; ; i++) {
+      const r = await step("takeoff", "takeoff", () => page.click(".c-takeoff"));
+      if (r.state === "done") break;
+      if (i > 3) await fail("take-off never went through: " + r.text);
+      await page.waitForFunction((v) => !globalThis.smarteye.vehicles.get(v).v.armed, id, { timeout: 30000 });
+      await step("arm", "arm", () => page.click(".c-arm"));
+    }
     const at = async (lat, lon) => {
       const box = await page.locator("#map").boundingBox();
       const p = await page.evaluate(([x, y]) => globalThis.smarteye.map.project([x, y]), [lon, lat]);
