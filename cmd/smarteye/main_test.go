@@ -292,11 +292,11 @@ func runCmd(t *testing.T, args ...string) (string, int) {
 func TestMigrateCommand(t *testing.T) {
 	data := filepath.Join(storetest.TempDir(t), "var")
 	out, code := runCmd(t, "migrate", "--data-dir", data)
-	if code != 0 || !strings.Contains(out, "applied 11 migration(s); schema version 11, store mode postgres") {
+	if code != 0 || !strings.Contains(out, "applied 12 migration(s); schema version 12, store mode postgres") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	out, code = runCmd(t, "migrate", "--data-dir", data)
-	if code != 0 || !strings.Contains(out, "applied 0 migration(s); schema version 11") {
+	if code != 0 || !strings.Contains(out, "applied 0 migration(s); schema version 12") {
 		t.Fatalf("second run, exit %d:\n%s", code, out)
 	}
 }

@@ -264,6 +264,9 @@ func (p *Placer) events(es []geo.FenceEvent, camera string, track uint64, vehicl
 		if e.Dwell > 0 {
 			ev.Data["dwell_s"] = e.Dwell.Seconds()
 		}
+		if e.Object.Class != "" && vehicle == "" {
+			ev.Data["class"] = e.Object.Class // trends count fences per class
+		}
 		who := vehicle
 		if who == "" {
 			who = fmt.Sprintf("%s %d on %s", e.Object.Class, track, camera)

@@ -80,8 +80,8 @@ type Config struct {
 	// MaintenanceInterval is how often partitions and retention are seen to.
 	// It defaults to 1 hour.
 	MaintenanceInterval time.Duration
-	// SummaryInterval is how often detections_5m is refreshed (postgres
-	// mode). It defaults to 1 minute.
+	// SummaryInterval is how often detections_5m (postgres mode) and the
+	// trends rollups are brought up to date. It defaults to 1 minute.
 	SummaryInterval time.Duration
 	// HealthInterval is how often the database is pinged. It defaults to 5 seconds.
 	HealthInterval time.Duration
@@ -326,9 +326,9 @@ func (s *Store) Run(ctx context.Context) error {
 				s.log.Warn("maintenance failed", "err", err)
 			}
 		case <-summary.C:
-			if s.Mode() == ModePostgres && !s.standby.Load() {
-				if _, err := s.RefreshSummary(ctx); err != nil && ctx.Err() == nil {
-					s.log.Warn("summary refresh failed", "err", err)
+			if !s.standby.Load() {
+				if _, err := s.RefreshTrends(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("trends refresh failed", "err", err)
 				}
 			}
 		}
@@ -377,8 +377,17 @@ func (s *Store) CopyBatch(ctx context.Context, b *batch.Batch) (duplicate bool, 
 			duplicate = true
 			return nil
 		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{b.Table.Name}, b.Table.ColumnNames(), pgx.CopyFromRows(b.Rows)); err != nil || track == nil {
+		if _, err = tx.CopyFrom(ctx, pgx.Identifier{b.Table.Name}, b.Table.ColumnNames(), pgx.CopyFromRows(b.Rows)); err != nil {
 			return err
+		}
+		if trendTables[b.Table.Name] && len(b.Rows) > 0 {
+			from, to := batchSpan(b.Rows)
+			if err := markDirty(ctx, tx, from, to); err != nil {
+				return err
+			}
+		}
+		if track == nil {
+			return nil
 		}
 		return writeTrackSummary(ctx, tx, track)
 	})
@@ -404,6 +413,7 @@ type storeMetrics struct {
 	partitionsCreated  prometheus.Counter
 	partitionsDropped  prometheus.Counter
 	summaryRefreshRows prometheus.Counter
+	trendBuckets       prometheus.Counter
 }
 
 func newStoreMetrics(reg prometheus.Registerer, s *Store) storeMetrics {
@@ -420,13 +430,17 @@ func newStoreMetrics(reg prometheus.Registerer, s *Store) storeMetrics {
 			Name: "smarteye_store_partitions_dropped_total",
 			Help: "Daily partitions dropped for retention (postgres mode).",
 		}),
+		trendBuckets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smarteye_store_trend_buckets_refreshed_total",
+			Help: "5-minute trend buckets recomputed from raw rows (each refresh recomputes only the buckets written to).",
+		}),
 		summaryRefreshRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smarteye_store_summary_rows_refreshed_total",
 			Help: "detections_5m rows written by smarteye's refresh (postgres mode).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ready, m.partitionsCreated, m.partitionsDropped, m.summaryRefreshRows)
+		reg.MustRegister(m.ready, m.partitionsCreated, m.partitionsDropped, m.summaryRefreshRows, m.trendBuckets)
 	}
 	return m
 }

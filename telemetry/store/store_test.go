@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -257,49 +256,3 @@ func detectionRow(ts time.Time, camera, class string, conf float32) []any {
 	return []any{ts, camera, int64(1), class, conf, float32(10), float32(20), float32(30), float32(60), nil, nil, nil, "uncalibrated", nil}
 }
 
-func TestSummaryRefresh(t *testing.T) {
-	s := newStore(t, Config{})
-	runStore(t, s)
-	w, err := NewWriter(s, WriterConfig{SpoolDir: t.TempDir(), Log: testLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runWriter(t, w)
-	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-time.Hour)
-	for i := range 120 {
-		class := "person"
-		if i%3 == 0 {
-			class = "car"
-		}
-		w.Add(Detections, detectionRow(base.Add(time.Duration(i)*30*time.Second), "cam-"+fmt.Sprint(i%2), class, 0.5+float32(i%5)/10)...)
-	}
-	stop()
-	if _, err := s.RefreshSummary(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	const diff = `
-SELECT count(*) FROM (
-  (SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01') b, camera_id, class, count(*) n FROM detections GROUP BY 1, 2, 3
-   EXCEPT SELECT bucket, camera_id, class, detections FROM detections_5m)
-  UNION ALL
-  (SELECT bucket, camera_id, class, detections FROM detections_5m
-   EXCEPT SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01'), camera_id, class, count(*) FROM detections GROUP BY 1, 2, 3)) d`
-	if n := queryInt(t, s, diff); n != 0 {
-		t.Fatalf("summary differs from detections in %d rows", n)
-	}
-	if queryInt(t, s, "SELECT sum(detections) FROM detections_5m") != 120 {
-		t.Fatal("summary total is not 120")
-	}
-
-	// A late detection in an already summarised recent bucket is picked up.
-	w2, _ := NewWriter(s, WriterConfig{SpoolDir: t.TempDir(), Log: testLog()})
-	stop2 := runWriter(t, w2)
-	w2.Add(Detections, detectionRow(time.Now().UTC().Add(-2*time.Minute), "cam-0", "person", 0.9)...)
-	stop2()
-	if _, err := s.RefreshSummary(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if n := queryInt(t, s, diff); n != 0 {
-		t.Fatalf("after a late detection the summary differs in %d rows", n)
-	}
-}

@@ -100,6 +100,10 @@ func (s *Store) InsertAlert(ctx context.Context, a *telemetry.Alert, event *tele
 	if err != nil {
 		return fmt.Errorf("store: insert alert: %w", err)
 	}
+	// The trends count alerts by their event's time (store.RefreshTrends).
+	if _, err := tx.Exec(ctx, `INSERT INTO trends_dirty (from_time, to_time) VALUES ($1, $1)`, a.EventTime); err != nil {
+		return fmt.Errorf("store: insert alert: %w", err)
+	}
 	a.Status, a.Occurrences, a.Snapshot, a.Actor = telemetry.AlertOpen, 1, jpeg != nil, actor
 	if _, err := tx.Exec(ctx, `INSERT INTO alert_log (alert_id, time, action, actor, data) VALUES ($1, $2, 'opened', $3, $4)`,
 		[16]byte(a.ID), a.CreatedAt, actor, map[string]any{"event_id": a.EventID.String(), "event_kind": a.EventKind}); err != nil {
