@@ -159,4 +159,3 @@ func (s *Store) applyPolicies(ctx context.Context, table string) error {
 	}
 	return errors.Join(errs...)
 }
-

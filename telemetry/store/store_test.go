@@ -255,4 +255,3 @@ func TestPartitionsAheadAndRetention(t *testing.T) {
 func detectionRow(ts time.Time, camera, class string, conf float32) []any {
 	return []any{ts, camera, int64(1), class, conf, float32(10), float32(20), float32(30), float32(60), nil, nil, nil, "uncalibrated", nil}
 }
-

@@ -216,7 +216,9 @@ func TestTrendsEqualRawRows(t *testing.T) {
 }
 
 func TestDirtySpans(t *testing.T) {
-	at := func(m int) time.Time { return time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute) }
+	at := func(m int) time.Time {
+		return time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute)
+	}
 	got := dirtySpans(
 		[]time.Time{at(12), at(0), at(1), at(61), at(30)},
 		[]time.Time{at(14), at(4), at(6), at(59), at(30)}, // the fourth given backwards
