@@ -114,6 +114,8 @@ type Deps struct {
 	Bus telemetry.Bus
 	// History is stored telemetry, events and detections.
 	History History
+	// Trends reads the trends rollups (and what forecasts are fitted on).
+	Trends TrendReader
 	// Cameras lists the cameras with their status.
 	Cameras CameraSource
 	// Geo has the sites and the geofences; when it also places drone
@@ -433,6 +435,7 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/cameras/{id}/whep/{session}", auth.PermVideo, s.media.WHEPDelete},
 		{"GET /api/v1/events", auth.PermHistory, s.listEvents},
 		{"GET /api/v1/detections", auth.PermHistory, s.listDetections},
+		{"GET /api/v1/trends", auth.PermHistory, s.trends},
 		{"GET /api/v1/sites", auth.PermView, s.listSites},
 		{"GET /api/v1/sites/{id}/model", auth.PermView, s.siteModel},
 		{"GET /api/v1/sites/{id}/basemap.pmtiles", auth.PermView, s.siteBasemap},

@@ -237,7 +237,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if rtc != nil {
 		defer rtc.Close()
 	}
-	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: bus, History: st, Cameras: sup, Relays: sup, Geo: pl,
+	deps := dashboard.Deps{Store: st, Writer: w, Board: board, Bus: bus, History: st, Trends: st, Cameras: sup, Relays: sup, Geo: pl,
 		Alerts: alerts, AlertStore: st, Gatherer: reg, Registerer: reg, Log: log,
 		Recordings: st, RecordingsDir: recordingsDir(cfg), ExportsDir: filepath.Join(cfg.DataDir, "exports"),
 		ExportsMaxBytes: int64(cfg.HTTP.ExportsMaxSize),

@@ -36,6 +36,8 @@ type (
 	DetectionQuery  = history.DetectionQuery
 	DetectionRecord = history.DetectionRecord
 	PlacedDetection = history.PlacedDetection
+	TrendQuery      = history.TrendQuery
+	TrendSeries     = history.TrendSeries
 
 	// The alert lifecycle's records (telemetry's).
 	Delivery   = telemetry.Delivery
