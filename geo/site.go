@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
@@ -63,6 +64,9 @@ type Site struct {
 	// Model is a GeoJSON file of building footprints with a "height"
 	// property in metres: the digital twin.
 	Model string `yaml:"model" json:"-"`
+	// Timezone is the site's IANA time zone (default UTC): its trends'
+	// days run from its midnight.
+	Timezone string `yaml:"timezone" json:"timezone,omitempty"`
 	// Synthetic marks generated (demo) data.
 	Synthetic bool `yaml:"synthetic" json:"synthetic"`
 	// PMTiles is a local basemap file; XYZ a tile URL template instead.
@@ -89,6 +93,9 @@ func (s Site) Check(add func(key, format string, args ...any)) {
 	}
 	if !Finite(s.Lat, s.Lon, s.Elevation) || s.Lat < -90 || s.Lat > 90 || s.Lon < -180 || s.Lon > 180 || (s.Lat == 0 && s.Lon == 0) {
 		add("", "lat/lon %g, %g is not the site's reference point", s.Lat, s.Lon)
+	}
+	if _, err := time.LoadLocation(s.Timezone); err != nil || strings.EqualFold(s.Timezone, "local") {
+		add("timezone", "%q is not an IANA time zone such as Asia/Shanghai", s.Timezone)
 	}
 	if s.PMTiles != "" && s.XYZ != "" {
 		add("", "give pmtiles or xyz, not both")

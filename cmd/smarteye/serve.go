@@ -29,6 +29,7 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/alert"
 	"github.com/smarteye/smarteye/telemetry/cluster"
+	"github.com/smarteye/smarteye/telemetry/forecast"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/embedded"
 	"github.com/smarteye/smarteye/telemetry/supervise"
@@ -175,6 +176,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	allCams := cams
 	if !nd.on() && !nd.has(cluster.RoleWorker) {
 		cams = nil
 	}
@@ -316,6 +318,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		// still judged, and their alerts stored, before the store closes.
 		component{"alerts", nd.singleton("alerts", log, alerts.Run)},
 		component{"supervision sessions", nd.singleton("supervision", log, sessions.Run)},
+		component{"sites", nd.singleton("sites", log, syncSites(st, cfg, sites, allCams, demo, log))},
+		// Zone crowd forecasts, made while alert rules look ahead.
+		component{"forecasts", nd.singleton("forecast", log, func(ctx context.Context) error {
+			return forecast.Watch(ctx, forecast.WatchConfig{Source: st, Horizon: alerts.ForecastHorizon, Log: log.With("component", "forecast"),
+				Publish: func(e telemetry.Event) { bus.PublishEvent(e); _ = w.WriteEvent(&e) }})
+		})},
 	)
 	if nd.on() {
 		comps = append(comps, component{"store upkeep", nd.singleton("upkeep", log, func(ctx context.Context) error {

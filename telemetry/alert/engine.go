@@ -245,6 +245,18 @@ func (e *Engine) Rules() []Rule {
 	return out
 }
 
+// ForecastHorizon is how far ahead the enabled crowd_forecast rules look
+// (the longest), or 0 when there are none: forecasts are made for them.
+func (e *Engine) ForecastHorizon() time.Duration {
+	var d time.Duration
+	for _, r := range e.Rules() {
+		if !r.Disabled && r.Condition == CondCrowdForecast {
+			d = max(d, r.WithinOr())
+		}
+	}
+	return d
+}
+
 // Rule returns one rule.
 func (e *Engine) Rule(id string) (Rule, bool) {
 	e.mu.Lock()

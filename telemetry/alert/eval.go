@@ -35,6 +35,7 @@ type Evaluator struct {
 	visits  map[string]*held // dwell: rule|place|object
 	pending map[string]*held // link_lost / stream_down with For: rule|subject
 	low     map[string]bool  // low_battery: rule|vehicle is below the threshold
+	ahead   map[string]bool  // crowd_forecast: rule|camera/zone is forecast at or above MinCount
 }
 
 // held is a condition that must last before it matches.
@@ -68,6 +69,9 @@ func (ev *Evaluator) SetRules(rules []*Rule) {
 	ev.counts, ev.visits, ev.pending = keep(ev.counts), keep(ev.visits), keep(ev.pending)
 	if ev.low == nil {
 		ev.low = map[string]bool{}
+	}
+	if ev.ahead == nil {
+		ev.ahead = map[string]bool{}
 	}
 }
 
@@ -172,6 +176,30 @@ func (ev *Evaluator) Event(e telemetry.Event) []Match {
 				msg = fmt.Sprintf("%s breached %s", e.VehicleID, placeName)
 			}
 			out = append(out, ev.decide(r, subjectOf(e)+"/"+place, e, e.Time, r.Name, msg))
+		case CondCrowdForecast:
+			if e.Kind != "zone.forecast" || !r.wantsPlace(place, placeName) {
+				continue
+			}
+			most, at, lo, hi, ok := forecastPeak(e, r.WithinOr())
+			if !ok {
+				continue
+			}
+			k := r.ID + "|" + e.CameraID + "/" + place
+			if most < float64(r.MinCount) {
+				delete(ev.ahead, k) // forecast below again: the next crossing tells anew
+				continue
+			}
+			if ev.ahead[k] || !r.Schedule.Active(e.Time) {
+				continue
+			}
+			ev.ahead[k] = true
+			when := "in the hour from " + at.UTC().Format("15:04 MST")
+			if !at.After(e.Time) {
+				when = "this hour"
+			}
+			msg := fmt.Sprintf("about %.0f (%.0f–%.0f) forecast inside %s %s, within the next %s; the rule's limit is %d",
+				most, lo, hi, placeName, when, r.WithinOr(), r.MinCount)
+			out = append(out, ev.decide(r, e.CameraID+"/"+place, e, e.Time, r.Name, msg))
 		case CondLinkLost, CondStreamDown:
 			lost, back := "link.lost", "link.regained"
 			if r.Condition == CondStreamDown {
@@ -395,4 +423,60 @@ func number(v any) (float64, bool) {
 		return float64(x), true
 	}
 	return 0, false
+}
+
+// numbers reads a list of numbers from an event's data, as the process
+// built it or as it came back from JSON.
+func numbers(v any) ([]float64, bool) {
+	switch x := v.(type) {
+	case []float64:
+		return x, true
+	case []any:
+		out := make([]float64, len(x))
+		for i, y := range x {
+			n, ok := number(y)
+			if !ok {
+				return nil, false
+			}
+			out[i] = n
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// forecastPeak reads a zone.forecast event: the most forecast in the steps
+// that begin before within has passed, when that step begins, and its
+// band. Malformed data is no forecast.
+func forecastPeak(e telemetry.Event, within time.Duration) (most float64, at time.Time, lo, hi float64, ok bool) {
+	var start time.Time
+	switch v := e.Data["start"].(type) {
+	case time.Time:
+		start = v
+	case string:
+		var err error
+		if start, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return 0, at, 0, 0, false
+		}
+	default:
+		return 0, at, 0, 0, false
+	}
+	step, okS := number(e.Data["step_s"])
+	mean, okM := numbers(e.Data["mean"])
+	lower, okL := numbers(e.Data["lower"])
+	upper, okU := numbers(e.Data["upper"])
+	if !okS || !okM || !okL || !okU || step <= 0 || step > 86400 || len(lower) != len(mean) || len(upper) != len(mean) {
+		return 0, at, 0, 0, false
+	}
+	most = -1
+	for i, m := range mean {
+		t := start.Add(time.Duration(float64(i) * step * float64(time.Second)))
+		if !t.Before(e.Time.Add(within)) {
+			break
+		}
+		if m > most {
+			most, at, lo, hi = m, t, lower[i], upper[i]
+		}
+	}
+	return most, at, lo, hi, most >= 0
 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,26 @@ func fenceEv(kind, camera, vehicle, fence string, track uint64, class string, at
 		data["class"] = class
 	}
 	return telemetry.Event{Time: t0.Add(at), ID: telemetry.NewUUID(), Kind: kind, CameraID: camera, VehicleID: vehicle, TrackID: track, Data: data}
+}
+
+// forecastEv is a zone.forecast told at t0+at: mean people inside in each
+// hour from the hour it was told in.
+func forecastEv(camera, zone string, at time.Duration, mean []float64) telemetry.Event {
+	var lo, hi []float64
+	for _, m := range mean {
+		lo, hi = append(lo, m*0.7), append(hi, m*1.3)
+	}
+	told := t0.Add(at)
+	return telemetry.Event{Time: told, ID: telemetry.NewUUID(), Kind: "zone.forecast", CameraID: camera, Data: map[string]any{
+		"zone": zone, "metric": "peak", "start": told.Truncate(time.Hour).Format(time.RFC3339), "step_s": 3600, "mean": mean, "lower": lo, "upper": hi}}
+}
+
+// jsonRoundTrip is e as another node reads it off the event stream.
+func jsonRoundTrip(e telemetry.Event) telemetry.Event {
+	b, _ := json.Marshal(e)
+	var out telemetry.Event
+	json.Unmarshal(b, &out)
+	return out
 }
 
 func plain(kind, camera, vehicle string, at time.Duration) telemetry.Event {
@@ -161,6 +182,19 @@ func TestEvaluator(t *testing.T) {
 			ev(plain("stream.up", "cam", "", s), ""),
 			ev(plain("stream.down", "cam", "", 2*s), "fold"),
 		}},
+		{"crowd forecast ahead, once per crossing", Rule{Condition: CondCrowdForecast, Zones: []string{"crossing"}, MinCount: 20, Cooldown: dur(0)}, []step{
+			ev(forecastEv("cam", "crossing", 0, []float64{8, 12, 30}), ""),             // 30 comes in two hours: beyond the hour
+			ev(forecastEv("cam", "crossing", 15*m, []float64{12, 22, 30}), "open"),     // 22 within the hour
+			ev(forecastEv("cam", "crossing", 30*m, []float64{14, 25, 31}), ""),         // still forecast: told already
+			ev(forecastEv("cam", "other", 30*m, []float64{40, 40, 40}), ""),            // another zone
+			ev(forecastEv("cam", "crossing", 45*m, []float64{10, 11, 9}), ""),          // below again
+			ev(forecastEv("cam", "crossing", time.Hour, []float64{21, 11, 9}), "open"), // crosses anew
+			ev(telemetry.Event{Time: t0, Kind: "zone.forecast", CameraID: "cam", Data: map[string]any{"zone": "crossing", "start": "soon", "step_s": 3600, "mean": []any{99.0}, "lower": []any{1.0}, "upper": []any{2.0}}}, ""),
+			ev(telemetry.Event{Time: t0, Kind: "zone.forecast", CameraID: "cam", Data: map[string]any{"zone": "crossing", "start": t0.Format(time.RFC3339), "step_s": 3600, "mean": []any{99.0, "x"}, "lower": []any{1.0, 1.0}, "upper": []any{2.0, 2.0}}}, ""),
+		}},
+		{"crowd forecast within three hours, from JSON", Rule{Condition: CondCrowdForecast, MinCount: 20, Within: Duration(3 * time.Hour)}, []step{
+			ev(jsonRoundTrip(forecastEv("cam", "crossing", 0, []float64{8, 12, 30})), "open"),
+		}},
 		{"disabled", Rule{Condition: CondStreamDown, Disabled: true}, []step{
 			ev(plain("stream.down", "cam", "", 0), ""),
 		}},
@@ -225,7 +259,10 @@ func TestValidate(t *testing.T) {
 		{"condition", func(r *Rule) { r.Condition = "fire" }, `condition: "fire" is not one of intrusion, crowd`},
 		{"confidence", func(r *Rule) { r.MinConfidence = 1.5 }, "min_confidence"},
 		{"crowd count", func(r *Rule) { r.Condition = CondCrowd }, "min_count: a crowd rule needs"},
-		{"count elsewhere", func(r *Rule) { r.MinCount = 3 }, "min_count: only crowd rules"},
+		{"count elsewhere", func(r *Rule) { r.MinCount = 3 }, "min_count: only crowd and crowd_forecast rules"},
+		{"forecast count", func(r *Rule) { r.Condition = CondCrowdForecast }, "min_count: a crowd_forecast rule needs"},
+		{"forecast too far", func(r *Rule) { r.Condition, r.MinCount, r.Within = CondCrowdForecast, 5, Duration(73*time.Hour) }, "within: 73h0m0s is not between"},
+		{"within elsewhere", func(r *Rule) { r.Within = Duration(time.Hour) }, "within: only crowd_forecast rules"},
 		{"dwell for", func(r *Rule) { r.Condition = CondDwell }, "for: a dwell rule needs"},
 		{"battery", func(r *Rule) { r.Condition = CondLowBattery; r.BatteryBelow = 100 }, "battery_below"},
 		{"severity", func(r *Rule) { r.Severity = "urgent" }, "severity"},

@@ -32,9 +32,27 @@ const (
 	// CondStreamDown: a camera's stream went down (and, with For, stayed
 	// down that long).
 	CondStreamDown = "stream_down"
+	// CondCrowdForecast: a camera zone's forecast crowd (the most inside
+	// at once, from its own history: zone.forecast events) reaches
+	// MinCount within the next Within, before it happens. It matches once
+	// as a forecast crosses MinCount, and again only after a forecast
+	// below it.
+	CondCrowdForecast = "crowd_forecast"
 )
 
-var conditions = []string{CondIntrusion, CondCrowd, CondDwell, CondGeofenceBreach, CondLowBattery, CondLinkLost, CondStreamDown}
+var conditions = []string{CondIntrusion, CondCrowd, CondDwell, CondGeofenceBreach, CondLowBattery, CondLinkLost, CondStreamDown, CondCrowdForecast}
+
+// DefaultWithin is how far ahead a crowd_forecast rule looks when it names
+// no Within.
+const DefaultWithin = time.Hour
+
+// WithinOr is how far ahead a crowd_forecast rule looks.
+func (r *Rule) WithinOr() time.Duration {
+	if r.Within > 0 {
+		return time.Duration(r.Within)
+	}
+	return DefaultWithin
+}
 
 // DefaultCooldown is a rule's cooldown when it names none.
 const DefaultCooldown = 2 * time.Minute
@@ -66,6 +84,9 @@ type Rule struct {
 	For Duration `json:"for,omitempty" yaml:"for"`
 	// BatteryBelow is the low-battery threshold, percent.
 	BatteryBelow float64 `json:"battery_below,omitempty" yaml:"battery_below"`
+	// Within is how far ahead a crowd_forecast rule looks (default 1h,
+	// at most 72h).
+	Within Duration `json:"within,omitempty" yaml:"within"`
 
 	// Severity is info, warning (the default) or critical.
 	Severity string `json:"severity,omitempty" yaml:"severity"`
@@ -169,9 +190,9 @@ func (r *Rule) Validate(channels []string) error {
 		bad("for", "%s is not between 0s and 24h", r.For)
 	}
 	switch r.Condition {
-	case CondCrowd:
+	case CondCrowd, CondCrowdForecast:
 		if r.MinCount < 1 || r.MinCount > 100000 {
-			bad("min_count", "a crowd rule needs min_count between 1 and 100000, got %d", r.MinCount)
+			bad("min_count", "a %s rule needs min_count between 1 and 100000, got %d", r.Condition, r.MinCount)
 		}
 	case CondDwell:
 		if r.For <= 0 {
@@ -182,8 +203,14 @@ func (r *Rule) Validate(channels []string) error {
 			bad("battery_below", "a low_battery rule needs a percentage between 0 and 100 (exclusive), got %g", r.BatteryBelow)
 		}
 	}
-	if r.MinCount != 0 && r.Condition != CondCrowd {
-		bad("min_count", "only crowd rules have a min_count")
+	if r.MinCount != 0 && r.Condition != CondCrowd && r.Condition != CondCrowdForecast {
+		bad("min_count", "only crowd and crowd_forecast rules have a min_count")
+	}
+	if r.Within != 0 && r.Condition != CondCrowdForecast {
+		bad("within", "only crowd_forecast rules look ahead")
+	}
+	if r.Within < 0 || time.Duration(r.Within) > 72*time.Hour {
+		bad("within", "%s is not between 0s and 72h", r.Within)
 	}
 	if r.BatteryBelow != 0 && r.Condition != CondLowBattery {
 		bad("battery_below", "only low_battery rules have a battery_below")

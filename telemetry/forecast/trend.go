@@ -20,8 +20,11 @@ type Source interface {
 
 // Result is one series' forecast, or why there is none.
 type Result struct {
-	Key   string `json:"key"`
-	Class string `json:"class,omitempty"`
+	Key    string `json:"key"`
+	Site   string `json:"site,omitempty"`
+	Camera string `json:"camera,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Class  string `json:"class,omitempty"`
 	// Metric is what was forecast (a TrendMetrics name).
 	Metric   string      `json:"metric"`
 	Forecast *Forecast   `json:"forecast,omitempty"`
@@ -58,7 +61,7 @@ func Ahead(ctx context.Context, src Source, q history.TrendQuery, metric string,
 	}
 	var out []Result
 	for _, s := range series {
-		r := Result{Key: s.Key(), Class: s.Class, Metric: metric}
+		r := Result{Key: s.Key(), Site: s.Site, Camera: s.Camera, Name: s.Name, Class: s.Class, Metric: metric}
 		vals, _ := s.Metric(metric)
 		// The series begins with its first count of anything: the hours
 		// before the zone existed are not quiet hours.

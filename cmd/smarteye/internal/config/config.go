@@ -556,7 +556,7 @@ func defaultSim() Sim {
 		{ID: "plaza-south", Name: "Plaza south", Source: "vtest", Mirror: true, Codec: "h264", Rate: 2, Geo: CameraGeo{Site: demoSite, HFOV: 60, ControlPoints: [][4]float64{
 			{80, 260, 22.5402073, 114.0559944}, {690, 260, 22.5402994, 114.0558225}, {720, 560, 22.5403697, 114.0559063}, {50, 560, 22.5403097, 114.0560183},
 		}}},
-	}, Site: Site{ID: demoSite, Name: "Futian CBD block (synthetic)", Lat: 22.5400, Lon: 114.0555, Elevation: 10, Synthetic: true},
+	}, Site: Site{ID: demoSite, Name: "Futian CBD block (synthetic)", Lat: 22.5400, Lon: 114.0555, Elevation: 10, Timezone: "Asia/Shanghai", Synthetic: true},
 		Geofences: []Geofence{
 			{ID: "crane-1", Name: "Tower crane 1 exclusion", Site: demoSite, Kind: "keep-out",
 				Polygon: [][2]float64{{114.0554, 22.5411}, {114.0556, 22.5411}, {114.0556, 22.5413}, {114.0554, 22.5413}, {114.0554, 22.5411}}},
@@ -580,12 +580,15 @@ func defaultSim() Sim {
 func demoRules() []alert.Rule {
 	d := func(x time.Duration) alert.Duration { return alert.Duration(x) }
 	cool := d(2 * time.Minute)
+	forecastCool := d(2 * time.Hour)
 	return []alert.Rule{
 		{ID: "works-intrusion", Name: "Person in the plaza works area", Condition: alert.CondIntrusion, Zones: []string{"works-north"},
 			Classes: []string{"person"}, Severity: "critical", Team: "plaza", Cooldown: &cool,
 			Escalation: alert.Escalation{After: d(5 * time.Minute), Team: "command"}},
 		{ID: "crossing-crowd", Name: "Crowd on the plaza crossing", Condition: alert.CondCrowd, Zones: []string{"crossing"},
 			MinCount: 4, For: d(10 * time.Second), Severity: "warning", Team: "plaza"},
+		{ID: "crossing-forecast", Name: "Crowd forecast on the plaza crossing", Condition: alert.CondCrowdForecast, Zones: []string{"crossing"},
+			MinCount: 6, Within: d(2 * time.Hour), Severity: "info", Team: "plaza", Cooldown: &forecastCool},
 		{ID: "drone-breach", Name: "Drone breached a geofence", Condition: alert.CondGeofenceBreach, Severity: "critical", Team: "air"},
 		{ID: "drone-battery", Name: "Drone battery low", Condition: alert.CondLowBattery, BatteryBelow: 30, Severity: "warning", Team: "air"},
 		{ID: "drone-link", Name: "Drone link lost", Condition: alert.CondLinkLost, For: d(10 * time.Second), Severity: "critical", Team: "air"},
