@@ -322,6 +322,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		mux.HandleFunc("GET /field", page("/field.html"))
 		// Replay: history on one time slider.
 		mux.HandleFunc("GET /replay", page("/replay.html"))
+		// Trends: counts per zone over a range, the previous period and
+		// the forecast, and the heat map of the range.
+		mux.HandleFunc("GET /trends", page("/trends.html"))
 		// Supervision sessions: the list and (?id=) each one's live room
 		// and, once it has ended, its record.
 		mux.HandleFunc("GET /sessions", page("/session.html"))

@@ -12,11 +12,11 @@ export default defineConfig({
     emptyOutDir: true,
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 2000,
-    // Five pages: the command centre, the field page (which must stay
-    // small: it loads nothing of the map's), replay, supervision and
-    // accounts.
+    // Six pages: the command centre, the field page (which must stay
+    // small: it loads nothing of the map's), replay, trends, supervision
+    // and accounts.
     rollupOptions: {
-      input: { main: "index.html", field: "field.html", replay: "replay.html", session: "session.html", admin: "admin.html" },
+      input: { main: "index.html", field: "field.html", replay: "replay.html", trends: "trends.html", session: "session.html", admin: "admin.html" },
       // The API helper, the login flow and HTML escaping, which (nearly)
       // every page uses, in one small file with Vite's preload polyfill
       // rather than four (the field page loads two scripts over a phone's

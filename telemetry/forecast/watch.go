@@ -56,6 +56,11 @@ func Watch(ctx context.Context, cfg WatchConfig) error {
 			default:
 				cfg.Log.Debug("zone forecasts told", "zones", n, "horizon", horizon)
 				last, told = time.Now(), horizon
+				if n == 0 {
+					// No zone has the history yet (a store still filling):
+					// look again in a minute rather than an interval.
+					last = last.Add(time.Minute - cfg.Interval)
+				}
 			}
 		}
 		select {
