@@ -394,7 +394,7 @@ func (s *Server) build(authn *auth.Authenticator) {
 	}
 	s.control = control.New(cc)
 	sv := deps.Supervision
-	s.sessions = supervision.New(supervision.Config{Store: sv.Store, Rooms: sv.Rooms, Snapshot: sv.Snapshot, Events: deps.History,
+	s.sessions = supervision.New(supervision.Config{Store: sv.Store, Rooms: sv.Rooms, Snapshot: sv.Snapshot, Events: deps.History, Trends: trendsOf(deps),
 		Names: names, SiteName: func(id string) string { x, _ := s.site(id); return x.Name }, Closing: s.closing, Log: s.log})
 }
 
@@ -698,4 +698,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		st.Cluster = s.deps.Cluster()
 	}
 	api.WriteJSON(w, http.StatusOK, st)
+}
+
+// trendsOf is the trends reader for the supervision reports (nil when
+// there is none: a nil *store.Store would not be a nil interface).
+func trendsOf(deps Deps) supervision.Trends {
+	if deps.Trends == nil {
+		return nil
+	}
+	return deps.Trends
 }

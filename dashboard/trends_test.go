@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/batch"
+	"github.com/smarteye/smarteye/telemetry/supervise"
 	"github.com/smarteye/smarteye/telemetry/testkit"
 )
 
@@ -231,5 +233,57 @@ func TestTrendsAPI(t *testing.T) {
 		if code != 400 || !strings.Contains(body, tc.msg) {
 			t.Errorf("%s: %d %s, want 400 with %q", tc.query, code, body, tc.msg)
 		}
+	}
+}
+
+// TestSessionReportTrends: a supervision report shows the site activity
+// of the session's cameras while it ran (a zone's crowd, the camera's
+// arrivals) beside the same hours a week before, in HTML and PDF.
+func TestSessionReportTrends(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	st := migratedStore(t, reg)
+	seedTrends(t, st, time.Now(), 2)
+	sup := supervise.New(supervise.Config{Store: st, Registerer: reg})
+	base := runTestServer(t, st, Deps{Store: st, Board: telemetry.NewBoard(), History: st, Trends: st, Supervision: Supervision{Store: st, Rooms: sup},
+		Cameras: cameraList{{ID: "cam-1", Name: "Gate", Kind: "fixed"}}, Gatherer: reg, Registerer: reg})
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"title":"Gate walkdown","kind":"inspection","cameras":["cam-1"],"start":%q,"end":%q}`, now.Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	code, out := send(t, "POST", base+"api/v1/sessions", "application/json", body, nil)
+	if code != 201 {
+		t.Fatalf("%d %s", code, out)
+	}
+	var x supervise.Session
+	json.Unmarshal([]byte(out), &x)
+	if code, out := send(t, "PATCH", base+"api/v1/sessions/"+x.ID, "application/json", `{"state":"live"}`, nil); code != 200 {
+		t.Fatalf("%d %s", code, out)
+	}
+	// People at the gate while it runs.
+	testkit.WaitFor(t, 5*time.Second, "the session under way", func() bool { return time.Since(now) > 1100*time.Millisecond })
+	var evs []telemetry.Event
+	for i := range 4 {
+		evs = append(evs, telemetry.Event{Time: time.Now().Add(-time.Duration(i) * 100 * time.Millisecond), ID: telemetry.NewUUID(), Kind: "zone.enter", CameraID: "cam-1",
+			Data: map[string]any{"zone": "gate", "class": "person", "count": 7 + i}})
+	}
+	// And a week before, in the same minutes.
+	evs = append(evs, telemetry.Event{Time: now.Add(-7 * 24 * time.Hour), ID: telemetry.NewUUID(), Kind: "zone.enter", CameraID: "cam-1",
+		Data: map[string]any{"zone": "gate", "class": "person", "count": 3}})
+	if err := st.ImportEvents(t.Context(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RefreshTrends(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	code, html := get(t, base+"api/v1/sessions/"+x.ID+"/report.html")
+	if code != 200 {
+		t.Fatalf("%d %s", code, html)
+	}
+	for _, want := range []string{"<h2>Site activity</h2>", "cam-1/gate · most inside at once per 5 min", `class="during"`, `class="before"`} {
+		if !strings.Contains(html, want) {
+			t.Fatalf("the report lacks %q:\n%s", want, html[strings.Index(html, "<h2>Attendance"):])
+		}
+	}
+	code, pdf := get(t, base+"api/v1/sessions/"+x.ID+"/report.pdf")
+	if code != 200 || !strings.HasPrefix(pdf, "%PDF") {
+		t.Fatalf("pdf: %d", code)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smarteye/smarteye/dashboard/internal/api"
+	"github.com/smarteye/smarteye/telemetry/store/history"
 	"github.com/smarteye/smarteye/telemetry/supervise"
 )
 
@@ -40,6 +41,79 @@ func (r records) Notices(ctx context.Context, x supervise.Session) ([]supervise.
 	out := make([]supervise.Notice, len(evs))
 	for i, e := range evs {
 		out[i] = supervise.Notice{Time: e.Time, Kind: e.Kind, Message: e.Message}
+	}
+	return out, nil
+}
+
+// Trends reads the trends rollups (*store.Store).
+type Trends interface {
+	Trends(ctx context.Context, q history.TrendQuery) ([]history.TrendSeries, error)
+}
+
+// sessionStep is a session's trend step: about a hundred points or fewer.
+func sessionStep(d time.Duration) time.Duration {
+	switch {
+	case d <= 4*time.Hour:
+		return 5 * time.Minute
+	case d <= 12*time.Hour:
+		return 15 * time.Minute
+	}
+	return time.Hour
+}
+
+// SessionTrends are the session's cameras during it: people and vehicles
+// arriving on each camera, and the most inside each of its zones at once,
+// beside the same hours a week before; a camera or zone where nothing was
+// counted in either is left out.
+func (r records) SessionTrends(ctx context.Context, x supervise.Session, from, to time.Time) ([]supervise.TrendLine, error) {
+	if r.h.cfg.Trends == nil || len(x.Cameras) == 0 {
+		return nil, nil
+	}
+	step := sessionStep(to.Sub(from))
+	from = from.UTC().Truncate(step)
+	week := 7 * 24 * time.Hour
+	var out []supervise.TrendLine
+	for _, cam := range x.Cameras {
+		for _, scope := range []string{history.ScopeCamera, history.ScopeZone} {
+			q := history.TrendQuery{From: from, To: to, Step: step, Scope: scope, Camera: cam}
+			now, err := r.h.cfg.Trends.Trends(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			q.From, q.To = from.Add(-week), to.Add(-week)
+			before, err := r.h.cfg.Trends.Trends(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			metric := "entries"
+			if scope == history.ScopeZone {
+				metric = "peak"
+			}
+			lines := map[string]*supervise.TrendLine{}
+			var keys []string
+			line := func(s history.TrendSeries) *supervise.TrendLine {
+				k := s.Key()
+				if lines[k] == nil {
+					n := len(history.TrendGrid(from, to, step, time.UTC))
+					lines[k] = &supervise.TrendLine{Key: k, Metric: metric, Step: step, Times: history.TrendGrid(from, to, step, time.UTC), Values: make([]float64, n)}
+					keys = append(keys, k)
+				}
+				return lines[k]
+			}
+			for _, s := range now {
+				v, _ := s.Metric(metric)
+				copy(line(s).Values, v)
+			}
+			for _, s := range before {
+				v, _ := s.Metric(metric)
+				l := line(s)
+				l.Before = make([]float64, len(l.Values))
+				copy(l.Before, v)
+			}
+			for _, k := range keys {
+				out = append(out, *lines[k])
+			}
+		}
 	}
 	return out, nil
 }

@@ -80,6 +80,9 @@ type Config struct {
 	Names supervise.Names
 	// SiteName is a site's name for the report ("" when it has none).
 	SiteName func(id string) string
+	// Trends reads the trends rollups for the report's site activity; nil
+	// leaves it out.
+	Trends Trends
 	// Closing is closed when the server begins to shut down: the rooms'
 	// streams end then.
 	Closing <-chan struct{}

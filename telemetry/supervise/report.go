@@ -21,8 +21,28 @@ type Report struct {
 	Attendance   Attendance
 	Remarks      []ReportRemark
 	Notices      []Notice
-	Generated    time.Time
-	loc          *time.Location
+	// Trends are the session's cameras and zones during it, beside the
+	// same hours a week before, where anything was counted.
+	Trends    []TrendLine
+	Generated time.Time
+	loc       *time.Location
+}
+
+// TrendLine is one camera's or zone's count at each step of a session
+// (Values), beside the same hours a week before (Before).
+type TrendLine struct {
+	Key    string
+	Metric string // entries or peak
+	Step   time.Duration
+	Times  []time.Time
+	Values []float64
+	Before []float64
+}
+
+// TrendRecords, when a report's records have them, give the trends of the
+// session's cameras.
+type TrendRecords interface {
+	SessionTrends(ctx context.Context, x Session, from, to time.Time) ([]TrendLine, error)
 }
 
 // Participant is one person of a session: invited, in the room, or who
@@ -113,6 +133,11 @@ func NewReport(ctx context.Context, src Records, x Session, siteName string, now
 	slices.SortFunc(rp.Participants, func(a, b Participant) int { return strings.Compare(a.Name, b.Name) })
 	if rp.Notices, err = src.Notices(ctx, x); err != nil {
 		return nil, err
+	}
+	if tr, ok := src.(TrendRecords); ok && rp.To.After(rp.From) {
+		if rp.Trends, err = tr.SessionTrends(ctx, x, rp.From, rp.To); err != nil {
+			return nil, err
+		}
 	}
 	return rp, nil
 }
@@ -223,7 +248,7 @@ body{font:14px/1.45 system-ui,sans-serif;color:#1a202c;max-width:860px;margin:24
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #edf2f7;vertical-align:top}
 .meta td:first-child{color:#4a5568;width:140px}.remark img{max-width:320px;display:block;margin-top:6px;border:1px solid #cbd5e0}
-.muted{color:#718096}.when{white-space:nowrap;font-variant-numeric:tabular-nums}
+.muted{color:#718096}h3.trend{font-size:13px;margin:12px 0 2px}.when{white-space:nowrap;font-variant-numeric:tabular-nums}
 </style></head><body>
 <h1>{{.Session.Title}}</h1>
 <div class="muted">Supervision report · {{.Session.Kind}} · generated {{.Date .Generated}}</div>
@@ -249,6 +274,9 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;
 {{range .Remarks}}<tr class="remark"><td class="when">{{$.Clock .At}}<br><span class="muted">{{$.Offset .At}}</span></td><td><b>{{.Author}}</b>{{if .Camera}} <span class="muted">on {{.Camera}}</span>{{end}}<br>{{.Body}}{{if .Snapshot}}<img alt="snapshot of {{.Camera}}" src="{{jpeg .Snapshot}}">{{end}}</td></tr>
 {{else}}<tr><td class="muted">No remarks.</td></tr>{{end}}
 </table>
+{{if .Trends}}<h2>Site activity</h2>
+<p class="muted">Counted on the session's cameras while it ran (solid), and in the same hours a week before (dashed).</p>
+{{range .Trends}}<h3 class="trend">{{.Key}} · {{$.MetricName .}} per {{$.TrendStep .}}</h3>{{$.TrendChart .}}{{end}}{{end}}
 {{if .Notices}}<h2>Notifications</h2>
 <table>{{range .Notices}}<tr><td class="when">{{$.Clock .Time}}</td><td>{{if .Message}}{{.Message}}{{else}}{{.Kind}}{{end}}</td></tr>{{end}}</table>{{end}}
 </body></html>
@@ -277,4 +305,85 @@ func (rp *Report) FileName(ext string) string {
 		name = name[:60]
 	}
 	return fmt.Sprintf("%s-%s.%s", x.Start.UTC().Format("20060102-1504"), strings.Trim(name, "-"), ext)
+}
+
+// MetricName says what a trend line counts.
+func (rp *Report) MetricName(l TrendLine) string {
+	if l.Metric == "peak" {
+		return "most inside at once"
+	}
+	return "people and vehicles arriving"
+}
+
+// TrendStep is a trend line's step in words.
+func (rp *Report) TrendStep(l TrendLine) string {
+	if l.Step%time.Hour == 0 {
+		return fmt.Sprintf("%d h", l.Step/time.Hour)
+	}
+	return fmt.Sprintf("%d min", l.Step/time.Minute)
+}
+
+// trendTop is the y axis's top value of a trend line.
+func trendTop(l TrendLine) float64 {
+	top := 1.0
+	for i := range l.Values {
+		top = max(top, l.Values[i])
+		if i < len(l.Before) {
+			top = max(top, l.Before[i])
+		}
+	}
+	return top
+}
+
+// trendPoints are a line's values as points in a w×h box over the
+// session (x by time).
+func (rp *Report) trendPoints(l TrendLine, vals []float64, w, h, top float64) [][2]float64 {
+	var pts [][2]float64
+	for i, v := range vals {
+		if i >= len(l.Times) {
+			break
+		}
+		t := l.Times[i].Add(l.Step / 2) // the middle of its step
+		pts = append(pts, [2]float64{max(0, min(1, rp.frac(t))) * w, h - v/top*h})
+	}
+	return pts
+}
+
+// TrendChart draws a trend line for the HTML report.
+func (rp *Report) TrendChart(l TrendLine) template.HTML {
+	const w, h, left, bottom = 640.0, 90.0, 36.0, 22.0
+	top := trendTop(l)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="100%%" role="img" aria-label="%s">`, w+left+8, h+bottom+8, template.HTMLEscapeString(l.Key))
+	fmt.Fprintf(&b, `<g transform="translate(%g,4)" font-size="11" fill="#555">`, left)
+	for _, v := range []float64{0, top} {
+		y := h - v/top*h
+		fmt.Fprintf(&b, `<line x1="0" x2="%g" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="-6" y="%.1f" text-anchor="end" dominant-baseline="middle">%g</text>`, w, y, y, y, v)
+	}
+	for i, t := range rp.ticks() {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, w*float64(i)/4, h+16, rp.Clock(t))
+	}
+	line := func(pts [][2]float64, attrs string) {
+		if len(pts) == 0 {
+			return
+		}
+		if len(pts) == 1 { // a session shorter than a step: a dot
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" %s/>`, pts[0][0], pts[0][1], strings.Replace(attrs, "stroke=", "fill=", 1))
+		}
+		var d strings.Builder
+		for i, p := range pts {
+			if i == 0 {
+				fmt.Fprintf(&d, "M%.1f %.1f", p[0], p[1])
+			} else {
+				fmt.Fprintf(&d, "L%.1f %.1f", p[0], p[1])
+			}
+		}
+		fmt.Fprintf(&b, `<path d="%s" fill="none" %s/>`, d.String(), attrs)
+	}
+	if l.Before != nil {
+		line(rp.trendPoints(l, l.Before, w, h, top), `stroke="#a0aec0" stroke-width="1.2" stroke-dasharray="4 3" class="before"`)
+	}
+	line(rp.trendPoints(l, l.Values, w, h, top), `stroke="#2f855a" stroke-width="1.6" class="during"`)
+	b.WriteString(`</g></svg>`)
+	return template.HTML(b.String())
 }

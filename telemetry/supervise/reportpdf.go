@@ -124,6 +124,51 @@ func (rp *Report) PDF(out *bytes.Buffer) error {
 		pdf.MultiCell(width, 6, text("No attendance: the session has no meeting zone, or has not started."), "", "L", false)
 	}
 
+	if len(rp.Trends) > 0 {
+		heading("Site activity")
+		pdf.SetFont(family, "", 9)
+		pdf.SetTextColor(113, 128, 150)
+		pdf.MultiCell(width, 5, text("Counted on the session's cameras while it ran (solid), and in the same hours a week before (dashed)."), "", "L", false)
+		for _, l := range rp.Trends {
+			const ch = 22.0
+			if pdf.GetY()+ch+14 > 280 {
+				pdf.AddPage()
+			}
+			pdf.SetFont(family, "B", 9)
+			pdf.SetTextColor(26, 32, 44)
+			pdf.CellFormat(width, 6, text(fmt.Sprintf("%s · %s per %s", l.Key, rp.MetricName(l), rp.TrendStep(l))), "", 1, "L", false, 0, "")
+			x0, y0 := lm+12, pdf.GetY()+1
+			top := trendTop(l)
+			pdf.SetFont(family, "", 7)
+			pdf.SetDrawColor(220, 220, 220)
+			for _, v := range []float64{0, top} {
+				y := y0 + ch - v/top*ch
+				pdf.Line(x0, y, x0+width-12, y)
+				pdf.Text(x0-6, y+1, strconv.FormatFloat(v, 'g', 4, 64))
+			}
+			for i, t := range rp.ticks() {
+				pdf.Text(x0+(width-12)*float64(i)/4-6, y0+ch+5, rp.Clock(t))
+			}
+			draw := func(vals []float64) {
+				pts := rp.trendPoints(l, vals, width-12, ch, top)
+				for i := 1; i < len(pts); i++ {
+					pdf.Line(x0+pts[i-1][0], y0+pts[i-1][1], x0+pts[i][0], y0+pts[i][1])
+				}
+			}
+			if l.Before != nil {
+				pdf.SetDrawColor(160, 174, 192)
+				pdf.SetDashPattern([]float64{1, 0.8}, 0)
+				draw(l.Before)
+				pdf.SetDashPattern(nil, 0)
+			}
+			pdf.SetDrawColor(47, 133, 90)
+			pdf.SetLineWidth(0.5)
+			draw(l.Values)
+			pdf.SetLineWidth(0.2)
+			pdf.SetY(y0 + ch + 8)
+		}
+	}
+
 	heading("Remarks")
 	if len(rp.Remarks) == 0 {
 		row("", "No remarks.")
