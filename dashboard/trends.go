@@ -207,7 +207,7 @@ func (s *Server) trends(w http.ResponseWriter, r *http.Request) {
 		writeTrendsCSV(w, out)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{
+	api.WriteCompactJSON(w, http.StatusOK, map[string]any{
 		"from": tq.From.UTC(), "to": tq.To.UTC(), "step": stepName(tq.Step), "scope": tq.Scope, "series": out,
 	})
 }

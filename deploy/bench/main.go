@@ -69,6 +69,7 @@ func main() {
 	flag.IntVar(&replayRuns, "replay-runs", 21, "replay API requests timed")
 	flag.DurationVar(&stormTime, "storm-time", time.Minute, "length of the alert storm")
 	flag.BoolVar(&geoBench, "geo", true, "include the ground projection and geofence benchmarks")
+	flag.BoolVar(&trendsBench, "trends", true, "include the trends benchmark (90 days × 50 zones: the rollups' refreshes, the trends API, the forecast's cost and error)")
 	flag.BoolVar(&commandBench, "command", true, "include the command-and-control benchmark (simulated ArduCopters: round trips, mission uploads, 100 drones at once)")
 	flag.BoolVar(&scaleBench, "scaleout", true, "include the scale-out benchmark (three cluster nodes, 50, 200 and 500 synthetic cameras; the live bus)")
 	flag.IntVar(&scaleKills, "scaleout-kills", 3, "nodes killed and restarted per fleet size in the scale-out benchmark")
@@ -76,7 +77,7 @@ func main() {
 	flag.BoolVar(&visionBench, "vision", true, "include the vision benchmarks (the detectors' cost and accuracy; capacity: RTSP + decode + motion gate + NanoDet or HOG, and the Python OpenCV scripts)")
 	flag.DurationVar(&visionOpts.Window, "vision-window", 20*time.Second, "measurement window of each vision run")
 	flag.IntVar(&visionOpts.MaxStreams, "vision-max", 16, "most 720p25 streams the vision capacity search tries")
-	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "scaleout", "command", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
+	only := flag.String("only", "", `run one section alone, without PostgreSQL, and write only it to -out: "video" or "vision"; "detectors" (the vision section's cost and accuracy), "geo", "scaleout", "command", "trends", "dashboard", "alerts", "replay" and "store" (the batch writer) print theirs`)
 	fanoutChild := flag.Bool("fanout-server", false, "internal: the fan-out benchmark's server process")
 	flag.Parse()
 	if *fanoutChild {
@@ -111,12 +112,14 @@ func main() {
 		}
 	case "command":
 		err = printSection(func(ctx context.Context, root string) (string, error) { return command.Bench(ctx, *runs) })
+	case "trends":
+		err = printSection(benchTrends)
 	case "scaleout":
 		err = printSection(func(ctx context.Context, root string) (string, error) {
 			return scaleout.Bench(ctx, root, scaleSizes, scaleKills, scaleReal)
 		})
 	default:
-		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, scaleout, command, dashboard, alerts, replay and store", *only)
+		err = fmt.Errorf("-only %q: the sections that run alone are video, vision, detectors, geo, scaleout, command, trends, dashboard, alerts, replay and store", *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -219,6 +222,7 @@ var (
 	geoBench     bool
 	scaleBench   bool
 	commandBench bool
+	trendsBench  bool
 	scaleSizes   = []int{50, 200, 500}
 	scaleKills   int
 	scaleReal    int
@@ -266,6 +270,13 @@ func run(out string, nrows, runs int) error {
 			return err
 		}
 		video += c
+	}
+	if trendsBench {
+		tr, err := benchTrends(ctx, root)
+		if err != nil {
+			return err
+		}
+		video += tr
 	}
 	if dashboardBench {
 		d, err := benchDashboard(ctx, root)

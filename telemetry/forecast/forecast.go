@@ -2,14 +2,16 @@
 // own history: people or vehicles per time step, with the daily and weekly
 // rhythm of a business district and a slow trend.
 //
-// Two models are fitted and the one that did better on the series' own
-// last held-back day is kept (measure and choose, per series):
+// Three forecasts are fitted and the one that did better on the series'
+// own last held-back week (day, under three weeks of history) is kept
+// (measure and choose, per series):
 //
 //   - double-seasonal Holt-Winters (Taylor 2003): a level, a trend, a
 //     daily and a weekly seasonal component, each smoothed; its smoothing
 //     constants are chosen on a coarse grid by one-step error;
 //   - seasonal naive with drift: the same time last week, plus the
-//     average week-on-week change.
+//     average week-on-week change;
+//   - the mean of the two (a combination's errors partly cancel).
 //
 // The band around the forecast comes from the model's own errors on held
 // back data at each horizon (rolling origins over the last days), so an
@@ -49,7 +51,7 @@ type Forecast struct {
 	Upper  []float64     `json:"upper"`
 	Level  float64       `json:"level"`
 	Method string        `json:"method"`
-	// Backtest is each model's mean absolute error on the held-back day
+	// Backtest is each model's mean absolute error on the held-back days
 	// (what the choice was made on).
 	Backtest map[string]float64 `json:"backtest"`
 }
@@ -89,19 +91,25 @@ func Predict(s Series, h int, o Options) (Forecast, error) {
 	if len(vals) < 2*week || h <= 0 {
 		return Forecast{}, ErrTooShort
 	}
-	// Choose on the last day held back: fit on the rest, forecast it.
-	train, held := vals[:len(vals)-day], vals[len(vals)-day:]
+	// Choose on the last week held back (the last day while the history
+	// is under three weeks): fit on the rest, forecast it.
+	hold := day
+	if len(vals) >= 3*week {
+		hold = week
+	}
+	train, held := vals[:len(vals)-hold], vals[len(vals)-hold:]
 	fits := map[string]func([]float64) model{
 		"holt-winters":         func(v []float64) model { return fitHW(v, day, week) },
 		"seasonal-naive-drift": func(v []float64) model { return fitSND(v, week) },
+		"combined":             func(v []float64) model { return combo{fitHW(v, day, week), fitSND(v, week)} },
 	}
 	back := map[string]float64{}
 	best, bestErr := "", math.Inf(1)
-	for _, name := range []string{"holt-winters", "seasonal-naive-drift"} {
-		if len(train) < 2*week && name == "holt-winters" {
+	for _, name := range []string{"holt-winters", "seasonal-naive-drift", "combined"} {
+		if len(train) < 2*week && name != "seasonal-naive-drift" {
 			continue
 		}
-		p := fits[name](train).predict(day)
+		p := fits[name](train).predict(hold)
 		e := mae(held, p)
 		back[name] = e
 		if e < bestErr {
@@ -233,6 +241,19 @@ func SameTimeLastWeek(s Series, h int) ([]float64, error) {
 		out[i] = vals[len(vals)-week+i%week]
 	}
 	return out, nil
+}
+
+// combo is the mean of two models' forecasts: their errors partly cancel.
+type combo struct{ a, b model }
+
+func (m combo) name() string { return "combined" }
+
+func (m combo) predict(h int) []float64 {
+	pa, pb := m.a.predict(h), m.b.predict(h)
+	for i := range pa {
+		pa[i] = (pa[i] + pb[i]) / 2
+	}
+	return pa
 }
 
 // snd is seasonal naive with drift.
