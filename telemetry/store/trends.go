@@ -191,10 +191,13 @@ func (s *Store) RefreshTrends(ctx context.Context) (int64, error) {
 	}
 	spans := dirtySpans(from, to)
 	if s.Mode() == ModeTimescaleDB {
-		// A continuous aggregate is refreshed outside a transaction; a
-		// refresh is idempotent, so one interrupted here is made again.
+		// A continuous aggregate is refreshed outside a transaction block,
+		// so by the simple protocol (no parameters: the times are ours,
+		// written as literals); a refresh is idempotent, so one
+		// interrupted here is made again.
 		for _, sp := range spans {
-			if _, err := s.pool.Exec(ctx, "CALL refresh_continuous_aggregate('detections_5m', $1::timestamptz, $2::timestamptz)", sp.lo, sp.hi); err != nil {
+			call := fmt.Sprintf("CALL refresh_continuous_aggregate('detections_5m', '%s', '%s')", sp.lo.Format(time.RFC3339), sp.hi.Format(time.RFC3339))
+			if _, err := s.pool.Exec(ctx, call); err != nil {
 				return 0, fmt.Errorf("store: refresh detections_5m: %w", err)
 			}
 		}
