@@ -66,6 +66,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFence$$' -fuzztime $(FUZZTIME) ./dashboard/
 	$(GO) test -run '^$$' -fuzz '^FuzzMuxer$$' -fuzztime $(FUZZTIME) ./ingest/live/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckPassword$$' -fuzztime $(FUZZTIME) ./dashboard/
+	$(GO) test -run '^$$' -fuzz '^FuzzTrendQuery$$' -fuzztime $(FUZZTIME) ./dashboard/
+	$(GO) test -run '^$$' -fuzz '^FuzzForecastEvent$$' -fuzztime $(FUZZTIME) ./telemetry/alert/
 
 # Benchmarks against their baselines; writes BENCHMARKS.md.
 bench:

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store"
 	"github.com/smarteye/smarteye/telemetry/store/batch"
+	"github.com/smarteye/smarteye/telemetry/store/history"
 	"github.com/smarteye/smarteye/telemetry/supervise"
 	"github.com/smarteye/smarteye/telemetry/testkit"
 )
@@ -286,4 +288,28 @@ func TestSessionReportTrends(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(pdf, "%PDF") {
 		t.Fatalf("pdf: %d", code)
 	}
+}
+
+// FuzzTrendQuery: any query string is read into a valid selection or
+// refused, never a panic; a selection's step is one of the steps, its
+// scope one of the scopes and its range at most 400 days.
+func FuzzTrendQuery(f *testing.F) {
+	for _, q := range []string{"", "scope=zone&zone=gate&step=1h", "step=1d&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+		"zone=a&fence=b", "step=7m", "by=class&class=person&site=cbd", "from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z", "scope=site&step=5m"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := http.NewRequest("GET", "/api/v1/trends?"+raw, nil)
+		if err != nil {
+			return
+		}
+		q, err := trendQuery(r)
+		if err != nil {
+			return
+		}
+		if !slices.Contains(history.TrendSteps, q.Step) || !slices.Contains([]string{"camera", "zone", "fence", "site"}, q.Scope) ||
+			!q.To.After(q.From) || q.To.Sub(q.From) > maxTrendRange {
+			t.Fatalf("%q read as %+v", raw, q)
+		}
+	})
 }
