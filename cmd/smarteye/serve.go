@@ -316,14 +316,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		component{"status board", func(ctx context.Context) error { return store.ReportStatus(ctx, board, st, w, pg) }},
 		// Started before ingest and stopped after it: the last events are
 		// still judged, and their alerts stored, before the store closes.
-		component{"alerts", nd.singleton("alerts", log, alerts.Run)},
+		component{"alerts", nd.singleton("alerts", log, func(ctx context.Context) error {
+			// Zone crowd forecasts, made beside the engine that judges them
+			// (its rules say how far ahead to look).
+			fctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				forecast.Watch(fctx, forecast.WatchConfig{Source: st, Horizon: alerts.ForecastHorizon, Log: log.With("component", "forecast"),
+					Publish: func(e telemetry.Event) { bus.PublishEvent(e); _ = w.WriteEvent(&e) }})
+			}()
+			err := alerts.Run(ctx)
+			stop()
+			<-done
+			return err
+		})},
 		component{"supervision sessions", nd.singleton("supervision", log, sessions.Run)},
 		component{"sites", nd.singleton("sites", log, syncSites(st, cfg, sites, allCams, demo, log))},
-		// Zone crowd forecasts, made while alert rules look ahead.
-		component{"forecasts", nd.singleton("forecast", log, func(ctx context.Context) error {
-			return forecast.Watch(ctx, forecast.WatchConfig{Source: st, Horizon: alerts.ForecastHorizon, Log: log.With("component", "forecast"),
-				Publish: func(e telemetry.Event) { bus.PublishEvent(e); _ = w.WriteEvent(&e) }})
-		})},
 	)
 	if nd.on() {
 		comps = append(comps, component{"store upkeep", nd.singleton("upkeep", log, func(ctx context.Context) error {
