@@ -318,12 +318,13 @@ const (
 	predictStep = time.Second
 )
 
-// Predict projects a vehicle (after Update) along its velocity (vn, ve in
+// Predict projects an object (after Update) along its velocity (vn, ve in
 // m/s) for horizon and returns the breaches it would make, each fence
-// once per approach: entering a keep-out fence it is outside of, or
-// leaving a keep-in fence it is inside. The first point of the course
-// inside (or outside) is the prediction; a breach no longer predicted is
-// told again when it is again.
+// once per approach: a vehicle entering a keep-out fence it is outside of,
+// or leaving a keep-in fence it is inside; a tracked object (a person, a
+// car on the ground) entering a keep-out fence that concerns its class.
+// The first point of the course inside (or outside) is the prediction; a
+// breach no longer predicted is told again when it is again.
 func (s *Fences) Predict(o Object, vn, ve float64, horizon time.Duration) []FenceEvent {
 	speed := math.Hypot(vn, ve)
 	inside := map[string]bool{}
@@ -338,7 +339,7 @@ func (s *Fences) Predict(o Object, vn, ve float64, horizon time.Duration) []Fenc
 			p := local.Point(ve*sec, vn*sec)
 			for _, i := range s.grid[[2]int{s.key(p[0]), s.key(p[1])}] {
 				f := s.list[i]
-				if f.Kind != KeepOut || inside[f.ID] {
+				if f.Kind != KeepOut || inside[f.ID] || !f.concerns(o) {
 					continue
 				}
 				if _, ok := found[f.ID]; !ok && f.Polygon.Bound().Contains(p) && f.Contains(p) {
@@ -346,7 +347,7 @@ func (s *Fences) Predict(o Object, vn, ve float64, horizon time.Duration) []Fenc
 				}
 			}
 			for _, f := range s.list {
-				if f.Kind != KeepIn || !inside[f.ID] {
+				if f.Kind != KeepIn || !inside[f.ID] || !o.Vehicle {
 					continue
 				}
 				if _, ok := found[f.ID]; !ok && !(f.Polygon.Bound().Contains(p) && f.Contains(p)) {

@@ -52,6 +52,10 @@ type Object struct {
 	Lon       *float64 `json:"lon,omitempty"`
 	Error     float64  `json:"error,omitempty"`
 	GeoStatus string   `json:"geo_status"`
+	// VNorth, VEast are its ground velocity in m/s, from its track's last
+	// positions (absent until the track has moved for long enough).
+	VNorth *float64 `json:"v_north,omitempty"`
+	VEast  *float64 `json:"v_east,omitempty"`
 	// Carried marks an object the frame's detector did not look for (a
 	// gated camera's still part): where it was last seen.
 	Carried bool `json:"carried,omitempty"`

@@ -69,7 +69,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Logf("the page showed %v", seen)
 	num := func(k string) float64 { f, _ := seen[k].(float64); return f }
 	if num("vehicles") != 4 || num("markers") != 4 || num("moved") < 2 || num("footprints") < 2 || num("detections") < 1 ||
-		num("buildings") < 40 || num("geofences") < 2 || num("zones") < 1 || seen["heatLayer"] != true || !strings.HasPrefix(fmt.Sprint(seen["panel"]), "drone-") {
+		num("buildings") < 40 || num("geofences") < 2 || num("zones") < 1 || seen["heatLayer"] != true || num("projections") < 2 || !strings.HasPrefix(fmt.Sprint(seen["panel"]), "drone-") {
 		t.Fatalf("map %v", seen)
 	}
 	if seen["user"] != "admin/admin" || seen["loginError"] == "" || num("afterLogout") != 401 {

@@ -220,17 +220,85 @@ func (p *Placer) loadStored(ctx context.Context) {
 }
 
 // track checks a placed track against the fences and returns its events.
-func (p *Placer) track(camera string, track uint64, class string, pl placed, t time.Time) []telemetry.Event {
+func (p *Placer) track(camera string, track uint64, class string, pl placed, t time.Time) ([]telemetry.Event, *velocity) {
 	if pl.status != geo.StatusOK {
-		return nil
+		return nil, nil
 	}
 	id := camera + "/" + strconv.FormatUint(track, 10)
+	pt := orb.Point{pl.lon, pl.lat}
 	p.mu.Lock()
-	p.tracked[id] = orb.Point{pl.lon, pl.lat}
-	es := p.fences.Update(geo.Object{ID: id, Class: class, Point: orb.Point{pl.lon, pl.lat}, Time: t})
+	p.tracked[id] = pt
+	obj := geo.Object{ID: id, Class: class, Point: pt, Time: t}
+	es := p.fences.Update(obj)
+	v := p.courses.add(id, pt, t)
+	if v != nil {
+		// Where it is heading: a keep-out area it will enter is told
+		// before it does.
+		es = append(es, p.fences.Predict(obj, v.north, v.east, TrackPredictHorizon)...)
+	}
 	p.mu.Unlock()
-	return p.events(es, camera, track, "")
+	return p.events(es, camera, track, ""), v
 }
+
+// TrackPredictHorizon is how far ahead a tracked object's course is
+// projected (people and cars change course sooner than drones).
+const TrackPredictHorizon = 30 * time.Second
+
+// Course estimation: a track's ground velocity is the least-squares slope
+// of its positions over the last courseWindow, once they span at least
+// courseMin (placed positions carry a metre or more of noise: a shorter
+// span would make that noise a speed).
+const (
+	courseWindow = 4 * time.Second
+	courseMin    = 1500 * time.Millisecond
+)
+
+// velocity is a ground velocity, m/s.
+type velocity struct{ north, east float64 }
+
+type fix struct {
+	t  time.Time
+	pt orb.Point
+}
+
+// courses keeps each track's recent positions (mu held by the caller).
+type courses map[string][]fix
+
+// add records a track's position and returns its velocity, or nil while
+// its positions span too little time.
+func (c courses) add(id string, pt orb.Point, t time.Time) *velocity {
+	h := c[id]
+	if n := len(h); n > 0 && !t.After(h[n-1].t) {
+		h = h[:0] // time went back (a replayed or restarted track): anew
+	}
+	h = append(h, fix{t, pt})
+	cut := 0
+	for cut < len(h) && t.Sub(h[cut].t) > courseWindow {
+		cut++
+	}
+	h = h[cut:]
+	c[id] = h
+	if len(h) < 3 || t.Sub(h[0].t) < courseMin {
+		return nil
+	}
+	local := geo.NewLocal(pt[1], pt[0])
+	var st, sn, se, stt, stn, ste float64
+	for _, f := range h {
+		x := f.t.Sub(h[0].t).Seconds()
+		e, n := local.ToENU(f.pt[1], f.pt[0])
+		st, sn, se = st+x, sn+n, se+e
+		stt, stn, ste = stt+x*x, stn+x*n, ste+x*e
+	}
+	k := float64(len(h))
+	den := k*stt - st*st
+	if den <= 0 {
+		return nil
+	}
+	return &velocity{north: (k*stn - st*sn) / den, east: (k*ste - st*se) / den}
+}
+
+// forget drops a track's positions.
+func (c courses) forget(id string) { delete(c, id) }
 
 // trackEnded forgets a track: exits from its fences.
 func (p *Placer) trackEnded(camera string, track uint64, class string, t time.Time) []telemetry.Event {
@@ -238,6 +306,7 @@ func (p *Placer) trackEnded(camera string, track uint64, class string, t time.Ti
 	p.mu.Lock()
 	last := p.tracked[id]
 	delete(p.tracked, id)
+	p.courses.forget(id)
 	es := p.fences.Remove(geo.Object{ID: id, Class: class, Point: last, Time: t})
 	p.mu.Unlock()
 	return p.events(es, camera, track, "")

@@ -1,6 +1,7 @@
 package place_test
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -264,5 +265,59 @@ func TestVehicleFenceEventsWhileRunning(t *testing.T) {
 	}
 	if got := r.triggered(); len(got) != 0 {
 		t.Errorf("vehicle events started camera recordings: %v", got)
+	}
+}
+
+// TestTrackHeadingIntoAKeepOutFence: a person walking steadily towards a
+// keep-out area is told as heading into it before entering (a fence for
+// cars alone stays quiet), with the lead time; the live detections carry
+// the track's ground velocity.
+func TestTrackHeadingIntoAKeepOutFence(t *testing.T) {
+	v := defaultView()
+	target := v.at(t, 960, 900)
+	yard := geo.Fence{ID: "yard", Name: "Yard", Site: "hq", Kind: geo.KeepOut, Polygon: square(target, 1.5)}
+	cars := geo.Fence{ID: "cars", Name: "Cars", Site: "hq", Kind: geo.KeepOut, Polygon: square(target, 2), Classes: []string{"car"}}
+	r, _ := fixedRig(t, yard, cars)
+	const frames, step = 21, 500 * time.Millisecond
+	for i := range frames {
+		f := float64(i) / (frames - 1)
+		r.p.Frame(frame("gate", t0.Add(time.Duration(i)*step), box(7, "person", 300+660*f, 700+200*f)))
+	}
+	var predicted, entered []telemetry.Event
+	for _, e := range r.feed.events(nil) {
+		switch e.Kind {
+		case geo.EventFenceBreachPredicted:
+			predicted = append(predicted, e)
+		case geo.EventFenceEnter:
+			entered = append(entered, e)
+		}
+	}
+	if len(predicted) != 1 || predicted[0].Data["fence"] != "yard" || predicted[0].Data["class"] != "person" || predicted[0].TrackID != 7 {
+		t.Fatalf("predicted %v, want the yard's once", kinds(predicted))
+	}
+	if len(entered) == 0 || entered[0].Data["fence"] != "yard" {
+		t.Fatalf("entered %v", kinds(entered))
+	}
+	lead := entered[0].Time.Sub(predicted[0].Time)
+	in, _ := predicted[0].Data["in_s"].(float64)
+	t.Logf("heading into the yard told %s before entering it (predicted in %.0f s)", lead, in)
+	if lead < 3*time.Second || in <= 0 {
+		t.Fatalf("told %s ahead (in %v s)", lead, in)
+	}
+	// The velocity on the live feed is the walk's over its last seconds
+	// (steady in pixels, slower on the ground as it nears the camera).
+	ds := r.feed.detections()
+	back := int(4 * time.Second / step)
+	first, last := objPoint(t, ds[len(ds)-1-back].Objects[0]), objPoint(t, ds[len(ds)-1].Objects[0])
+	speed := metres(first, last) / (float64(back) * step.Seconds())
+	o := ds[len(ds)-1].Objects[0]
+	if o.VNorth == nil || o.VEast == nil {
+		t.Fatal("no velocity on a walking track")
+	}
+	if got := math.Hypot(*o.VNorth, *o.VEast); math.Abs(got-speed) > 0.15*speed {
+		t.Fatalf("velocity %.2f m/s, the walk's %.2f", got, speed)
+	}
+	if ds[0].Objects[0].VNorth != nil {
+		t.Fatal("a velocity from one position")
 	}
 }

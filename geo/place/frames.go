@@ -22,7 +22,11 @@ func (p *Placer) Frame(f vision.Frame) {
 		obj.GeoStatus = string(pl.status)
 		if pl.status == geo.StatusOK {
 			obj.Lat, obj.Lon, obj.Error = &pl.lat, &pl.lon, pl.sigma
-			for _, e := range p.track(f.Camera, o.TrackID, o.Class, pl, f.Time) {
+			es, v := p.track(f.Camera, o.TrackID, o.Class, pl, f.Time)
+			if v != nil {
+				obj.VNorth, obj.VEast = &v.north, &v.east
+			}
+			for _, e := range es {
 				e.Received, e.Fence = f.Received, f.Fence
 				e.Data["class"], e.Data["confidence"] = o.Class, o.Confidence
 				fenceEvents = append(fenceEvents, e)

@@ -98,6 +98,7 @@ type Placer struct {
 	model     map[string][]byte       // generated site models, cached
 	poses     map[string][]poseSample // vehicle id → recent states, oldest first
 	tracked   map[string]orb.Point    // camera/track → last ground position
+	courses   courses                 // camera/track → recent positions, for its velocity
 }
 
 type poseSample struct {
@@ -119,7 +120,7 @@ func New(cfg Config) (*Placer, error) {
 		return nil, errors.New("place: no bus")
 	}
 	p := &Placer{cfg: cfg, log: cfg.Log.With("component", "geo"), sites: map[string]geo.Site{},
-		cams: map[string]*camGeo{}, poses: map[string][]poseSample{}, tracked: map[string]orb.Point{},
+		cams: map[string]*camGeo{}, poses: map[string][]poseSample{}, tracked: map[string]orb.Point{}, courses: courses{},
 		sources: map[string]string{}, model: map[string][]byte{}}
 	for _, s := range cfg.Sites {
 		p.sites[s.ID] = s

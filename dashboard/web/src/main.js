@@ -486,28 +486,41 @@ function showVehicle(id) {
 // projection is a vehicle's course for the next minute and its cone, as
 // GeoJSON features; none when it hovers or has no velocity.
 const PROJECT_S = 60;
+const TRACK_PROJECT_S = 30; // tracked people and cars: half a minute
 function projection(v) {
   const m = v?.motion;
   const p = v?.position;
   if (!m || !p || v.link_health?.state === "lost") return [];
-  const vn = m.v_north ?? 0;
-  const ve = m.v_east ?? 0;
+  return course(p.lat, p.lon, m.v_north ?? 0, m.v_east ?? 0, PROJECT_S, { vehicle: v.id });
+}
+
+// trackProjections are the courses of the tracked objects seen last
+// (their newest position each), over the next half minute.
+function trackProjections() {
+  const newest = new globalThis.Map();
+  for (const d of state.detections) if (d.v_north !== undefined) newest.set(`${d.camera}/${d.track_id}`, d);
+  return [...newest.values()].flatMap((d) => course(d.lat, d.lon, d.v_north, d.v_east, TRACK_PROJECT_S, { camera: d.camera, track: d.track_id }));
+}
+
+// course is the line of a course for seconds ahead and its error cone
+// (3 m + 15 % of the distance, as the server predicts breaches with).
+function course(lat, lon, vn, ve, seconds, properties) {
   const speed = Math.hypot(vn, ve);
   if (speed < 0.5) return [];
   const mPerDegLat = 111195;
-  const mPerDegLon = 111195 * Math.cos((p.lat * Math.PI) / 180);
+  const mPerDegLon = 111195 * Math.cos((lat * Math.PI) / 180);
   const at = (t, side) => {
     const r = side ? (3 + 0.15 * speed * t) * side : 0;
     const n = vn * t + (-ve / speed) * r;
     const e = ve * t + (vn / speed) * r;
-    return [p.lon + e / mPerDegLon, p.lat + n / mPerDegLat];
+    return [lon + e / mPerDegLon, lat + n / mPerDegLat];
   };
-  const ts = [0, 10, 20, 30, 40, 50, PROJECT_S];
+  const ts = [0, 1, 2, 3, 4, 5, 6].map((i) => (i * seconds) / 6);
   const left = ts.map((t) => at(t, 1));
   const right = ts.map((t) => at(t, -1)).reverse();
   return [
-    { type: "Feature", geometry: { type: "LineString", coordinates: [at(0, 0), at(PROJECT_S, 0)] }, properties: { vehicle: v.id } },
-    { type: "Feature", geometry: { type: "Polygon", coordinates: [[...left, ...right, left[0]]] }, properties: { vehicle: v.id } },
+    { type: "Feature", geometry: { type: "LineString", coordinates: [at(0, 0), at(seconds, 0)] }, properties },
+    { type: "Feature", geometry: { type: "Polygon", coordinates: [[...left, ...right, left[0]]] }, properties },
   ];
 }
 
@@ -540,7 +553,9 @@ function redraw(map) {
       properties: { camera: c.id, name: z.name },
     }))),
   });
-  map.getSource("projections")?.setData({ type: "FeatureCollection", features: [...state.vehicles.values()].flatMap((e) => projection(e.v)) });
+  const courses = [...state.vehicles.values()].flatMap((e) => projection(e.v)).concat(trackProjections());
+  state.projections = courses.length / 2;
+  map.getSource("projections")?.setData({ type: "FeatureCollection", features: courses });
   map.getSource("trails")?.setData({
     type: "FeatureCollection",
     features: [...state.vehicles.values()].filter((e) => e.trail.length > 1).map((e) => ({

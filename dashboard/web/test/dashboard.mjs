@@ -297,6 +297,8 @@ try {
       zones: s.map.querySourceFeatures("zones").length,
       markers: document.querySelectorAll(".vehicle").length,
       heatLayer: !!s.map.getLayer("heat"),
+      // Courses drawn ahead: drones a minute, tracked objects half one.
+      projections: s.projections ?? 0,
       user: s.user.user + "/" + s.user.role,
     };
   }));
