@@ -221,12 +221,11 @@ func (s *Server) trendError(w http.ResponseWriter, err error) {
 	api.WriteError(w, http.StatusServiceUnavailable, "trends unavailable: the database did not answer")
 }
 
-func stepName(d time.Duration) string {
-	if d == 24*time.Hour {
-		return "1d"
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
-}
+// stepNames are the steps as the API writes them.
+var stepNames = map[time.Duration]string{5 * time.Minute: "5m", 10 * time.Minute: "10m", 15 * time.Minute: "15m", 30 * time.Minute: "30m",
+	time.Hour: "1h", 2 * time.Hour: "2h", 3 * time.Hour: "3h", 6 * time.Hour: "6h", 12 * time.Hour: "12h", 24 * time.Hour: "1d"}
+
+func stepName(d time.Duration) string { return stepNames[d] }
 
 // writeTrendsCSV writes one row per series and step (kind observed), then
 // the previous period's (previous) and the forecast's hours (forecast,

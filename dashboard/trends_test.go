@@ -307,7 +307,7 @@ func FuzzTrendQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !slices.Contains(history.TrendSteps, q.Step) || !slices.Contains([]string{"camera", "zone", "fence", "site"}, q.Scope) ||
+		if stepName(q.Step) == "" || !slices.Contains(history.TrendSteps, q.Step) || !slices.Contains([]string{"camera", "zone", "fence", "site"}, q.Scope) ||
 			!q.To.After(q.From) || q.To.Sub(q.From) > maxTrendRange {
 			t.Fatalf("%q read as %+v", raw, q)
 		}

@@ -111,11 +111,22 @@ func (r records) SessionTrends(ctx context.Context, x supervise.Session, from, t
 				copy(l.Before, v)
 			}
 			for _, k := range keys {
-				out = append(out, *lines[k])
+				if l := lines[k]; anyNonZero(l.Values) || anyNonZero(l.Before) {
+					out = append(out, *l)
+				}
 			}
 		}
 	}
 	return out, nil
+}
+
+func anyNonZero(v []float64) bool {
+	for _, x := range v {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *API) report(w http.ResponseWriter, r *http.Request) (*supervise.Report, bool) {

@@ -43,9 +43,10 @@ func DefaultMetric(scope string) string {
 
 // Ahead forecasts metric hours ahead for every series q selects (its
 // scope, site, camera, name, class and ByClass; its range and step are
-// ignored), each from its own last History weeks of hourly trends ending
-// with the hour now falls in (the forecast starts there). A series with
-// less than two weeks since its first count gets Error instead.
+// ignored), each from its own last History weeks of hourly trends up to
+// the start of the hour now falls in (the forecast starts with that
+// hour). A series with less than two weeks since its first count gets
+// Error instead.
 func Ahead(ctx context.Context, src Source, q history.TrendQuery, metric string, now time.Time, hours int) ([]Result, error) {
 	if metric == "" {
 		metric = DefaultMetric(q.Scope)

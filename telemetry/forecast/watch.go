@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/smarteye/smarteye/telemetry"
@@ -75,9 +76,26 @@ func Watch(ctx context.Context, cfg WatchConfig) error {
 // from now and publishes each forecast; it returns how many it told.
 func WatchOnce(ctx context.Context, src Source, horizon time.Duration, now time.Time, publish func(telemetry.Event)) (int, error) {
 	hours := int((now.Sub(now.Truncate(time.Hour)) + horizon + time.Hour - 1) / time.Hour)
-	res, err := Ahead(ctx, src, history.TrendQuery{Scope: history.ScopeZone}, "peak", now, hours)
+	// The zones counted in the last week, then each camera's zones' own
+	// histories (one query for every zone would grow past what a trends
+	// query answers).
+	recent, err := src.Trends(ctx, history.TrendQuery{Scope: history.ScopeZone, From: now.Add(-7 * 24 * time.Hour), To: now, Step: 24 * time.Hour})
 	if err != nil {
 		return 0, err
+	}
+	var res []Result
+	var cams []string
+	for _, s := range recent {
+		if !slices.Contains(cams, s.Camera) {
+			cams = append(cams, s.Camera)
+		}
+	}
+	for _, cam := range cams {
+		r, err := Ahead(ctx, src, history.TrendQuery{Scope: history.ScopeZone, Camera: cam}, "peak", now, hours)
+		if err != nil {
+			return 0, err
+		}
+		res = append(res, r...)
 	}
 	n := 0
 	for _, r := range res {

@@ -25,22 +25,26 @@ type CameraRecord struct {
 
 // SyncSites writes the configured sites and cameras (their names, kinds
 // and sites; a camera's calibration is kept), in one transaction. A camera
-// whose site is not configured is on none.
+// whose site is not configured is on none. When anything changed, the
+// trends whose raw rows are still kept are marked to be counted again.
 func (s *Store) SyncSites(ctx context.Context, sites []SiteRecord, cameras []CameraRecord) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		changed := false
 		known := map[string]bool{}
 		for _, site := range sites {
 			tz := site.Timezone
 			if tz == "" {
 				tz = "UTC"
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO sites (id, name, timezone, elevation, synthetic) VALUES ($1, $2, $3, $4, $5)
+			tag, err := tx.Exec(ctx, `INSERT INTO sites (id, name, timezone, elevation, synthetic) VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, timezone = EXCLUDED.timezone, elevation = EXCLUDED.elevation,
 					synthetic = EXCLUDED.synthetic, updated_at = now()
 				WHERE (sites.name, sites.timezone, sites.elevation, sites.synthetic) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.timezone, EXCLUDED.elevation, EXCLUDED.synthetic)`,
-				site.ID, site.Name, tz, site.Elevation, site.Synthetic); err != nil {
+				site.ID, site.Name, tz, site.Elevation, site.Synthetic)
+			if err != nil {
 				return err
 			}
+			changed = changed || tag.RowsAffected() > 0
 			known[site.ID] = true
 		}
 		for _, c := range cameras {
@@ -52,14 +56,24 @@ func (s *Store) SyncSites(ctx context.Context, sites []SiteRecord, cameras []Cam
 			if kind != "drone" {
 				kind = "fixed"
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO cameras (id, name, kind, site_id) VALUES ($1, $2, $3, $4)
+			tag, err := tx.Exec(ctx, `INSERT INTO cameras (id, name, kind, site_id) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, site_id = EXCLUDED.site_id, updated_at = now()
 				WHERE (cameras.name, cameras.kind, cameras.site_id) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.site_id)`,
-				c.ID, c.Name, kind, site); err != nil {
+				c.ID, c.Name, kind, site)
+			if err != nil {
 				return err
 			}
+			changed = changed || tag.RowsAffected() > 0
 		}
-		return nil
+		if !changed {
+			return nil
+		}
+		// A site's time zone or a camera's site changed: the trends of
+		// what is still kept are counted again (their days, their sites).
+		_, err := tx.Exec(ctx, `INSERT INTO trends_dirty (source, from_time, to_time)
+			SELECT 'events', min(bucket), max(bucket) FROM trends_5m
+			WHERE bucket >= coalesce((SELECT min(time) FROM events), now()) HAVING count(*) > 0`)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: sync sites: %w", err)

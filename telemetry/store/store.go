@@ -381,8 +381,7 @@ func (s *Store) CopyBatch(ctx context.Context, b *batch.Batch) (duplicate bool, 
 			return err
 		}
 		if trendTables[b.Table.Name] && len(b.Rows) > 0 {
-			from, to := batchSpan(b.Rows)
-			if err := markDirty(ctx, tx, from, to); err != nil {
+			if err := markDirty(ctx, tx, b.Table.Name, rowTimes(b.Rows)); err != nil {
 				return err
 			}
 		}

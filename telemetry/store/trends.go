@@ -12,26 +12,31 @@ import (
 // The trends rollups (migration 12): trends_5m, trends_1h and trends_1d,
 // kept from the ranges written since the last refresh (trends_dirty).
 
-// markDirty appends the time range a transaction writes to the trends'
-// dirty ranges, in that transaction: what is committed is refreshed.
-func markDirty(ctx context.Context, tx pgx.Tx, from, to time.Time) error {
-	_, err := tx.Exec(ctx, "INSERT INTO trends_dirty (from_time, to_time) VALUES ($1, $2)", from, to)
+// markDirty appends the 5-minute buckets of times to the trends' dirty
+// rows, as written to table, in the writer's transaction: what is
+// committed is refreshed. Buckets, not a batch's first-to-last span: a
+// row with a wrong clock must not make a refresh recompute the years in
+// between (where the raw rows may be past their retention).
+func markDirty(ctx context.Context, tx pgx.Tx, table string, times []time.Time) error {
+	var buckets []time.Time
+	for _, t := range times {
+		b := t.UTC().Truncate(trendBucket)
+		if !slices.ContainsFunc(buckets, b.Equal) {
+			buckets = append(buckets, b)
+		}
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO trends_dirty (source, from_time, to_time) SELECT $1, b, b FROM unnest($2::timestamptz[]) b", table, buckets)
 	return err
 }
 
-// batchSpan is the earliest and latest time of a batch's rows (the first
-// column of every time-series table is its time).
-func batchSpan(rows [][]any) (from, to time.Time) {
+// rowTimes are a batch's rows' times (the first column of every
+// time-series table is its time).
+func rowTimes(rows [][]any) []time.Time {
+	out := make([]time.Time, len(rows))
 	for i, r := range rows {
-		t := r[0].(time.Time)
-		if i == 0 || t.Before(from) {
-			from = t
-		}
-		if i == 0 || t.After(to) {
-			to = t
-		}
+		out[i] = r[0].(time.Time)
 	}
-	return from, to
+	return out
 }
 
 // trendTables feed the trends: a batch written to one marks its span.
@@ -81,8 +86,9 @@ var trendEventKinds = []string{"track.start", "track.end", "zone.enter", "zone.e
 
 // recompute5m replaces the 5-minute trends in [$1, $2) with what the raw
 // rows say. An event or alert counts at its scope: a zone's, a fence's,
-// its camera's, or its site's (an alert on a vehicle). Malformed numbers
-// in an event's data count as absent rather than fail the refresh.
+// its camera's, or its site's (an alert on a vehicle). Numbers in an
+// event's data are clamped (to 0 … 10⁹), so that no value fails the
+// refresh.
 const recompute5m = `
 INSERT INTO trends_5m (bucket, scope, camera_id, name, class, site_id, detections, entries, exits, dwell_s, dwell_n, peak, breaches, alerts)
 SELECT bucket, scope, camera_id, name, class, max(site_id), sum(detections), sum(entries), sum(exits), sum(dwell_s), sum(dwell_n), max(peak), sum(breaches), sum(alerts)
@@ -92,7 +98,7 @@ FROM (
     FROM detections_5m d LEFT JOIN cameras c ON c.id = d.camera_id
     WHERE d.bucket >= $1 AND d.bucket < $2
     UNION ALL
-    SELECT date_bin('5 minutes', x.time, TIMESTAMPTZ '2000-01-01'), k.scope,
+    SELECT date_bin('5 minutes', x.time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), k.scope,
            CASE WHEN k.scope IN ('camera', 'zone') THEN x.camera_id ELSE '' END,
            CASE k.scope WHEN 'zone' THEN coalesce(x.data->>'zone', '') WHEN 'fence' THEN coalesce(x.data->>'fence', '') ELSE '' END,
            coalesce(x.data->>'class', CASE WHEN x.vehicle_id IS NOT NULL THEN 'drone' END, ''),
@@ -103,7 +109,7 @@ FROM (
            CASE WHEN x.alert = 0 THEN coalesce(k.dwell, 0) ELSE 0 END,
            (x.alert = 0 AND k.dwell IS NOT NULL)::int,
            CASE WHEN x.alert = 0 AND k.scope = 'zone' AND jsonb_typeof(x.data->'count') = 'number'
-                THEN least(greatest((x.data->>'count')::float8, 0), 2147483647)::int ELSE 0 END,
+                THEN least(greatest((x.data->>'count')::numeric, 0), 1000000000)::int ELSE 0 END,
            (x.alert = 0 AND x.kind = 'geofence.breach')::int,
            x.alert
     FROM (
@@ -120,8 +126,8 @@ FROM (
              WHEN x.camera_id IS NOT NULL THEN 'camera'
              ELSE 'site' END AS scope,
         CASE WHEN x.kind NOT IN ('track.end', 'zone.exit', 'geofence.exit') THEN NULL
-             WHEN jsonb_typeof(x.data->'dwell_s') = 'number' THEN (x.data->>'dwell_s')::float8
-             WHEN jsonb_typeof(x.data->'duration_s') = 'number' THEN (x.data->>'duration_s')::float8 END AS dwell) k
+             WHEN jsonb_typeof(x.data->'dwell_s') = 'number' THEN least(greatest((x.data->>'dwell_s')::numeric, 0), 1e9)::float8
+             WHEN jsonb_typeof(x.data->'duration_s') = 'number' THEN least(greatest((x.data->>'duration_s')::numeric, 0), 1e9)::float8 END AS dwell) k
 ) r
 GROUP BY bucket, scope, camera_id, name, class`
 
@@ -129,7 +135,7 @@ GROUP BY bucket, scope, camera_id, name, class`
 // the 5-minute ones.
 const rollup1h = `
 INSERT INTO trends_1h (bucket, scope, camera_id, name, class, site_id, detections, entries, exits, dwell_s, dwell_n, peak, breaches, alerts)
-SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01'), scope, camera_id, name, class, max(site_id),
+SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), scope, camera_id, name, class, max(site_id),
        sum(detections), sum(entries), sum(exits), sum(dwell_s), sum(dwell_n), max(peak), sum(breaches), sum(alerts)
 FROM trends_5m WHERE bucket >= $1 AND bucket < $2
 GROUP BY 1, 2, 3, 4, 5`
@@ -137,17 +143,17 @@ GROUP BY 1, 2, 3, 4, 5`
 // rollup1d replaces the daily trends whose day (midnight in the site's
 // time zone, $3 and $4 mapping sites to valid zone names) may meet
 // [$1, $2): a day begins less than 26 hours before $1 (a DST day is 25
-// hours long) and before $2. It reads the hours around them from
-// trends_1h.
+// hours long) and before $2. It reads the 5-minute buckets around them
+// (not the hours: a zone at :30 or :45 from UTC cuts an hour at midnight).
 const rollup1d = `
 INSERT INTO trends_1d (bucket, scope, camera_id, name, class, site_id, detections, entries, exits, dwell_s, dwell_n, peak, breaches, alerts)
 SELECT day, scope, camera_id, name, class, max(site_id),
        sum(detections), sum(entries), sum(exits), sum(dwell_s), sum(dwell_n), max(peak), sum(breaches), sum(alerts)
 FROM (
-    SELECT date_trunc('day', h.bucket AT TIME ZONE coalesce(z.tz, 'UTC')) AT TIME ZONE coalesce(z.tz, 'UTC') AS day, h.*
-    FROM trends_1h h
-    LEFT JOIN unnest($3::text[], $4::text[]) AS z(site, tz) ON z.site = h.site_id
-    WHERE h.bucket >= $1::timestamptz - INTERVAL '52 hours' AND h.bucket < $2::timestamptz + INTERVAL '26 hours'
+    SELECT date_trunc('day', f.bucket AT TIME ZONE coalesce(z.tz, 'UTC')) AT TIME ZONE coalesce(z.tz, 'UTC') AS day, f.*
+    FROM trends_5m f
+    LEFT JOIN unnest($3::text[], $4::text[]) AS z(site, tz) ON z.site = f.site_id
+    WHERE f.bucket >= $1::timestamptz - INTERVAL '26 hours' AND f.bucket < $2::timestamptz + INTERVAL '26 hours'
 ) x
 WHERE day > $1::timestamptz - INTERVAL '26 hours' AND day < $2
 GROUP BY day, scope, camera_id, name, class`
@@ -156,7 +162,7 @@ GROUP BY day, scope, camera_id, name, class`
 // TimescaleDB refreshes its continuous aggregate itself).
 const recomputeSummary = `
 INSERT INTO detections_5m (bucket, camera_id, class, detections, mean_confidence)
-SELECT date_bin(INTERVAL '5 minutes', time, TIMESTAMPTZ '2000-01-01'), camera_id, class, count(*), avg(confidence)
+SELECT date_bin(INTERVAL '5 minutes', time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), camera_id, class, count(*), avg(confidence)
 FROM detections
 WHERE time >= $1 AND time < $2
 GROUP BY 1, 2, 3`
@@ -169,19 +175,23 @@ GROUP BY 1, 2, 3`
 // length, and repeating one changes nothing.
 func (s *Store) RefreshTrends(ctx context.Context) (int64, error) {
 	var ids []int64
-	var from, to []time.Time
-	rows, err := s.pool.Query(ctx, "SELECT id, from_time, to_time FROM trends_dirty ORDER BY id LIMIT $1", maxDirtyPerRefresh)
+	var from, to, dfrom, dto []time.Time
+	rows, err := s.pool.Query(ctx, "SELECT id, source, from_time, to_time FROM trends_dirty ORDER BY id LIMIT $1", maxDirtyPerRefresh)
 	if err != nil {
 		return 0, fmt.Errorf("store: refresh trends: %w", err)
 	}
 	for rows.Next() {
 		var id int64
+		var source string
 		var f, t time.Time
-		if err := rows.Scan(&id, &f, &t); err != nil {
+		if err := rows.Scan(&id, &source, &f, &t); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("store: refresh trends: %w", err)
 		}
 		ids, from, to = append(ids, id), append(from, f), append(to, t)
+		if source == "detections" {
+			dfrom, dto = append(dfrom, f), append(dto, t)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("store: refresh trends: %w", err)
@@ -189,13 +199,16 @@ func (s *Store) RefreshTrends(ctx context.Context) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	spans := dirtySpans(from, to)
+	// The detection summary is recomputed where detections were written
+	// (elsewhere it may hold buckets whose raw rows are past their
+	// retention); the trends wherever anything was.
+	spans, detSpans := dirtySpans(from, to), dirtySpans(dfrom, dto)
 	if s.Mode() == ModeTimescaleDB {
 		// A continuous aggregate is refreshed outside a transaction block,
 		// so by the simple protocol (no parameters: the times are ours,
 		// written as literals); a refresh is idempotent, so one
 		// interrupted here is made again.
-		for _, sp := range spans {
+		for _, sp := range detSpans {
 			call := fmt.Sprintf("CALL refresh_continuous_aggregate('detections_5m', '%s', '%s')", sp.lo.Format(time.RFC3339), sp.hi.Format(time.RFC3339))
 			if _, err := s.pool.Exec(ctx, call); err != nil {
 				return 0, fmt.Errorf("store: refresh detections_5m: %w", err)
@@ -212,17 +225,20 @@ func (s *Store) RefreshTrends(ctx context.Context) (int64, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock+1); err != nil {
 			return err
 		}
-		for _, sp := range spans {
-			if s.Mode() == ModePostgres {
-				if _, err := tx.Exec(ctx, "DELETE FROM detections_5m WHERE bucket >= $1 AND bucket < $2", sp.lo, sp.hi); err != nil {
-					return err
-				}
-				tag, err := tx.Exec(ctx, recomputeSummary, sp.lo, sp.hi)
-				if err != nil {
-					return err
-				}
-				s.m.summaryRefreshRows.Add(float64(tag.RowsAffected()))
+		for _, sp := range detSpans {
+			if s.Mode() != ModePostgres {
+				break
 			}
+			if _, err := tx.Exec(ctx, "DELETE FROM detections_5m WHERE bucket >= $1 AND bucket < $2", sp.lo, sp.hi); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, recomputeSummary, sp.lo, sp.hi)
+			if err != nil {
+				return err
+			}
+			s.m.summaryRefreshRows.Add(float64(tag.RowsAffected()))
+		}
+		for _, sp := range spans {
 			if _, err := tx.Exec(ctx, "DELETE FROM trends_5m WHERE bucket >= $1 AND bucket < $2", sp.lo, sp.hi); err != nil {
 				return err
 			}

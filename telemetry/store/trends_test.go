@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/smarteye/smarteye/telemetry"
 	"github.com/smarteye/smarteye/telemetry/store/batch"
+	"github.com/smarteye/smarteye/telemetry/store/storetest"
 )
 
 // trendModes are the store modes this machine can run: plain PostgreSQL
@@ -70,19 +72,26 @@ func trendHistory(t *testing.T, s *Store, rng *rand.Rand, from time.Time, span t
 			cam = ""
 		}
 		e.Time, e.ID, e.CameraID = at(), telemetry.NewUUID(), cam
-		if i%11 == 0 {
+		switch i % 11 {
+		case 0:
 			e.Data["count"] = "lots" // malformed: counts as absent
+		case 5:
+			e.Data["dwell_s"] = json.Number("1e400") // past float8: clamped, never a failed refresh
 		}
 		evs = append(evs, EventRow(&e))
 		if i%40 == 0 {
 			alertOn = append(alertOn, &e)
 		}
 	}
+	// An alert on a vehicle (no camera): the site's.
+	battery := telemetry.Event{Time: at(), ID: telemetry.NewUUID(), Kind: "vehicle.battery_low", VehicleID: "drone-1", Site: "cbd", Data: map[string]any{"remaining": 20}}
+	evs = append(evs, EventRow(&battery))
+	alertOn = append(alertOn, &battery)
 	copyRows(t, s, Detections, dets)
 	copyRows(t, s, Events, evs)
 	for _, e := range alertOn {
 		a := &telemetry.Alert{ID: telemetry.NewUUID(), EventTime: e.Time, EventID: e.ID, EventKind: e.Kind, RuleID: "r", RuleName: "r",
-			CameraID: e.CameraID, VehicleID: e.VehicleID, Severity: "warning", Title: "t", LastSeen: e.Time}
+			CameraID: e.CameraID, VehicleID: e.VehicleID, Site: e.Site, Severity: "warning", Title: "t", LastSeen: e.Time}
 		if err := s.InsertAlert(t.Context(), a, e, "test", nil, nil, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -103,8 +112,8 @@ det AS (
     GROUP BY 1, 2, 3, 4, 5),
 ev AS (
     SELECT %[1]s AS b,
-           CASE WHEN kind LIKE 'zone.%%' THEN 'zone' WHEN kind LIKE 'geofence.%%' THEN 'fence' ELSE 'camera' END AS scope,
-           CASE WHEN kind LIKE 'geofence.%%' THEN '' ELSE e.camera_id END AS camera_id,
+           CASE WHEN kind LIKE 'zone.%%' THEN 'zone' WHEN kind LIKE 'geofence.%%' THEN 'fence' WHEN e.camera_id IS NULL THEN 'site' ELSE 'camera' END AS scope,
+           CASE WHEN kind LIKE 'geofence.%%' THEN '' ELSE coalesce(e.camera_id, '') END AS camera_id,
            coalesce(data->>'zone', data->>'fence', '') AS name,
            coalesce(data->>'class', CASE WHEN vehicle_id IS NOT NULL THEN 'drone' END, '') AS class,
            0 AS detections,
@@ -133,7 +142,9 @@ SELECT count(*) FROM ((SELECT * FROM r EXCEPT SELECT * FROM x) UNION ALL (SELECT
 func TestTrendsEqualRawRows(t *testing.T) {
 	for _, mode := range trendModes(t) {
 		t.Run(string(mode), func(t *testing.T) {
-			s := newStore(t, Config{Mode: string(mode)})
+			// The session's time zone is not UTC, nor a whole hours from it:
+			// buckets must not depend on it.
+			s := newStore(t, Config{Mode: string(mode), URL: storetest.URL(t) + "&timezone=Asia%2FKolkata"})
 			migrateByHand(t, s)
 			if s.Mode() != mode {
 				t.Fatalf("mode %s, want %s", s.Mode(), mode)
@@ -151,8 +162,8 @@ func TestTrendsEqualRawRows(t *testing.T) {
 			check := func(when string) {
 				t.Helper()
 				for table, bucket := range map[string]string{
-					"trends_5m": "date_bin('5 minutes', t, TIMESTAMPTZ '2000-01-01')",
-					"trends_1h": "date_bin('1 hour', t, TIMESTAMPTZ '2000-01-01')",
+					"trends_5m": "date_bin('5 minutes', t, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+					"trends_1h": "date_bin('1 hour', t, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
 					"trends_1d": "date_trunc('day', t AT TIME ZONE tz) AT TIME ZONE tz",
 				} {
 					if n := trendsDiffer(t, s, table, bucket); n != 0 {
@@ -161,11 +172,11 @@ func TestTrendsEqualRawRows(t *testing.T) {
 				}
 				if s.Mode() == ModePostgres {
 					if n := queryInt(t, s, `SELECT count(*) FROM (
-  (SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01'), camera_id, class, count(*) FROM detections GROUP BY 1, 2, 3
+  (SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), camera_id, class, count(*) FROM detections GROUP BY 1, 2, 3
    EXCEPT SELECT bucket, camera_id, class, detections FROM detections_5m)
   UNION ALL
   (SELECT bucket, camera_id, class, detections FROM detections_5m
-   EXCEPT SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01'), camera_id, class, count(*) FROM detections GROUP BY 1, 2, 3)) d`); n != 0 {
+   EXCEPT SELECT date_bin('5 minutes', time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), camera_id, class, count(*) FROM detections GROUP BY 1, 2, 3)) d`); n != 0 {
 						t.Errorf("%s: detections_5m differs from the raw rows in %d rows", when, n)
 					}
 				}
@@ -185,6 +196,15 @@ func TestTrendsEqualRawRows(t *testing.T) {
 				t.Fatalf("recomputed %d buckets for 3 hours of rows", n)
 			}
 			check("live rows")
+			if queryInt(t, s, "SELECT (current_setting('TimeZone') = 'Asia/Kolkata')::int") == 0 {
+				t.Fatal("the session's time zone was not set")
+			}
+			if queryInt(t, s, "SELECT count(*) FROM trends_5m WHERE scope = 'site' AND alerts = 1 AND class = 'drone'") != 1 {
+				t.Fatal("the alert on a vehicle is not its site's")
+			}
+			if queryInt(t, s, "SELECT count(*) FROM trends_1h WHERE extract(minute FROM bucket AT TIME ZONE 'UTC') <> 0") != 0 {
+				t.Fatal("hours not on UTC hours")
+			}
 			if queryInt(t, s, "SELECT sum(detections) FROM trends_1d") != 3000 {
 				t.Fatal("the days do not hold the 3000 detections")
 			}

@@ -209,6 +209,14 @@ function tail(s, n) {
   return out;
 }
 
+// maxOf is the largest of a floor and arrays of any length (spreading
+// 100,000 values into Math.max overflows the stack).
+function maxOf(floor, ...arrays) {
+  let m = floor;
+  for (const a of arrays) for (const x of a) if (x > m) m = x;
+  return m;
+}
+
 const sum = (v) => (v || []).reduce((x, y) => x + y, 0);
 const fmtInt = (n) => Math.round(n).toLocaleString("en-GB");
 
@@ -221,7 +229,7 @@ function summary(s) {
     change = ` <span class="${pct >= 0 ? "up" : "down"}">${pct >= 0 ? "+" : ""}${pct} %</span> on the previous period`;
   }
   parts.push(`<b>${fmtInt(cur)}</b> entries${change}`);
-  const peak = Math.max(0, ...s.peak);
+  const peak = maxOf(0, s.peak);
   if (peak) parts.push(`most inside at once <b>${peak}</b>`);
   const exits = sum(s.exits);
   if (exits) {
@@ -268,7 +276,7 @@ function chart(s, metric, a, x0, W = 760) {
   const f = s.forecast?.forecast && s.forecast.metric === metric && a.step === "1h" ? s.forecast : null;
   const fx = f ? f.time.map(Date.parse) : [];
   const x1 = Math.max(Date.parse(a.to), fx.length ? fx[fx.length - 1] + 3600000 : 0);
-  const ymax = Math.max(1, ...ys, ...(prev || []), ...(f ? f.forecast.upper : [])) * 1.08;
+  const ymax = maxOf(1, ys, prev || [], f ? f.forecast.upper : []) * 1.08;
   const X = (t) => L + ((t - x0) / (x1 - x0)) * (W - L - R);
   const Y = (v) => T + (1 - v / ymax) * (H - T - B);
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `${METRIC_NAMES[metric]} at ${s.key}` });

@@ -101,7 +101,7 @@ func (s *Store) InsertAlert(ctx context.Context, a *telemetry.Alert, event *tele
 		return fmt.Errorf("store: insert alert: %w", err)
 	}
 	// The trends count alerts by their event's time (store.RefreshTrends).
-	if _, err := tx.Exec(ctx, `INSERT INTO trends_dirty (from_time, to_time) VALUES ($1, $1)`, a.EventTime); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO trends_dirty (source, from_time, to_time) VALUES ('alerts', $1, $1)`, a.EventTime); err != nil {
 		return fmt.Errorf("store: insert alert: %w", err)
 	}
 	a.Status, a.Occurrences, a.Snapshot, a.Actor = telemetry.AlertOpen, 1, jpeg != nil, actor

@@ -147,8 +147,15 @@ func (s *Store) Trends(ctx context.Context, q TrendQuery) ([]TrendSeries, error)
 	}
 	// A day begins at the site's midnight: reach back far enough for
 	// any zone's first midnight, then keep the buckets of the range.
-	bucket := "date_bin($2::bigint * INTERVAL '1 second', bucket, TIMESTAMPTZ '2000-01-01')"
-	lo := q.From
+	bucket := "date_bin($2::bigint * INTERVAL '1 second', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+	// Each series has a point per step: refuse what cannot fit before
+	// reading anything, and stop reading when it would not.
+	steps := int(q.To.Sub(q.From.UTC().Truncate(q.Step))/q.Step) + 1
+	if steps > MaxTrendPoints {
+		return nil, ErrTooManyPoints
+	}
+	// The first step is the one From falls in, whole.
+	lo := q.From.UTC().Truncate(q.Step)
 	if q.Step == 24*time.Hour {
 		bucket, lo = "bucket", q.From.Add(-26*time.Hour)
 	}
@@ -179,13 +186,20 @@ ORDER BY camera_id, name, c, b`, table, classCol, bucket)
 		cells []cell
 	}
 	var all []*acc
+	n := 0
 	for rows.Next() {
+		if n++; n > MaxTrendPoints {
+			return nil, ErrTooManyPoints
+		}
 		var cam, name, site, class string
 		var c cell
 		if err := rows.Scan(&cam, &name, &site, &class, &c.b, &c.det, &c.in, &c.out, &c.dwell, &c.dn, &c.peak, &c.br, &c.alert); err != nil {
 			return nil, fmt.Errorf("store: trends: %w", err)
 		}
-		if n := len(all); n == 0 || all[n-1].s.Camera != cam || all[n-1].s.Name != name || all[n-1].s.Class != class {
+		if k := len(all); k == 0 || all[k-1].s.Camera != cam || all[k-1].s.Name != name || all[k-1].s.Class != class {
+			if (k+1)*steps > MaxTrendPoints {
+				return nil, ErrTooManyPoints
+			}
 			all = append(all, &acc{s: TrendSeries{Scope: q.Scope, Camera: cam, Name: name, Site: site, Class: class}})
 		}
 		all[len(all)-1].cells = append(all[len(all)-1].cells, c)

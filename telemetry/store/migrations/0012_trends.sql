@@ -3,22 +3,25 @@
 -- (store.RefreshTrends). They outlive the raw rows' retention.
 --
 -- Maintained incrementally: every transaction that writes detections,
--- events or alerts also appends the time range it wrote to trends_dirty.
--- A refresh takes the committed ranges, recomputes exactly the buckets they
--- touch from the raw rows (detections through detections_5m), and deletes
--- those ranges in the same transaction as the recompute. A recompute
--- replaces a bucket, never adds to it, so a late batch (an imported old
--- flight, a spool replayed after an outage) counts exactly once however
--- often a refresh is interrupted or repeated.
+-- events or alerts also appends the 5-minute buckets it wrote to
+-- trends_dirty, with the table it wrote. A refresh takes the committed
+-- rows, recomputes exactly those buckets from the raw rows (detections
+-- through detections_5m, which it recomputes only where detections were
+-- written), and deletes the rows it took in the same transaction as the
+-- recompute. A recompute replaces a bucket, never adds to it, so a late
+-- batch (an imported old flight, a spool replayed after an outage) counts
+-- exactly once however often a refresh is interrupted or repeated.
 
 CREATE TABLE trends_dirty (
     id        bigserial PRIMARY KEY,
+    source    text NOT NULL,                        -- detections, events, alerts
     from_time timestamptz NOT NULL,
     to_time   timestamptz NOT NULL                  -- inclusive
 );
 
--- scope: camera (name ''), zone (a camera's image zone: camera_id + name)
--- or fence (a geofence: name is its id, camera_id '').
+-- scope: camera (name ''), zone (a camera's image zone: camera_id + name),
+-- fence (a geofence: name is its id, camera_id '') or site (alerts on
+-- something of no camera, a vehicle: both '').
 -- detections: detector boxes (camera scope); entries and exits: track
 -- starts and ends (camera), zone or fence enters and exits; dwell_s and
 -- dwell_n: the summed stay of the exits and how many; peak: the most
@@ -26,7 +29,7 @@ CREATE TABLE trends_dirty (
 -- breaches; alerts: alerts opened on the scope's events.
 CREATE TABLE trends_5m (
     bucket     timestamptz NOT NULL,
-    scope      text NOT NULL CHECK (scope IN ('camera', 'zone', 'fence')),
+    scope      text NOT NULL CHECK (scope IN ('camera', 'zone', 'fence', 'site')),
     camera_id  text NOT NULL DEFAULT '',
     name       text NOT NULL DEFAULT '',
     class      text NOT NULL DEFAULT '',
@@ -58,10 +61,11 @@ CREATE INDEX trends_1d_site ON trends_1d (site_id, scope, bucket);
 -- Alerts are counted by the time of their event.
 CREATE INDEX alerts_event_time ON alerts (event_time);
 
--- Everything written before this migration is dirty once.
-INSERT INTO trends_dirty (from_time, to_time)
-SELECT min(t), max(t) FROM (
-    SELECT min(time) AS t FROM detections UNION ALL SELECT max(time) FROM detections
-    UNION ALL SELECT min(time) FROM events UNION ALL SELECT max(time) FROM events
-    UNION ALL SELECT min(event_time) FROM alerts UNION ALL SELECT max(event_time) FROM alerts) r
-HAVING count(t) > 0;
+-- Everything written before this migration is dirty once, each table's
+-- span (all of it still kept).
+INSERT INTO trends_dirty (source, from_time, to_time)
+SELECT 'detections', min(time), max(time) FROM detections HAVING count(*) > 0;
+INSERT INTO trends_dirty (source, from_time, to_time)
+SELECT 'events', min(time), max(time) FROM events HAVING count(*) > 0;
+INSERT INTO trends_dirty (source, from_time, to_time)
+SELECT 'alerts', min(event_time), max(event_time) FROM alerts HAVING count(*) > 0;
