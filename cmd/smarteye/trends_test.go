@@ -88,8 +88,8 @@ func TestTrendsView(t *testing.T) {
 	}
 	var seen struct {
 		Charts, Forecasts, Cur, Prev, Forecast, Band, APISteps, APIForecast, EntriesDrawn int
-		Key, Step, Summary, Note, Tooltip, EntriesNote, APIForecastError                   string
-		Errors                                                                              []string
+		Key, Step, Summary, Note, Tooltip, EntriesNote, APIForecastError                  string
+		Errors                                                                            []string
 	}
 	if err := json.Unmarshal(out, &seen); err != nil {
 		t.Fatalf("%s: %v", out, err)
