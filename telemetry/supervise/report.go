@@ -217,16 +217,9 @@ func (rp *Report) chartSVG() template.HTML {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, w*float64(i)/4, h+16, rp.Clock(t))
 	}
 	if len(pts) > 0 {
-		var d strings.Builder
-		for i, p := range pts {
-			if i == 0 {
-				fmt.Fprintf(&d, "M%.1f %.1f", p[0], p[1])
-			} else {
-				fmt.Fprintf(&d, "L%.1f %.1f", p[0], p[1])
-			}
-		}
-		fmt.Fprintf(&b, `<path d="%s L%.1f %g L%.1f %g Z" fill="#2b6cb0" fill-opacity="0.15" stroke="none"/>`, d.String(), pts[len(pts)-1][0], h, pts[0][0], h)
-		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>`, d.String())
+		d := svgPath(pts)
+		fmt.Fprintf(&b, `<path d="%s L%.1f %g L%.1f %g Z" fill="#2b6cb0" fill-opacity="0.15" stroke="none"/>`, d, pts[len(pts)-1][0], h, pts[0][0], h)
+		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>`, d)
 	}
 	for _, r := range rp.Remarks {
 		x := rp.frac(r.At) * w
@@ -370,15 +363,7 @@ func (rp *Report) TrendChart(l TrendLine) template.HTML {
 		if len(pts) == 1 { // a session shorter than a step: a dot
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" %s/>`, pts[0][0], pts[0][1], strings.Replace(attrs, "stroke=", "fill=", 1))
 		}
-		var d strings.Builder
-		for i, p := range pts {
-			if i == 0 {
-				fmt.Fprintf(&d, "M%.1f %.1f", p[0], p[1])
-			} else {
-				fmt.Fprintf(&d, "L%.1f %.1f", p[0], p[1])
-			}
-		}
-		fmt.Fprintf(&b, `<path d="%s" fill="none" %s/>`, d.String(), attrs)
+		fmt.Fprintf(&b, `<path d="%s" fill="none" %s/>`, svgPath(pts), attrs)
 	}
 	if l.Before != nil {
 		line(rp.trendPoints(l, l.Before, w, h, top), `stroke="#a0aec0" stroke-width="1.2" stroke-dasharray="4 3" class="before"`)
@@ -386,4 +371,17 @@ func (rp *Report) TrendChart(l TrendLine) template.HTML {
 	line(rp.trendPoints(l, l.Values, w, h, top), `stroke="#2f855a" stroke-width="1.6" class="during"`)
 	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String())
+}
+
+// svgPath is a polyline's points as an SVG path.
+func svgPath(pts [][2]float64) string {
+	var d strings.Builder
+	for i, p := range pts {
+		cmd := "L"
+		if i == 0 {
+			cmd = "M"
+		}
+		fmt.Fprintf(&d, "%s%.1f %.1f", cmd, p[0], p[1])
+	}
+	return d.String()
 }

@@ -75,3 +75,14 @@ export async function api(url, { method = "GET", body, type, headers = {}, raw =
   }
   return text ? parsed : null;
 }
+
+// sitesOr401 lists the sites, or null when the page needs a login first
+// (the pages without a login form of their own then say so).
+export async function sitesOr401() {
+  try {
+    return (await api("api/v1/sites")).sites;
+  } catch (err) {
+    if (err.login) return null;
+    throw err;
+  }
+}

@@ -6,7 +6,7 @@
 import { Map, Marker, setWorkerUrl } from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url";
-import { api, onUnauthorized } from "./api.js";
+import { api, onUnauthorized, sitesOr401 } from "./api.js";
 import { esc } from "./escape.js";
 import "./replay.css";
 
@@ -73,15 +73,10 @@ async function boot() {
     u.search = new URLSearchParams({ from: iso(fromLocalInput($("from").value)), to: iso(fromLocalInput($("to").value)) }).toString();
     location.href = u.toString();
   };
-  let sites;
-  try {
-    ({ sites } = await api("api/v1/sites"));
-  } catch (err) {
-    if (err.login) {
-      state.ready = "login";
-      return;
-    }
-    throw err;
+  const sites = await sitesOr401();
+  if (!sites) {
+    state.ready = "login";
+    return;
   }
   const site = sites[0];
   map = new Map({

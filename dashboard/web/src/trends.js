@@ -7,7 +7,7 @@
 import { Map, setWorkerUrl } from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url";
-import { api, onUnauthorized } from "./api.js";
+import { api, onUnauthorized, sitesOr401 } from "./api.js";
 import { esc } from "./escape.js";
 import "./trends.css";
 
@@ -78,15 +78,10 @@ async function boot() {
     history.replaceState(null, "", "?" + q);
     load();
   };
-  let sites;
-  try {
-    ({ sites } = await api("api/v1/sites"));
-  } catch (err) {
-    if (err.login) {
-      state.ready = "login";
-      return;
-    }
-    throw err;
+  const sites = await sitesOr401();
+  if (!sites) {
+    state.ready = "login";
+    return;
   }
   state.sites = sites;
   $("site").innerHTML = `<option value="">all</option>` + sites.map((s) => `<option value="${esc(s.id)}">${esc(s.name)}</option>`).join("");
