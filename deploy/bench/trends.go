@@ -66,7 +66,7 @@ func benchTrends(ctx context.Context, root string) (string, error) {
 	}
 	measure.Progress("trends: %s zone events over %d days loaded in %s", measure.Thousands(int(rows)), trendDays, took.Round(time.Second))
 	pool := st.Pool()
-	if _, err := pool.Exec(ctx, "INSERT INTO trends_dirty (from_time, to_time) VALUES ($1, $2)", t0, end); err != nil {
+	if _, err := pool.Exec(ctx, "INSERT INTO trends_dirty (source, from_time, to_time) VALUES ('events', $1, $2)", t0, end); err != nil {
 		return "", err
 	}
 	began := time.Now()
