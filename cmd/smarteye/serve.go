@@ -323,7 +323,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				forecast.Watch(fctx, forecast.WatchConfig{Source: st, Horizon: alerts.ForecastHorizon, Log: log.With("component", "forecast"),
+				forecast.Watch(fctx, forecast.WatchConfig{Source: st, Horizon: alerts.ForecastHorizon, Zone: siteZones(sites), Log: log.With("component", "forecast"),
 					Publish: func(e telemetry.Event) { bus.PublishEvent(e); _ = w.WriteEvent(&e) }})
 			}()
 			err := alerts.Run(ctx)

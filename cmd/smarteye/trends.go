@@ -67,13 +67,9 @@ func demoPast(ctx context.Context, st *store.Store, cfg config.Config, sites []g
 	if done, err := st.HasSyntheticEvents(ctx); err != nil || done {
 		return err
 	}
-	loc := time.UTC
-	for _, s := range sites {
-		if s.ID == cfg.Sim.Site.ID && s.Timezone != "" {
-			if l, err := time.LoadLocation(s.Timezone); err == nil {
-				loc = l
-			}
-		}
+	loc := siteZones(sites)(cfg.Sim.Site.ID)
+	if loc == nil {
+		loc = time.UTC
 	}
 	to := time.Now().Add(-time.Minute)
 	from := to.Add(-demoHistory)
@@ -94,4 +90,19 @@ func demoPast(ctx context.Context, st *store.Store, cfg config.Config, sites []g
 		log.Info("demo: trends of the generated past ready", "buckets", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return err
+}
+
+// siteZones is each configured site's time zone (nil for a site with none
+// or an unknown one).
+func siteZones(sites []geo.Site) func(string) *time.Location {
+	zones := map[string]*time.Location{}
+	for _, s := range sites {
+		if s.Timezone == "" {
+			continue
+		}
+		if l, err := time.LoadLocation(s.Timezone); err == nil {
+			zones[s.ID] = l
+		}
+	}
+	return func(site string) *time.Location { return zones[site] }
 }

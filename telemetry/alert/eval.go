@@ -193,7 +193,14 @@ func (ev *Evaluator) Event(e telemetry.Event) []Match {
 				continue
 			}
 			ev.ahead[k] = true
-			when := "in the hour from " + at.UTC().Format("15:04 MST")
+			// In the site's time (the forecast says which), else UTC.
+			loc := time.UTC
+			if tz, _ := e.Data["timezone"].(string); tz != "" && tz != "Local" {
+				if l, err := time.LoadLocation(tz); err == nil {
+					loc = l
+				}
+			}
+			when := "in the hour from " + at.In(loc).Format("15:04 MST")
 			if !at.After(e.Time) {
 				when = "this hour"
 			}

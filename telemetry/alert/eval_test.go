@@ -288,3 +288,22 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestCrowdForecastInSiteTime: the alert ahead says the hour in the site's
+// time when the forecast names its zone, in UTC otherwise.
+func TestCrowdForecastInSiteTime(t *testing.T) {
+	r := Rule{ID: "f", Name: "F", Condition: CondCrowdForecast, MinCount: 5, Within: Duration(3 * time.Hour)}
+	if err := r.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	for tz, want := range map[string]string{"Asia/Shanghai": "in the hour from 00:00 CST", "": "in the hour from 16:00 UTC", "Mars/Olympus": "in the hour from 16:00 UTC"} {
+		e := forecastEv("cam", "crossing", 0, []float64{1, 2, 9}) // told at 14:00 UTC; 9 at 16:00 UTC
+		if tz != "" {
+			e.Data["timezone"] = tz
+		}
+		ms := NewEvaluator([]*Rule{&r}).Event(e)
+		if len(ms) != 1 || !strings.Contains(ms[0].Message, want) {
+			t.Fatalf("%q: %v, want %q", tz, ms, want)
+		}
+	}
+}

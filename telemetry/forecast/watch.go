@@ -25,7 +25,10 @@ type WatchConfig struct {
 	Publish func(telemetry.Event)
 	// Interval between forecasts; default 15 minutes.
 	Interval time.Duration
-	Log      *slog.Logger
+	// Zone is a site's time zone (nil, or nil answers: UTC), for the
+	// hours in what is told.
+	Zone func(site string) *time.Location
+	Log  *slog.Logger
 }
 
 // Watch forecasts every zone's crowd each Interval while Horizon asks for
@@ -46,7 +49,7 @@ func Watch(ctx context.Context, cfg WatchConfig) error {
 	var told time.Duration
 	for {
 		if horizon := cfg.Horizon(); horizon > 0 && (horizon > told || time.Since(last) >= cfg.Interval) && time.Since(failed) >= 30*time.Second {
-			n, err := WatchOnce(ctx, cfg.Source, horizon, time.Now(), cfg.Publish)
+			n, err := WatchOnce(ctx, cfg.Source, horizon, time.Now(), cfg.Zone, cfg.Publish)
 			switch {
 			case ctx.Err() != nil:
 				return nil
@@ -74,7 +77,7 @@ func Watch(ctx context.Context, cfg WatchConfig) error {
 
 // WatchOnce forecasts every zone's crowd for the hours covering horizon
 // from now and publishes each forecast; it returns how many it told.
-func WatchOnce(ctx context.Context, src Source, horizon time.Duration, now time.Time, publish func(telemetry.Event)) (int, error) {
+func WatchOnce(ctx context.Context, src Source, horizon time.Duration, now time.Time, zone func(string) *time.Location, publish func(telemetry.Event)) (int, error) {
 	hours := int((now.Sub(now.Truncate(time.Hour)) + horizon + time.Hour - 1) / time.Hour)
 	// The zones counted in the last week, then each camera's zones' own
 	// histories (one query for every zone would grow past what a trends
@@ -109,10 +112,17 @@ func WatchOnce(ctx context.Context, src Source, horizon time.Duration, now time.
 				most, at = m, f.Start.Add(time.Duration(i)*time.Hour)
 			}
 		}
+		loc := time.UTC
+		if zone != nil {
+			if l := zone(r.Site); l != nil {
+				loc = l
+			}
+		}
 		publish(telemetry.Event{Time: now, ID: telemetry.NewUUID(), Kind: EventZoneForecast, Site: r.Site, CameraID: r.Camera,
-			Message: fmt.Sprintf("%s: up to about %.0f inside forecast in the next %d h (at %s)", r.Key, most, hours, at.UTC().Format("15:04 MST")),
+			Message: fmt.Sprintf("%s: up to about %.0f inside forecast in the next %d h (at %s)", r.Key, most, hours, at.In(loc).Format("15:04 MST")),
 			Data: map[string]any{"zone": r.Name, "metric": r.Metric, "start": f.Start.UTC().Format(time.RFC3339), "step_s": 3600,
-				"mean": rounded(f.Mean), "lower": rounded(f.Lower), "upper": rounded(f.Upper), "level": f.Level, "method": f.Method}})
+				"mean": rounded(f.Mean), "lower": rounded(f.Lower), "upper": rounded(f.Upper), "level": f.Level, "method": f.Method,
+				"timezone": loc.String()}})
 		n++
 	}
 	return n, nil
