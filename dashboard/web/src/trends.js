@@ -107,7 +107,10 @@ async function load() {
   const site = state.sites.find((s) => s.id === $("site").value);
   tz = site?.timezone || "UTC";
   const q = new URLSearchParams({ scope: $("scope").value, from: iso(from), to: iso(to), compare: "previous" });
-  for (const id of ["site", "step", "class"]) if ($(id).value) q.set(id, $(id).value);
+  for (const id of ["site", "step"]) if ($(id).value) q.set(id, $(id).value);
+  // A class, or each class as a series of its own.
+  if ($("class").value === "*") q.set("by", "class");
+  else if ($("class").value) q.set("class", $("class").value);
   const live = to >= Date.now() - 3600000;
   const hourly = $("step").value === "1h" || ($("step").value === "" && to - from > 2 * DAY && to - from <= 35 * DAY);
   if (live && hourly) q.set("forecast", `${FORECAST_HOURS}h`);
