@@ -24,6 +24,12 @@
 //     creates partitions ahead (and on demand for older rows), drops those
 //     past retention, and refreshes the detections_5m table itself.
 //
+// In both modes the trends rollups (trends_5m, trends_1h, trends_1d:
+// counts per camera, zone, geofence and class) are kept by smarteye from
+// the 5-minute buckets each write marks dirty in its own transaction
+// (RefreshTrends in trends.go), so a late batch updates them, and
+// detections_5m, exactly once.
+//
 // In both modes CopyBatch keeps a per-second track summary, track_1s (the
 // first fix of each vehicle-second), in the same transaction as the
 // telemetry it summarises, so that a track downsampled to a second or
