@@ -203,7 +203,7 @@ func (s *Server) trends(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if q.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+	if api.WantsCSV(r) {
 		writeTrendsCSV(w, out)
 		return
 	}
@@ -235,9 +235,14 @@ func writeTrendsCSV(w http.ResponseWriter, out []trendSeries) {
 	w.Header().Set("Content-Disposition", `attachment; filename="trends.csv"`)
 	cw := csv.NewWriter(w)
 	cw.Write(append(append([]string{"key", "scope", "camera", "name", "site", "class", "kind", "time"}, history.TrendMetrics...), "forecast_metric", "forecast", "lower", "upper"))
+	// Names are the deployment's (API-made geofences included): kept from
+	// being read as formulas.
+	names := func(ts *store.TrendSeries, key, kind string, t time.Time) []string {
+		return []string{api.CSVSafe(key), ts.Scope, api.CSVSafe(ts.Camera), api.CSVSafe(ts.Name), api.CSVSafe(ts.Site), api.CSVSafe(ts.Class), kind, t.UTC().Format(time.RFC3339)}
+	}
 	row := func(ts *store.TrendSeries, key, kind string) {
 		for i, t := range ts.Time {
-			rec := []string{key, ts.Scope, ts.Camera, ts.Name, ts.Site, ts.Class, kind, t.UTC().Format(time.RFC3339)}
+			rec := names(ts, key, kind, t)
 			for _, m := range history.TrendMetrics {
 				v, _ := ts.Metric(m)
 				rec = append(rec, strconv.FormatFloat(v[i], 'f', -1, 64))
@@ -252,7 +257,7 @@ func writeTrendsCSV(w http.ResponseWriter, out []trendSeries) {
 		}
 		if f := ts.Forecast; f != nil && f.Forecast != nil {
 			for i, t := range f.Times {
-				rec := []string{ts.Key, ts.Scope, ts.Camera, ts.Name, ts.Site, ts.Class, "forecast", t.UTC().Format(time.RFC3339)}
+				rec := names(&ts.TrendSeries, ts.Key, "forecast", t)
 				rec = append(rec, make([]string, len(history.TrendMetrics))...)
 				num := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 				cw.Write(append(rec, f.Metric, num(f.Forecast.Mean[i]), num(f.Forecast.Lower[i]), num(f.Forecast.Upper[i])))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -35,16 +34,14 @@ func syncSites(st *store.Store, cfg config.Config, sites []geo.Site, cams []conf
 			cr = append(cr, store.CameraRecord{ID: c.ID, Name: name, Kind: c.Kind, Site: c.Geo.Site})
 		}
 		for {
-			var err error = errNotReady
 			if st.Ready() {
-				if err = st.SyncSites(ctx, recs, cr); err == nil && demo {
+				err := st.SyncSites(ctx, recs, cr)
+				if err == nil && demo {
 					err = demoPast(ctx, st, cfg, sites, log)
 				}
-			}
-			if err == nil {
-				break
-			}
-			if err != errNotReady {
+				if err == nil {
+					break
+				}
 				log.Warn("sites not written to the store yet; trying again", "err", err)
 			}
 			select {
@@ -57,9 +54,6 @@ func syncSites(st *store.Store, cfg config.Config, sites []geo.Site, cams []conf
 		return nil
 	}
 }
-
-// errNotReady: the store does not answer yet.
-var errNotReady = errors.New("store not ready")
 
 // demoPast writes five weeks of generated visits to each simulated
 // camera's zones (labelled synthetic), once, and refreshes the trends.

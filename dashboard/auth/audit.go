@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,14 +109,14 @@ func (h *API) ListAudit(w http.ResponseWriter, r *http.Request) {
 		api.StoreFailed(h.log, w, r, "the audit log could not be read", err)
 		return
 	}
-	if q.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+	if api.WantsCSV(r) {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="smarteye-audit.csv"`)
 		w.Header().Set("Cache-Control", "no-store")
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"id", "time", "user", "action", "kind", "object", "address", "detail"})
 		for _, e := range es {
-			cw.Write([]string{strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.Action, e.ObjectType, csvSafe(e.ObjectID), e.RemoteAddr, csvSafe(string(e.Detail))})
+			cw.Write([]string{strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339Nano), api.CSVSafe(e.Actor), e.Action, e.ObjectType, api.CSVSafe(e.ObjectID), e.RemoteAddr, api.CSVSafe(string(e.Detail))})
 		}
 		cw.Flush()
 		return
@@ -126,12 +125,4 @@ func (h *API) ListAudit(w http.ResponseWriter, r *http.Request) {
 		es = []store.AuditEntry{}
 	}
 	api.WriteJSON(w, http.StatusOK, es)
-}
-
-// csvSafe keeps a spreadsheet from running a cell as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

@@ -71,6 +71,7 @@ func (r records) SessionTrends(ctx context.Context, x supervise.Session, from, t
 	}
 	step := sessionStep(to.Sub(from))
 	from = from.UTC().Truncate(step)
+	grid := history.TrendGrid(from, to, step, time.UTC)
 	week := 7 * 24 * time.Hour
 	var out []supervise.TrendLine
 	for _, cam := range x.Cameras {
@@ -85,17 +86,13 @@ func (r records) SessionTrends(ctx context.Context, x supervise.Session, from, t
 			if err != nil {
 				return nil, err
 			}
-			metric := "entries"
-			if scope == history.ScopeZone {
-				metric = "peak"
-			}
+			metric := history.HeadlineMetric(scope)
 			lines := map[string]*supervise.TrendLine{}
 			var keys []string
 			line := func(s history.TrendSeries) *supervise.TrendLine {
 				k := s.Key()
 				if lines[k] == nil {
-					n := len(history.TrendGrid(from, to, step, time.UTC))
-					lines[k] = &supervise.TrendLine{Key: k, Metric: metric, Step: step, Times: history.TrendGrid(from, to, step, time.UTC), Values: make([]float64, n)}
+					lines[k] = &supervise.TrendLine{Key: k, Metric: metric, Step: step, Times: grid, Values: make([]float64, len(grid))}
 					keys = append(keys, k)
 				}
 				return lines[k]

@@ -32,15 +32,6 @@ type Result struct {
 	Error    string      `json:"error,omitempty"`
 }
 
-// DefaultMetric is what a scope's forecast is of: a zone's crowd (the
-// most inside at once), elsewhere arrivals.
-func DefaultMetric(scope string) string {
-	if scope == history.ScopeZone {
-		return "peak"
-	}
-	return "entries"
-}
-
 // Ahead forecasts metric hours ahead for every series q selects (its
 // scope, site, camera, name, class and ByClass; its range and step are
 // ignored), each from its own last History weeks of hourly trends up to
@@ -49,7 +40,7 @@ func DefaultMetric(scope string) string {
 // Error instead.
 func Ahead(ctx context.Context, src Source, q history.TrendQuery, metric string, now time.Time, hours int) ([]Result, error) {
 	if metric == "" {
-		metric = DefaultMetric(q.Scope)
+		metric = history.HeadlineMetric(q.Scope)
 	}
 	if !slices.Contains(history.TrendMetrics, metric) {
 		return nil, fmt.Errorf("forecast: no metric %q", metric)

@@ -132,6 +132,9 @@ type Store struct {
 	migrated   bool
 	partitions map[string]bool // partitions known to exist (postgres mode)
 	timeseries []string
+	// zoneNames are the time zones the server knows (read once: reading
+	// pg_timezone_names takes tens of milliseconds).
+	zoneNames map[string]bool
 }
 
 // New validates cfg and prepares a connection pool; it does not connect:
@@ -387,7 +390,7 @@ func (s *Store) CopyBatch(ctx context.Context, b *batch.Batch) (duplicate bool, 
 			return err
 		}
 		if trendTables[b.Table.Name] && len(b.Rows) > 0 {
-			if err := markDirty(ctx, tx, b.Table.Name, rowTimes(b.Rows)); err != nil {
+			if err := markDirty(ctx, tx, b.Table.Name, distinctTimes(b.Rows, trendBucketOf)); err != nil {
 				return err
 			}
 		}
@@ -403,14 +406,19 @@ func (s *Store) CopyBatch(ctx context.Context, b *batch.Batch) (duplicate bool, 
 }
 
 // days lists the distinct UTC days of a batch's rows, in order of appearance.
-func days(b *batch.Batch) []time.Time {
-	var days []time.Time
-	for _, r := range b.Rows {
-		if d := dayOf(r[0].(time.Time)); !slices.ContainsFunc(days, d.Equal) {
-			days = append(days, d)
+func days(b *batch.Batch) []time.Time { return distinctTimes(b.Rows, dayOf) }
+
+// distinctTimes lists the distinct values of round over a batch's rows'
+// times (the first column of every time-series table), in order of
+// appearance.
+func distinctTimes(rows [][]any, round func(time.Time) time.Time) []time.Time {
+	var out []time.Time
+	for _, r := range rows {
+		if t := round(r[0].(time.Time)); !slices.ContainsFunc(out, t.Equal) {
+			out = append(out, t)
 		}
 	}
-	return days
+	return out
 }
 
 type storeMetrics struct {

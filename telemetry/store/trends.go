@@ -10,36 +10,22 @@ import (
 )
 
 // The trends rollups (migration 12): trends_5m, trends_1h and trends_1d,
-// kept from the ranges written since the last refresh (trends_dirty).
+// kept from the buckets written since the last refresh (trends_dirty).
 
-// markDirty appends the 5-minute buckets of times to the trends' dirty
-// rows, as written to table, in the writer's transaction: what is
-// committed is refreshed. Buckets, not a batch's first-to-last span: a
-// row with a wrong clock must not make a refresh recompute the years in
-// between (where the raw rows may be past their retention).
-func markDirty(ctx context.Context, tx pgx.Tx, table string, times []time.Time) error {
-	var buckets []time.Time
-	for _, t := range times {
-		b := t.UTC().Truncate(trendBucket)
-		if !slices.ContainsFunc(buckets, b.Equal) {
-			buckets = append(buckets, b)
-		}
-	}
+// markDirty appends 5-minute buckets to the trends' dirty rows, as written
+// to table, in the writer's transaction: what is committed is refreshed.
+// Buckets, not a batch's first-to-last span: a row with a wrong clock must
+// not make a refresh recompute the years in between (where the raw rows
+// may be past their retention).
+func markDirty(ctx context.Context, tx pgx.Tx, table string, buckets []time.Time) error {
 	_, err := tx.Exec(ctx, "INSERT INTO trends_dirty (source, from_time, to_time) SELECT $1, b, b FROM unnest($2::timestamptz[]) b", table, buckets)
 	return err
 }
 
-// rowTimes are a batch's rows' times (the first column of every
-// time-series table is its time).
-func rowTimes(rows [][]any) []time.Time {
-	out := make([]time.Time, len(rows))
-	for i, r := range rows {
-		out[i] = r[0].(time.Time)
-	}
-	return out
-}
+// trendBucketOf is the 5-minute bucket t falls in.
+func trendBucketOf(t time.Time) time.Time { return t.UTC().Truncate(trendBucket) }
 
-// trendTables feed the trends: a batch written to one marks its span.
+// trendTables feed the trends: a batch written to one marks its buckets.
 var trendTables = map[string]bool{"detections": true, "events": true}
 
 // trendBucket is the finest trend bucket.
@@ -274,7 +260,11 @@ func (s *Store) RefreshTrends(ctx context.Context) (int64, error) {
 // site with another is counted in UTC days rather than fail every
 // refresh).
 func (s *Store) siteZones(ctx context.Context) (sites, zones []string, err error) {
-	rows, err := s.pool.Query(ctx, "SELECT id, timezone FROM sites WHERE timezone IN (SELECT name FROM pg_timezone_names)")
+	known, err := s.knownZones(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.pool.Query(ctx, "SELECT id, timezone FROM sites")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -284,7 +274,35 @@ func (s *Store) siteZones(ctx context.Context) (sites, zones []string, err error
 		if err := rows.Scan(&id, &tz); err != nil {
 			return nil, nil, err
 		}
-		sites, zones = append(sites, id), append(zones, tz)
+		if known[tz] {
+			sites, zones = append(sites, id), append(zones, tz)
+		}
 	}
 	return sites, zones, rows.Err()
+}
+
+// knownZones are the time zone names the server knows, read on first use.
+func (s *Store) knownZones(ctx context.Context) (map[string]bool, error) {
+	s.mu.Lock()
+	known := s.zoneNames
+	s.mu.Unlock()
+	if known != nil {
+		return known, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT name FROM pg_timezone_names")
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	known = make(map[string]bool, len(names))
+	for _, n := range names {
+		known[n] = true
+	}
+	s.mu.Lock()
+	s.zoneNames = known
+	s.mu.Unlock()
+	return known, nil
 }

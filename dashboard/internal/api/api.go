@@ -13,27 +13,40 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"time"
 )
 
 // WriteJSON answers v as indented JSON, never cached.
-func WriteJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func WriteJSON(w http.ResponseWriter, code int, v any) { writeJSON(w, code, v, "  ") }
 
 // WriteCompactJSON answers v as JSON without indentation: for long
 // arrays of numbers (trends), where indentation would be most of the
 // answer.
-func WriteCompactJSON(w http.ResponseWriter, code int, v any) {
+func WriteCompactJSON(w http.ResponseWriter, code int, v any) { writeJSON(w, code, v, "") }
+
+func writeJSON(w http.ResponseWriter, code int, v any, indent string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", indent)
+	_ = enc.Encode(v)
+}
+
+// WantsCSV tells whether a request asks for CSV: format=csv or Accept:
+// text/csv.
+func WantsCSV(r *http.Request) bool {
+	return r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
+}
+
+// CSVSafe keeps a spreadsheet from running a cell as a formula: text
+// that begins like one gets a leading quote.
+func CSVSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // WriteError answers {"error": msg}.

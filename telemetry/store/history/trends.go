@@ -26,6 +26,15 @@ var TrendSteps = []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Mi
 // TrendMetrics are the columns a trend series carries.
 var TrendMetrics = []string{"detections", "entries", "exits", "dwell_mean_s", "peak", "breaches", "alerts"}
 
+// HeadlineMetric is what a scope is watched by: a zone's crowd (the most
+// inside at once), elsewhere arrivals.
+func HeadlineMetric(scope string) string {
+	if scope == ScopeZone {
+		return "peak"
+	}
+	return "entries"
+}
+
 // TrendQuery selects trends; empty fields do not filter.
 type TrendQuery struct {
 	From, To time.Time // [From, To), required
@@ -145,8 +154,6 @@ func (s *Store) Trends(ctx context.Context, q TrendQuery) ([]TrendSeries, error)
 	if q.Scope == "" {
 		q.Scope = ScopeCamera
 	}
-	// A day begins at the site's midnight: reach back far enough for
-	// any zone's first midnight, then keep the buckets of the range.
 	bucket := "date_bin($2::bigint * INTERVAL '1 second', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 	// Each series has a point per step: refuse what cannot fit before
 	// reading anything, and stop reading when it would not.
@@ -154,7 +161,9 @@ func (s *Store) Trends(ctx context.Context, q TrendQuery) ([]TrendSeries, error)
 	if steps > MaxTrendPoints {
 		return nil, ErrTooManyPoints
 	}
-	// The first step is the one From falls in, whole.
+	// The first step is the one From falls in, whole. A day begins at the
+	// site's midnight: reach back far enough for any zone's first
+	// midnight, then keep the buckets of the range.
 	lo := q.From.UTC().Truncate(q.Step)
 	if q.Step == 24*time.Hour {
 		bucket, lo = "bucket", q.From.Add(-26*time.Hour)
