@@ -273,7 +273,7 @@ func (in *Ingest) Start() error {
 		return nil
 	}
 	for _, l := range in.links {
-		if err := in.open(l); err != nil {
+		if _, err := in.open(l); err != nil {
 			in.close()
 			return err
 		}
@@ -281,11 +281,11 @@ func (in *Ingest) Start() error {
 	return nil
 }
 
-// open opens one link's endpoint.
-func (in *Ingest) open(l *link) error {
-	ep, err := l.endpoint()
+// open opens one link's endpoint and returns its node.
+func (in *Ingest) open(l *link) (*gomavlib.Node, error) {
+	ep, addr, err := l.endpoint()
 	if err != nil {
-		return fmt.Errorf("mavlink: link %s: %w", l.cfg.Name, err)
+		return nil, fmt.Errorf("mavlink: link %s: %w", l.cfg.Name, err)
 	}
 	node := &gomavlib.Node{
 		Endpoints:        []gomavlib.EndpointConf{ep},
@@ -297,13 +297,13 @@ func (in *Ingest) open(l *link) error {
 		IdleTimeout:      max(in.cfg.LinkTimeout*12, 60*time.Second),
 	}
 	if err := node.Initialize(); err != nil {
-		return fmt.Errorf("mavlink: link %s (%s %s): %w", l.cfg.Name, l.cfg.Type, l.cfg.Address, err)
+		return nil, fmt.Errorf("mavlink: link %s (%s %s): %w", l.cfg.Name, l.cfg.Type, l.cfg.Address, err)
 	}
 	l.mu.Lock()
-	l.node = node
+	l.node, l.addr = node, addr
 	l.mu.Unlock()
 	in.log.Info("link open", "link", l.cfg.Name, "type", l.cfg.Type, "address", l.Addr())
-	return nil
+	return node, nil
 }
 
 // current is the link's open node, nil while closed.
@@ -356,37 +356,35 @@ func (in *Ingest) Counts(link string) *Counts {
 	return nil
 }
 
-func (l *link) endpoint() (gomavlib.EndpointConf, error) {
+func (l *link) endpoint() (gomavlib.EndpointConf, net.Addr, error) {
 	c := l.cfg
 	switch c.Type {
 	case UDPServer:
 		addr, err := net.ResolveUDPAddr("udp", c.Address)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// pion's listener, as gomavlib's own UDP server uses, with a larger
 		// socket buffer: the stock one drops frames above ~40k frames/s.
 		ln, err := (&udp.ListenConfig{ReadBufferSize: c.ReadBuffer}).Listen("udp", addr)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		l.addr = ln.Addr()
-		return gomavlib.EndpointCustomServer{Listen: func() (net.Listener, error) { return ln, nil }, Label: "udp", IsDatagram: true}, nil
+		return gomavlib.EndpointCustomServer{Listen: func() (net.Listener, error) { return ln, nil }, Label: "udp", IsDatagram: true}, ln.Addr(), nil
 	case TCPServer:
 		ln, err := net.Listen("tcp", c.Address)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		l.addr = ln.Addr()
-		return gomavlib.EndpointCustomServer{Listen: func() (net.Listener, error) { return ln, nil }, Label: "tcp"}, nil
+		return gomavlib.EndpointCustomServer{Listen: func() (net.Listener, error) { return ln, nil }, Label: "tcp"}, ln.Addr(), nil
 	case UDPClient:
-		return gomavlib.EndpointUDPClient{Address: c.Address}, nil
+		return gomavlib.EndpointUDPClient{Address: c.Address}, nil, nil
 	case TCPClient:
-		return gomavlib.EndpointTCPClient{Address: c.Address}, nil
+		return gomavlib.EndpointTCPClient{Address: c.Address}, nil, nil
 	case Serial:
-		return gomavlib.EndpointSerial{Device: c.Address, Baud: c.Baud}, nil
+		return gomavlib.EndpointSerial{Device: c.Address, Baud: c.Baud}, nil, nil
 	}
-	return nil, fmt.Errorf("unknown link type %q", c.Type)
+	return nil, nil, fmt.Errorf("unknown link type %q", c.Type)
 }
 
 // Run drains every link until ctx ends, then closes them. Start must have
@@ -400,20 +398,25 @@ func (in *Ingest) Run(ctx context.Context) error {
 	var drains, beats sync.WaitGroup
 	for _, l := range in.links {
 		drains.Add(1)
+		// Each drain reads the node it was started with: the link may be
+		// shut (its node gone) before the goroutine runs.
+		node := l.current()
 		go func() {
 			defer drains.Done()
 			if in.owner == nil {
-				in.drain(l, l.current().Events())
+				in.drain(l, node.Events())
 				return
 			}
 			// In a cluster: open while owned, drain, close when the link
 			// moves to another node.
 			telemetry.RunOwned(ctx, in.owner, "link."+keyToken(l.cfg.Name), func(lease *telemetry.Lease) error {
-				if err := in.open(l); err != nil {
+				node, err := in.open(l)
+				if err != nil {
 					return err
 				}
+				events := node.Events()
 				done := make(chan struct{})
-				go func() { defer close(done); in.drain(l, l.current().Events()) }()
+				go func() { defer close(done); in.drain(l, events) }()
 				<-lease.Context.Done()
 				l.shut()
 				<-done
